@@ -1,0 +1,90 @@
+"""Bring the test engines up in dependency order, report status, tear down what we started."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import time
+from collections.abc import Sequence
+from types import ModuleType
+
+from periph_env.errors import EXIT_FAILURE, PeriphError
+from periph_env.testenv.state import Log
+
+# Tier -> component modules (under periph_env.testenv) in start order.
+TIERS: dict[str, tuple[str, ...]] = {
+    "docker": ("docker_engine", "compose_plugin", "base_images"),
+    "registry": ("docker_engine", "registry"),
+    "k8s": ("kube",),
+}
+ALL_TIERS = tuple(TIERS)
+
+
+def components(tiers: Sequence[str]) -> list[ModuleType]:
+    """Component modules needed by ``tiers``, deduplicated, in start order."""
+    names: list[str] = []
+    for tier in tiers:
+        for name in TIERS[tier]:
+            if name not in names:
+                names.append(name)
+    return [importlib.import_module(f"periph_env.testenv.{n}") for n in names]
+
+
+def up(tiers: Sequence[str] = ALL_TIERS, log: Log | None = None) -> dict[str, object]:
+    """Ensure every component of ``tiers`` runs; return each component's info by name."""
+    log = log or Log()
+    start = time.monotonic()
+    infos: dict[str, object] = {}
+    for module in components(tiers):
+        name = module.__name__.rsplit(".", 1)[1]
+        infos[name] = module.ensure(log)
+    log(f"up: {', '.join(tiers)} ready in {time.monotonic() - start:.1f}s")
+    return infos
+
+
+def down(tiers: Sequence[str] = ALL_TIERS, log: Log | None = None) -> None:
+    """Stop, in reverse order, the components of ``tiers`` that periph started."""
+    log = log or Log()
+    for module in reversed(components(tiers)):
+        module.stop(log)
+
+
+def status(tiers: Sequence[str] = ALL_TIERS) -> list[str]:
+    """One status line per component."""
+    return [f"{m.__name__.rsplit('.', 1)[1]}: {m.status()}" for m in components(tiers)]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments shared by ``python -m periph_env.testenv`` and ``periph testenv``."""
+    parser.add_argument("action", choices=("up", "down", "status"))
+    parser.add_argument(
+        "--tier",
+        action="append",
+        choices=ALL_TIERS,
+        help="limit to a tier (repeatable); default: all tiers",
+    )
+
+
+def run_action(args: argparse.Namespace) -> int:
+    """Execute a parsed up/down/status request and return the exit code."""
+    tiers = tuple(args.tier or ALL_TIERS)
+    log = Log()
+    try:
+        if args.action == "up":
+            up(tiers, log)
+        elif args.action == "down":
+            down(tiers, log)
+        else:
+            for line in status(tiers):
+                print(line)
+    except PeriphError as exc:
+        log(f"error: {exc}")
+        return EXIT_FAILURE
+    return 0
+
+
+def cli_main(argv: Sequence[str]) -> int:
+    """Entry point of ``python -m periph_env.testenv``."""
+    parser = argparse.ArgumentParser(prog="python -m periph_env.testenv")
+    add_arguments(parser)
+    return run_action(parser.parse_args(argv))
