@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { parseMessage, pushResult, socketUrl, toJobResult, type JobResult } from './jobs';
+
+const job = (jobId: string, status = 'succeeded'): JobResult => ({
+	key: `${jobId}:${status}`,
+	jobId,
+	strategyId: '1',
+	status,
+	summary: '',
+	at: ''
+});
+
+describe('parseMessage', () => {
+	it('reads a flat job result', () => {
+		const result = parseMessage(
+			JSON.stringify({ job_id: 7, strategy_id: 3, status: 'succeeded', result: { pnl: 1.5 } })
+		);
+		expect(result).toMatchObject({
+			jobId: '7',
+			strategyId: '3',
+			status: 'succeeded',
+			summary: '{"pnl":1.5}'
+		});
+	});
+
+	it('reads a result wrapped in an envelope', () => {
+		const result = parseMessage(
+			JSON.stringify({ type: 'job_result', job: { id: 'a1', status: 'failed', error: 'boom' } })
+		);
+		expect(result).toMatchObject({ jobId: 'a1', status: 'failed', summary: 'boom' });
+	});
+
+	it('ignores frames that are not jobs', () => {
+		expect(parseMessage('not json')).toBeNull();
+		expect(parseMessage(JSON.stringify({ type: 'hello' }))).toBeNull();
+		expect(toJobResult([1, 2])).toBeNull();
+	});
+});
+
+describe('pushResult', () => {
+	it('puts the newest result first and replaces an older entry for the same job', () => {
+		const feed = pushResult([job('1', 'queued'), job('2')], job('1', 'succeeded'));
+		expect(feed.map((j) => j.key)).toEqual(['1:succeeded', '2:succeeded']);
+	});
+
+	it('keeps at most the limit', () => {
+		const feed = pushResult([job('1'), job('2')], job('3'), 2);
+		expect(feed.map((j) => j.jobId)).toEqual(['3', '1']);
+	});
+});
+
+describe('socketUrl', () => {
+	it('uses wss on https pages and ws on http pages, on the same host', () => {
+		expect(socketUrl({ protocol: 'https:', host: 'app.peripheral.com' })).toBe(
+			'wss://app.peripheral.com/ws'
+		);
+		expect(socketUrl({ protocol: 'http:', host: '127.0.0.1:5173' })).toBe(
+			'ws://127.0.0.1:5173/ws'
+		);
+	});
+});
