@@ -39,7 +39,8 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
         check=False,
     )
     if result.returncode != 0:
-        pytest.fail(f"{' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        command = " ".join(args)
+        pytest.fail(f"{command} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
 
 
