@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/peripheral/periph/services/backend/internal/config"
+	"github.com/peripheral/periph/services/backend/internal/queue"
+	"github.com/peripheral/periph/services/backend/internal/server"
+	"github.com/peripheral/periph/services/backend/internal/store"
+)
+
+// connectWithRetry waits for Postgres during start-up (containers start together).
+func connectWithRetry[T any](ctx context.Context, log *slog.Logger, dial func(context.Context) (T, error), secrets ...string) (T, error) {
+	var zero T
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		c, err := dial(ctx)
+		if err == nil {
+			return c, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return zero, errors.New("connecting to postgres: " + config.Redact(err.Error(), secrets...))
+		}
+		log.Warn("postgres not ready, retrying", "error", config.Redact(err.Error(), secrets...))
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func serve(ctx context.Context, log *slog.Logger) error {
+	cfg, err := config.Load(config.FromOS)
+	if err != nil {
+		return err
+	}
+	redact := func(s string) string { return config.Redact(s, cfg.Secrets()...) }
+
+	poolCfg, err := pgxpool.ParseConfig(cfg.DB.DSN())
+	if err != nil {
+		return errors.New("invalid database settings")
+	}
+	poolCfg.MaxConns = 10
+	// The pool connects lazily, so the server starts (and reports 503) while the
+	// database is still down instead of crash-looping.
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return errors.New("database pool: " + redact(err.Error()))
+	}
+	defer pool.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr(), Password: cfg.Redis.Password})
+	defer rdb.Close()
+
+	metrics := server.NewMetrics()
+	hub := server.NewHub(log, metrics)
+	st := store.Store{Pool: pool}
+	api := &server.API{
+		Store: st,
+		Enqueue: func(ctx context.Context, jobID, strategyID int64) error {
+			_, err := queue.Enqueue(ctx, rdb, jobID, strategyID)
+			return err
+		},
+		Checks: map[string]server.Check{
+			"postgres": func(ctx context.Context) error { return pool.Ping(ctx) },
+			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
+		},
+		Hub: hub, Metrics: metrics, Log: log, Redact: redact,
+		WSOrigins: wsOrigins(),
+	}
+
+	relayCtx, stopRelay := context.WithCancel(context.Background())
+	defer stopRelay()
+	go hub.Relay(relayCtx, rdb, queue.ResultChannel)
+
+	srv := &http.Server{
+		Addr:              cfg.ListenAddr,
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	srv.RegisterOnShutdown(hub.CloseAll)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("backend listening", "addr", cfg.ListenAddr)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutCtx)
+	stopRelay()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// wsOrigins are the browser origins allowed to open /ws besides same-origin pages:
+// the Vite dev server (localhost:5173) proxies /ws with its own Origin.
+func wsOrigins() []string {
+	out := []string{"localhost:*", "127.0.0.1:*"}
+	for _, o := range strings.Split(os.Getenv("WS_ALLOWED_ORIGINS"), ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	return out
+}
