@@ -1,0 +1,1 @@
+"""Peripheral backtest worker: consumes jobs from Redis, stores results in Postgres."""
