@@ -1,0 +1,62 @@
+"""The ``.env`` contract: check an env file against the annotated ``.env.example``.
+
+Public API (everything else is internal)::
+
+    check(env_path, example_path, target, env_required=False) -> Report
+    diff(env_path, example_path) -> KeyDiff
+    init(env_path, example_path) -> InitResult
+    guard(root=None, env_files=None) -> list[Finding]
+    render(report, fmt) -> str            # fmt: text | json | sarif
+
+Only ``check`` and ``render`` are imported eagerly: that is the hot path of
+``periph env check`` and the pre-commit hook.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from periph_env.env.checker import check
+from periph_env.env.formats import FORMATS, render
+from periph_env.env.model import ERROR, WARNING, Finding, Report
+from periph_env.env.schema import TARGETS
+
+if TYPE_CHECKING:
+    from periph_env.env.diff import KeyDiff
+    from periph_env.env.init_file import InitResult
+
+
+def diff(env_path: str = ".env", example_path: str = ".env.example") -> KeyDiff:
+    """Key names missing from / extra in ``env_path`` compared with the example."""
+    from periph_env.env.diff import diff as _diff
+
+    return _diff(env_path, example_path)
+
+
+def init(env_path: str = ".env", example_path: str = ".env.example") -> InitResult:
+    """Create ``env_path`` from the example or append the keys it lacks (with a backup)."""
+    from periph_env.env.init_file import init as _init
+
+    return _init(env_path, example_path)
+
+
+def guard(root: str | None = None, env_files: list[str] | None = None) -> list[Finding]:
+    """Pre-commit guard findings for what is staged in the git repository at ``root``."""
+    from periph_env.env.guard import guard as _guard
+
+    return _guard(root, env_files)
+
+
+__all__ = [
+    "ERROR",
+    "FORMATS",
+    "TARGETS",
+    "WARNING",
+    "Finding",
+    "Report",
+    "check",
+    "diff",
+    "guard",
+    "init",
+    "render",
+]

@@ -1,0 +1,45 @@
+"""Showing values without leaking secrets: every value in a message goes through here."""
+
+from __future__ import annotations
+
+import re
+
+from periph_env.env.values import looks_secret
+
+# scheme://user:password@host: the password part makes the whole URL secret.
+_URL_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]*@")
+
+# Values shorter than this are never used to recognise a secret inside other text:
+# too many innocent strings would match.
+MIN_SECRET_LEN = 6
+
+
+def mask(value: str) -> str:
+    """``sk_t…(32 chars)``: a short prefix (only for long values) and the length."""
+    head = value[:4] if len(value) >= 16 else ""
+    return f"{head}…({len(value)} chars)"
+
+
+class Masker:
+    """Decides, per value, whether a message may quote it or must mask it."""
+
+    def __init__(self, secrets: set[str] | None = None) -> None:
+        self._secrets = {s for s in (secrets or ()) if len(s) >= MIN_SECRET_LEN}
+
+    def add(self, value: str) -> None:
+        """Remember ``value`` as secret so that it is masked wherever it shows up."""
+        if len(value) >= MIN_SECRET_LEN:
+            self._secrets.add(value)
+
+    def is_secret(self, value: str) -> bool:
+        """True when ``value`` is, holds or looks like a secret."""
+        if value in self._secrets or looks_secret(value):
+            return True
+        return any(s in value for s in self._secrets)
+
+    def show(self, value: str) -> str:
+        """A quotable form of ``value``: quoted when harmless, masked otherwise."""
+        if self.is_secret(value) or _URL_PASSWORD.search(value):
+            return mask(value)
+        shown = value if len(value) <= 60 else value[:57] + "..."
+        return repr(shown)

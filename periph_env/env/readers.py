@@ -1,0 +1,92 @@
+"""Interpolation and the places where python-dotenv and docker compose disagree.
+
+python-dotenv's own ``dotenv_values`` copies the environment for every key (quadratic);
+this expansion is linear: each value is scanned once against a dict of earlier values.
+"""
+
+from __future__ import annotations
+
+import re
+
+from periph_env.env.model import WARNING, Entry, Finding
+
+# python-dotenv's variable syntax: ${NAME} and ${NAME:-default}; compose reads them alike.
+_DOTENV_VAR = re.compile(r"\$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}")
+# What compose reads on top of that (or differently) in unquoted and double-quoted values.
+_COMPOSE_ONLY = re.compile(
+    r"(?P<esc>\\\$)|(?P<dd>\$\$)|\$\{(?P<bname>[A-Za-z_][A-Za-z0-9_]*)(?P<mod>[^}]*)\}"
+    r"|\$(?P<name>[A-Za-z_])"
+)
+# Expansion stops growing a value past this size (nested references can double it).
+MAX_EXPANDED = 1 << 20
+
+
+def expand(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
+    """Expand every entry in file order as python-dotenv does, without os.environ.
+
+    Returns the expanded values (parallel to ``entries``) and, for each entry, the names
+    it referenced that no earlier entry defines.
+    """
+    known: dict[str, str] = {}
+    values: list[str] = []
+    missing: list[list[str]] = []
+    for entry in entries:
+        value, unknown = entry.value, []
+        if "${" in value:
+
+            def lookup(m: re.Match[str], unknown: list[str] = unknown) -> str:
+                name = m.group("name")
+                if name in known:
+                    return known[name]
+                unknown.append(name)
+                return m.group("default") or ""
+
+            expanded = _DOTENV_VAR.sub(lookup, value)
+            value = expanded if len(expanded) <= MAX_EXPANDED else value
+        known[entry.key] = value
+        values.append(value)
+        missing.append(unknown)
+    return values, missing
+
+
+def divergences(entry: Entry, path: str) -> list[Finding]:
+    """Warnings for an entry that python-dotenv and compose would read differently."""
+    found: dict[str, str] = {}
+    key = entry.key
+    if entry.quote == "":
+        if entry.compose == "# ...":
+            found["PE201"] = (
+                f"{key}: python-dotenv reads an empty value, compose reads the comment text; "
+                "write `KEY=` on its own and put the comment on the line above"
+            )
+        elif entry.compose != entry.value:
+            found["PE201"] = (
+                f"{key}: a tab before '#': python-dotenv drops the comment, compose keeps "
+                "it in the value; use a space before '#'"
+            )
+    if entry.quote == "'":
+        if "${" in entry.value:
+            found["PE202"] = (
+                f"{key}: '${{...}}' in single quotes is expanded by python-dotenv but kept "
+                "literal by compose; use double quotes or no quotes"
+            )
+    elif "$" in entry.value:
+        for m in _COMPOSE_ONLY.finditer(entry.value):
+            if m.group("esc") or m.group("dd"):
+                found.setdefault(
+                    "PE205",
+                    f"{key}: compose reads '$$' and '\\$' as one '$', python-dotenv keeps "
+                    "both characters",
+                )
+            elif m.group("name"):
+                found.setdefault(
+                    "PE203",
+                    f"{key}: $VAR without braces is expanded by compose only; write ${{VAR}}",
+                )
+            elif m.group("mod") and not m.group("mod").startswith(":-"):
+                found.setdefault(
+                    "PE204",
+                    f"{key}: a ${{VAR-...}}, ${{VAR:?...}} or ${{VAR+...}} modifier is applied by "
+                    "compose but not by python-dotenv; only ${VAR} and ${VAR:-default} agree",
+                )
+    return [Finding(path, entry.line, c, WARNING, key, msg) for c, msg in found.items()]

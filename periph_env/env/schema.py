@@ -1,0 +1,128 @@
+"""The contract, read from ``# @`` annotations in ``.env.example`` (its single source).
+
+An annotation is a comment line starting with ``# @`` in the comment block right above a
+key. Its words, in any order::
+
+    # @port required demo,prod:not-default
+    # @secret group=google
+    # @enum=development|staging|production local:value=development demo:value=staging
+
+* a type: ``string`` ``secret`` ``int`` ``port`` ``host`` ``url`` ``email`` ``bool`` or
+  ``enum=a|b|c`` (the leading ``@`` is optional on the first word);
+* ``required`` (the default) or ``optional``;
+* ``group=NAME``: optional until the feature group is on; a group is on when any of its
+  keys holds a real value (not empty, not a placeholder, not the example's default);
+* target rules ``TARGETS:RULE[=ARG]`` with TARGETS a comma list of local, demo, prod:
+  ``required``, ``strong``, ``not-default``, ``prefix=a|b``, ``value=X``, ``off``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from periph_env.env.model import ERROR, WARNING, Entry, Finding
+from periph_env.env.values import TYPES
+
+TARGETS = ("local", "demo", "prod")
+TARGET_RULES = ("required", "strong", "not-default", "prefix", "value", "off")
+_NEEDS_ARG = frozenset(("prefix", "value"))
+
+
+@dataclass(slots=True)
+class KeySpec:
+    """What the example says about one key."""
+
+    key: str
+    line: int
+    default: str
+    kind: str = "string"
+    choices: tuple[str, ...] = ()
+    required: bool = True
+    group: str | None = None
+    rules: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    @property
+    def secret(self) -> bool:
+        """True when the key's values must never be shown."""
+        return self.kind == "secret"
+
+    def rules_for(self, target: str) -> list[tuple[str, str]]:
+        """The (rule, argument) pairs that apply on ``target``."""
+        return self.rules.get(target, [])
+
+
+@dataclass(slots=True)
+class Schema:
+    """Every example key's spec in file order, and the feature groups' members."""
+
+    specs: dict[str, KeySpec] = field(default_factory=dict)
+    groups: dict[str, list[str]] = field(default_factory=dict)
+
+
+def build(entries: list[Entry], path: str) -> tuple[Schema, list[Finding]]:
+    """Read the schema from the example's entries; later duplicates replace earlier ones."""
+    schema = Schema()
+    findings: list[Finding] = []
+    for entry in entries:
+        words = [w for c in entry.comments if c.startswith("# @") for w in c[3:].split()]
+        spec = KeySpec(entry.key, entry.line, entry.value)
+        if not words:
+            findings.append(
+                Finding(
+                    path,
+                    entry.line,
+                    "PE902",
+                    WARNING,
+                    entry.key,
+                    f"{entry.key} has no '# @' annotation; treated as a required string",
+                )
+            )
+        for word in words:
+            problem = _apply(spec, word)
+            if problem:
+                findings.append(
+                    Finding(path, entry.line, "PE901", ERROR, entry.key, f"{entry.key}: {problem}")
+                )
+        if spec.group:
+            spec.required = False
+            members = schema.groups.setdefault(spec.group, [])
+            if entry.key not in members:
+                members.append(entry.key)
+        schema.specs[entry.key] = spec
+    return schema, findings
+
+
+def _apply(spec: KeySpec, word: str) -> str | None:
+    """Apply one annotation word to ``spec``; return a problem description or None."""
+    name, _, arg = word.partition("=")
+    if name == "enum":
+        choices = tuple(c for c in arg.split("|") if c)
+        if not choices:
+            return "enum needs choices, e.g. enum=a|b|c"
+        spec.kind, spec.choices = "enum", choices
+    elif name in TYPES and not arg:
+        spec.kind = name
+    elif word in ("required", "optional"):
+        spec.required = word == "required"
+    elif name == "group" and arg.isidentifier():
+        spec.group = arg
+    elif ":" in name:
+        return _apply_target_rule(spec, word)
+    else:
+        return f"unknown annotation word {word!r}"
+    return None
+
+
+def _apply_target_rule(spec: KeySpec, word: str) -> str | None:
+    targets, _, rule = word.partition(":")
+    rule_name, has_arg, arg = rule.partition("=")
+    names = targets.split(",")
+    if any(t not in TARGETS for t in names):
+        return f"{word!r}: targets are {', '.join(TARGETS)}"
+    if rule_name not in TARGET_RULES:
+        return f"{word!r}: target rules are {', '.join(TARGET_RULES)}"
+    if (rule_name in _NEEDS_ARG) != bool(has_arg and arg):
+        return f"{word!r}: {rule_name} {'needs' if rule_name in _NEEDS_ARG else 'takes no'} '=...'"
+    for target in names:
+        spec.rules.setdefault(target, []).append((rule_name, arg))
+    return None
