@@ -29,26 +29,36 @@ export async function fetchJobs(fetcher: typeof fetch = fetch): Promise<JobResul
 	}
 }
 
-export interface Strategy {
-	id: string;
+export interface Created {
+	strategyId: string;
 	name: string;
+	jobId: string;
 }
 
-/** Creates a strategy; resolves to the created row or throws with the backend's message. */
+/**
+ * Creates a strategy (the backend queues its backtest job at once); resolves to the new
+ * ids or throws with the backend's own message (`{"error": "..."}`).
+ */
 export async function createStrategy(
 	name: string,
+	symbol: string,
 	fetcher: typeof fetch = fetch
-): Promise<Strategy> {
+): Promise<Created> {
 	const response = await fetcher('/api/strategies', {
 		method: 'POST',
 		headers: { 'content-type': 'application/json', accept: 'application/json' },
-		body: JSON.stringify({ name })
+		body: JSON.stringify(symbol ? { name, symbol } : { name })
 	});
 	const body = (await response.json().catch(() => null)) as Record<string, unknown> | null;
 	if (!response.ok) {
 		const message = typeof body?.error === 'string' ? body.error : `HTTP ${response.status}`;
 		throw new Error(message);
 	}
-	const row = (body?.strategy ?? body ?? {}) as Record<string, unknown>;
-	return { id: String(row.id ?? ''), name: String(row.name ?? name) };
+	const strategy = (body?.strategy ?? {}) as Record<string, unknown>;
+	const job = (body?.job ?? {}) as Record<string, unknown>;
+	return {
+		strategyId: String(strategy.id ?? ''),
+		name: String(strategy.name ?? name),
+		jobId: String(job.id ?? '')
+	};
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { parseMessage, pushResult, socketUrl, toJobResult, type JobResult } from './jobs';
+import {
+	parseMessage,
+	pushResult,
+	socketUrl,
+	summarize,
+	toJobResult,
+	type JobResult
+} from './jobs';
 
 const job = (jobId: string, status = 'succeeded'): JobResult => ({
 	key: `${jobId}:${status}`,
@@ -11,16 +18,29 @@ const job = (jobId: string, status = 'succeeded'): JobResult => ({
 });
 
 describe('parseMessage', () => {
-	it('reads a flat job result', () => {
+	it('reads the worker\'s job_result message', () => {
 		const result = parseMessage(
-			JSON.stringify({ job_id: 7, strategy_id: 3, status: 'succeeded', result: { pnl: 1.5 } })
+			JSON.stringify({
+				type: 'job_result',
+				job_id: 7,
+				strategy_id: 3,
+				status: 'done',
+				result: { total_return: 0.0123, max_drawdown: 0.021, trades: 12, final_equity: 10123 }
+			})
 		);
 		expect(result).toMatchObject({
 			jobId: '7',
 			strategyId: '3',
-			status: 'succeeded',
-			summary: '{"pnl":1.5}'
+			status: 'done',
+			summary: 'return +1.23%, max drawdown 2.10%, 12 trades'
 		});
+	});
+
+	it('reads a failed job with its error', () => {
+		const result = parseMessage(
+			JSON.stringify({ type: 'job_result', job_id: 8, strategy_id: 3, status: 'failed', error: 'no data' })
+		);
+		expect(result).toMatchObject({ jobId: '8', status: 'failed', summary: 'no data' });
 	});
 
 	it('reads a result wrapped in an envelope', () => {
@@ -34,6 +54,16 @@ describe('parseMessage', () => {
 		expect(parseMessage('not json')).toBeNull();
 		expect(parseMessage(JSON.stringify({ type: 'hello' }))).toBeNull();
 		expect(toJobResult([1, 2])).toBeNull();
+	});
+});
+
+describe('summarize', () => {
+	it('shows unknown result shapes as JSON', () => {
+		expect(summarize({ pnl: 1.5 })).toBe('{"pnl":1.5}');
+	});
+
+	it('signs losses', () => {
+		expect(summarize({ total_return: -0.5 })).toBe('return -50.00%');
 	});
 });
 

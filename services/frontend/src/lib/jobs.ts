@@ -23,9 +23,27 @@ function pick(record: Record<string, unknown>, ...names: string[]): string {
 	return '';
 }
 
-function summarize(value: unknown): string {
+function percent(value: number): string {
+	const sign = value > 0 ? '+' : '';
+	return `${sign}${(value * 100).toFixed(2)}%`;
+}
+
+/**
+ * One line for a result: the backtest numbers the worker reports (`total_return`,
+ * `max_drawdown` as fractions, `trades`), an error text as is, anything else as JSON.
+ */
+export function summarize(value: unknown): string {
 	if (value === undefined || value === null) return '';
 	if (typeof value === 'string') return value;
+	const record = value as Record<string, unknown>;
+	if (typeof record.total_return === 'number') {
+		const parts = [`return ${percent(record.total_return)}`];
+		if (typeof record.max_drawdown === 'number') {
+			parts.push(`max drawdown ${(record.max_drawdown * 100).toFixed(2)}%`);
+		}
+		if (typeof record.trades === 'number') parts.push(`${record.trades} trades`);
+		return parts.join(', ');
+	}
 	return JSON.stringify(value);
 }
 
