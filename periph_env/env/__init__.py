@@ -14,13 +14,12 @@ Only ``check`` and ``render`` are imported eagerly: that is the hot path of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from periph_env.env.checker import check
 from periph_env.env.formats import FORMATS, render
 from periph_env.env.model import ERROR, WARNING, Finding, Report
 from periph_env.env.schema import TARGETS
 
+TYPE_CHECKING = False  # typing itself costs start-up time on the check path
 if TYPE_CHECKING:
     from periph_env.env.diff import KeyDiff
     from periph_env.env.init_file import InitResult

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from periph_env.env.masking import Masker
 from periph_env.env.model import Entry, Finding
@@ -10,10 +10,10 @@ from periph_env.env.schema import KeySpec, Schema
 from periph_env.env.values import is_placeholder
 
 
-@dataclass(slots=True)
-class Value:
+class Value(namedtuple("_ValueBase", "entry expanded unresolved")):
     """The effective (last) setting of a key: its entry, expanded value and references."""
 
+    __slots__ = ()
     entry: Entry
     expanded: str
     unresolved: list[str]
@@ -24,17 +24,27 @@ class Value:
         return self.entry.value
 
 
-@dataclass(slots=True)
 class Context:
     """One env file checked against one schema for one target."""
 
-    path: str
-    example_path: str
-    target: str
-    schema: Schema
-    values: dict[str, Value]
-    masker: Masker
-    findings: list[Finding] = field(default_factory=list)
+    __slots__ = ("example_path", "findings", "masker", "path", "schema", "target", "values")
+
+    def __init__(
+        self,
+        path: str,
+        example_path: str,
+        target: str,
+        schema: Schema,
+        values: dict[str, Value],
+        masker: Masker,
+    ) -> None:
+        self.path = path
+        self.example_path = example_path
+        self.target = target
+        self.schema = schema
+        self.values = values
+        self.masker = masker
+        self.findings: list[Finding] = []
 
     def add(self, finding: Finding) -> None:
         """Record a finding."""

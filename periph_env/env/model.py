@@ -2,55 +2,59 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 ERROR = "error"
 WARNING = "warning"
 
 
-@dataclass(slots=True)
-class Entry:
+# Plain tuples and __slots__ classes rather than dataclasses: `dataclasses` pulls in
+# `inspect`, a large share of the start-up time of `periph env check`.
+_EntryBase = namedtuple("_EntryBase", "key value compose quote line end_line comments")
+
+
+class Entry(_EntryBase):
     """One ``KEY=value`` statement as python-dotenv reads it (before interpolation).
 
     ``compose`` is what docker compose reads for the same text before interpolation;
-    ``quote`` is ``"'"``, ``'"'`` or ``""``; ``line``/``end_line`` are 1-based.
+    ``quote`` is ``"'"``, ``'"'`` or ``""``; ``line``/``end_line`` are 1-based;
+    ``comments`` is the comment block right above the statement.
     """
 
-    key: str
-    value: str
-    compose: str
-    quote: str
-    line: int
-    end_line: int
-    comments: list[str] = field(default_factory=list)
+    __slots__ = ()
 
 
-@dataclass(slots=True, frozen=True)
-class Finding:
+_FindingBase = namedtuple("_FindingBase", "path line code severity key message")
+
+
+class Finding(_FindingBase):
     """A problem at ``path:line``; ``message`` never holds a secret value."""
 
-    path: str
-    line: int
-    code: str
-    severity: str
-    key: str | None
-    message: str
+    __slots__ = ()
 
     def sort_key(self) -> tuple[str, int, str, str]:
         """Order findings by file, line, code, key for stable output."""
         return (self.path, self.line, self.code, self.key or "")
 
 
-@dataclass(slots=True)
 class Report:
     """Everything ``periph env check`` found, ready for a formatter."""
 
-    env_path: str | None
-    example_path: str
-    target: str
-    findings: list[Finding] = field(default_factory=list)
-    notices: list[str] = field(default_factory=list)
+    __slots__ = ("env_path", "example_path", "findings", "notices", "target")
 
+    def __init__(
+        self,
+        env_path: str | None,
+        example_path: str,
+        target: str,
+        findings: list[Finding] | None = None,
+        notices: list[str] | None = None,
+    ) -> None:
+        self.env_path = env_path
+        self.example_path = example_path
+        self.target = target
+        self.findings = findings if findings is not None else []
+        self.notices = notices if notices is not None else []
     @property
     def example_only(self) -> bool:
         """True when no env file was there and only the example was checked."""

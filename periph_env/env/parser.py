@@ -9,8 +9,6 @@ finding and parsing resumes on the next line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-
 from periph_env.env.model import ERROR, WARNING, Entry, Finding
 
 # A statement: optional `export`, a key (python-dotenv's unquoted key), optional `=`.
@@ -43,13 +41,15 @@ _ESCAPED = {
 }
 
 
-@dataclass(slots=True)
 class ParsedFile:
     """Entries in file order plus the findings met while reading."""
 
-    path: str
-    entries: list[Entry] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
+    __slots__ = ("entries", "findings", "path")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.entries: list[Entry] = []
+        self.findings: list[Finding] = []
 
     def add(self, line: int, code: str, message: str, key: str | None = None) -> None:
         """Record a finding at ``line`` with the code's severity (file findings only)."""

@@ -17,16 +17,18 @@ _COMPOSE_ONLY = re.compile(
     r"(?P<esc>\\\$)|(?P<dd>\$\$)|\$\{(?P<bname>[A-Za-z_][A-Za-z0-9_]*)(?P<mod>[^}]*)\}"
     r"|\$(?P<name>[A-Za-z_])"
 )
-# Expansion stops growing a value past this size (nested references can double it).
-MAX_EXPANDED = 1 << 20
+# Chained references can make the expanded text grow quadratically (or worse) with the
+# file; past this many characters in total, values are left unexpanded (and unjudged).
+MAX_EXPANDED = 1 << 22
 
 
 def expand(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     """Expand every entry in file order as python-dotenv does, without os.environ.
 
     Returns the expanded values (parallel to ``entries``) and, for each entry, the names
-    it referenced that no earlier entry defines.
+    it referenced that no earlier entry defines ("" when expansion ran out of budget).
     """
+    budget = MAX_EXPANDED
     known: dict[str, str] = {}
     values: list[str] = []
     missing: list[list[str]] = []
@@ -41,8 +43,11 @@ def expand(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
                 unknown.append(name)
                 return m.group("default") or ""
 
-            expanded = _DOTENV_VAR.sub(lookup, value)
-            value = expanded if len(expanded) <= MAX_EXPANDED else value
+            if budget > 0:
+                value = _DOTENV_VAR.sub(lookup, value)
+                budget -= len(value)
+            else:
+                unknown.append("")
         known[entry.key] = value
         values.append(value)
         missing.append(unknown)

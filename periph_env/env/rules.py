@@ -143,12 +143,12 @@ def unknown_keys(ctx: Context) -> None:
     unknown = [v.entry for k, v in ctx.values.items() if k not in known]
     if not unknown:
         return
-    import difflib  # only needed when there is something to suggest
+    from periph_env.env.suggest import Suggester  # only needed for unknown keys
 
-    names = list(known)
+    suggester = Suggester(list(known))
     for entry in unknown:
-        near = difflib.get_close_matches(entry.key, names, n=1, cutoff=0.75)
-        hint = f"; did you mean {near[0]}?" if near else ""
+        near = suggester.suggest(entry.key)
+        hint = f"; did you mean {near}?" if near else ""
         ctx.add(
             Finding(
                 ctx.path,

@@ -18,8 +18,6 @@ key. Its words, in any order::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from periph_env.env.model import ERROR, WARNING, Entry, Finding
 from periph_env.env.values import TYPES
 
@@ -28,18 +26,20 @@ TARGET_RULES = ("required", "strong", "not-default", "prefix", "value", "off")
 _NEEDS_ARG = frozenset(("prefix", "value"))
 
 
-@dataclass(slots=True)
 class KeySpec:
-    """What the example says about one key."""
+    """What the example says about one key: type, presence, group and target rules."""
 
-    key: str
-    line: int
-    default: str
-    kind: str = "string"
-    choices: tuple[str, ...] = ()
-    required: bool = True
-    group: str | None = None
-    rules: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    __slots__ = ("choices", "default", "group", "key", "kind", "line", "required", "rules")
+
+    def __init__(self, key: str, line: int, default: str) -> None:
+        self.key = key
+        self.line = line
+        self.default = default
+        self.kind = "string"
+        self.choices: tuple[str, ...] = ()
+        self.required = True
+        self.group: str | None = None
+        self.rules: dict[str, list[tuple[str, str]]] = {}
 
     @property
     def secret(self) -> bool:
@@ -51,12 +51,14 @@ class KeySpec:
         return self.rules.get(target, [])
 
 
-@dataclass(slots=True)
 class Schema:
     """Every example key's spec in file order, and the feature groups' members."""
 
-    specs: dict[str, KeySpec] = field(default_factory=dict)
-    groups: dict[str, list[str]] = field(default_factory=dict)
+    __slots__ = ("groups", "specs")
+
+    def __init__(self) -> None:
+        self.specs: dict[str, KeySpec] = {}
+        self.groups: dict[str, list[str]] = {}
 
 
 def build(entries: list[Entry], path: str) -> tuple[Schema, list[Finding]]:
