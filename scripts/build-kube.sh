@@ -65,7 +65,9 @@ import (
 )
 GO
 echo "kube binaries: resolving modules for Kubernetes ${KUBE_VERSION} (etcd ${etcd_version})"
+t0=$(date +%s)
 go mod tidy -e >/dev/null 2>&1 || true
+echo "kube binaries: resolved modules in $(( $(date +%s) - t0 ))s"
 
 now=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 ld="-s -w"
