@@ -105,6 +105,7 @@ def check(
             f"{missing} not found: checked {example_path} alone (run `periph env init` to "
             "create it)"
         )
+        report.findings = scrubbed(report.findings, ex_ctx.masker)
         return report
 
     parsed = load(env_path, "env file")
@@ -115,4 +116,14 @@ def check(
     targets.target_rules(ctx)
     targets.browser_exposure(ctx)
     report.findings.extend(ctx.findings)
+    report.findings = scrubbed(report.findings, ctx.masker)
     return report
+
+
+def scrubbed(findings: list[Finding], masker: Masker) -> list[Finding]:
+    """Findings whose message and key pass through the masker's last-line scrub."""
+    out = []
+    for f in findings:
+        key = masker.scrub(f.key) if f.key else f.key
+        out.append(f._replace(message=masker.scrub(f.message), key=key))
+    return out

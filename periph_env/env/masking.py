@@ -6,6 +6,8 @@ import re
 
 from periph_env.env.values import looks_secret
 
+# Long unbroken runs in a message: the only places a pasted credential could hide.
+_LONG_TOKEN = re.compile(r"[^\s'\"(),;]{20,}")
 # scheme://user:password@host: the password part makes the whole URL secret.
 _URL_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]*@")
 
@@ -43,3 +45,12 @@ class Masker:
             return mask(value)
         shown = value if len(value) <= 60 else value[:57] + "..."
         return repr(shown)
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every known or credential-looking token masked (a last line of
+        defence: messages are built to hold no values, but keys and lines can be pasted
+        secrets)."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, mask(secret))
+        return _LONG_TOKEN.sub(lambda m: mask(m[0]) if looks_secret(m[0]) else m[0], text)

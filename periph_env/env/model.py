@@ -55,6 +55,7 @@ class Report:
         self.target = target
         self.findings = findings if findings is not None else []
         self.notices = notices if notices is not None else []
+
     @property
     def example_only(self) -> bool:
         """True when no env file was there and only the example was checked."""

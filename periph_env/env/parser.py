@@ -9,6 +9,7 @@ finding and parsing resumes on the next line.
 from __future__ import annotations
 
 import re
+
 from periph_env.env.model import ERROR, WARNING, Entry, Finding
 
 # A statement: optional `export`, a key (python-dotenv's unquoted key), optional `=`.

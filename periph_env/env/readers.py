@@ -28,26 +28,27 @@ def expand(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     Returns the expanded values (parallel to ``entries``) and, for each entry, the names
     it referenced that no earlier entry defines ("" when expansion ran out of budget).
     """
-    budget = MAX_EXPANDED
+    budget = [MAX_EXPANDED]  # characters that references may still insert
     known: dict[str, str] = {}
     values: list[str] = []
     missing: list[list[str]] = []
+
+    def lookup(m: re.Match[str], unknown: list[str]) -> str:
+        name = m.group("name")
+        found = known.get(name)
+        if found is None:
+            unknown.append(name)
+            return m.group("default") or ""
+        if len(found) > budget[0]:
+            unknown.append("")  # out of budget: left as written, and not judged
+            return m.group(0)
+        budget[0] -= len(found)
+        return found
+
     for entry in entries:
         value, unknown = entry.value, []
         if "${" in value:
-
-            def lookup(m: re.Match[str], unknown: list[str] = unknown) -> str:
-                name = m.group("name")
-                if name in known:
-                    return known[name]
-                unknown.append(name)
-                return m.group("default") or ""
-
-            if budget > 0:
-                value = _DOTENV_VAR.sub(lookup, value)
-                budget -= len(value)
-            else:
-                unknown.append("")
+            value = _DOTENV_VAR.sub(lambda m, u=unknown: lookup(m, u), value)
         known[entry.key] = value
         values.append(value)
         missing.append(unknown)

@@ -1,0 +1,51 @@
+"""Schema annotations in the example (PE901, PE902) and what they mean."""
+
+from __future__ import annotations
+
+import pytest
+
+from periph_env.env.parser import parse_bytes
+from periph_env.env.schema import build
+
+
+def schema_of(text: str):
+    return build(parse_bytes(text.encode(), ".env.example").entries, ".env.example")
+
+
+def test_annotations_set_type_presence_group_and_target_rules():
+    schema, findings = schema_of(
+        "# Description.\n# @secret group=stripe demo:prefix=sk_test_ prod,demo:required\nK=<k>\n"
+    )
+    spec = schema.specs["K"]
+    assert findings == []
+    assert (spec.kind, spec.required, spec.group) == ("secret", False, "stripe")
+    assert spec.rules_for("demo") == [("prefix", "sk_test_"), ("required", "")]
+    assert spec.rules_for("prod") == [("required", "")]
+    assert schema.groups == {"stripe": ["K"]}
+
+
+def test_enum_choices_are_read():
+    schema, _ = schema_of("# @enum=a|b|c\nK=a\n")
+    assert (schema.specs["K"].kind, schema.specs["K"].choices) == ("enum", ("a", "b", "c"))
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    ["# @prot", "# @enum=", "# @moon:required", "# @demo:fly", "# @demo:prefix", "# @prod:off=1"],
+)
+def test_an_annotation_word_that_cannot_be_understood_is_pe901(annotation: str):
+    _, findings = schema_of(f"{annotation}\nK=v\n")
+    assert [f.code for f in findings] == ["PE901"]
+    assert findings[0].severity == "error"
+
+
+def test_a_key_without_annotation_is_a_pe902_warning_and_a_required_string():
+    schema, findings = schema_of("K=v\n")
+    assert [(f.code, f.severity) for f in findings] == [("PE902", "warning")]
+    assert (schema.specs["K"].kind, schema.specs["K"].required) == ("string", True)
+
+
+def test_an_example_default_of_the_wrong_type_is_reported_in_the_example(ws):
+    ws.example.write_text("# @port\nP=99999\n")
+    finding = ws.finding("PE111")
+    assert finding.path == str(ws.example)
