@@ -143,3 +143,12 @@ def test_migration_job_is_rendered_only_by_its_own_kustomization(
     assert container["image"] == f"peripheral-backend:{ENVIRONMENTS[env]['tag']}"
     assert container["args"] == ["migrate"]
     assert pod_spec(job)["restartPolicy"] == "Never"
+
+
+def test_every_secret_key_the_manifests_read_is_part_of_the_env_contract(
+    overlays: dict[str, list[Doc]], migrations: dict[str, list[Doc]], env: str
+) -> None:
+    example = (ROOT / ".env.example").read_text()
+    contract = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", example, re.MULTILINE))
+    keys = {key for _, key in secret_key_refs(overlays[env] + migrations[env])}
+    assert keys - contract == set()
