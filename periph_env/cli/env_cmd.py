@@ -84,7 +84,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_diff(args: argparse.Namespace) -> int:
     """``periph env diff``: exit 0 when both files set the same keys, else 1."""
-    from periph_env.env.diff import diff, render
+    from periph_env.env.keydiff import diff, render
 
     result = diff(args.env_file or ".env", args.example)
     sys.stdout.write(render(result, args.format))

@@ -21,13 +21,13 @@ from periph_env.env.schema import TARGETS
 
 TYPE_CHECKING = False  # typing itself costs start-up time on the check path
 if TYPE_CHECKING:
-    from periph_env.env.diff import KeyDiff
+    from periph_env.env.keydiff import KeyDiff
     from periph_env.env.init_file import InitResult
 
 
 def diff(env_path: str = ".env", example_path: str = ".env.example") -> KeyDiff:
     """Key names missing from / extra in ``env_path`` compared with the example."""
-    from periph_env.env.diff import diff as _diff
+    from periph_env.env.keydiff import diff as _diff
 
     return _diff(env_path, example_path)
 
@@ -41,7 +41,7 @@ def init(env_path: str = ".env", example_path: str = ".env.example") -> InitResu
 
 def guard(root: str | None = None, env_files: list[str] | None = None) -> list[Finding]:
     """Pre-commit guard findings for what is staged in the git repository at ``root``."""
-    from periph_env.env.guard import guard as _guard
+    from periph_env.env.commit_guard import guard as _guard
 
     return _guard(root, env_files)
 
