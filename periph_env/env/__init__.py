@@ -21,8 +21,8 @@ from periph_env.env.schema import TARGETS
 
 TYPE_CHECKING = False  # typing itself costs start-up time on the check path
 if TYPE_CHECKING:
-    from periph_env.env.keydiff import KeyDiff
     from periph_env.env.init_file import InitResult
+    from periph_env.env.keydiff import KeyDiff
 
 
 def diff(env_path: str = ".env", example_path: str = ".env.example") -> KeyDiff:
