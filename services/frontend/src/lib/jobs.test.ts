@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
 	parseMessage,
 	pushResult,
+	shortTime,
 	socketUrl,
 	summarize,
 	toJobResult,
@@ -87,5 +88,16 @@ describe('socketUrl', () => {
 		expect(socketUrl({ protocol: 'http:', host: '127.0.0.1:5173' })).toBe(
 			'ws://127.0.0.1:5173/ws'
 		);
+	});
+});
+
+describe('shortTime', () => {
+	it('shows the UTC time of day of an ISO timestamp', () => {
+		expect(shortTime('2026-11-27T00:50:45.418883Z')).toBe('00:50:45 UTC');
+	});
+
+	it('keeps text it cannot parse', () => {
+		expect(shortTime('soon')).toBe('soon');
+		expect(shortTime('')).toBe('');
 	});
 });

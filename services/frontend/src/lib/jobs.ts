@@ -94,3 +94,10 @@ export function socketUrl(location: { protocol: string; host: string }, path = '
 	const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
 	return `${scheme}//${location.host}${path}`;
 }
+
+/** A timestamp as the page shows it: time of day in UTC, or the input when unparsable. */
+export function shortTime(at: string): string {
+	const date = new Date(at);
+	if (!at || Number.isNaN(date.getTime())) return at;
+	return `${date.toISOString().slice(11, 19)} UTC`;
+}
