@@ -84,9 +84,10 @@ _RULES = (
     # python-dotenv and docker compose read these lines differently (GUIDE §3).
     Rule(
         "PE201",
-        "tab-comment",
+        "comment-divergence",
         WARNING,
-        "Tab before '#': python-dotenv drops the comment, compose keeps it in the value.",
+        "An inline comment the readers disagree on: a tab before '#' (python-dotenv drops "
+        "the comment, compose keeps it) or `KEY= # c` (compose reads the comment as the value).",
     ),
     Rule(
         "PE202",
