@@ -193,11 +193,15 @@ def ensure(log: Log) -> BaseImagesInfo:
             results[image.name] = "reused"
             continue
         verb = "rebuilt" if labels is not None else "built"
+        previous = image_id(image.name) if labels is not None else None
         with log.step(f"images: {verb} {image.name}"):
             if image.base is None:
                 _import_debian(wanted, mirrors, log)
             else:
                 _build(image, wanted)
+        if previous and previous != image_id(image.name):
+            # The outdated stand-in lost its tag; drop it unless containers still use it.
+            run(["docker", "image", "rm", previous], check=False)
         results[image.name] = verb
     reused = [n for n, r in results.items() if r == "reused"]
     if reused:

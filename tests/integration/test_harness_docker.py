@@ -98,7 +98,7 @@ def test_standin_exists_and_is_labelled(base_images: object, image: str) -> None
         ("python:3.11-slim-bookworm", ["python", "--version"], r"Python 3\.11"),
         (
             "python:3.11-slim-bookworm",
-            ["sh", "-c", "command -v python pip"],
+            ["sh", "-c", "command -v python; command -v pip"],
             "/usr/local/bin/python\n/usr/local/bin/pip",
         ),
         ("node:20-bookworm-slim", ["node", "--version"], r"v20\."),

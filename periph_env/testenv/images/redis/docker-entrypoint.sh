@@ -9,6 +9,10 @@ if [ "${1#-}" != "$1" ] || [ "${1%.conf}" != "$1" ]; then
 fi
 if [ "$1" = redis-server ]; then
   shift
+  case "${1:-}" in
+    # informational modes take no config options after them
+    -v|--version|-h|--help|--test-memory|--check-system) exec redis-server "$@" ;;
+  esac
   if [ -n "${1:-}" ] && [ "${1#-}" = "$1" ]; then
     conf=$1
     shift
