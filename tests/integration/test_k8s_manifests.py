@@ -34,6 +34,8 @@ pytestmark = pytest.mark.k8s
 
 Kubectl = Callable[..., Any]
 ROLLOUT_TIMEOUT = "150s"
+# Server-side apply without persisting, with unknown or duplicate fields as errors.
+STRICT_DRY_RUN = ("apply", "--server-side", "--dry-run=server", "--validate=strict", "-f", "-")
 # Test-only stand-ins for what periph puts into the Secret at deploy time.
 SECRET_LITERALS = {
     "DB_USER": "peripheral",
@@ -53,6 +55,18 @@ class Environment:
     docs: list[Doc]
     kubectl: Kubectl
     kubectl_path: str
+
+    def wait(self, condition: str, *objects: str) -> None:
+        """``kubectl wait --for=CONDITION OBJECT...`` in this namespace; fails on timeout."""
+        self.kubectl(
+            "wait",
+            f"--for={condition}",
+            *objects,
+            "-n",
+            self.namespace,
+            "--timeout=120s",
+            timeout=150,
+        )
 
 
 def _resource(doc: Doc) -> str:
@@ -139,12 +153,7 @@ def test_every_rendered_object_passes_strict_server_side_validation(
     environment: Environment,
 ) -> None:
     result = environment.kubectl(
-        "apply",
-        "--server-side",
-        "--dry-run=server",
-        "--validate=strict",
-        "-f",
-        "-",
+        *STRICT_DRY_RUN,
         input=yaml.safe_dump_all(environment.docs),
     )
     accepted = {
@@ -160,12 +169,7 @@ def test_a_broken_object_is_rejected_with_its_name(
     backend["metadata"].update(name="broken-backend", namespace=k8s_namespace)
     backend["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["prot"] = 1
     result = kube_cluster.kubectl(
-        "apply",
-        "--server-side",
-        "--dry-run=server",
-        "--validate=strict",
-        "-f",
-        "-",
+        *STRICT_DRY_RUN,
         input=yaml.safe_dump(backend),
         check=False,
     )
@@ -198,45 +202,21 @@ def test_every_deployment_and_statefulset_completes_its_rollout(applied: Environ
 
 
 def test_postgres_and_backup_claims_are_bound(applied: Environment) -> None:
-    applied.kubectl(
-        "wait",
-        "--for=jsonpath={.status.phase}=Bound",
-        "pvc/data-db-0",
-        "pvc/db-backups",
-        "-n",
-        applied.namespace,
-        "--timeout=120s",
-        timeout=150,
-    )
+    applied.wait("jsonpath={.status.phase}=Bound", "pvc/data-db-0", "pvc/db-backups")
 
 
 def test_migration_job_is_accepted_and_completes(applied: Environment) -> None:
     applied.kubectl(
         "apply", "--server-side", "--field-manager=periph", "-k", str(migrate_dir(applied.name))
     )
-    applied.kubectl(
-        "wait",
-        "--for=condition=complete",
-        "job/backend-migrate",
-        "-n",
-        applied.namespace,
-        "--timeout=120s",
-        timeout=150,
-    )
+    applied.wait("condition=complete", "job/backend-migrate")
 
 
 def test_a_run_of_the_backup_cronjob_completes(applied: Environment) -> None:
-    ns = applied.namespace
-    applied.kubectl("create", "job", "db-backup-now", "--from=cronjob/db-backup", "-n", ns)
     applied.kubectl(
-        "wait",
-        "--for=condition=complete",
-        "job/db-backup-now",
-        "-n",
-        ns,
-        "--timeout=120s",
-        timeout=150,
+        "create", "job", "db-backup-now", "--from=cronjob/db-backup", "-n", applied.namespace
     )
+    applied.wait("condition=complete", "job/db-backup-now")
 
 
 def test_hpas_exist_for_backend_and_worker(applied: Environment) -> None:
