@@ -49,10 +49,18 @@ def rust_linter() -> Path:
     if not exe.exists():
         print(f"bench: cargo install dotenv-linter {RUST_LINTER_VERSION} (once)", file=sys.stderr)
         subprocess.run(
-            ["cargo", "install", "dotenv-linter", "--locked", "--version",
-             RUST_LINTER_VERSION, "--root", str(root)],
+            [
+                "cargo",
+                "install",
+                "dotenv-linter",
+                "--locked",
+                "--version",
+                RUST_LINTER_VERSION,
+                "--root",
+                str(root),
+            ],
             check=True,
-        )  # fmt: skip
+        )
     return exe
 
 
@@ -75,7 +83,10 @@ def make_inputs(work: Path) -> dict[str, tuple[Path, Path]]:
         example_lines += [f"# Service {i} endpoint.", "# @url required", f"{key}=http://localhost"]
     (big / ".env").write_text("\n".join(env_lines) + "\n")
     (big / ".env.example").write_text("\n".join(example_lines) + "\n")
-    return {"normal": (normal / ".env", example), "5000 lines": (big / ".env", big / ".env.example")}
+    return {
+        "normal": (normal / ".env", example),
+        "5000 lines": (big / ".env", big / ".env.example"),
+    }
 
 
 def commands(env: Path, example: Path, wemake: Path, rust: Path) -> dict[str, str]:
@@ -91,8 +102,19 @@ def commands(env: Path, example: Path, wemake: Path, rust: Path) -> dict[str, st
 def hyperfine(cwd: Path, cmds: dict[str, str], runs: int) -> dict[str, dict]:
     """Run hyperfine over ``cmds``; return each command's stats (seconds)."""
     out = cwd / "hyperfine.json"
-    argv = ["hyperfine", "-N", "-i", "--warmup", "3", "--runs", str(runs), "--style", "none",
-            "--export-json", str(out)]  # fmt: skip
+    argv = [
+        "hyperfine",
+        "-N",
+        "-i",
+        "--warmup",
+        "3",
+        "--runs",
+        str(runs),
+        "--style",
+        "none",
+        "--export-json",
+        str(out),
+    ]
     for name, cmd in cmds.items():
         argv += ["--command-name", name, cmd]
     subprocess.run(argv, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
@@ -107,17 +129,30 @@ def machine() -> str:
         found = re.search(r"model name\s*:\s*(.+)", cpuinfo.read_text())
         cpu = found.group(1).strip() if found else cpu
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}; load average at start {load}")  # fmt: skip
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}; load average at start {load}"
+    )
 
 
 def version(argv: list[str]) -> str:
+    """The last word of the tool's first --version line ("dotenv-linter 4.0.0" -> "4.0.0")."""
     proc = subprocess.run(argv, capture_output=True, text=True)
-    return (proc.stdout or proc.stderr).strip().splitlines()[0] if proc.returncode == 0 else "?"
+    lines = (proc.stdout or proc.stderr).strip().splitlines()
+    return lines[0].split()[-1] if proc.returncode == 0 and lines else "?"
 
 
-def render(results: dict[str, dict[str, dict]], cmds: dict[str, dict[str, str]], runs: int,
-           versions: dict[str, str]) -> str:  # fmt: skip
+def shown(path: str) -> str:
+    """A command line for the docs: repo and home paths made relative."""
+    return path.replace(f"{ROOT}/", "").replace(str(Path.home()), "~")
+
+
+def render(
+    results: dict[str, dict[str, dict]],
+    cmds: dict[str, dict[str, str]],
+    runs: int,
+    versions: dict[str, str],
+) -> str:
     """The markdown section: machine, commands, table, verdict."""
     tools = list(next(iter(results.values())))
     lines = [
@@ -135,19 +170,24 @@ def render(results: dict[str, dict[str, dict]], cmds: dict[str, dict[str, str]],
         "| --- | " + " | ".join("---:" for _ in tools) + " |",
     ]
     for case, by_tool in results.items():
-        cells = [f"{by_tool[t]['median'] * 1000:.1f} ms ({by_tool[t]['min'] * 1000:.0f}-"
-                 f"{by_tool[t]['max'] * 1000:.0f})" for t in tools]  # fmt: skip
+        cells = [
+            f"{by_tool[t]['median'] * 1000:.1f} ms ({by_tool[t]['min'] * 1000:.0f}-"
+            f"{by_tool[t]['max'] * 1000:.0f})"
+            for t in tools
+        ]
         lines.append(f"| {case} | " + " | ".join(cells) + " |")
     lines += ["", "Goals for `periph env check`:", ""]
     for case, goal in GOALS_MS.items():
         ours = results[case]["periph env check"]["median"] * 1000
         wemake = results[case]["dotenv-linter (wemake, Python)"]["median"] * 1000
         ok = "met" if ours <= goal and ours < wemake else "NOT met"
-        lines.append(f"- {case}: {ours:.1f} ms median, goal <= {goal:.0f} ms and faster than the "
-                     f"Python linter ({wemake:.1f} ms): **{ok}**")  # fmt: skip
+        lines.append(
+            f"- {case}: {ours:.1f} ms median, goal <= {goal:.0f} ms and faster than the "
+            f"Python linter ({wemake:.1f} ms): **{ok}**"
+        )
     lines += ["", "Commands (run inside the input's directory):", "", "```"]
     for case, by_tool in cmds.items():
-        lines += [f"# {case}"] + list(by_tool.values())
+        lines += [f"# {case}"] + [shown(cmd) for cmd in by_tool.values()]
     lines += [
         "```",
         "",
@@ -179,17 +219,22 @@ def main() -> int:
     wemake, rust = wemake_linter(), rust_linter()
     versions = {
         "periph": version([str(VENV / "bin" / "periph"), "--version"]),
-        "wemake dotenv-linter": version([str(VENV / "bin" / "python"), "-c",
-                                         "import importlib.metadata as m;"
-                                         "print(m.version('dotenv-linter'))"]),  # fmt: skip
+        "wemake dotenv-linter": version(
+            [
+                str(VENV / "bin" / "python"),
+                "-c",
+                "import importlib.metadata as m;print(m.version('dotenv-linter'))",
+            ]
+        ),
         "Rust dotenv-linter": version([str(rust), "--version"]),
         "hyperfine": version(["hyperfine", "--version"]),
     }
     with tempfile.TemporaryDirectory(prefix="periph-bench-") as tmp:
         inputs = make_inputs(Path(tmp))
         cmds = {case: commands(env, ex, wemake, rust) for case, (env, ex) in inputs.items()}
-        results = {case: hyperfine(inputs[case][0].parent, cmds[case], args.runs)
-                   for case in inputs}  # fmt: skip
+        results = {
+            case: hyperfine(inputs[case][0].parent, cmds[case], args.runs) for case in inputs
+        }
     section = render(results, cmds, args.runs, versions)
     print(section)
     if not args.no_write:
