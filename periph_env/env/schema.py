@@ -86,6 +86,18 @@ def build(entries: list[Entry], path: str) -> tuple[Schema, list[Finding]]:
                     Finding(path, entry.line, "PE901", ERROR, entry.key, f"{entry.key}: {problem}")
                 )
         if spec.group:
+            if "required" in words:
+                findings.append(
+                    Finding(
+                        path,
+                        entry.line,
+                        "PE901",
+                        ERROR,
+                        entry.key,
+                        f"{entry.key}: group keys are optional until the group is on; "
+                        "use a target rule (e.g. prod:required) instead of 'required'",
+                    )
+                )
             spec.required = False
             members = schema.groups.setdefault(spec.group, [])
             if entry.key not in members:

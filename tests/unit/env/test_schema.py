@@ -49,3 +49,8 @@ def test_an_example_default_of_the_wrong_type_is_reported_in_the_example(ws):
     ws.example.write_text("# @port\nP=99999\n")
     finding = ws.finding("PE111")
     assert finding.path == str(ws.example)
+
+
+def test_required_together_with_a_group_is_pe901():
+    _, findings = schema_of("# @secret group=google required\nK=v\n")
+    assert [f.code for f in findings] == ["PE901"]
