@@ -23,7 +23,6 @@ _QUOTED = {
     '"': re.compile(r'"((?:\\.|[^"\\])*)"', re.DOTALL),
 }
 _AFTER_QUOTE = re.compile(r"[ \t]*(?:#[^\n]*)?\Z")
-_DOTENV_COMMENT = re.compile(r"\s+#.*")
 _ESCAPES = {
     "'": re.compile(r"\\[\\']"),
     '"': re.compile(r"\\[\\'\"abfnrtv]"),
@@ -93,6 +92,15 @@ def parse_bytes(data: bytes, path: str) -> ParsedFile:
     return parsed
 
 
+def _strip_dotenv_comment(raw: str) -> str:
+    """python-dotenv's ``re.sub(r"\\s+#.*", "", raw).rstrip()`` without the regex, whose
+    backtracking is quadratic on long runs of whitespace."""
+    at = raw.find("#", 1)
+    while at != -1 and not raw[at - 1].isspace():
+        at = raw.find("#", at + 1)
+    return (raw if at == -1 else raw[:at]).rstrip()
+
+
 def _unescape(quote: str, body: str) -> str:
     if "\\" not in body:
         return body
@@ -150,7 +158,7 @@ def _statement(
     if first in _QUOTED:
         return _quoted(text, rest_at, end, line, key, first, parsed, comments)
     raw = text[rest_at:end]
-    dotenv = _DOTENV_COMMENT.sub("", raw).rstrip()
+    dotenv = _strip_dotenv_comment(raw)
     compose = raw.split(" #", 1)[0].rstrip()
     parsed.entries.append(Entry(key, dotenv, compose, "", line, line, comments))
     return end, line

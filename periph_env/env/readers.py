@@ -14,7 +14,7 @@ from periph_env.env.model import WARNING, Entry, Finding
 _DOTENV_VAR = re.compile(r"\$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}")
 # What compose reads on top of that (or differently) in unquoted and double-quoted values.
 _COMPOSE_ONLY = re.compile(
-    r"(?P<esc>\\\$)|(?P<dd>\$\$)|\$\{(?P<bname>[A-Za-z_][A-Za-z0-9_]*)(?P<mod>[^}]*)\}"
+    r"(?P<esc>\\\$)|(?P<dd>\$\$)|\$\{(?P<bname>[A-Za-z_][A-Za-z0-9_]*)(?P<mod>[^}]{0,256})\}"
     r"|\$(?P<name>[A-Za-z_])"
 )
 # Chained references can make the expanded text grow quadratically (or worse) with the
@@ -48,7 +48,11 @@ def expand(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     for entry in entries:
         value, unknown = entry.value, []
         if "${" in value:
-            value = _DOTENV_VAR.sub(lambda m, u=unknown: lookup(m, u), value)
+            # Nothing can match after the last "}": leaving that tail out keeps failed
+            # scans from "${" to the end of a long value from turning quadratic.
+            cut = value.rfind("}") + 1
+            head = _DOTENV_VAR.sub(lambda m, u=unknown: lookup(m, u), value[:cut])
+            value = head + value[cut:]
         known[entry.key] = value
         values.append(value)
         missing.append(unknown)

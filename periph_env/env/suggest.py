@@ -13,6 +13,8 @@ _MAX_CANDIDATES = 20
 _FALLBACK_BUDGET = 5000
 # Below this many names a full difflib scan is cheap and also catches bigger differences.
 _SMALL = 200
+# Deletion variants cost O(length^2): names longer than this get no suggestion.
+_MAX_LEN = 64
 
 
 def _deletes(name: str) -> set[str]:
@@ -27,6 +29,8 @@ class Suggester:
         self._budget = _FALLBACK_BUDGET
         self._index: dict[str, list[str]] = {}
         for name in names:
+            if len(name) > _MAX_LEN:
+                continue
             for variant in _deletes(name.upper()):
                 bucket = self._index.setdefault(variant, [])
                 if len(bucket) < _MAX_CANDIDATES:
@@ -34,6 +38,8 @@ class Suggester:
 
     def suggest(self, key: str) -> str | None:
         """The closest known name to ``key``, or None when nothing is close."""
+        if len(key) > _MAX_LEN:
+            return None
         hits: dict[str, int] = {}
         for variant in _deletes(key.upper()):
             for name in self._index.get(variant, ()):
