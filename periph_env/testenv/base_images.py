@@ -32,6 +32,9 @@ STANDIN_LABEL = "org.periph.standin"
 HASH_LABEL = "org.periph.standin.hash"
 IMAGES_DIR = Path(__file__).parent / "images"
 ROOTFS_CACHE = CACHE_DIR / "images"
+# CA certificates the host trusts beyond Debian's bundle (a TLS-intercepting egress proxy,
+# a company CA). The stand-ins trust them too, or no package download works in a build.
+EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
 DEBIAN = "debian:bookworm-slim"
 BUILD_TIMEOUT = 1800
 
@@ -72,6 +75,11 @@ def node_prefix() -> Path:
     """The prefix of the host's Node 20 (``<prefix>/bin/node``, ``<prefix>/lib/node_modules``)."""
     node = shutil.which("node") or "/usr/local/bin/node"
     return Path(node).resolve().parents[1]
+
+
+def host_extra_cas(directory: Path = EXTRA_CA_DIR) -> list[Path]:
+    """The host's locally added CA certificates (``*.crt``, as update-ca-certificates reads)."""
+    return sorted(directory.rglob("*.crt")) if directory.is_dir() else []
 
 
 def _first_line(path: Path) -> str:
@@ -176,12 +184,15 @@ def ensure(log: Log) -> BaseImagesInfo:
     results: dict[str, str] = {}
     hashes: dict[str, str] = {}
     mirrors = debian_host.pick_mirrors(debian_host.host_sources())
+    cas = host_extra_cas()
+    built = _built_ids()
     for image in standins():
         facts = [image.name, *(f"{k}={v}" for k, v in sorted(image.build_args.items()))]
         if image.base:
             facts.append(f"base={hashes.get(image.base) or image_id(image.base)}")
         else:
             facts += [f"mirror={mirrors[0]}", f"security={mirrors[1]}"]
+            facts += [f"ca={hashlib.sha256(ca.read_bytes()).hexdigest()}" for ca in cas]
         wanted = definition_hash(IMAGES_DIR / image.directory, image.inputs, facts)
         labels = image_labels(image.name)
         if labels is not None and labels.get(STANDIN_LABEL) != "true":
@@ -190,16 +201,24 @@ def ensure(log: Log) -> BaseImagesInfo:
             continue
         hashes[image.name] = wanted
         if labels is not None and labels.get(HASH_LABEL) == wanted:
-            results[image.name] = "reused"
-            continue
+            current = image_id(image.name)
+            # Labels are inherited: an image built FROM the stand-in and tagged with its name
+            # carries the same hash. Only the image periph built (or found first) is reused.
+            if built.setdefault(image.name, current) == current:
+                results[image.name] = "reused"
+                _record_built_ids(built)
+                continue
+            log(f"images: {image.name} was replaced outside periph; rebuilding it")
         verb = "rebuilt" if labels is not None else "built"
         previous = image_id(image.name) if labels is not None else None
         with log.step(f"images: {verb} {image.name}"):
             if image.base is None:
-                _import_debian(wanted, mirrors, log)
+                _import_debian(wanted, mirrors, cas, log)
             else:
                 _build(image, wanted)
-        if previous and previous != image_id(image.name):
+        built[image.name] = image_id(image.name)
+        _record_built_ids(built)
+        if previous and previous != built[image.name]:
             # The outdated stand-in lost its tag; drop it unless containers still use it.
             run(["docker", "image", "rm", previous], check=False)
         results[image.name] = verb
@@ -207,6 +226,16 @@ def ensure(log: Log) -> BaseImagesInfo:
     if reused:
         log(f"images: reused {len(reused)} stand-ins ({', '.join(reused)})")
     return BaseImagesInfo(results)
+
+
+def _built_ids() -> dict[str, str]:
+    """Image IDs of the stand-ins periph built in this engine, by name."""
+    path = state_path("standins.json")
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _record_built_ids(ids: dict[str, str]) -> None:
+    state_path("standins.json").write_text(json.dumps(ids, indent=2, sort_keys=True) + "\n")
 
 
 def _label_args(digest: str) -> list[str]:
@@ -242,7 +271,7 @@ def _build(image: StandIn, digest: str) -> None:
         raise EngineError(f"building stand-in {image.name} failed (log {logfile}):\n{tail}")
 
 
-def rootfs_tarball(digest: str, mirrors: tuple[str, str], log: Log) -> Path:
+def rootfs_tarball(digest: str, mirrors: tuple[str, str], cas: Iterable[Path], log: Log) -> Path:
     """The cached, slimmed debootstrap rootfs for ``digest``, bootstrapping it if missing."""
     tarball = ROOTFS_CACHE / f"debian-bookworm-minbase-{digest}.tar"
     if tarball.exists():
@@ -258,7 +287,7 @@ def rootfs_tarball(digest: str, mirrors: tuple[str, str], log: Log) -> Path:
                 ["debootstrap", "--variant=minbase", debian_host.SUITE, str(rootfs), mirrors[0]],
                 timeout=1200,
             )
-        run([str(IMAGES_DIR / "debian" / "slim.sh"), str(rootfs), *mirrors])
+        run([str(IMAGES_DIR / "debian" / "slim.sh"), str(rootfs), *mirrors, *map(str, cas)])
         partial = workdir / "rootfs.tar"
         run(["tar", "--numeric-owner", "--xattrs", "-C", str(rootfs), "-cf", str(partial), "."])
         partial.rename(tarball)
@@ -271,8 +300,8 @@ def rootfs_tarball(digest: str, mirrors: tuple[str, str], log: Log) -> Path:
     return tarball
 
 
-def _import_debian(digest: str, mirrors: tuple[str, str], log: Log) -> None:
-    tarball = rootfs_tarball(digest, mirrors, log)
+def _import_debian(digest: str, mirrors: tuple[str, str], cas: list[Path], log: Log) -> None:
+    tarball = rootfs_tarball(digest, mirrors, cas, log)
     changes = [
         'CMD ["bash"]',
         f"LABEL {STANDIN_LABEL}=true",

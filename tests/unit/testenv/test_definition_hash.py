@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from periph_env.testenv.base_images import IMAGES_DIR, HostInput, definition_hash
+from periph_env.testenv.base_images import IMAGES_DIR, HostInput, definition_hash, host_extra_cas
 
 
 @pytest.fixture
@@ -66,3 +66,16 @@ def test_every_shipped_definition_has_a_dockerfile_or_the_debian_script() -> Non
             assert os.access(directory / "slim.sh", os.X_OK)
         else:
             assert (directory / "Dockerfile").is_file(), directory
+
+
+def test_host_extra_cas_are_the_crt_files_update_ca_certificates_reads(tmp_path: Path) -> None:
+    (tmp_path / "corp").mkdir()
+    (tmp_path / "corp" / "proxy.crt").write_text("PEM")
+    (tmp_path / "egress.crt").write_text("PEM")
+    (tmp_path / "README").write_text("not a cert")
+
+    assert host_extra_cas(tmp_path) == [tmp_path / "corp" / "proxy.crt", tmp_path / "egress.crt"]
+
+
+def test_no_extra_ca_directory_means_no_extra_cas(tmp_path: Path) -> None:
+    assert host_extra_cas(tmp_path / "missing") == []

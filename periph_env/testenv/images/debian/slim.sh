@@ -1,9 +1,17 @@
 #!/bin/sh
 # Turn a debootstrap minbase rootfs into a stand-in for the official debian:bookworm-slim,
 # applying the same minimizing steps debuerreotype applies to the official image.
-# usage: slim.sh ROOTFS ARCHIVE_MIRROR SECURITY_MIRROR
+# usage: slim.sh ROOTFS ARCHIVE_MIRROR SECURITY_MIRROR [EXTRA_CA.crt...]
 set -eu
 root=$1 mirror=$2 security=$3
+shift 3
+
+# The host's extra CAs (e.g. a TLS-intercepting egress proxy): any image installing
+# ca-certificates on top picks them up through update-ca-certificates, as on the host.
+mkdir -p "$root/usr/local/share/ca-certificates"
+for ca in "$@"; do
+  cp "$ca" "$root/usr/local/share/ca-certificates/"
+done
 
 # Package scripts must never start services inside an image build.
 cat > "$root/usr/sbin/policy-rc.d" <<'POLICY'
