@@ -26,6 +26,7 @@ from pathlib import Path
 
 from periph_env.errors import EngineError
 from periph_env.testenv import debian_host
+from periph_env.testenv.docker_engine import engine_host, server_version
 from periph_env.testenv.state import CACHE_DIR, Log, run, state_path
 
 STANDIN_LABEL = "org.periph.standin"
@@ -315,13 +316,13 @@ def _import_debian(digest: str, mirrors: tuple[str, str], cas: list[Path], log: 
 
 def status() -> str:
     """One line: which stand-ins exist."""
+    if shutil.which("docker") is None:
+        return "docker CLI not installed"
+    if server_version(engine_host()) is None:
+        return "unknown (Docker engine not running)"
     present, missing = [], []
     for name in (s.name for s in standins()):
-        try:
-            labels = image_labels(name)
-        except FileNotFoundError:
-            return "docker CLI not installed"
-        (present if labels is not None else missing).append(name)
+        (present if image_labels(name) is not None else missing).append(name)
     if not missing:
         return f"all {len(present)} stand-ins present"
     return f"{len(present)} present, missing: {', '.join(missing)}"

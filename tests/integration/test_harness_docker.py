@@ -105,6 +105,7 @@ def test_standin_exists_and_is_labelled(base_images: object, image: str) -> None
         ("node:20-bookworm-slim", ["npm", "--version"], r"\d+\.\d+\.\d+"),
         ("redis:7-bookworm", ["redis-server", "--version"], r"Redis server v=7\."),
         ("postgres:15-bookworm", ["pg_isready", "--version"], r"pg_isready \(PostgreSQL\) 15"),
+        ("postgres:15-bookworm", ["postgres", "--version"], r"postgres \(PostgreSQL\) 15"),
     ],
 )
 def test_standin_runs_its_tool(

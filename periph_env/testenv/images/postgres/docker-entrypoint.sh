@@ -25,7 +25,18 @@ if [ "${1:0:1}" = '-' ]; then
   set -- postgres "$@"
 fi
 
-if [ "$1" != postgres ]; then
+# Informational flags (postgres --version, --help, ...) need no data directory.
+want_help() {
+  local arg
+  for arg; do
+    case "$arg" in
+      -'?' | --help | --describe-config | -V | --version) return 0 ;;
+    esac
+  done
+  return 1
+}
+
+if [ "$1" != postgres ] || want_help "$@"; then
   exec "$@"
 fi
 
