@@ -15,7 +15,6 @@ Options chosen for machines like these (no systemd as init, cgroup v1, no regist
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -27,10 +26,11 @@ from periph_env.testenv.state import (
     Log,
     clear_started,
     mark_started,
-    pid_alive,
     run,
+    spawn,
     started_pid,
     state_path,
+    stop_started,
 )
 
 COMPONENT = "dockerd"
@@ -126,14 +126,7 @@ def _start_dockerd() -> str:
     pidfile = state_path("dockerd.pid")
     logfile = state_path("dockerd.log")
     argv = dockerd_argv(pidfile, default_route_mtu())
-    with logfile.open("ab") as out:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # outlives this process and its terminal
-        )
+    proc = spawn(argv, logfile)
     mark_started(COMPONENT, proc.pid)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -163,16 +156,4 @@ def status() -> str:
 
 def stop(log: Log) -> None:
     """Stop dockerd if periph started it (its containers stop with it; images stay)."""
-    pid = started_pid(COMPONENT)
-    if pid is None:
-        clear_started(COMPONENT)
-        log("docker: nothing to stop (engine not started by periph)")
-        return
-    with log.step(f"docker: stopped dockerd (pid {pid})"):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        clear_started(COMPONENT)
+    stop_started(COMPONENT, "docker: dockerd", log, STOP_TIMEOUT)

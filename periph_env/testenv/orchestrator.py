@@ -43,9 +43,18 @@ def up(tiers: Sequence[str] = ALL_TIERS, log: Log | None = None) -> dict[str, ob
 
 
 def down(tiers: Sequence[str] = ALL_TIERS, log: Log | None = None) -> None:
-    """Stop, in reverse order, the components of ``tiers`` that periph started."""
+    """Stop, in reverse order, the components of ``tiers`` that periph started.
+
+    A component another tier also needs (the Docker engine under both docker and registry)
+    keeps running unless that tier is brought down too.
+    """
     log = log or Log()
     for module in reversed(components(tiers)):
+        name = module.__name__.rsplit(".", 1)[1]
+        users = [t for t in ALL_TIERS if t not in tiers and name in TIERS[t]]
+        if users:
+            log(f"{name}: kept (the {', '.join(users)} tier needs it)")
+            continue
         module.stop(log)
 
 

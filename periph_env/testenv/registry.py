@@ -16,9 +16,7 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
-import subprocess
 import tempfile
 import time
 import urllib.error
@@ -35,9 +33,10 @@ from periph_env.testenv.state import (
     Log,
     clear_started,
     mark_started,
-    pid_alive,
+    spawn,
     started_pid,
     state_path,
+    stop_started,
 )
 
 COMPONENT = "registry"
@@ -178,14 +177,7 @@ def _start(directory: Path, addr: str, auth: tuple[str, str]) -> None:
     config = directory / "config.yml"
     write_private(config, yaml.safe_dump(registry_config(addr, storage, directory / "htpasswd")))
     logfile = state_path("registry.log")
-    with logfile.open("ab") as out:
-        proc = subprocess.Popen(
-            ["docker-registry", "serve", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    proc = spawn(["docker-registry", "serve", str(config)], logfile)
     mark_started(COMPONENT, proc.pid)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -218,17 +210,5 @@ def status() -> str:
 
 def stop(log: Log) -> None:
     """Stop the registry periph started and delete its temporary storage."""
-    pid = started_pid(COMPONENT)
-    if pid is None:
-        clear_started(COMPONENT)
-        log("registry: nothing to stop (not started by periph)")
-        return
-    with log.step(f"registry: stopped docker-registry (pid {pid})"):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if pid_alive(pid):
-            os.kill(pid, signal.SIGKILL)
-        clear_started(COMPONENT)
+    if stop_started(COMPONENT, "registry: docker-registry", log, timeout=10):
         _remove_storage(registry_dir())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -114,3 +115,43 @@ def run(
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
         raise CommandFailed(list(argv), proc.returncode, tail)
     return proc
+
+
+def spawn(argv: Sequence[str], logfile: Path) -> subprocess.Popen[bytes]:
+    """Start a long-running engine process in its own session, appending output to logfile.
+
+    Its own session: it outlives the caller (a pytest run, a terminal) until ``terminate``.
+    """
+    with logfile.open("ab") as out:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def terminate(pid: int, timeout: float) -> None:
+    """SIGTERM ``pid``, wait up to ``timeout`` seconds for it to exit, then SIGKILL it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def stop_started(component: str, what: str, log: Log, timeout: float) -> bool:
+    """Stop the process periph recorded starting as ``component``; False if there was none."""
+    pid = started_pid(component)
+    if pid is None:
+        clear_started(component)
+        log(f"{what}: nothing to stop (not started by periph)")
+        return False
+    with log.step(f"{what}: stopped (pid {pid})"):
+        terminate(pid, timeout)
+        clear_started(component)
+    return True
