@@ -86,12 +86,8 @@ class Compose:
 
     @property
     def env(self) -> dict[str, str]:
-        """Process environment for compose: the env file path and the host ports."""
-        return {
-            **os.environ,
-            "PERIPH_ENV_FILE": str(self.env_file),
-            **{k: str(v) for k, v in self.ports.items()},
-        }
+        """Process environment for compose: ours plus the published host ports."""
+        return {**os.environ, **{k: str(v) for k, v in self.ports.items()}}
 
     def __call__(self, *args: str, timeout: float = 900, check: bool = True):
         """Run one compose subcommand for this project."""
