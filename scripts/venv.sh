@@ -14,6 +14,6 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ "$root/pyproject.toml" -nt "$stamp" ]; then
   echo "periph: installing periph[$extras] into $venv" >&2
-  "$venv/bin/python" -m pip install -q --disable-pip-version-check -e "$root[$extras]" >&2
+  "$venv/bin/python" -m pip install -q --disable-pip-version-check --config-settings editable_mode=compat -e "$root[$extras]" >&2
   touch "$stamp"
 fi

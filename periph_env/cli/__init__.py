@@ -8,40 +8,47 @@ imports its engine lazily inside the handler so that ``periph env check`` stays 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
 from periph_env import __version__
 from periph_env.errors import EXIT_USAGE, PeriphError
 
-# Modules under periph_env.cli that contribute subcommands, in help order.
-_COMMAND_MODULES = ("env_cmd", "testenv_cmd")
+# Subcommand name -> module under periph_env.cli that registers it, in help order.
+_COMMAND_MODULES = {"env": "env_cmd", "testenv": "testenv_cmd"}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """Build the full argument parser with every registered subcommand."""
+def _requested_command(argv: Sequence[str]) -> str | None:
+    """The subcommand named on the command line, if it is a known one."""
+    for token in argv:
+        if not token.startswith("-"):
+            return token if token in _COMMAND_MODULES else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """Build the argument parser; with ``only``, register just that subcommand.
+
+    Registering one command keeps start-up cheap: ``periph env check`` must not pay for
+    the imports of every other command (each engine's registration pulls in its own).
+    """
     parser = argparse.ArgumentParser(
         prog="periph",
         description="Local-first dev environment manager for the Peripheral platform.",
     )
     parser.add_argument("--version", action="version", version=f"periph {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    import importlib
-
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"periph_env.cli.{name}")
-        except ModuleNotFoundError as exc:  # a command module not written yet
-            if exc.name != f"periph_env.cli.{name}":
-                raise
-            continue
-        module.register(subparsers)
+    for command, name in _COMMAND_MODULES.items():
+        if only is None or command == only:
+            importlib.import_module(f"periph_env.cli.{name}").register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``periph`` and return its exit code (0 ok, 1 findings/failure, 2 usage)."""
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_requested_command(argv))
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:

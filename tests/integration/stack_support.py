@@ -137,9 +137,3 @@ def exported_paths(container: str) -> Iterator[str]:
     finally:
         proc.stdout.close()
         proc.wait()
-
-
-def is_env_file(path: str) -> bool:
-    """True for .env and .env.* files, except the committed .env.example contract."""
-    name = path.rstrip("/").rsplit("/", 1)[-1]
-    return (name == ".env" or name.startswith(".env.")) and name != ".env.example"

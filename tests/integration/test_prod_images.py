@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from periph_env.env.commit_guard import is_env_file
 from tests.integration.stack_support import (
     SERVICES,
     exported_paths,
     inspect,
-    is_env_file,
     run,
     stack_env_values,
     wait_until,
