@@ -4,8 +4,39 @@
 - docker / registry / k8s / stack markers: real engines, brought up once per session by the
   fixtures in tests/fixtures (the same code as ``periph testenv up``).
 
-An engine that cannot start makes its fixtures *error*, never skip. ``PERIPH_TIERS=unit``
-(set by ``scripts/test --unit``) is a local opt-out only.
+An engine that cannot start makes its fixtures *error*, never skip. ``scripts/test --unit``
+deselects the engine tiers as a local opt-out; under CI (``CI=true``) deselecting an engine
+tier or skipping any test fails the run, so a green CI always means every tier ran.
 """
 
+from __future__ import annotations
+
+import os
+
+import pytest
+
 pytest_plugins = ["tests.fixtures.engines", "tests.fixtures.kube"]
+
+ENGINE_MARKERS = ("docker", "registry", "k8s", "stack")
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Under CI, refuse to leave out an engine tier."""
+    if not _in_ci():
+        return
+    dropped = sorted({m for item in items for m in ENGINE_MARKERS if item.get_closest_marker(m)})
+    if dropped:
+        raise pytest.UsageError(f"CI runs every tier; deselected: {', '.join(dropped)}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI, a skipped test fails the run: skips hide engines that did not start."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = len(reporter.stats.get("skipped", [])) if reporter else 0
+    if _in_ci() and skipped and exitstatus == 0:
+        reporter.write_line(f"CI: {skipped} skipped test(s) count as failures", red=True)
+        session.exitstatus = 1
