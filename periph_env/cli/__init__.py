@@ -16,7 +16,27 @@ from periph_env import __version__
 from periph_env.errors import EXIT_USAGE, PeriphError
 
 # Subcommand name -> module under periph_env.cli that registers it, in help order.
-_COMMAND_MODULES = {"env": "env_cmd", "testenv": "testenv_cmd"}
+_COMMAND_MODULES = {
+    "up": "stack_cmd",
+    "down": "stack_cmd",
+    "ps": "stack_cmd",
+    "logs": "stack_cmd",
+    "start": "stack_cmd",
+    "stop": "stack_cmd",
+    "restart": "stack_cmd",
+    "rebuild": "stack_cmd",
+    "watch": "stack_cmd",
+    "doctor": "stack_cmd",
+    "env": "env_cmd",
+    "build": "images_cmd",
+    "push": "images_cmd",
+    "images": "images_cmd",
+    "deploy": "deploy_cmd",
+    "rollout": "deploy_cmd",
+    "rollback": "deploy_cmd",
+    "history": "deploy_cmd",
+    "testenv": "testenv_cmd",
+}
 
 
 def _requested_command(argv: Sequence[str]) -> str | None:
@@ -39,9 +59,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"periph {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for command, name in _COMMAND_MODULES.items():
-        if only is None or command == only:
-            importlib.import_module(f"periph_env.cli.{name}").register(subparsers)
+    # A module registers every command it owns (stack_cmd: up, down, ps, ...), once.
+    wanted = _COMMAND_MODULES.values() if only is None else [_COMMAND_MODULES[only]]
+    for name in dict.fromkeys(wanted):
+        importlib.import_module(f"periph_env.cli.{name}").register(subparsers)
     return parser
 
 

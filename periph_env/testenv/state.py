@@ -7,41 +7,23 @@ dir under it records which processes periph started so ``down`` stops only those
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from periph_env.errors import CommandFailed
+from periph_env.common.log import Log as _Log
+from periph_env.common.paths import cache_dir
+from periph_env.common.process import pid_alive, run, spawn, terminate
 
-CACHE_DIR = Path(os.environ.get("PERIPH_CACHE", Path.home() / ".cache" / "periph"))
+__all__ = ["CACHE_DIR", "STATE_DIR", "Log", "pid_alive", "run", "spawn", "terminate"]
+
+CACHE_DIR = cache_dir()
 STATE_DIR = CACHE_DIR / "testenv"
 
 
-class Log:
-    """Prints timestamped progress lines like ``[testenv] docker: started dockerd (9.8s)``."""
+class Log(_Log):
+    """Progress lines prefixed ``[testenv]`` (the shared ``Log`` with this tier's prefix)."""
 
     def __init__(self, stream=None, prefix: str = "testenv") -> None:
-        self.stream = stream or sys.stderr
-        self.prefix = prefix
-
-    def __call__(self, message: str) -> None:
-        print(f"[{self.prefix}] {message}", file=self.stream, flush=True)
-
-    @contextlib.contextmanager
-    def step(self, what: str) -> Iterator[None]:
-        """Log ``what`` with its duration once it finishes (or fails)."""
-        start = time.monotonic()
-        try:
-            yield
-        except BaseException:
-            self(f"{what}: FAILED after {time.monotonic() - start:.1f}s")
-            raise
-        self(f"{what} ({time.monotonic() - start:.1f}s)")
+        super().__init__(stream, prefix)
 
 
 def state_path(name: str) -> Path:
@@ -75,73 +57,6 @@ def was_started(component: str) -> bool:
 def clear_started(component: str) -> None:
     """Forget that periph started ``component``."""
     state_path(f"{component}.started").unlink(missing_ok=True)
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with ``pid`` exists (zombies count as gone)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True
-
-
-def run(
-    argv: Sequence[str],
-    *,
-    check: bool = True,
-    env: dict[str, str] | None = None,
-    input: str | bytes | None = None,
-    timeout: float | None = None,
-    cwd: str | Path | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run a command, capturing output; on failure raise CommandFailed with its output tail."""
-    proc = subprocess.run(
-        list(argv),
-        capture_output=True,
-        text=True,
-        env=env,
-        input=input.decode() if isinstance(input, bytes) else input,
-        timeout=timeout,
-        cwd=cwd,
-    )
-    if check and proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
-        raise CommandFailed(list(argv), proc.returncode, tail)
-    return proc
-
-
-def spawn(argv: Sequence[str], logfile: Path) -> subprocess.Popen[bytes]:
-    """Start a long-running engine process in its own session, appending output to logfile.
-
-    Its own session: it outlives the caller (a pytest run, a terminal) until ``terminate``.
-    """
-    with logfile.open("ab") as out:
-        return subprocess.Popen(
-            list(argv),
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def terminate(pid: int, timeout: float) -> None:
-    """SIGTERM ``pid``, wait up to ``timeout`` seconds for it to exit, then SIGKILL it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def stop_started(component: str, what: str, log: Log, timeout: float) -> bool:

@@ -1,0 +1,129 @@
+"""Subprocess helpers: capture-and-raise runs, detached engine processes, termination.
+
+Any argv that can reach an error message goes through ``mask_argv`` first: a password
+passed as a flag value (``--password x``, ``--token=x``) or a ``KEY=value`` pair whose key
+names a credential is shown as ``****``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from periph_env.errors import CommandFailed
+
+MASK = "****"
+# Flag or key names whose value is a credential.
+_SECRET_NAME = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|auth|credential|private[_-]?key|webhook)",
+    re.IGNORECASE,
+)
+_SECRET_FLAGS = frozenset(("-p", "--password", "--token", "--secret", "--auth"))
+
+
+def mask_argv(argv: Sequence[str], secrets: Iterable[str] = ()) -> list[str]:
+    """``argv`` safe to print: credential flag values and known secret values masked."""
+    known = sorted((s for s in secrets if s), key=len, reverse=True)
+    out: list[str] = []
+    hide_next = False
+    for token in argv:
+        shown = token
+        if hide_next:
+            shown, hide_next = MASK, False
+        elif token in _SECRET_FLAGS or (token.startswith("--") and _SECRET_NAME.search(token)):
+            hide_next = "=" not in token
+            if "=" in token:
+                shown = token.split("=", 1)[0] + "=" + MASK
+        elif "=" in token:
+            name = token.split("=", 1)[0]
+            if _SECRET_NAME.search(name):
+                shown = name + "=" + MASK
+        for secret in known:
+            shown = shown.replace(secret, MASK)
+        out.append(shown)
+    return out
+
+
+def trim_tail(text: str, lines: int = 30) -> str:
+    """The last ``lines`` non-empty-trimmed lines of ``text``."""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    input: str | bytes | None = None,
+    timeout: float | None = None,
+    cwd: str | Path | None = None,
+    secrets: Iterable[str] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Run a command, capturing output; on failure raise CommandFailed with its output tail.
+
+    ``secrets`` are values to mask in the error (argv and output) besides the flag rules.
+    """
+    proc = subprocess.run(
+        list(argv),
+        capture_output=True,
+        text=True,
+        env=env,
+        input=input.decode() if isinstance(input, bytes) else input,
+        timeout=timeout,
+        cwd=cwd,
+    )
+    if check and proc.returncode != 0:
+        known = [s for s in secrets if s]
+        tail = trim_tail(proc.stdout + proc.stderr)
+        for secret in sorted(known, key=len, reverse=True):
+            tail = tail.replace(secret, MASK)
+        raise CommandFailed(mask_argv(argv, known), proc.returncode, tail)
+    return proc
+
+
+def spawn(argv: Sequence[str], logfile: Path) -> subprocess.Popen[bytes]:
+    """Start a long-running engine process in its own session, appending output to logfile.
+
+    Its own session: it outlives the caller (a pytest run, a terminal) until ``terminate``.
+    """
+    with logfile.open("ab") as out:
+        return subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with ``pid`` exists (zombies count as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def terminate(pid: int, timeout: float) -> None:
+    """SIGTERM ``pid``, wait up to ``timeout`` seconds for it to exit, then SIGKILL it."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
