@@ -17,7 +17,7 @@ import pytest
 
 pytest_plugins = ["tests.fixtures.engines", "tests.fixtures.kube"]
 
-ENGINE_MARKERS = ("docker", "registry", "k8s", "stack")
+ENGINE_MARKERS = ("docker", "registry", "k8s", "stack", "tools")
 
 
 def _in_ci() -> bool:
