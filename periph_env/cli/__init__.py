@@ -73,7 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
     if handler is None:
-        # The TUI arrives with its own issue; until then the bare command explains itself.
+        # Bare `periph` on a terminal opens the TUI; piped or scripted, it prints the help.
+        if getattr(args, "command", None) is None and sys.stdin.isatty() and sys.stdout.isatty():
+            from periph_env.tui import run
+
+            return run()
         parser.print_help()
         return 0
     try:

@@ -1,9 +1,252 @@
-"""`periph` deploy commands (being built; registers nothing yet)."""
+"""``periph deploy|rollout|rollback|history`` (and ``periph logs --env``): thin layer over
+``periph_env.deploy``, imported lazily inside the handlers."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from typing import Any
+
+ENVIRONMENTS = ("demo", "prod")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Register this module's commands (none yet)."""
+    """Add ``deploy``, ``rollout``, ``rollback`` and ``history``."""
+    deploy = subparsers.add_parser(
+        "deploy",
+        help="deploy to demo or prod: guarded, migrations first, watched, recorded",
+        description="Deploy the images pinned in k8s/overlays/<env>/release. Every guard is "
+        "checked first; exit 0 rolled out, 1 rollout failed (or rolled back), 2 refused/usage.",
+    )
+    deploy.add_argument("environment", choices=ENVIRONMENTS)
+    deploy.add_argument("--yes", action="store_true", help="confirm a production deploy")
+    deploy.add_argument("--dry-run", action="store_true", help="stop after the change summary")
+    deploy.add_argument(
+        "--auto-rollback",
+        action="store_true",
+        help="on a failed rollout, return every Deployment to its previous revision",
+    )
+    deploy.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete periph-labelled objects the overlay no longer renders "
+        "(never Namespaces or PersistentVolumeClaims)",
+    )
+    deploy.add_argument(
+        "--allow-branch",
+        action="store_true",
+        help="deploy from another branch (only where the environment allows it: demo)",
+    )
+    deploy.add_argument(
+        "--timeout", type=float, metavar="SECONDS", help="rollout watch limit (default: "
+        "the longest progressDeadlineSeconds + 60)",
+    )  # fmt: skip
+    deploy.add_argument("--format", choices=("text", "json"), default="text")
+    deploy.set_defaults(handler=run_deploy)
+
+    rollout = subparsers.add_parser("rollout", help="rollout status of an environment")
+    actions = rollout.add_subparsers(dest="rollout_action", metavar="ACTION")
+    status = actions.add_parser("status", help="watch until every Deployment is rolled out")
+    status.add_argument("environment", choices=ENVIRONMENTS)
+    status.add_argument("--timeout", type=float, metavar="SECONDS")
+    status.add_argument("--format", choices=("text", "json"), default="text")
+    status.set_defaults(handler=run_rollout_status)
+    rollout.set_defaults(handler=lambda _a: _usage(rollout))
+
+    back = subparsers.add_parser(
+        "rollback", help="return an environment's Deployments to an earlier revision"
+    )
+    back.add_argument("environment", choices=ENVIRONMENTS)
+    back.add_argument(
+        "--to-revision",
+        type=int,
+        metavar="N",
+        help="deploy number from `periph history` (default: each Deployment's previous revision)",
+    )
+    back.add_argument("--format", choices=("text", "json"), default="text")
+    back.set_defaults(handler=run_rollback)
+
+    hist = subparsers.add_parser("history", help="deploy history, as recorded in the cluster")
+    hist.add_argument("environment", choices=ENVIRONMENTS)
+    hist.add_argument("--format", choices=("text", "json"), default="text")
+    hist.set_defaults(handler=run_history)
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return 2
+
+
+def _root():
+    from periph_env.common.paths import find_project_root
+
+    return find_project_root()
+
+
+def _print(text: str) -> None:
+    print(text, flush=True)
+
+
+def _text(event: Any) -> str | None:
+    """One event as the lines a person reads (None: nothing to show)."""
+    from periph_env.deploy import events as e
+
+    if isinstance(event, e.Step):
+        return f"== {event.name}"
+    if isinstance(event, e.Note):
+        return f"   {event.text}"
+    if isinstance(event, e.GuardResult):
+        line = f"   {'ok  ' if event.ok else 'FAIL'} {event.name}: {event.message}"
+        return line + (f"\n        hint: {event.hint}" if event.hint and not event.ok else "")
+    if isinstance(event, e.Summary):
+        lines = []
+        for img in event.images:
+            lines.append(
+                f"   image {img.workload}/{img.container}: {img.old or '(new)'} -> {img.new}"
+            )
+        counts: dict[str, int] = {}
+        for obj in event.objects:
+            counts[obj.action] = counts.get(obj.action, 0) + 1
+            if obj.action != "unchanged":
+                fields = f" ({', '.join(obj.fields)})" if obj.fields else ""
+                lines.append(f"   {obj.action:8} {obj.kind}/{obj.name}{fields}")
+        order = ("added", "changed", "removed", "unchanged")
+        lines.append("   " + ", ".join(f"{counts.get(a, 0)} {a}" for a in order))
+        return "\n".join(lines)
+    if isinstance(event, e.MigrationResult):
+        text = f"   {'ok  ' if event.ok else 'FAIL'} {event.message}"
+        if event.logs:
+            text += "\n" + "\n".join(f"      | {line}" for line in event.logs.splitlines())
+        return text
+    if isinstance(event, e.DeploymentProgress):
+        return (
+            f"   {event.name}: {event.updated}/{event.desired} updated, {event.ready} ready, "
+            f"{event.available} available, {event.old_replicas} old"
+        )
+    if isinstance(event, e.PodProblem):
+        return f"   ! {event.deployment} pod/{event.pod}: {event.reason}: {event.message}"
+    if isinstance(event, e.RolloutVerdict):
+        return f"   {'ok  ' if event.ok else 'FAIL'} {event.message}"
+    if isinstance(event, e.RolledBack):
+        return f"   {'rolled back' if event.ok else 'ROLLBACK INCOMPLETE'}: {event.message}"
+    if isinstance(event, e.Notified):
+        return f"   notified {event.channel}" + ("" if event.ok else f" FAILED: {event.error}")
+    if isinstance(event, e.Finished):
+        rev = f" (history #{event.revision})" if event.revision else ""
+        return f"{event.result.upper()} in {event.seconds:.1f}s{rev}: {event.message}".rstrip(": ")
+    return None
+
+
+def _drive(events: Any, fmt: str, environment: str, action: str) -> int:
+    """Print (text) or collect (json) the events; return the Finished event's exit code."""
+    from periph_env.deploy.events import Finished
+
+    collected: list[dict[str, Any]] = []
+    code = 1
+    for event in events:
+        if isinstance(event, Finished):
+            code = event.exit_code
+        if fmt == "json":
+            collected.append(event.as_dict())
+        else:
+            text = _text(event)
+            if text is not None:
+                _print(text)
+    if fmt == "json":
+        final = collected[-1] if collected else {}
+        document = {
+            "environment": environment,
+            "action": action,
+            "result": final.get("result"),
+            "exit_code": code,
+            "events": collected,
+        }
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+    return code
+
+
+def run_deploy(args: argparse.Namespace) -> int:
+    """``periph deploy ENV``: 0 rolled out, 1 failed or rolled back, 2 refused."""
+    from periph_env.deploy import Options, deploy
+
+    options = Options(
+        yes=args.yes,
+        dry_run=args.dry_run,
+        auto_rollback=args.auto_rollback,
+        prune=args.prune,
+        allow_branch=args.allow_branch,
+        rollout_timeout=args.timeout,
+    )
+    return _drive(
+        deploy(_root(), args.environment, options), args.format, args.environment, "deploy"
+    )
+
+
+def run_rollout_status(args: argparse.Namespace) -> int:
+    """``periph rollout status ENV``: 0 when every Deployment is rolled out, 1 if one failed."""
+    from periph_env.deploy import rollout_status
+
+    events = rollout_status(_root(), args.environment, args.timeout)
+    return _drive(events, args.format, args.environment, "rollout-status")
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    """``periph rollback ENV [--to-revision N]``."""
+    from periph_env.deploy import rollback_environment
+
+    events = rollback_environment(_root(), args.environment, args.to_revision)
+    return _drive(events, args.format, args.environment, "rollback")
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """``periph history ENV``: newest first."""
+    from periph_env.deploy import read_history
+
+    records = read_history(_root(), args.environment)
+    if args.format == "json":
+        sys.stdout.write(json.dumps([r.as_dict() for r in records], indent=2) + "\n")
+        return 0
+    if not records:
+        _print(f"no deploys recorded for {args.environment}")
+        return 0
+    _print(
+        f"{'#':>4}  {'action':8}  {'status':11}  {'started (UTC)':25}  {'took':>6}  "
+        f"{'commit':12}  by"
+    )
+    for r in records:
+        took = f"{r.duration:.0f}s" if r.duration is not None else "-"
+        _print(
+            f"{r.revision:>4}  {r.action:8}  {r.status:11}  {r.started:25}  {took:>6}  "
+            f"{r.git_sha[:12] or '-':12}  {r.user}" + (f"\n      {r.message}" if r.message else "")
+        )
+    return 0
+
+
+def env_logs(args: argparse.Namespace) -> int:
+    """``periph logs --env demo|prod [SERVICE...] [-f]``: every replica, following new pods."""
+    from periph_env.deploy.kube import Kube
+    from periph_env.deploy.logs import follow, tail
+    from periph_env.deploy.sources import read_source
+    from periph_env.deploy.target import resolve
+    from periph_env.errors import PeriphError
+
+    target = resolve(_root(), args.env)
+    try:
+        secrets = read_source(target).secret_values()
+    except PeriphError:
+        secrets = []
+    kube = Kube(target.context, target.namespace, secrets)
+    services = list(getattr(args, "services", None) or [])
+    if getattr(args, "follow", False):
+        try:
+            follow(kube, services, _print)
+        except KeyboardInterrupt:
+            return 0
+        return 0
+    count = tail(kube, services, _print)
+    if count == 0:
+        print(f"periph: no pods for {', '.join(services) or 'the stack'} in {target.namespace}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    return 0

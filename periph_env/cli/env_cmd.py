@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -95,29 +96,44 @@ def run_init(args: argparse.Namespace) -> int:
     """``periph env init``: create or complete the env file; never changes a value."""
     from periph_env.env import init
 
+    from periph_env.env.masking import Masker
+
+    masker = Masker()
     result = init(args.env_file or ".env", args.example)
+    where = masker.scrub_path(result.env_path)
+    if result.written and result.written != os.path.abspath(result.env_path):
+        where = f"{where} (-> {masker.scrub_path(os.path.relpath(result.written))})"
+    generated = (
+        f"; generated random values for {', '.join(result.generated)}" if result.generated else ""
+    )
+    keys = masker.scrub(", ".join(result.added))
     if result.created:
-        print(
-            f"created {result.env_path} from {args.example} ({len(result.added)} keys); "
-            "fill in the placeholders, then run `periph env check`"
+        message = (
+            f"created {where} from {args.example} ({len(result.added)} keys{generated}); "
+            "fill in the placeholders you need, then run `periph env check`"
         )
     elif result.added:
-        print(
-            f"appended {len(result.added)} keys to {result.env_path}: "
-            f"{', '.join(result.added)} (backup: {result.backup})"
+        message = (
+            f"appended {len(result.added)} keys to {where}: {keys}{generated} "
+            f"(backup: {masker.scrub_path(result.backup or '')})"
         )
     else:
-        print(f"{result.env_path} already has every key of {args.example}; nothing to do")
+        message = f"{where} already has every key of {args.example}; nothing to do"
+    print(message)
     return 0
 
 
 def run_guard(args: argparse.Namespace) -> int:
-    """``periph env guard``: exit 1 when the commit would carry an env file or a secret."""
+    """``periph env guard``: exit 1 when the commit would carry an env file or a secret,
+    2 when something it must judge cannot be read (it fails closed)."""
     from periph_env.env import guard
 
     findings = guard(None, args.env_files)
     for f in findings:
         print(f"{f.path}:{f.line}: {f.code} {f.severity}: {f.message}", file=sys.stderr)
+    if any(f.code == "PE403" for f in findings):
+        print("periph env guard: commit refused (something could not be checked)", file=sys.stderr)
+        return 2
     if findings:
         print("periph env guard: commit refused", file=sys.stderr)
         return 1

@@ -48,7 +48,7 @@ _RULES = (
         "Text follows a closing quote; python-dotenv "
         "skips the line, compose reads the text as a new key.",
     ),
-    Rule("PE005", "bad-encoding", ERROR, "The file is not valid UTF-8 or holds a NUL byte."),
+    Rule("PE005", "bad-encoding", ERROR, "A line is not valid UTF-8 or holds a NUL byte."),
     Rule(
         "PE006",
         "bom",
@@ -62,6 +62,25 @@ _RULES = (
         WARNING,
         "CRLF line endings; python-dotenv and compose strip the "
         "CR, a shell `source` keeps it in every value.",
+    ),
+    Rule(
+        "PE008",
+        "wide-encoding",
+        ERROR,
+        "The file is UTF-16 or UTF-32 text (with or without BOM); both readers need UTF-8.",
+    ),
+    Rule(
+        "PE009",
+        "bare-cr",
+        ERROR,
+        "A CR not followed by LF: python-dotenv ends the line there, compose does not.",
+    ),
+    Rule(
+        "PE010",
+        "whitespace-run",
+        ERROR,
+        "A run of 128+ whitespace characters; the line is not read (python-dotenv is "
+        "quadratic on it).",
     ),
     # The contract between .env and .env.example.
     Rule("PE101", "missing-key", ERROR, "A key the example marks required is not set."),
@@ -118,7 +137,15 @@ _RULES = (
         "undefined-reference",
         WARNING,
         "${VAR} names a key not defined above it; "
-        "both readers fall back to the process environment or empty.",
+        "both readers fall back to the process environment, else the ${VAR:-default} "
+        "default or empty.",
+    ),
+    Rule(
+        "PE207",
+        "reader-disagreement",
+        WARNING,
+        "python-dotenv and compose read this line differently (another key, another value, "
+        "or compose refuses the file here).",
     ),
     # Deploy targets (--target local|demo|prod).
     Rule(
@@ -165,7 +192,15 @@ _RULES = (
         "PE402",
         "staged-secret",
         ERROR,
-        "A staged file contains a secret value from a local env file.",
+        "A staged file (its content or its name) contains a secret value from a local env "
+        "file.",
+    ),
+    Rule(
+        "PE403",
+        "cannot-scan",
+        ERROR,
+        "The guard cannot read, decode or parse something it must judge; it refuses the "
+        "commit (exit 2).",
     ),
     # The schema annotations in .env.example.
     Rule("PE901", "bad-annotation", ERROR, "An '# @' schema annotation cannot be understood."),

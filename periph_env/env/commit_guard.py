@@ -1,18 +1,24 @@
 """The pre-commit guard: refuse staged real env files and staged copies of local secrets.
 
-It reads what is staged (the index, not the working tree) through git, so it judges
-exactly what the commit would contain. It never prints a secret: only the file, the line
-and the name of the key whose value was found.
+It reads what is staged (the index, not the working tree) through git, with every list
+NUL-separated and every blob fetched by object id, so any name git can store (newlines,
+quotes, unicode, leading dashes) is judged like any other. It fails closed: an env file it
+cannot read, decode or parse is a usage error (exit 2), and a staged file or name it
+cannot judge is a PE403 finding (exit 2). It never prints a secret: names and messages go
+through the one masking path before they are shown.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import threading
 from dataclasses import dataclass
 
+from periph_env.env.files import read_env_bytes
+from periph_env.env.masking import Masker, secret_name
 from periph_env.env.model import ERROR, Finding
-from periph_env.env.parser import parse_bytes
+from periph_env.env.parser import ParsedFile, parse_bytes
 from periph_env.env.schema import Schema, build
 from periph_env.env.values import is_placeholder, looks_secret
 from periph_env.errors import UsageError
@@ -21,30 +27,67 @@ from periph_env.errors import UsageError
 TEMPLATE_SUFFIXES = frozenset(("example", "sample", "template", "dist", "defaults", "schema"))
 # Shorter values would match innocent text too often to be worth refusing a commit.
 MIN_SECRET_LEN = 8
+# The temporary files `periph env init` writes (they hold a copy of the secrets).
+TEMP_PREFIX = ".periph-tmp-"
+# A staged secret is also looked for in these encodings of it.
+_ENCODINGS = ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+_GITLINK = b"160000"
 
 
 def is_env_file(path: str) -> bool:
-    """True for real env files: ``.env``, ``.env.demo``, ``prod.env``; not ``.envrc``."""
+    """True for real env files: ``.env``, ``.env.demo``, ``prod.env``, their backups and
+    init's temporary files; not ``.envrc`` or ``.env.example``."""
     base = path.replace("\\", "/").rsplit("/", 1)[-1]
-    if base == ".env":
+    if base == ".env" or base.startswith(TEMP_PREFIX):
+        return True
+    if ".env.bak" in base:
         return True
     if base.startswith(".env."):
         return base[5:].split(".", 1)[0] not in TEMPLATE_SUFFIXES
     return base.endswith(".env") and len(base) > 4
 
 
+def shown_name(name: str) -> str:
+    """A file name safe to print on one line: control characters and undecodable bytes
+    escaped (and then quoted), like git's quoted paths."""
+    if name.isprintable() and '"' not in name and "\\" not in name:
+        return name
+    out = []
+    for char in name:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif "\udc80" <= char <= "\udcff":  # an undecodable byte (surrogateescape)
+            out.append(f"\\x{ord(char) - 0xDC00:02x}")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1])
+    return '"' + "".join(out) + '"'
+
+
 @dataclass(slots=True, frozen=True)
 class Secret:
     """A secret value and where it came from (the value is never shown)."""
 
-    value: bytes
+    value: str
     key: str
     source: str
 
 
-def _git(root: str, *args: str, data: bytes | None = None) -> bytes:
+@dataclass(slots=True, frozen=True)
+class Staged:
+    """A staged path: raw name bytes, git mode and object id."""
+
+    name: bytes
+    mode: bytes
+    oid: bytes
+
+
+def _git(root: str, *args: str) -> bytes:
     try:
-        out = subprocess.run(["git", *args], cwd=root, input=data, capture_output=True, check=True)
+        out = subprocess.run(
+            ["git", "-c", "core.quotepath=off", *args], cwd=root, capture_output=True, check=True
+        )
     except FileNotFoundError:
         msg = "git is not installed; the guard reads the staged files through git"
         raise UsageError(msg) from None
@@ -54,104 +97,222 @@ def _git(root: str, *args: str, data: bytes | None = None) -> bytes:
     return out.stdout
 
 
-def local_secrets(env_files: list[str], schema: Schema) -> list[Secret]:
-    """Secret values of the local env files: secret-typed keys and credential look-alikes.
+def _unreadable(parsed: ParsedFile) -> str | None:
+    """Why the guard cannot trust its reading of an env file, or None."""
+    if parsed.encoding:
+        return f"it is {parsed.encoding} text; save it as UTF-8"
+    for finding in parsed.findings:
+        if finding.code in ("PE002", "PE003", "PE004", "PE005", "PE009", "PE010"):
+            return f"line {finding.line}: {finding.message}"
+    return None
 
-    Example defaults and placeholders are public already and never count.
+
+def local_secrets(env_files: list[str], schema: Schema) -> list[Secret]:
+    """Secret values of the local env files: secret-typed keys, keys named like secrets
+    and credential look-alikes, as python-dotenv and as compose read them.
+
+    Example defaults and placeholders are public already and never count. A file that
+    cannot be read or parsed is a usage error: the guard does not guess around it.
     """
-    secrets: dict[bytes, Secret] = {}
+    secrets: dict[str, Secret] = {}
+
+    def consider(key: str, value: str | None, path: str, always: bool = False) -> None:
+        if value is None or len(value) < MIN_SECRET_LEN or is_placeholder(value):
+            return
+        spec = schema.specs.get(key)
+        if spec is not None and value == spec.default:
+            return
+        marked = spec is not None and spec.secret
+        if always or marked or secret_name(key) or looks_secret(value):
+            secrets.setdefault(value, Secret(value, key, path))
+
     for path in env_files:
-        try:
-            with open(path, "rb") as handle:
-                parsed = parse_bytes(handle.read(), path)
-        except OSError:
-            continue
+        parsed = parse_bytes(read_env_bytes(path, "env file"), path)
+        why = _unreadable(parsed)
+        if why:
+            raise UsageError(
+                f"cannot read env file {path}: {why}",
+                hint="the guard refuses the commit until it can read every env file",
+            )
         for entry in parsed.entries:
-            spec = schema.specs.get(entry.key)
-            value = entry.value
-            if len(value) < MIN_SECRET_LEN or is_placeholder(value):
-                continue
-            if spec is not None and value == spec.default:
-                continue
-            if (spec is not None and spec.secret) or looks_secret(value):
-                raw = value.encode()
-                secrets.setdefault(raw, Secret(raw, entry.key, path))
+            consider(entry.key, entry.value, path)
+            consider(entry.key, entry.compose, path)
+        for binding in parsed.compose.bindings:
+            consider(binding.key, binding.value, path)
+        for value in parsed.other_values:
+            consider("a malformed key", value, path, always=True)
     return list(secrets.values())
 
 
-def _staged_blobs(root: str, paths: list[str]) -> dict[str, bytes]:
-    """Staged content of ``paths`` read in one ``git cat-file --batch`` call."""
-    if not paths:
-        return {}
-    request = "".join(f":{p}\n" for p in paths).encode()
-    out = _git(root, "cat-file", "--batch", data=request)
-    blobs: dict[str, bytes] = {}
-    pos = 0
-    for path in paths:
-        header_end = out.index(b"\n", pos)
-        header = out[pos:header_end].split()
-        pos = header_end + 1
-        if header[-1] == b"missing":
-            continue
-        size = int(header[2])
-        blobs[path] = out[pos : pos + size]
-        pos += size + 1
-    return blobs
+def staged(root: str) -> list[Staged]:
+    """What the commit would add or change: added, copied, modified, renamed, retyped."""
+    raw = _git(
+        root,
+        "diff",
+        "--cached",
+        "--raw",
+        "-z",
+        "--no-renames",
+        "--no-abbrev",
+        "--diff-filter=ACMRT",
+    )
+    fields = raw.split(b"\0")
+    out: list[Staged] = []
+    for i in range(0, len(fields) - 1, 2):
+        meta, name = fields[i], fields[i + 1]
+        parts = meta.lstrip(b":").split()
+        if len(parts) < 5:
+            raise UsageError("git diff --raw printed something the guard cannot read")
+        out.append(Staged(name, parts[1], parts[3]))
+    return out
+
+
+def _blobs(root: str, items: list[Staged]):
+    """Yield (item, content or None when git cannot produce it), one blob at a time."""
+    if not items:
+        return
+    proc = subprocess.Popen(
+        ["git", "cat-file", "--batch"],
+        cwd=root,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    request = b"".join(item.oid + b"\n" for item in items)
+
+    def feed() -> None:
+        try:
+            proc.stdin.write(request)  # type: ignore[union-attr]
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    try:
+        for item in items:
+            header = proc.stdout.readline().split()
+            if len(header) != 3 or header[0] != item.oid:
+                yield item, None
+                continue
+            size = int(header[2])
+            data = proc.stdout.read(size)
+            proc.stdout.read(1)
+            yield item, data if len(data) == size else None
+    finally:
+        proc.stdout.close()
+        proc.wait()
+        writer.join()
 
 
 def default_env_files(root: str) -> list[str]:
-    """Real env files at the top of the repository."""
+    """Real env files at the top of the repository (anything but directories)."""
     return sorted(
         os.path.join(root, name)
         for name in os.listdir(root)
-        if is_env_file(name) and os.path.isfile(os.path.join(root, name))
+        if is_env_file(name) and not os.path.isdir(os.path.join(root, name))
     )
+
+
+def _example_schema(root: str, example: str) -> Schema:
+    path = os.path.join(root, example)
+    if not os.path.lexists(path):
+        return Schema()
+    return build(parse_bytes(read_env_bytes(path, "example file"), path).entries, path)[0]
 
 
 def guard(
     root: str | None = None, env_files: list[str] | None = None, example: str = ".env.example"
 ) -> list[Finding]:
-    """Findings (PE401, PE402) for what is staged in the repository at ``root``."""
-    root = root or _git(".", "rev-parse", "--show-toplevel").decode().strip()
-    names = _git(root, "diff", "--cached", "--name-only", "-z", "--diff-filter=ACMRT")
-    staged = [p for p in names.decode(errors="surrogateescape").split("\0") if p]
-    findings = [
-        Finding(
-            p,
-            1,
-            "PE401",
-            ERROR,
-            None,
-            f"{p} is a real env file; unstage it (git rm --cached {p}) and keep it local",
-        )
-        for p in staged
-        if is_env_file(p)
-    ]
-    example_path = os.path.join(root, example)
-    schema = Schema()
-    if os.path.exists(example_path):
-        with open(example_path, "rb") as handle:
-            schema = build(parse_bytes(handle.read(), example_path).entries, example_path)[0]
+    """Findings (PE401, PE402, PE403) for what is staged in the repository at ``root``.
+
+    Raises UsageError (exit 2) when an env file is missing, unreadable or unparseable.
+    """
+    if not root:
+        top = _git(".", "rev-parse", "--show-toplevel")
+        root = top.removesuffix(b"\n").decode(errors="surrogateescape")
+    schema = _example_schema(root, example)
     files = env_files if env_files is not None else default_env_files(root)
     secrets = local_secrets(files, schema)
-    if not secrets:
-        return findings
-    others = [p for p in staged if not is_env_file(p)]
-    for path, blob in _staged_blobs(root, others).items():
-        for secret in secrets:
-            at = blob.find(secret.value)
-            if at != -1:
-                line = blob.count(b"\n", 0, at) + 1
-                source = os.path.relpath(secret.source, root)
+    masker = Masker({s.value for s in secrets})
+    items = staged(root)
+
+    findings: list[Finding] = []
+    names: dict[bytes, str] = {}
+    env_names: set[bytes] = set()
+    for item in items:
+        text = item.name.decode("utf-8", errors="surrogateescape")
+        shown = shown_name(masker.scrub(text))
+        names[item.name] = shown
+        if any("\udc80" <= c <= "\udcff" for c in text):
+            findings.append(
+                Finding(
+                    shown,
+                    1,
+                    "PE403",
+                    ERROR,
+                    None,
+                    f"{shown}: the file name is not UTF-8 text; the guard cannot judge it "
+                    "safely (rename the file)",
+                )
+            )
+        if is_env_file(text):
+            env_names.add(item.name)
+            findings.append(
+                Finding(
+                    shown,
+                    1,
+                    "PE401",
+                    ERROR,
+                    None,
+                    f"{shown} is a real env file; unstage it (git rm --cached -- {shown}) "
+                    "and keep it local",
+                )
+            )
+    needles = [(s.value.encode(enc), s) for s in secrets for enc in _ENCODINGS]
+    needles = list({needle: (needle, s) for needle, s in needles}.values())
+    for item in items:
+        for needle, secret in needles:
+            if needle in item.name:
+                findings.append(_found(root, names[item.name], 1, secret, "the name of"))
+                break
+    content = [i for i in items if i.mode != _GITLINK and i.name not in env_names]
+    if needles:
+        for item, blob in _blobs(root, content):
+            shown = names[item.name]
+            if blob is None:
                 findings.append(
                     Finding(
-                        path,
-                        line,
-                        "PE402",
+                        shown,
+                        1,
+                        "PE403",
                         ERROR,
-                        secret.key,
-                        f"{path} contains the value of {secret.key} from {source}; "
-                        "remove it from the file (and rotate it if it was ever pushed)",
+                        None,
+                        f"{shown}: git cannot produce the staged content; the guard cannot "
+                        "judge it",
                     )
                 )
-    return findings
+                continue
+            reported: set[str] = set()
+            for needle, secret in needles:
+                at = blob.find(needle) if secret.value not in reported else -1
+                if at != -1:
+                    reported.add(secret.value)
+                    line = blob.count(b"\n", 0, at) + 1
+                    findings.append(_found(root, shown, line, secret, ""))
+    return masker.findings(findings)
+
+
+def _found(root: str, shown: str, line: int, secret: Secret, where: str) -> Finding:
+    source = os.path.relpath(secret.source, root)
+    subject = f"{where} {shown}".strip()
+    return Finding(
+        shown,
+        line,
+        "PE402",
+        ERROR,
+        secret.key,
+        f"{subject} contains the value of {secret.key} from {source}; remove it "
+        "(and rotate it if it was ever pushed)",
+    )

@@ -1,98 +1,287 @@
 """``periph env init``: create the env file from the example, or append its missing keys.
 
-Existing lines are never touched: new keys are appended with their comments and
-placeholders. Writes are atomic (temporary file + rename) and an existing file is first
-copied to a timestamped backup. Schema annotations (``# @...``) stay in the example.
+It changes only what it owns:
+
+* existing lines are never touched; new keys are appended with their comments;
+* a symlinked env file is written through (the target gets the keys, the link stays);
+* the file keeps its owner, group and mode, also when init runs as root;
+* a key the file already sets in a form python-dotenv or compose understands is never
+  appended again; a file the readers would split differently (bare CR line endings,
+  undecodable bytes, UTF-16/32) or a line that only looks like it sets a key is refused;
+* writes are atomic (temporary file + fsync + rename) after a timestamped backup, and the
+  temporary copy of the secrets is removed on every exit, signals included;
+* keys annotated ``generate`` get a fresh random value instead of the placeholder.
+
+Anything it cannot read or write is a usage error (exit 2) with the reason.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import secrets
+import signal
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
-from periph_env.env.checker import read_file
+from periph_env.env.commit_guard import TEMP_PREFIX
+from periph_env.env.files import read_env_bytes
 from periph_env.env.model import Entry
-from periph_env.env.parser import parse_bytes
+from periph_env.env.parser import ParsedFile, parse_bytes
+from periph_env.env.schema import Schema, build
+from periph_env.errors import UsageError
+
+# What a generated secret looks like: 32 random bytes as 64 hex characters.
+GENERATED_BYTES = 32
+# A line some reader could take as setting KEY: optional export, optional quotes, '=' or ':'.
+_LOOSE_KEY = re.compile(r"\s*(?:export\s+)?['\"]?([^\s=:'\"#]+)['\"]?\s*[=:]")
 
 
 @dataclass(slots=True)
 class InitResult:
-    """What ``init`` did: created the file, or appended ``added`` keys (with a backup)."""
+    """What ``init`` did: created the file, or appended ``added`` keys (with a backup).
+
+    ``generated`` lists the added keys that got a fresh random value; ``written`` is the
+    real file written (the symlink's target when ``env_path`` is a link).
+    """
 
     env_path: str
     created: bool
     added: list[str]
     backup: str | None
+    generated: list[str] = field(default_factory=list)
+    written: str = ""
 
 
-def _blocks(example_text: str, entries: list[Entry], keys: set[str]) -> list[str]:
+def generate_secret() -> str:
+    """A strong random value for a ``generate`` key (hex: safe unquoted for both readers)."""
+    return secrets.token_hex(GENERATED_BYTES)
+
+
+def _lines(text: str) -> list[str]:
+    return text.replace("\r\n", "\n").split("\n")
+
+
+def _blocks(
+    example_text: str, entries: list[Entry], keys: set[str], schema: Schema, generated: list[str]
+) -> list[str]:
     """The example's source lines for ``keys``: their comment block and statement."""
-    lines = example_text.splitlines()
+    lines = _lines(example_text)
     out: list[str] = []
     for entry in entries:
         if entry.key not in keys:
             continue
         keys.discard(entry.key)  # the first definition in the example
         out += [c for c in entry.comments if not c.startswith("# @")]
-        out += lines[entry.line - 1 : entry.end_line]
+        spec = schema.specs.get(entry.key)
+        if spec is not None and spec.generate:
+            out.append(f"{entry.key}={generate_secret()}")
+            generated.append(entry.key)
+        else:
+            out += lines[entry.line - 1 : entry.end_line]
     return out
 
 
-def _strip_annotations(text: str) -> str:
-    kept = [line for line in text.splitlines() if not line.lstrip().startswith("# @")]
-    return "\n".join(kept) + "\n"
+def _fresh(example_text: str, example: ParsedFile, schema: Schema, generated: list[str]) -> str:
+    """The whole example without annotations, ``generate`` keys given random values."""
+    lines = _lines(example_text)
+    replace: dict[int, tuple[int, str]] = {}
+    for entry in example.entries:
+        spec = schema.specs.get(entry.key)
+        if spec is not None and spec.generate and entry.key not in generated:
+            replace[entry.line] = (entry.end_line, f"{entry.key}={generate_secret()}")
+            generated.append(entry.key)
+    out: list[str] = []
+    number = 1
+    while number <= len(lines):
+        if number in replace:
+            end, text = replace[number]
+            out.append(text)
+            number = end + 1
+            continue
+        line = lines[number - 1]
+        if not line.lstrip().startswith("# @"):
+            out.append(line)
+        number += 1
+    return "\n".join(out).rstrip("\n") + "\n"
 
 
-def write_atomic(path: str, data: bytes, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".periph-", dir=directory)
+@contextmanager
+def _signals_raise() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP into an exception while a temporary copy exists, so the
+    cleanup runs (Ctrl-C already raises KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupted(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    saved = {}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        try:
+            saved[sig] = signal.signal(sig, interrupted)
+        except (OSError, ValueError):
+            pass
     try:
-        with os.fdopen(fd, "wb") as handle:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+def _cannot_write(path: str, exc: OSError) -> UsageError:
+    reason = exc.strerror or str(exc)
+    hint = None
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = "run it where you may write, or pass --env-file PATH"
+    return UsageError(f"cannot write {path}: {reason}", hint=hint)
+
+
+def write_atomic(
+    path: str, data: bytes, mode: int = 0o600, owner: tuple[int, int] | None = None
+) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename.
+
+    The temporary file gets ``mode`` (and ``owner``) before any byte is written, and is
+    removed on every exit. A file whose owner cannot be kept (not root, someone else's
+    file) is rewritten in place instead, so it keeps owner, group, mode and links.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    if owner is not None and owner != (os.geteuid(), os.getegid()) and os.geteuid() != 0:
+        _write_in_place(path, data)
+        return
+    try:
+        with _signals_raise():
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
+            try:
+                os.fchmod(fd, mode & 0o7777)
+                if owner is not None:
+                    os.fchown(fd, *owner)
+                    os.fchmod(fd, mode & 0o7777)  # chown clears set-id bits
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.replace(tmp, path)
+            finally:
+                if os.path.lexists(tmp):
+                    os.unlink(tmp)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+    _sync_directory(directory)
+
+
+def _write_in_place(path: str, data: bytes) -> None:
+    try:
+        with open(path, "r+b") as handle:
             handle.write(data)
+            handle.truncate()
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
+
+
+def _sync_directory(directory: str) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _backup_path(path: str) -> str:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     candidate, n = f"{path}.bak.{stamp}", 1
-    while os.path.exists(candidate):
+    while os.path.lexists(candidate):
         candidate, n = f"{path}.bak.{stamp}.{n}", n + 1
     return candidate
 
 
+def _refuse_unless_plain(parsed: ParsedFile, path: str, what: str) -> None:
+    """Refuse files init cannot extend without one reader seeing something else."""
+    if parsed.encoding:
+        raise UsageError(
+            f"{what} {path} is {parsed.encoding} text; init writes UTF-8 only and will not "
+            "mix encodings",
+            hint="save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8), then run init again",
+        )
+    for finding in parsed.findings:
+        if finding.code in ("PE005", "PE009", "PE010"):
+            raise UsageError(
+                f"{what} {path} line {finding.line}: {finding.message}",
+                hint="fix that line first: python-dotenv and compose would not read the "
+                "file alike, so appended keys could shadow it",
+            )
+
+
+def keys_set(parsed: ParsedFile, text: str) -> tuple[set[str], dict[str, int]]:
+    """Keys python-dotenv or compose read from the file, and keys only a loose reading
+    finds (key -> line): those lines look like settings that no reader understands."""
+    have = {e.key for e in parsed.entries}
+    have |= {b.key for b in parsed.compose.bindings}
+    loose: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        m = _LOOSE_KEY.match(line)
+        if m and m.group(1) not in have:
+            loose.setdefault(m.group(1), number)
+    return have, loose
+
+
 def init(env_path: str = ".env", example_path: str = ".env.example") -> InitResult:
     """Create ``env_path`` from the example, or append the keys it lacks."""
-    example_bytes = read_file(example_path, "example file")
+    example_bytes = read_env_bytes(example_path, "example file")
     example = parse_bytes(example_bytes, example_path)
-    example_text = example_bytes.decode("utf-8", errors="replace").removeprefix("\ufeff")
-    if not os.path.exists(env_path):
-        write_atomic(env_path, _strip_annotations(example_text).encode())
-        return InitResult(env_path, True, [e.key for e in example.entries], None)
+    _refuse_unless_plain(example, example_path, "example file")
+    schema = build(example.entries, example_path)[0]
+    example_text = example_bytes.decode("utf-8").removeprefix("\ufeff")
+    target = os.path.realpath(env_path)
+    if not os.path.lexists(target):
+        generated: list[str] = []
+        data = _fresh(example_text, example, schema, generated).encode()
+        write_atomic(target, data)
+        keys = list(dict.fromkeys(e.key for e in example.entries))
+        return InitResult(env_path, True, keys, None, generated, target)
 
-    current = read_file(env_path, "env file")
-    have = {e.key for e in parse_bytes(current, env_path).entries}
+    current = read_env_bytes(target, "env file")
+    parsed = parse_bytes(current, env_path)
+    _refuse_unless_plain(parsed, env_path, "env file")
+    text = current.decode("utf-8").removeprefix("\ufeff")
+    have, loose = keys_set(parsed, text)
     wanted = [k for k in dict.fromkeys(e.key for e in example.entries) if k not in have]
+    unclear = [k for k in wanted if k in loose]
+    if unclear:
+        key = unclear[0]
+        raise UsageError(
+            f"env file {env_path} line {loose[key]} looks like it sets {key}, but neither "
+            "python-dotenv nor compose reads it",
+            hint=f"fix that line (KEY=value) or delete it; init will not add a second {key}",
+        )
     if not wanted:
-        return InitResult(env_path, False, [], None)
-    block = _blocks(example_text, example.entries, set(wanted))
-    newline = b"" if not current or current.endswith(b"\n") else b"\n"
+        return InitResult(env_path, False, [], None, [], target)
+    generated = []
+    block = _blocks(example_text, example.entries, set(wanted), schema, generated)
+    newline = b"" if not current or current.endswith((b"\n", b"\r")) else b"\n"
     header = f"\n# Added by `periph env init` from {example_path} on {time.strftime('%Y-%m-%d')}\n"
     added = header + "\n".join(block) + "\n"
     if b"\r\n" in current:  # keep the file's own line endings
         added, newline = added.replace("\n", "\r\n"), newline.replace(b"\n", b"\r\n")
     data = current + newline + added.encode()
-    mode = os.stat(env_path).st_mode & 0o777
-    backup = _backup_path(env_path)
-    write_atomic(backup, current, mode)
-    write_atomic(env_path, data, mode)
-    return InitResult(env_path, False, wanted, backup)
+    st = os.stat(target)
+    owner = (st.st_uid, st.st_gid)
+    backup = _backup_path(target)
+    # The backup is a new file: it can take the owner only as root (else it is ours).
+    write_atomic(backup, current, st.st_mode, owner if os.geteuid() == 0 else None)
+    write_atomic(target, data, st.st_mode, owner)
+    return InitResult(env_path, False, wanted, backup, generated, target)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from periph_env.env.checker import load
+from periph_env.env.checker import effective, load, secrets_of
+from periph_env.env.schema import build
 
 
 @dataclass(slots=True)
@@ -29,11 +30,14 @@ def diff(env_path: str = ".env", example_path: str = ".env.example") -> KeyDiff:
     example_keys = list(dict.fromkeys(e.key for e in example.entries))
     env_keys = list(dict.fromkeys(e.key for e in env.entries))
     env_set, example_set = set(env_keys), set(example_keys)
+    # Key names can be pasted secrets: they pass the same scrub as every message.
+    schema = build(example.entries, example_path)[0]
+    masker = secrets_of(schema, effective(env.entries), env)
     return KeyDiff(
-        env_path,
-        example_path,
-        missing=[k for k in example_keys if k not in env_set],
-        extra=[k for k in env_keys if k not in example_set],
+        masker.scrub_path(env_path),
+        masker.scrub_path(example_path),
+        missing=[masker.scrub(k) for k in example_keys if k not in env_set],
+        extra=[masker.scrub(k) for k in env_keys if k not in example_set],
     )
 
 

@@ -1,15 +1,25 @@
-"""Showing values without leaking secrets: every value in a message goes through here."""
+"""Showing values without leaking secrets: every message goes through here.
+
+``Masker.finding`` is the one scrub every command applies to what it prints (path, key and
+message of each finding, file names, key lists), whatever produced it.
+"""
 
 from __future__ import annotations
 
 import re
 
-from periph_env.env.values import looks_secret
+from periph_env.env.model import Finding
+from periph_env.env.values import has_credential, looks_secret
 
 # Long unbroken runs in a message: the only places a pasted credential could hide.
 _LONG_TOKEN = re.compile(r"[^\s'\"(),;]{20,}")
 # scheme://user:password@host: the password part makes the whole URL secret.
 _URL_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]*@")
+
+_PATH_PART = re.compile(r"[^/\\]+")
+# Key names that say "secret" even when the example does not know the key: their values
+# are masked too (when in doubt, mask).
+_SECRET_NAME = re.compile(r"(?i)secret|passw|pwd|token|api_?key|private|credential|auth")
 
 # Values shorter than this are never used to recognise a secret inside other text:
 # too many innocent strings would match.
@@ -50,7 +60,32 @@ class Masker:
         """``text`` with every known or credential-looking token masked (a last line of
         defence: messages are built to hold no values, but keys and lines can be pasted
         secrets)."""
-        for secret in self._secrets:
+        # Longest first, so a secret that contains another is masked whole.
+        for secret in sorted(self._secrets, key=len, reverse=True):
             if secret in text:
                 text = text.replace(secret, mask(secret))
         return _LONG_TOKEN.sub(lambda m: mask(m[0]) if looks_secret(m[0]) else m[0], text)
+
+    def scrub_path(self, path: str) -> str:
+        """``path`` with known secrets and credential-shaped parts masked (file names are
+        not judged by entropy: generated directory names would look random)."""
+        for secret in sorted(self._secrets, key=len, reverse=True):
+            if secret in path:
+                path = path.replace(secret, mask(secret))
+        return _PATH_PART.sub(lambda m: mask(m[0]) if has_credential(m[0]) else m[0], path)
+
+    def finding(self, finding: Finding) -> Finding:
+        """``finding`` with its path, key and message scrubbed."""
+        key = self.scrub(finding.key) if finding.key else finding.key
+        return finding._replace(
+            path=self.scrub_path(finding.path), key=key, message=self.scrub(finding.message)
+        )
+
+    def findings(self, findings: list[Finding]) -> list[Finding]:
+        """Every finding scrubbed (see ``finding``)."""
+        return [self.finding(f) for f in findings]
+
+
+def secret_name(key: str) -> bool:
+    """True for key names that announce a secret (``*_SECRET``, ``*_TOKEN``, ...)."""
+    return _SECRET_NAME.search(key) is not None

@@ -16,7 +16,8 @@ _EntryBase = namedtuple("_EntryBase", "key value compose quote line end_line com
 class Entry(_EntryBase):
     """One ``KEY=value`` statement as python-dotenv reads it (before interpolation).
 
-    ``compose`` is what docker compose reads for the same text before interpolation;
+    ``compose`` is what docker compose reads for the same key on the same line before
+    interpolation (None when compose does not read that key there);
     ``quote`` is ``"'"``, ``'"'`` or ``""``; ``line``/``end_line`` are 1-based;
     ``comments`` is the comment block right above the statement.
     """

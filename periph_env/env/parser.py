@@ -1,64 +1,116 @@
-"""A linear-time reader for env files that keeps line numbers and both readers' views.
+"""Reading an env file the way python-dotenv does, with line numbers and findings.
 
-It follows python-dotenv's grammar (the reading the worker and tooling get) and records
-what docker compose would read where that differs, so the rules can warn about lines the
-two readers disagree on. Unlike both readers it never gives up: a bad line becomes a
-finding and parsing resumes on the next line.
+The python-dotenv view comes from python-dotenv's own parser (``dotenv.parser``'s
+``parse_stream``), so it cannot drift from the library the worker and tooling use. The
+docker compose view comes from ``compose_view`` (no library has it); each entry carries
+both. A bad line becomes a finding and reading goes on, as python-dotenv's does.
+
+Before the parser sees the text, the bytes are judged: UTF-16/32 files, undecodable
+lines, bare CRs (the readers split lines differently) and whitespace runs long enough to
+make python-dotenv's comment regex quadratic become findings (and such lines are not read).
 """
 
 from __future__ import annotations
 
+import io
 import re
 
+from periph_env.env import compose_view
+from periph_env.env.files import wide_encoding
 from periph_env.env.model import ERROR, WARNING, Entry, Finding
 
-# A statement: optional `export`, a key (python-dotenv's unquoted key), optional `=`.
-_STATEMENT = re.compile(
-    r"[ \t]*(?:export[ \t]+(?=[^\s=]))?(?P<key>[^=#\s]*)[ \t]*(?:(?P<eq>=)(?P<ws>[ \t]*))?"
-)
 _VALID_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# Quoted values may span lines; a backslash always escapes the next character.
+# python-dotenv strips inline comments with re.sub(r"\s+#.*", ...), quadratic in a run of
+# whitespace that no '#' follows. Lines with a run this long are reported, not parsed.
+MAX_SPACE_RUN = 128
+_LONG_SPACE = re.compile(r"(?<![^\S\r\n])[^\S\r\n]{%d,}" % MAX_SPACE_RUN)
+_BARE_CR = re.compile(r"\r(?!\n)")
+# The head of a statement: export, key (python-dotenv's unquoted or single-quoted key), '='.
+_HEAD = re.compile(r"(?:export[^\S\r\n]+)?(?:'[^']+'|[^=#\s]+)?[^\S\r\n]*(=[^\S\r\n]*)?")
 _QUOTED = {
     "'": re.compile(r"'((?:\\.|[^'\\])*)'", re.DOTALL),
     '"': re.compile(r'"((?:\\.|[^"\\])*)"', re.DOTALL),
 }
-_AFTER_QUOTE = re.compile(r"[ \t]*(?:#[^\n]*)?\Z")
-_ESCAPES = {
-    "'": re.compile(r"\\[\\']"),
-    '"': re.compile(r"\\[\\'\"abfnrtv]"),
-}
-_ESCAPED = {
-    "\\\\": "\\",
-    "\\'": "'",
-    '\\"': '"',
-    "\\a": "\a",
-    "\\b": "\b",
-    "\\f": "\f",
-    "\\n": "\n",
-    "\\r": "\r",
-    "\\t": "\t",
-    "\\v": "\v",
-}
+_WARNINGS = frozenset(("PE006", "PE007"))
+
+_parse_stream = None
+
+
+def _load_parse_stream():
+    """python-dotenv's ``parse_stream``, loaded without the package's ``__init__``.
+
+    ``import dotenv`` pulls in ``dotenv.main`` (logging, tempfile, ...: ~30 ms), which the
+    check hot path does not need; the parser module itself imports only re and typing.
+    """
+    global _parse_stream
+    if _parse_stream is None:
+        import sys
+
+        module = sys.modules.get("dotenv.parser")
+        if module is None:
+            import importlib.util
+
+            spec = importlib.util.find_spec("dotenv")
+            origin = spec.origin if spec else None
+            if origin:
+                import os
+
+                path = os.path.join(os.path.dirname(origin), "parser.py")
+                part = importlib.util.spec_from_file_location("periph_env._dotenv_parser", path)
+                if part is not None and part.loader is not None:
+                    module = importlib.util.module_from_spec(part)
+                    part.loader.exec_module(module)
+            if module is None:  # an unusual installation: import it the ordinary way
+                import dotenv.parser as module
+        _parse_stream = module.parse_stream
+    return _parse_stream
 
 
 class ParsedFile:
-    """Entries in file order plus the findings met while reading."""
+    """Entries in file order plus the findings met while reading.
 
-    __slots__ = ("entries", "findings", "path")
+    ``unread`` counts lines neither reader could be trusted on (undecodable, bare CR,
+    pathological whitespace, python-dotenv errors); ``encoding`` names a UTF-16/32 file;
+    ``other_values`` holds values python-dotenv reads under keys the checker rejects
+    (they may still be secrets); ``compose`` is compose's reading of the text.
+    """
+
+    __slots__ = ("compose", "encoding", "entries", "findings", "other_values", "path", "unread")
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.entries: list[Entry] = []
         self.findings: list[Finding] = []
+        self.other_values: list[str] = []
+        self.encoding: str | None = None
+        self.unread = 0
+        self.compose = compose_view.ComposeFile([], None, None)
 
     def add(self, line: int, code: str, message: str, key: str | None = None) -> None:
         """Record a finding at ``line`` with the code's severity (file findings only)."""
-        severity = WARNING if code in ("PE006", "PE007") else ERROR
+        severity = WARNING if code in _WARNINGS else ERROR
         self.findings.append(Finding(self.path, line, code, severity, key, message))
 
 
+def _blank(lines: list[str], number: int) -> None:
+    """Empty a line but keep its line break, so later line numbers stay right."""
+    line = lines[number - 1]
+    lines[number - 1] = "\r" if line.endswith("\r") else ""
+
+
 def decode(data: bytes, parsed: ParsedFile) -> str:
-    """Bytes to text: strip a BOM, normalise CRLF, blank out undecodable lines."""
+    """Bytes to text: name wide encodings, strip a BOM, blank the lines not to be read."""
+    wide = wide_encoding(data)
+    if wide:
+        parsed.encoding = wide
+        parsed.unread += 1
+        parsed.add(
+            1,
+            "PE008",
+            f"file is {wide} text; python-dotenv and compose read UTF-8 only: save it as "
+            "UTF-8 (no line of it was read)",
+        )
+        return ""
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
         parsed.add(1, "PE006", "file starts with a UTF-8 byte order mark; remove it")
@@ -66,128 +118,153 @@ def decode(data: bytes, parsed: ParsedFile) -> str:
     if crlf != -1:
         line = data.count(b"\n", 0, crlf) + 1
         parsed.add(line, "PE007", "CRLF line endings; save the file with LF endings")
-        data = data.replace(b"\r\n", b"\n")
+    text: str | None = None
     if b"\0" not in data:
         try:
-            return data.decode("utf-8")
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             pass
-    # Rare path: decode line by line so each bad line is named and the rest still parses.
-    lines = data.split(b"\n")
-    for number, raw in enumerate(lines, 1):
-        try:
-            if b"\0" in raw:
-                raise ValueError
-            raw.decode("utf-8")
-        except ValueError:
-            parsed.add(number, "PE005", "line is not valid UTF-8 text (or holds a NUL byte)")
-            lines[number - 1] = b""
-    return b"\n".join(lines).decode("utf-8")
+    lines: list[str] | None = None
+    if text is None:  # rare: decode line by line so each bad line is named
+        raw_lines = data.split(b"\n")
+        lines = []
+        for number, raw in enumerate(raw_lines, 1):
+            try:
+                if b"\0" in raw:
+                    raise ValueError
+                lines.append(raw.decode("utf-8"))
+            except ValueError:
+                parsed.unread += 1
+                parsed.add(number, "PE005", "line is not valid UTF-8 text (or holds a NUL byte)")
+                lines.append("")
+        text = "\n".join(lines)
+    if "\r" in text and _BARE_CR.search(text):
+        lines = text.split("\n") if lines is None else lines
+        for number, line in enumerate(lines, 1):
+            if _BARE_CR.search(line.removesuffix("\r")):
+                parsed.unread += 1
+                parsed.add(
+                    number,
+                    "PE009",
+                    "a carriage return (CR) not followed by a newline: python-dotenv starts "
+                    "a new line there, compose does not; save the file with LF endings",
+                )
+                _blank(lines, number)
+    if _LONG_SPACE.search(text):
+        lines = text.split("\n") if lines is None else lines
+        for number, line in enumerate(lines, 1):
+            if _LONG_SPACE.search(line):
+                parsed.unread += 1
+                parsed.add(
+                    number,
+                    "PE010",
+                    f"a run of {MAX_SPACE_RUN}+ whitespace characters; the line is not read "
+                    "(python-dotenv takes quadratic time on it)",
+                )
+                _blank(lines, number)
+    return text if lines is None else "\n".join(lines)
 
 
 def parse_bytes(data: bytes, path: str) -> ParsedFile:
     """Parse raw file content; never raises on any input."""
     parsed = ParsedFile(path)
-    _parse_text(decode(data, parsed), parsed)
+    text = decode(data, parsed)
+    if text:
+        _read(text, parsed)
+        parsed.compose = compose_view.read(text)
+        _attach_compose(parsed)
     return parsed
 
 
-def _strip_dotenv_comment(raw: str) -> str:
-    """python-dotenv's ``re.sub(r"\\s+#.*", "", raw).rstrip()`` without the regex, whose
-    backtracking is quadratic on long runs of whitespace."""
-    at = raw.find("#", 1)
-    while at != -1 and not raw[at - 1].isspace():
-        at = raw.find("#", at + 1)
-    return (raw if at == -1 else raw[:at]).rstrip()
+def _attach_compose(parsed: ParsedFile) -> None:
+    """Set each entry's ``compose`` to what compose reads for its key on its line."""
+    by_line = compose_view.keys_at(parsed.compose)
+    for i, entry in enumerate(parsed.entries):
+        value = None
+        for binding in by_line.get(entry.line, ()):
+            if binding.key == entry.key:
+                value = binding.value
+        parsed.entries[i] = entry._replace(compose=value)
 
 
-def _unescape(quote: str, body: str) -> str:
-    if "\\" not in body:
-        return body
-    return _ESCAPES[quote].sub(lambda m: _ESCAPED[m.group(0)], body)
+def _newlines(text: str) -> int:
+    """Line breaks as python-dotenv counts them (CRLF, LF or CR)."""
+    return text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
-def _parse_text(text: str, parsed: ParsedFile) -> None:
-    pos, line, size = 0, 1, len(text)
+def _read(text: str, parsed: ParsedFile) -> None:
     comments: list[str] = []
-    while pos < size:
-        nl = text.find("\n", pos)
-        end = size if nl == -1 else nl
-        stripped = text[pos:end].strip()
-        if not stripped:
+    for binding in _load_parse_stream()(io.StringIO(text)):
+        original, first = binding.original.string, binding.original.line
+        body = original.lstrip()
+        lead = original[: len(original) - len(body)]
+        line = first + _newlines(lead)
+        if lead and _newlines(lead):
+            comments = []  # a blank line ends the comment block
+        if not body:
+            continue
+        statement = body.rstrip("\r\n")
+        end_line = line + _newlines(statement)
+        if binding.error:
+            _error(parsed, statement, line)
+            parsed.unread += 1
             comments = []
-        elif stripped.startswith("#"):
-            comments.append(stripped)
-        else:
-            end, line = _statement(text, pos, end, line, parsed, comments)
-            comments = []
-        pos = end + 1
-        line += 1
-
-
-def _statement(
-    text: str, pos: int, end: int, line: int, parsed: ParsedFile, comments: list[str]
-) -> tuple[int, int]:
-    """Parse the statement starting at ``pos``; return (offset it ends at, its last line)."""
-    m = _STATEMENT.match(text, pos, end)
-    assert m is not None  # every part of the pattern is optional
-    key, rest_at = m.group("key"), m.end()
-    if not m.group("eq"):
-        rest = text[rest_at:end].strip()
-        if key and "=" in rest:
-            parsed.add(line, "PE003", "key has a space or '#' in it; the line is dropped")
-        elif key and not rest:
+            continue
+        key, value = binding.key, binding.value
+        if key is None:  # a comment line
+            comments.append(statement.strip())
+            continue
+        if value is None:
+            _no_equals(parsed, key, line)
+        elif not _VALID_KEY.match(key):
+            parsed.other_values.append(value)
             parsed.add(
-                line,
-                "PE001",
-                f"{key} has no '='; python-dotenv ignores it and compose "
-                "copies it from the host environment",
-                key,
+                line, "PE003", "key is not a portable name ([A-Za-z_][A-Za-z0-9_]*)", None
             )
         else:
-            parsed.add(line, "PE001", "statement has no '='", None)
-        return end, line
-    if not _VALID_KEY.match(key):
-        what = "empty key" if not key else "key is not a portable name ([A-Za-z_][A-Za-z0-9_]*)"
-        parsed.add(line, "PE003", what)
-        return end, line
-    first = text[rest_at : rest_at + 1]
-    if m.group("ws") and first == "#":
-        parsed.entries.append(Entry(key, "", "# ...", "", line, line, comments))
-        return end, line
-    if first in _QUOTED:
-        return _quoted(text, rest_at, end, line, key, first, parsed, comments)
-    raw = text[rest_at:end]
-    dotenv = _strip_dotenv_comment(raw)
-    compose = raw.split(" #", 1)[0].rstrip()
-    parsed.entries.append(Entry(key, dotenv, compose, "", line, line, comments))
-    return end, line
+            quote = _quote_of(statement)
+            parsed.entries.append(Entry(key, value, value, quote, line, end_line, comments))
+        comments = []
 
 
-def _quoted(
-    text: str,
-    start: int,
-    end: int,
-    line: int,
-    key: str,
-    quote: str,
-    parsed: ParsedFile,
-    comments: list[str],
-) -> tuple[int, int]:
-    m = _QUOTED[quote].match(text, start)
-    close = m.end() if m else -1
-    # Where the statement's last line ends: the line the closing quote is on.
-    tail_end = -1 if close == -1 else text.find("\n", close)
-    if tail_end == -1:
-        tail_end = len(text)
-    multiline = m is not None and close > end
-    if m is None or not _AFTER_QUOTE.match(text, close, tail_end):
-        if m is None or multiline:
+def _quote_of(statement: str) -> str:
+    m = _HEAD.match(statement)
+    if m is None or not m.group(1):
+        return ""
+    first = statement[m.end() : m.end() + 1]
+    return first if first in ("'", '"') else ""
+
+
+def _no_equals(parsed: ParsedFile, key: str, line: int) -> None:
+    parsed.add(
+        line,
+        "PE001",
+        f"{key} has no '='; python-dotenv ignores it and compose copies it from the host "
+        "environment",
+        key,
+    )
+
+
+def _error(parsed: ParsedFile, statement: str, line: int) -> None:
+    """Name what python-dotenv could not read in ``statement`` (it skipped it)."""
+    m = _HEAD.match(statement)
+    if m is None or not m.group(1):
+        if not statement.split("=", 1)[0].strip():
+            parsed.add(line, "PE003", "empty key; the line is dropped")
+        else:
+            parsed.add(line, "PE003", "key has a space or '#' in it; the line is dropped")
+        return
+    key = statement[: m.start(1)].strip().removeprefix("export").strip().strip("'") or None
+    if key is None:
+        parsed.add(line, "PE003", "empty key; the line is dropped")
+        return
+    at = m.end()
+    quote = statement[at : at + 1]
+    if quote in _QUOTED:
+        closed = _QUOTED[quote].match(statement, at)
+        if closed is None or "\n" in statement[at : closed.end()]:
             parsed.add(line, "PE002", f"{key}: quote {quote} is not closed on this line", key)
         else:
             parsed.add(line, "PE004", f"{key}: text after the closing quote", key)
-        return end, line
-    last = line + text.count("\n", start, close) if multiline else line
-    value = _unescape(quote, m.group(1))
-    parsed.entries.append(Entry(key, value, value, quote, line, last, comments))
-    return tail_end, last
+        return
+    parsed.add(line, "PE003", "python-dotenv cannot read this line; it is dropped", key)

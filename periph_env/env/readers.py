@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 
 from periph_env.env.model import WARNING, Entry, Finding
+from periph_env.env.parser import ParsedFile
+
+_VALID_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # python-dotenv's variable syntax: ${NAME} and ${NAME:-default}; compose reads them alike.
 _DOTENV_VAR = re.compile(r"\$\{(?P<name>[^}:]*)(?::-(?P<default>[^}]*))?\}")
@@ -59,17 +62,26 @@ def expand(entries: list[Entry]) -> tuple[list[str], list[list[str]]]:
     return values, missing
 
 
+def default_of(value: str, name: str) -> str:
+    """The ``default`` of the first ``${name:-default}`` in ``value`` ("" when none)."""
+    for m in _DOTENV_VAR.finditer(value):
+        if m.group("name") == name and m.group("default"):
+            return m.group("default")
+    return ""
+
+
 def divergences(entry: Entry, path: str) -> list[Finding]:
     """Warnings for an entry that python-dotenv and compose would read differently."""
     found: dict[str, str] = {}
     key = entry.key
-    if entry.quote == "":
-        if entry.compose == "# ...":
+    compose = entry.compose
+    if entry.quote == "" and compose is not None and compose != entry.value:
+        if not entry.value and compose.startswith("#"):
             found["PE201"] = (
                 f"{key}: python-dotenv reads an empty value, compose reads the comment text; "
                 "write `KEY=` on its own and put the comment on the line above"
             )
-        elif entry.compose != entry.value:
+        elif "#" in compose[len(entry.value) :]:
             found["PE201"] = (
                 f"{key}: a tab before '#': python-dotenv drops the comment, compose keeps "
                 "it in the value; use a space before '#'"
@@ -99,4 +111,48 @@ def divergences(entry: Entry, path: str) -> list[Finding]:
                     f"{key}: a ${{VAR-...}}, ${{VAR:?...}} or ${{VAR+...}} modifier is applied by "
                     "compose but not by python-dotenv; only ${VAR} and ${VAR:-default} agree",
                 )
+    if not found and "$" not in entry.value and compose is not None and compose != entry.value:
+        found["PE207"] = (
+            f"{key}: python-dotenv and compose read different values from this line "
+            "(escapes or whitespace); write the value so both read it alike"
+        )
     return [Finding(path, entry.line, c, WARNING, key, msg) for c, msg in found.items()]
+
+
+def compose_divergences(parsed: ParsedFile) -> list[Finding]:
+    """PE207 where compose reads keys python-dotenv does not, or refuses the file."""
+    flagged = {f.line for f in parsed.findings}
+    dotenv_at = {(e.line, e.key) for e in parsed.entries}
+    found: list[Finding] = []
+    view = parsed.compose
+    for binding in view.bindings:
+        if binding.line in flagged or (binding.line, binding.key) in dotenv_at:
+            continue
+        if binding.value is None:
+            continue  # a bare KEY: PE001 covers what python-dotenv makes of it
+        shown = binding.key if _VALID_KEY.match(binding.key) else "a key"
+        found.append(
+            Finding(
+                parsed.path,
+                binding.line,
+                "PE207",
+                WARNING,
+                binding.key or None,
+                f"compose reads {shown} from this line, python-dotenv does not; write it "
+                "as KEY=value",
+            )
+        )
+        flagged.add(binding.line)
+    if view.error_line is not None and view.error_line not in flagged:
+        found.append(
+            Finding(
+                parsed.path,
+                view.error_line,
+                "PE207",
+                WARNING,
+                None,
+                f"compose refuses the whole file at this line ({view.error}); python-dotenv "
+                "reads it",
+            )
+        )
+    return found

@@ -57,6 +57,11 @@ def entropy(value: str) -> float:
     return -sum(c / size * math.log2(c / size) for c in counts.values())
 
 
+def has_credential(value: str) -> bool:
+    """True when ``value`` holds a well-known credential shape (sk_live_..., ghp_...)."""
+    return _CREDENTIAL.search(value) is not None
+
+
 def looks_secret(value: str) -> bool:
     """True for known credential shapes and long, random-looking tokens."""
     if _CREDENTIAL.search(value):

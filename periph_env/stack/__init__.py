@@ -18,8 +18,69 @@ Public API (the CLI and the TUI use only these names):
 - ``Watcher(stack, on_event, services=None)`` (``reload/``): hot reload from the compose
   file's ``develop.watch`` rules; calls ``on_event(ReloadEvent)`` as each reload
   progresses; ``start()``, ``stop()``.
-- ``doctor(stack) -> list[Check]`` (``doctor.py``).
+- ``doctor(stack) -> list[Check]`` (``checks.py``).
 
 Models live in ``models.py``. Errors are ``periph_env.errors`` types: an unreachable
 engine is a ``UsageError``-coded ``EngineUnavailable`` (exit 2) with a remedy hint.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from periph_env.stack.errors import (
+    BuildFailed,
+    ComposeFileError,
+    EngineUnavailable,
+    PortInUse,
+    WatchLocked,
+)
+from periph_env.stack.models import LogLine, ReloadEvent, ServiceStatus
+
+if TYPE_CHECKING:
+    from periph_env.stack.control import EnvCheckFailed, Stack
+    from periph_env.stack.checks import Check, doctor
+    from periph_env.stack.logs import LogFollower, read_logs
+    from periph_env.stack.reload import Watcher
+    from periph_env.stack.status import StatusModel
+
+# Loaded on first use: ``periph ps`` must not pay for the watcher or the docker SDK.
+_LAZY = {
+    "Stack": "periph_env.stack.control",
+    "EnvCheckFailed": "periph_env.stack.control",
+    "StatusModel": "periph_env.stack.status",
+    "LogFollower": "periph_env.stack.logs",
+    "read_logs": "periph_env.stack.logs",
+    "Watcher": "periph_env.stack.reload",
+    "doctor": "periph_env.stack.checks",
+    "Check": "periph_env.stack.checks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(name)
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "BuildFailed",
+    "Check",
+    "ComposeFileError",
+    "EngineUnavailable",
+    "EnvCheckFailed",
+    "LogFollower",
+    "LogLine",
+    "PortInUse",
+    "ReloadEvent",
+    "ServiceStatus",
+    "Stack",
+    "StatusModel",
+    "WatchLocked",
+    "Watcher",
+    "doctor",
+    "read_logs",
+]

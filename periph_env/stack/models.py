@@ -35,6 +35,7 @@ class ReloadEvent:
     trigger: str | None = None  # the file that forced a rebuild (kind == "rebuild")
     ok: bool = True
     error: str | None = None
+    done: bool = False  # the last update of this reload (serving, failed or abandoned)
 
     @property
     def latency(self) -> float | None:
@@ -94,6 +95,7 @@ class ServiceStatus:
                 "latency": reload.latency,
                 "ok": reload.ok,
                 "error": reload.error,
+                "done": reload.done,
             },
         }
 

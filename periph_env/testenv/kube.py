@@ -27,7 +27,8 @@ from periph_env.errors import CommandFailed, EngineError
 from periph_env.testenv import kube_config as cfg
 from periph_env.testenv.state import Log, clear_started, mark_started, pid_alive, run, was_started
 
-COMPONENT = "kube"
+# The default cluster keeps its historical state-file name; another one gets its own.
+COMPONENT = "kube" if cfg.CLUSTER_NAME == cfg.DEFAULT_CLUSTER_NAME else f"kube-{cfg.CLUSTER_NAME}"
 BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build-kube.sh"
 # Processes kwokctl starts, by the pid-file name it gives them.
 PROCESSES = (
@@ -216,7 +217,7 @@ def _write_config(binaries: Path) -> str:
     log_file = pod_log_file()
     if not log_file.is_file() or cfg.log_lines(log_file.read_text()) != list(cfg.POD_LOG_LINES):
         log_file.write_text(cfg.pod_log_text())
-    documents = cfg.config_documents(binaries, pod_log_file())
+    documents = cfg.config_documents(binaries, pod_log_file(), cfg.REAL_NODE_CONTROL_PLANE)
     config_file().write_text(cfg.dump_documents(documents))
     return cfg.fingerprint(documents)
 
@@ -265,6 +266,11 @@ def _create(log: Log, fingerprint: str) -> None:
 
 def ensure(log: Log) -> ClusterInfo:
     """Bring the test cluster up (or reuse it) and return how to reach it."""
+    if not cfg.valid_cluster_name(cfg.CLUSTER_NAME):
+        raise EngineError(
+            f"PERIPH_KUBE_CLUSTER={cfg.CLUSTER_NAME!r} is not a valid cluster name",
+            hint="use lowercase letters, digits and '-' (a DNS label of at most 40 characters)",
+        )
     binaries = ensure_binaries(log)
     with _locked():
         fingerprint = _write_config(binaries)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
@@ -22,8 +24,15 @@ from periph_env.testenv.state import CACHE_DIR
 KUBE_VERSION = "v1.36.3"
 KWOK_VERSION = "v0.8.0"
 
-CLUSTER_NAME = "periph-test"
-CONTEXT_NAME = "periph-test"
+DEFAULT_CLUSTER_NAME = "periph-test"
+# PERIPH_KUBE_CLUSTER names another, independent cluster (its own kwokctl dir, periph dir,
+# kubeconfig and state; kwokctl picks free ports), e.g. to try a config change while the
+# default cluster serves other test runs.
+CLUSTER_NAME = os.environ.get("PERIPH_KUBE_CLUSTER") or DEFAULT_CLUSTER_NAME
+CONTEXT_NAME = CLUSTER_NAME
+# Whether the control plane makes room for the real node of the node tier (kwok restricted to
+# its own nodes, the apiserver advertising the node IP): see real_node_patches.
+REAL_NODE_CONTROL_PLANE = CLUSTER_NAME != DEFAULT_CLUSTER_NAME
 NODE_NAMES = ("periph-node-0", "periph-node-1")
 # Each fake node offers a laptop-sized slice so resource requests in manifests schedule.
 NODE_CAPACITY = {"cpu": "32", "memory": "64Gi", "pods": "110"}
@@ -87,10 +96,11 @@ def stage_documents() -> list[dict[str, Any]]:
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
-def kwokctl_configuration(binaries: Path) -> dict[str, Any]:
+def kwokctl_configuration(binaries: Path, real_node: bool = False) -> dict[str, Any]:
     """The KwokctlConfiguration: binary runtime, every binary from the cache, nothing extra.
 
     kwokctl downloads any binary left unset, so every component it may start gets a path.
+    ``real_node`` adds the patches the node tier needs (``node_config.control_plane_patches``).
     """
     options: dict[str, Any] = {
         "runtime": "binary",
@@ -108,11 +118,17 @@ def kwokctl_configuration(binaries: Path) -> dict[str, Any]:
         ],
     }
     options.update({field: str(binaries / name) for field, name in BINARY_FIELDS.items()})
-    return {
+    configuration: dict[str, Any] = {
         "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
         "kind": "KwokctlConfiguration",
         "options": options,
     }
+    if real_node:
+        from periph_env.testenv import node_config  # imports this module: import here
+
+        options["kubeApiserverCertSANs"] = node_config.apiserver_cert_sans()
+        configuration["componentsPatches"] = node_config.control_plane_patches()
+    return configuration
 
 
 def cluster_logs(log_file: Path) -> dict[str, Any]:
@@ -131,9 +147,20 @@ def pod_log_text(lines: Sequence[str] = POD_LOG_LINES, when: datetime | None = N
     return "".join(f"{stamp} stdout F {line}\n" for line in lines)
 
 
-def config_documents(binaries: Path, log_file: Path) -> list[dict[str, Any]]:
+def config_documents(
+    binaries: Path, log_file: Path, real_node: bool = False
+) -> list[dict[str, Any]]:
     """Everything passed to ``kwokctl create cluster --config``."""
-    return [kwokctl_configuration(binaries), *stage_documents(), cluster_logs(log_file)]
+    return [
+        kwokctl_configuration(binaries, real_node),
+        *stage_documents(),
+        cluster_logs(log_file),
+    ]
+
+
+def valid_cluster_name(name: str) -> bool:
+    """Whether ``name`` can name a cluster (a DNS label: kwokctl uses it in paths and names)."""
+    return re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?", name) is not None
 
 
 def dump_documents(documents: Sequence[Mapping[str, Any]]) -> str:

@@ -16,8 +16,13 @@ TIERS: dict[str, tuple[str, ...]] = {
     "docker": ("docker_engine", "compose_plugin", "base_images"),
     "registry": ("docker_engine", "registry"),
     "k8s": ("kube",),
+    # node.ensure brings the k8s tier's cluster up itself; listing only "node" here keeps
+    # `down --tier k8s` meaning what it did before the node tier existed.
+    "node": ("node",),
 }
 ALL_TIERS = tuple(TIERS)
+# What `up` starts without --tier (what ./scripts/test starts); down and status cover all.
+DEFAULT_TIERS = ("docker", "registry", "k8s")
 
 
 def components(tiers: Sequence[str]) -> list[ModuleType]:
@@ -30,7 +35,7 @@ def components(tiers: Sequence[str]) -> list[ModuleType]:
     return [importlib.import_module(f"periph_env.testenv.{n}") for n in names]
 
 
-def up(tiers: Sequence[str] = ALL_TIERS, log: Log | None = None) -> dict[str, object]:
+def up(tiers: Sequence[str] = DEFAULT_TIERS, log: Log | None = None) -> dict[str, object]:
     """Ensure every component of ``tiers`` runs; return each component's info by name."""
     log = log or Log()
     start = time.monotonic()
@@ -70,13 +75,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tier",
         action="append",
         choices=ALL_TIERS,
-        help="limit to a tier (repeatable); default: all tiers",
+        help=f"limit to a tier (repeatable); default: all ({', '.join(DEFAULT_TIERS)} for up)",
     )
 
 
 def run_action(args: argparse.Namespace) -> int:
     """Execute a parsed up/down/status request and return the exit code."""
-    tiers = tuple(args.tier or ALL_TIERS)
+    tiers = tuple(args.tier or (DEFAULT_TIERS if args.action == "up" else ALL_TIERS))
     log = Log()
     try:
         if args.action == "up":

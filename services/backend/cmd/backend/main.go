@@ -22,7 +22,12 @@ import (
 )
 
 func main() {
-	log := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("service", "backend")
+	level, err := config.LogLevel(config.FromOS)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "backend: "+err.Error())
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})).With("service", "backend")
 	slog.SetDefault(log)
 	cmd := "serve"
 	if len(os.Args) > 1 {
@@ -31,7 +36,6 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	var err error
 	switch cmd {
 	case "serve":
 		err = serve(ctx, log)

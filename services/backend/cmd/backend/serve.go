@@ -5,8 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"os"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -49,7 +47,8 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return errors.New("invalid database settings")
 	}
-	poolCfg.MaxConns = 10
+	// DB_POOL_MAX_CONNS: sized with Postgres's max_connections in one ConfigMap.
+	poolCfg.MaxConns = cfg.PoolMaxConns
 	// The pool connects lazily, so the server starts (and reports 503) while the
 	// database is still down instead of crash-looping.
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
@@ -74,12 +73,18 @@ func serve(ctx context.Context, log *slog.Logger) error {
 			"redis":    func(ctx context.Context) error { return rdb.Ping(ctx).Err() },
 		},
 		Hub: hub, Metrics: metrics, Log: log, Redact: redact,
-		WSOrigins: wsOrigins(),
+		WSOrigins: cfg.WSOrigins,
+		Features:  server.Features(cfg.Features),
 	}
+	log.Info("configuration", "pool_max_conns", cfg.PoolMaxConns,
+		"feature_strategy_create", cfg.Features.StrategyCreate,
+		"feature_live_jobs", cfg.Features.LiveJobs, "ws_origins", cfg.WSOrigins)
 
 	relayCtx, stopRelay := context.WithCancel(context.Background())
 	defer stopRelay()
-	go hub.Relay(relayCtx, rdb, queue.ResultChannel)
+	if cfg.Features.LiveJobs {
+		go hub.Relay(relayCtx, rdb, queue.ResultChannel)
+	}
 
 	srv := &http.Server{
 		Addr:              cfg.ListenAddr,
@@ -87,9 +92,19 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	srv.RegisterOnShutdown(hub.CloseAll)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("backend listening", "addr", cfg.ListenAddr)
+	if cfg.InternalAddr != "" {
+		internal := &http.Server{
+			Addr:              cfg.InternalAddr,
+			Handler:           api.InternalHandler(),
+			ReadHeaderTimeout: 5 * time.Second,
+		}
+		go func() { errc <- internal.ListenAndServe() }()
+		defer internal.Close()
+		log.Info("internal endpoints listening", "addr", cfg.InternalAddr)
+	}
 
 	select {
 	case err := <-errc:
@@ -106,16 +121,4 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
-}
-
-// wsOrigins are the browser origins allowed to open /ws besides same-origin pages:
-// the Vite dev server (localhost:5173) proxies /ws with its own Origin.
-func wsOrigins() []string {
-	out := []string{"localhost:*", "127.0.0.1:*"}
-	for _, o := range strings.Split(os.Getenv("WS_ALLOWED_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			out = append(out, o)
-		}
-	}
-	return out
 }

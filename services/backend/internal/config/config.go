@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -31,13 +32,38 @@ type Redis struct {
 	Password string
 }
 
+// Features are the switches the cluster's ConfigMap flips without a rebuild.
+type Features struct {
+	// StrategyCreate off answers POST /api/strategies with 403 (FEATURE_STRATEGY_CREATE).
+	StrategyCreate bool
+	// LiveJobs off closes /ws and stops relaying job results (FEATURE_LIVE_JOBS).
+	LiveJobs bool
+}
+
 // Config is the full serve-time configuration.
 type Config struct {
 	DB         DB
 	Redis      Redis
 	JWTSecret  string
 	ListenAddr string
+	// InternalAddr serves /metrics, /livez and /internal/health (detail with error
+	// text); the Ingress never routes to it. INTERNAL_ADDR=off leaves it empty (none).
+	InternalAddr string
+	// PoolMaxConns is the pgx pool size per process: one term of the Postgres
+	// connection budget (docs/k8s.md).
+	PoolMaxConns int32
+	Features     Features
+	// WSOrigins are the browser origins /ws accepts besides same-origin pages.
+	WSOrigins []string
 }
+
+// DefaultPoolMaxConns is the pool size when DB_POOL_MAX_CONNS is unset. The connection
+// budget test in tests/unit/k8s reads this constant.
+const DefaultPoolMaxConns = 8
+
+// DefaultWSOrigins lets the Vite dev server (localhost:5173), which proxies /ws with its
+// own Origin, connect when WS_ALLOWED_ORIGINS is unset (local development).
+var DefaultWSOrigins = []string{"localhost:*", "127.0.0.1:*"}
 
 // DBKeys are required by every subcommand that touches Postgres.
 var DBKeys = []string{"DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "POSTGRES_DB"}
@@ -108,12 +134,89 @@ func Load(lookup Getenv) (Config, error) {
 	if listen == "" {
 		listen = ":5058"
 	}
+	internal := strings.TrimSpace(lookup("INTERNAL_ADDR"))
+	switch internal {
+	case "":
+		internal = ":9091"
+	case "off":
+		internal = ""
+	}
+	pool, err := intIn(lookup, "DB_POOL_MAX_CONNS", DefaultPoolMaxConns, 1, 1000)
+	if err != nil {
+		return Config{}, err
+	}
+	create, err := Bool(lookup, "FEATURE_STRATEGY_CREATE", true)
+	if err != nil {
+		return Config{}, err
+	}
+	live, err := Bool(lookup, "FEATURE_LIVE_JOBS", true)
+	if err != nil {
+		return Config{}, err
+	}
 	return Config{
-		DB:         db,
-		Redis:      Redis{Host: lookup("REDIS_HOST"), Port: rp, Password: lookup("REDIS_PASSWORD")},
-		JWTSecret:  lookup("JWT_SECRET"),
-		ListenAddr: listen,
+		DB:           db,
+		Redis:        Redis{Host: lookup("REDIS_HOST"), Port: rp, Password: lookup("REDIS_PASSWORD")},
+		JWTSecret:    lookup("JWT_SECRET"),
+		ListenAddr:   listen,
+		InternalAddr: internal,
+		PoolMaxConns: int32(pool),
+		Features:     Features{StrategyCreate: create, LiveJobs: live},
+		WSOrigins:    wsOrigins(lookup("WS_ALLOWED_ORIGINS")),
 	}, nil
+}
+
+func intIn(lookup Getenv, key string, def, lo, hi int) (int, error) {
+	raw := strings.TrimSpace(lookup(key))
+	if raw == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(raw)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s must be a whole number between %d and %d", key, lo, hi)
+	}
+	return n, nil
+}
+
+// Bool reads a flag written the way .env files and ConfigMaps write them; unset is def.
+func Bool(lookup Getenv, key string, def bool) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(lookup(key))) {
+	case "":
+		return def, nil
+	case "1", "true", "yes", "on":
+		return true, nil
+	case "0", "false", "no", "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s must be true or false", key)
+}
+
+// LogLevel reads LOG_LEVEL (debug, info, warn, error; unset is info).
+func LogLevel(lookup Getenv) (slog.Level, error) {
+	switch strings.ToLower(strings.TrimSpace(lookup("LOG_LEVEL"))) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn", "warning":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, errors.New("LOG_LEVEL must be one of debug, info, warn, error")
+}
+
+// wsOrigins is WS_ALLOWED_ORIGINS split on commas, or the dev default when unset.
+func wsOrigins(raw string) []string {
+	var out []string
+	for _, o := range strings.Split(raw, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			out = append(out, o)
+		}
+	}
+	if len(out) == 0 {
+		return append([]string{}, DefaultWSOrigins...)
+	}
+	return out
 }
 
 // FromOS is the process environment as a Getenv.

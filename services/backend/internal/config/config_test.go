@@ -1,6 +1,7 @@
 package config
 
 import (
+	"log/slog"
 	"strings"
 	"testing"
 )
@@ -82,5 +83,76 @@ func TestRedactHidesSecrets(t *testing.T) {
 	got := Redact("dial failed for user:s3cret-pw@db", "s3cret-pw", "")
 	if strings.Contains(got, "s3cret-pw") || !strings.Contains(got, "***") {
 		t.Fatalf("not redacted: %q", got)
+	}
+}
+
+func TestPoolSizeDefaultsAndIsBounded(t *testing.T) {
+	c, _ := Load(env(full()))
+	if c.PoolMaxConns != DefaultPoolMaxConns {
+		t.Fatalf("default pool = %d", c.PoolMaxConns)
+	}
+	m := full()
+	m["DB_POOL_MAX_CONNS"] = "12"
+	if c, _ := Load(env(m)); c.PoolMaxConns != 12 {
+		t.Fatalf("pool = %d, want 12", c.PoolMaxConns)
+	}
+	m["DB_POOL_MAX_CONNS"] = "0"
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "DB_POOL_MAX_CONNS") {
+		t.Fatalf("want an error naming DB_POOL_MAX_CONNS, got %v", err)
+	}
+}
+
+func TestFeatureFlagsDefaultOnAndReadBooleanWords(t *testing.T) {
+	c, _ := Load(env(full()))
+	if !c.Features.StrategyCreate || !c.Features.LiveJobs {
+		t.Fatalf("features default off: %+v", c.Features)
+	}
+	m := full()
+	m["FEATURE_STRATEGY_CREATE"] = "false"
+	m["FEATURE_LIVE_JOBS"] = "0"
+	c, err := Load(env(m))
+	if err != nil || c.Features.StrategyCreate || c.Features.LiveJobs {
+		t.Fatalf("flags not honoured: %+v %v", c.Features, err)
+	}
+	m["FEATURE_LIVE_JOBS"] = "maybe"
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "FEATURE_LIVE_JOBS") {
+		t.Fatalf("want an error naming FEATURE_LIVE_JOBS, got %v", err)
+	}
+}
+
+func TestLogLevelNamesAreRead(t *testing.T) {
+	for raw, want := range map[string]slog.Level{"": slog.LevelInfo, "debug": slog.LevelDebug, "WARN": slog.LevelWarn, "error": slog.LevelError} {
+		got, err := LogLevel(env(map[string]string{"LOG_LEVEL": raw}))
+		if err != nil || got != want {
+			t.Errorf("LOG_LEVEL=%q: got %v %v", raw, got, err)
+		}
+	}
+	if _, err := LogLevel(env(map[string]string{"LOG_LEVEL": "loud"})); err == nil {
+		t.Fatal("an unknown level must be an error")
+	}
+}
+
+func TestWSOriginsReplaceTheDevDefaultWhenSet(t *testing.T) {
+	c, _ := Load(env(full()))
+	if strings.Join(c.WSOrigins, ",") != "localhost:*,127.0.0.1:*" {
+		t.Fatalf("dev default = %v", c.WSOrigins)
+	}
+	m := full()
+	m["WS_ALLOWED_ORIGINS"] = "app.peripheral.com, demo.peripheral.internal"
+	c, _ = Load(env(m))
+	if strings.Join(c.WSOrigins, ",") != "app.peripheral.com,demo.peripheral.internal" {
+		t.Fatalf("origins = %v", c.WSOrigins)
+	}
+}
+
+func TestInternalAddrDefaultsTo9091AndCanBeSwitchedOff(t *testing.T) {
+	c, _ := Load(env(full()))
+	if c.InternalAddr != ":9091" {
+		t.Fatalf("internal addr = %q", c.InternalAddr)
+	}
+	m := full()
+	m["INTERNAL_ADDR"] = "off"
+	if c, _ := Load(env(m)); c.InternalAddr != "" {
+		t.Fatalf("internal addr = %q, want none", c.InternalAddr)
 	}
 }

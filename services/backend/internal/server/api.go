@@ -8,6 +8,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// Features mirrors config.Features: switches read at start-up.
+type Features struct {
+	StrategyCreate bool
+	LiveJobs       bool
+}
+
+// AllFeatures is every feature on (the default when nothing is configured).
+var AllFeatures = Features{StrategyCreate: true, LiveJobs: true}
+
 // API holds the handlers' dependencies.
 type API struct {
 	Store     Store
@@ -18,9 +27,12 @@ type API struct {
 	Log       *slog.Logger
 	Redact    func(string) string
 	WSOrigins []string
+	Features  Features
 }
 
-// Handler returns the routed, instrumented handler.
+// Handler returns the public, routed, instrumented handler (the Ingress's target).
+// /metrics stays here too for the dev stack; in the cluster Prometheus scrapes the
+// internal port, which the NetworkPolicy opens to the monitoring namespace only.
 func (a *API) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/health", a.health)
@@ -31,4 +43,15 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("GET /ws", a.websocket)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
 	return observe(mux, a.Log, a.Metrics)
+}
+
+// InternalHandler serves the internal port: /metrics, /livez (liveness: the process
+// answers) and /internal/health (each dependency's scrubbed error text). Requests here
+// are neither logged nor counted: probes and scrapes would drown the access log.
+func (a *API) InternalHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /livez", livez)
+	mux.HandleFunc("GET /internal/health", a.healthDetail)
+	return mux
 }

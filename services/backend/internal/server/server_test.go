@@ -52,7 +52,8 @@ func newAPI(enqueueErr error) (*API, *memStore, *bytes.Buffer) {
 			"redis":    func(context.Context) error { return nil },
 		},
 		Hub: NewHub(log, m), Metrics: m, Log: log,
-		Redact: func(s string) string { return strings.ReplaceAll(s, "hunter2", "***") },
+		Redact:   func(s string) string { return strings.ReplaceAll(s, "hunter2", "***") },
+		Features: AllFeatures,
 	}, st, logs
 }
 
@@ -79,7 +80,7 @@ func TestHealthIsOKWhenEveryDependencyAnswers(t *testing.T) {
 	}
 }
 
-func TestHealthIs503NamingTheFailedDependencyWithoutSecrets(t *testing.T) {
+func TestPublicHealthIs503NamingTheFailedDependencyWithoutItsErrorText(t *testing.T) {
 	api, _, _ := newAPI(nil)
 	api.Checks["redis"] = func(context.Context) error { return errors.New("dial cache:6379 as hunter2: refused") }
 	res, body := do(t, api.Handler(), "GET", "/api/health", "")
@@ -87,8 +88,59 @@ func TestHealthIs503NamingTheFailedDependencyWithoutSecrets(t *testing.T) {
 	if res.StatusCode != 503 || body["status"] != "degraded" || checks["postgres"] != "ok" {
 		t.Fatalf("got %d %v", res.StatusCode, body)
 	}
-	if r := checks["redis"].(string); !strings.HasPrefix(r, "error: ") || strings.Contains(r, "hunter2") {
-		t.Fatalf("redis check = %q", r)
+	if checks["redis"] != "error" {
+		t.Fatalf("public redis check = %q, want the bare word error", checks["redis"])
+	}
+}
+
+func TestInternalHealthShowsTheScrubbedErrorText(t *testing.T) {
+	api, _, _ := newAPI(nil)
+	api.Checks["redis"] = func(context.Context) error { return errors.New("dial cache:6379 as hunter2: refused") }
+	res, body := do(t, api.InternalHandler(), "GET", "/internal/health", "")
+	r := body["checks"].(map[string]any)["redis"].(string)
+	if res.StatusCode != 503 || r != "error: dial cache:6379 as ***: refused" {
+		t.Fatalf("got %d, redis check = %q", res.StatusCode, r)
+	}
+}
+
+func TestInternalPortIsNotReachableThroughThePublicHandler(t *testing.T) {
+	api, _, _ := newAPI(nil)
+	for _, path := range []string{"/internal/health", "/livez"} {
+		if res, _ := do(t, api.Handler(), "GET", path, ""); res.StatusCode != 404 {
+			t.Errorf("public %s answered %d", path, res.StatusCode)
+		}
+	}
+}
+
+func TestLivezAndMetricsAnswerOnTheInternalPortWithoutDependencies(t *testing.T) {
+	api, _, _ := newAPI(nil)
+	api.Checks["postgres"] = func(context.Context) error { return errors.New("down") }
+	if res, _ := do(t, api.InternalHandler(), "GET", "/livez", ""); res.StatusCode != 200 {
+		t.Fatalf("livez answered %d", res.StatusCode)
+	}
+	if code, out := scrape(t, api.InternalHandler()); code != 200 || !strings.Contains(out, "backend_jobs_enqueued_total") {
+		t.Fatalf("internal /metrics answered %d", code)
+	}
+}
+
+func TestStrategyCreationSwitchedOffIs403AndStoresNothing(t *testing.T) {
+	api, st, _ := newAPI(nil)
+	api.Features.StrategyCreate = false
+	res, body := do(t, api.Handler(), "POST", "/api/strategies", `{"name":"x"}`)
+	if res.StatusCode != 403 || !strings.Contains(body["error"].(string), "FEATURE_STRATEGY_CREATE") || len(st.strategies) != 0 {
+		t.Fatalf("got %d %v", res.StatusCode, body)
+	}
+	if res, _ := do(t, api.Handler(), "GET", "/api/strategies", ""); res.StatusCode != 200 {
+		t.Fatalf("listing must stay available, got %d", res.StatusCode)
+	}
+}
+
+func TestLiveJobsSwitchedOffClosesTheWebSocketEndpoint(t *testing.T) {
+	api, _, _ := newAPI(nil)
+	api.Features.LiveJobs = false
+	res, body := do(t, api.Handler(), "GET", "/ws", "")
+	if res.StatusCode != 404 || !strings.Contains(body["error"].(string), "FEATURE_LIVE_JOBS") {
+		t.Fatalf("got %d %v", res.StatusCode, body)
 	}
 }
 

@@ -70,6 +70,10 @@ func (a *API) listStrategies(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) createStrategy(w http.ResponseWriter, r *http.Request) {
+	if !a.Features.StrategyCreate {
+		writeError(w, http.StatusForbidden, "creating strategies is switched off (FEATURE_STRATEGY_CREATE=false)")
+		return
+	}
 	var in NewStrategy
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
 	dec.DisallowUnknownFields()

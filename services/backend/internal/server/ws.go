@@ -96,6 +96,10 @@ func (h *Hub) CloseAll() {
 }
 
 func (a *API) websocket(w http.ResponseWriter, r *http.Request) {
+	if !a.Features.LiveJobs {
+		writeError(w, http.StatusNotFound, "live job updates are switched off (FEATURE_LIVE_JOBS=false)")
+		return
+	}
 	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: a.WSOrigins})
 	if err != nil {
 		return // Accept already wrote the HTTP error.

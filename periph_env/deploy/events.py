@@ -1,0 +1,158 @@
+"""Typed events a deploy yields, in order; the CLI prints them, the TUI's Deploy screen shows them.
+
+Every text field is safe to show: secret values never reach an event (the engine masks
+before it builds one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """Base class: ``as_dict`` gives the JSON form (``{"event": "<kind>", ...}``)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The event as plain data, tagged with its kind (``guard``, ``progress``, ...)."""
+        return {"event": _KINDS[type(self)], **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Step(Event):
+    """A phase started (``seconds`` None) or finished (with its duration)."""
+
+    name: str
+    seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class Note(Event):
+    """A line worth telling the user (a skipped step, a notice)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class GuardResult(Event):
+    """One guard: ``ok`` or why it refuses, with a hint how to fix it."""
+
+    name: str
+    ok: bool
+    message: str
+    hint: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageChange:
+    """A container image before and after this deploy (``old`` None: new workload)."""
+
+    workload: str
+    container: str
+    old: str | None
+    new: str
+
+
+@dataclass(frozen=True)
+class ObjectChange:
+    """An object the deploy adds, changes or removes (``fields``: top-level paths changed)."""
+
+    kind: str
+    name: str
+    action: str  # added | changed | removed | unchanged
+    fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Summary(Event):
+    """What the deploy will change, from a server-side dry-run."""
+
+    images: tuple[ImageChange, ...]
+    objects: tuple[ObjectChange, ...]
+
+
+@dataclass(frozen=True)
+class MigrationResult(Event):
+    """The migration Job finished; ``logs`` is its tail (masked) when it failed."""
+
+    ok: bool
+    message: str
+    logs: str = ""
+
+
+@dataclass(frozen=True)
+class DeploymentProgress(Event):
+    """One Deployment's replica counts, as the watch sees them change."""
+
+    name: str
+    desired: int
+    updated: int
+    ready: int
+    available: int
+    old_replicas: int
+    message: str
+
+
+@dataclass(frozen=True)
+class PodProblem(Event):
+    """A pod of a rolling Deployment in trouble (ImagePullBackOff, CrashLoopBackOff, ...)."""
+
+    deployment: str
+    pod: str
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class RolloutVerdict(Event):
+    """A Deployment's rollout finished (``ok``) or failed, in ``kubectl rollout status`` terms."""
+
+    name: str
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class RolledBack(Event):
+    """Deployments returned to an earlier revision (name -> revision)."""
+
+    revisions: dict[str, int]
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class Notified(Event):
+    """A notification was sent (or failed: ``error``, masked)."""
+
+    channel: str
+    ok: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished(Event):
+    """The end of an operation: ``result`` and the exit code the CLI returns."""
+
+    result: str  # succeeded | failed | rolled-back | refused | dry-run
+    exit_code: int
+    seconds: float
+    revision: int | None = None
+    message: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+_KINDS: dict[type, str] = {
+    Step: "step",
+    Note: "note",
+    GuardResult: "guard",
+    Summary: "summary",
+    MigrationResult: "migration",
+    DeploymentProgress: "progress",
+    PodProblem: "pod-problem",
+    RolloutVerdict: "verdict",
+    RolledBack: "rolled-back",
+    Notified: "notified",
+    Finished: "finished",
+}

@@ -1,0 +1,181 @@
+"""The checks a deploy must pass before anything is applied, all run and reported together.
+
+context (the configured one, never current-context), branch (overridable for demo only),
+a clean work tree, ``periph env check --target <env>`` on the secrets source, every image
+present in the registry at its pinned digest, and confirmation for production.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from periph_env.common.process import run
+from periph_env.deploy import registry
+from periph_env.deploy.events import GuardResult
+from periph_env.deploy.kube import Kube
+from periph_env.deploy.sources import SecretSource
+from periph_env.deploy.target import Target
+from periph_env.errors import PeriphError
+
+
+def git(root: Path, *args: str) -> str:
+    """``git -C root ARGS`` stdout, stripped ("" when git fails: not a repository)."""
+    proc = run(["git", "-C", str(root), *args], check=False)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def context_guard(target: Target, kube: Kube) -> GuardResult:
+    """The configured context exists in the kubeconfig and its API server answers."""
+    names, current = kube.contexts()
+    var = f"PERIPH_{target.name.upper()}_CONTEXT"
+    if target.context not in names:
+        return GuardResult(
+            "context",
+            False,
+            f"kube context {target.context!r} is not in the kubeconfig "
+            f"(current-context is {current or 'unset'}; periph never uses it)",
+            hint=f"set [environments.{target.name}] context in periph.toml, or {var}",
+        )
+    proc = kube.run("version", "--request-timeout=10s", "-o", "json", check=False, namespaced=False)
+    if proc.returncode != 0:
+        return GuardResult(
+            "context",
+            False,
+            f"kube context {target.context!r}: API server not reachable",
+            hint=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else None,
+        )
+    return GuardResult("context", True, f"kube context {target.context}")
+
+
+def branch_guard(target: Target, branch: str, override: bool) -> GuardResult:
+    """HEAD is on the environment's branch, unless overridden where that is allowed."""
+    if branch == target.branch:
+        return GuardResult("branch", True, f"on branch {branch}")
+    shown = branch or "(no branch: detached HEAD or not a git repository)"
+    if override and target.allow_branch_override:
+        return GuardResult(
+            "branch", True, f"on branch {shown}, overridden (expected {target.branch})"
+        )
+    hint = (
+        f"check out {target.branch}, or pass --allow-branch"
+        if target.allow_branch_override
+        else f"check out {target.branch}; {target.name} allows no branch override"
+    )
+    return GuardResult(
+        "branch", False, f"on branch {shown}, {target.name} deploys {target.branch}", hint
+    )
+
+
+def clean_tree_guard(root: Path) -> GuardResult:
+    """No uncommitted change, staged or not, and no untracked file (ignored files are fine)."""
+    proc = run(["git", "-C", str(root), "status", "--porcelain"], check=False)
+    if proc.returncode != 0:
+        return GuardResult("clean-tree", False, f"{root} is not a git work tree")
+    dirty = proc.stdout.splitlines()
+    if dirty:
+        shown = ", ".join(line[3:] for line in dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        return GuardResult(
+            "clean-tree",
+            False,
+            f"{len(dirty)} uncommitted change(s): {shown}",
+            hint="commit or stash them: a deploy must match a commit",
+        )
+    return GuardResult("clean-tree", True, "work tree clean")
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def env_check_guard(target: Target, source: SecretSource | None, error: str | None) -> GuardResult:
+    """``periph env check --target <env>`` passes on the secrets source."""
+    from periph_env.env import ERROR, check
+
+    if source is None:
+        return GuardResult("env-check", False, error or "no secrets source")
+    example = str(target.root / ".env.example")
+    if source.path is not None:
+        report = check(str(source.path), example, target.name, env_required=True)
+    else:
+        # CI: the values live in the process environment; the checker reads files, so hand
+        # it a private temporary copy that is removed at once.
+        fd, tmp = tempfile.mkstemp(prefix="periph-secrets-", suffix=".env")
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.writelines(f"{k}={_quoted(v)}\n" for k, v in source.values.items())
+            report = check(tmp, example, target.name, env_required=True)
+        finally:
+            os.unlink(tmp)
+    errors = [f for f in report.findings if f.severity == ERROR]
+    if errors:
+        shown = "; ".join(f"{f.code} {f.key or ''}: {f.message}" for f in errors[:3])
+        more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
+        return GuardResult(
+            "env-check",
+            False,
+            f"{source.origin}: {len(errors)} error(s): {shown}{more}",
+            hint=f"run: periph env check --env-file {source.origin} --target {target.name}",
+        )
+    return GuardResult(
+        "env-check", True, f"{source.origin} passes env check --target {target.name}"
+    )
+
+
+def _repository(image: str) -> str:
+    """``host/path/name`` of an image reference, without tag or digest."""
+    name = image.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    return name[: len(name) - len(last)] + last.split(":", 1)[0]
+
+
+def images_guard(rendered: list[str]) -> GuardResult:
+    """Every image the manifests use is pinned by digest and present in the registry."""
+    problems = []
+    checked: set[str] = set()
+    for image in sorted(set(rendered)):
+        if "@sha256:" not in image:
+            problems.append(f"{image}: not pinned by digest")
+            continue
+        repo, digest = _repository(image), image.split("@", 1)[1]
+        first = repo.split("/", 1)[0]
+        if "/" not in repo or not ("." in first or ":" in first or first == "localhost"):
+            problems.append(f"{image}: names no registry")
+            continue
+        reference = f"{repo}@{digest}"
+        if reference in checked:
+            continue
+        checked.add(reference)
+        ok, why = registry.manifest_exists(repo, digest)
+        if not ok:
+            problems.append(f"{reference}: {why}")
+    if problems:
+        return GuardResult(
+            "images",
+            False,
+            "; ".join(problems),
+            hint="build and push them: periph build --push (it pins the digests)",
+        )
+    return GuardResult("images", True, f"{len(checked)} images present at their pinned digests")
+
+
+def confirmation_guard(target: Target, yes: bool) -> GuardResult:
+    """Production deploys need ``--yes``."""
+    if target.is_production and not yes:
+        return GuardResult(
+            "confirmation",
+            False,
+            f"{target.name} is production: refusing without --yes",
+            hint=f"periph deploy {target.name} --yes",
+        )
+    return GuardResult("confirmation", True, "confirmed" if target.is_production else "not needed")
+
+
+def safely(name: str, check: Callable[[], GuardResult]) -> GuardResult:
+    """Run one guard; an error inside it refuses with its (masked) message instead of raising."""
+    try:
+        return check()
+    except PeriphError as exc:
+        return GuardResult(name, False, exc.message, exc.hint)

@@ -1,0 +1,235 @@
+"""Watch Deployments roll out through the watch API, surviving dropped connections.
+
+One thread per resource (Deployments, Pods, Events) lists once, then watches from the
+list's resourceVersion; when a connection drops (an API server restart, a proxy timeout)
+it resumes from the last resourceVersion it saw, and re-lists only when the server says
+that version is gone (410). Verdicts come from ``verdict.deployment_verdict`` (kubectl's
+rules), so the watch only decides *when* to look, never *what* success means.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from periph_env.deploy import verdict as v
+from periph_env.deploy.events import DeploymentProgress, Event, PodProblem, RolloutVerdict
+
+Obj = dict[str, Any]
+WATCH_SECONDS = 50  # server-side timeout of one watch request; it is then resumed
+RETRY_SECONDS = 0.5
+
+
+class _Gone(Exception):
+    """The server no longer has the resourceVersion we resume from (HTTP 410)."""
+
+
+class ResourceWatch(threading.Thread):
+    """List then watch one namespaced resource, putting ``(kind, type, object)`` on a queue."""
+
+    def __init__(
+        self, kind: str, lister: Callable[..., Any], namespace: str, out: queue.Queue
+    ) -> None:
+        super().__init__(daemon=True, name=f"periph-watch-{kind}")
+        self.kind, self.lister, self.namespace, self.out = kind, lister, namespace, out
+        self.stopping = threading.Event()
+        self.resource_version = ""
+        self.reconnects = 0
+        self._response: Any = None
+
+    def stop(self) -> None:
+        """Stop after the current line; closes the open connection."""
+        self.stopping.set()
+        self.drop()
+
+    def drop(self) -> None:
+        """Close the current connection (the watch resumes from its resourceVersion)."""
+        response = self._response
+        if response is not None:
+            with contextlib.suppress(Exception):
+                response.close()
+
+    def _list(self) -> None:
+        resp = self.lister(self.namespace, _preload_content=False, _request_timeout=(5, 30))
+        data = json.loads(resp.data)
+        self.resource_version = data.get("metadata", {}).get("resourceVersion", "")
+        for item in data.get("items", []):
+            self.out.put((self.kind, "LISTED", item))
+        self.out.put((self.kind, "SYNCED", {}))
+
+    def _watch(self) -> None:
+        from kubernetes.watch.watch import iter_resp_lines
+
+        self._response = self.lister(
+            self.namespace,
+            watch=True,
+            resource_version=self.resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=WATCH_SECONDS,
+            _preload_content=False,
+            _request_timeout=(5, WATCH_SECONDS + 15),
+        )
+        try:
+            for line in iter_resp_lines(self._response):
+                if self.stopping.is_set():
+                    return
+                event = json.loads(line)
+                obj = event.get("object") or {}
+                if event.get("type") == "ERROR":
+                    if obj.get("code") == 410:
+                        raise _Gone
+                    return
+                rv = obj.get("metadata", {}).get("resourceVersion")
+                if rv:
+                    self.resource_version = rv
+                if event.get("type") != "BOOKMARK":
+                    self.out.put((self.kind, event["type"], obj))
+        finally:
+            self._response = None
+
+    def run(self) -> None:
+        listed = False
+        while not self.stopping.is_set():
+            try:
+                if not listed:
+                    self._list()
+                    listed = True
+                self._watch()
+            except _Gone:
+                listed = False
+            except Exception:
+                if self.stopping.is_set():
+                    return
+                self.reconnects += 1
+                time.sleep(RETRY_SECONDS)
+            else:
+                if not self.stopping.is_set():
+                    self.reconnects += 1
+
+
+def _matches(selector: Obj, labels: dict[str, str]) -> bool:
+    wanted = (selector or {}).get("matchLabels") or {}
+    return bool(wanted) and all(labels.get(k) == val for k, val in wanted.items())
+
+
+class RolloutWatch:
+    """Follow ``names`` (Deployments in ``namespace``) until all roll out or one fails."""
+
+    def __init__(self, api_client: Any, namespace: str, names: list[str], timeout: float) -> None:
+        from kubernetes import client
+
+        self.names, self.timeout = list(names), timeout
+        self.queue: queue.Queue = queue.Queue()
+        apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+        self.watches = [
+            ResourceWatch("Deployment", apps.list_namespaced_deployment, namespace, self.queue),
+            ResourceWatch("Pod", core.list_namespaced_pod, namespace, self.queue),
+            ResourceWatch("Event", core.list_namespaced_event, namespace, self.queue),
+        ]
+        self.deployments: dict[str, Obj] = {}
+        self.pods: dict[str, Obj] = {}
+        self.results: dict[str, v.Verdict] = {}
+        self._shown: dict[str, tuple] = {}
+        self._problems: set[tuple[str, str]] = set()
+        self._started = time.monotonic()
+
+    @property
+    def reconnects(self) -> int:
+        """How many times a watch connection dropped and was resumed."""
+        return sum(w.reconnects for w in self.watches)
+
+    def drop_connections(self) -> None:
+        """Close every open watch connection, as an API server restart would."""
+        for w in self.watches:
+            w.drop()
+
+    def _deployment_of(self, pod: Obj) -> str | None:
+        labels = pod.get("metadata", {}).get("labels") or {}
+        for name, dep in self.deployments.items():
+            if _matches(dep.get("spec", {}).get("selector"), labels):
+                return name
+        return None
+
+    def _on_deployment(self, obj: Obj) -> Iterator[Event]:
+        name = obj["metadata"]["name"]
+        if name not in self.names:
+            return
+        self.deployments[name] = obj
+        result = v.deployment_verdict(obj)
+        c = v.counts(obj)
+        shown = (tuple(c.values()), result.message)
+        if self._shown.get(name) != shown:
+            self._shown[name] = shown
+            yield DeploymentProgress(name, message=result.message, **c)
+        if (result.done or result.failed) and name not in self.results:
+            self.results[name] = result
+            yield RolloutVerdict(name, result.done, result.message)
+
+    def _on_pod(self, kind: str, obj: Obj) -> Iterator[Event]:
+        name = obj["metadata"]["name"]
+        if kind == "DELETED":
+            self.pods.pop(name, None)
+            return
+        self.pods[name] = obj
+        deployment = self._deployment_of(obj)
+        if deployment is None or deployment in self.results:
+            return
+        for reason, message in v.pod_problems(obj):
+            if (name, reason) not in self._problems:
+                self._problems.add((name, reason))
+                yield PodProblem(deployment, name, reason, message)
+
+    def _on_event(self, obj: Obj) -> Iterator[Event]:
+        found = v.event_problem(obj)
+        if not found:
+            return
+        pod, reason, message = found
+        deployment = self._deployment_of(self.pods.get(pod, {"metadata": {}}))
+        if deployment and deployment not in self.results and (pod, message) not in self._problems:
+            self._problems.add((pod, message))
+            yield PodProblem(deployment, pod, reason, message)
+
+    def failed(self) -> list[str]:
+        """Deployments whose rollout failed."""
+        return [n for n, r in self.results.items() if r.failed]
+
+    def finished(self) -> bool:
+        """All Deployments done, or one failed."""
+        return bool(self.failed()) or all(
+            n in self.results and self.results[n].done for n in self.names
+        )
+
+    def events(self) -> Iterator[Event]:
+        """Run the watch, yielding progress, pod problems and verdicts; stops at the end."""
+        for w in self.watches:
+            w.start()
+        try:
+            while not self.finished():
+                remaining = self.timeout - (time.monotonic() - self._started)
+                if remaining <= 0:
+                    for name in self.names:
+                        if name not in self.results:
+                            msg = self._shown.get(name, ((), "not observed yet"))[1]
+                            self.results[name] = v.Verdict(False, True, f"timed out: {msg}")
+                            yield RolloutVerdict(name, False, self.results[name].message)
+                    return
+                try:
+                    kind, kind_of_change, obj = self.queue.get(timeout=min(remaining, 1.0))
+                except queue.Empty:
+                    continue
+                if kind_of_change == "SYNCED":
+                    continue
+                if kind == "Deployment" and kind_of_change != "DELETED":
+                    yield from self._on_deployment(obj)
+                elif kind == "Pod":
+                    yield from self._on_pod(kind_of_change, obj)
+                elif kind == "Event":
+                    yield from self._on_event(obj)
+        finally:
+            for w in self.watches:
+                w.stop()

@@ -1,0 +1,246 @@
+"""Service logs: ``read_logs`` (what is there now) and ``LogFollower`` (live, merged).
+
+One reader thread per service follows that service, not a container: when its
+container stops, restarts or is recreated by a rebuild, the reader waits for the next
+one and attaches from its first line (a new container) or from just after the last line
+it delivered (the same container restarted), so no line is lost or repeated. Lines go
+through a bounded queue (back-pressure on the readers, never unbounded memory) to one
+dispatcher that calls ``on_lines`` with time-ordered batches every ~50 ms.
+
+The engine's multiplexed frames are read with the docker SDK's ``frames_iter`` so each
+line keeps its stream (stdout/stderr).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from periph_env.stack.logfilter import LineSplitter, compile_grep, keep, parse_since
+from periph_env.stack.models import LogLine
+
+if TYPE_CHECKING:
+    from periph_env.stack.control import Stack
+
+OnLines = Callable[[list[LogLine]], None]
+BATCH_SECONDS = 0.05
+QUEUE_LINES = 10_000
+_STREAMS = {1: "stdout", 2: "stderr"}
+
+
+def _open_stream(
+    api: Any, container_id: str, *, follow: bool, since: float | None, tail: int | None = None
+) -> tuple[Any, Any]:
+    """Open ``/containers/{id}/logs`` and return (response, frames iterator)."""
+    from docker.utils.socket import frames_iter
+
+    params = {
+        "stdout": 1,
+        "stderr": 1,
+        "timestamps": 1,
+        "follow": 1 if follow else 0,
+        "tail": "all" if tail is None else str(tail),
+    }
+    if since is not None:
+        params["since"] = f"{since:.9f}"
+    response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
+    api._raise_for_status(response)
+    tty = bool(api.inspect_container(container_id)["Config"].get("Tty"))
+    sock = api._get_raw_response_socket(response)
+    if follow:
+        api._disable_socket_timeout(sock)
+    return response, frames_iter(sock, tty)
+
+
+def _read_container(
+    stack: Stack, service: str, container_id: str, since: float | None, tail: int | None = None
+) -> list[LogLine]:
+    api = stack.sdk().api
+    response, frames = _open_stream(api, container_id, follow=False, since=since, tail=tail)
+    splitters = {n: LineSplitter(service, container_id, s) for n, s in _STREAMS.items()}
+    lines: list[LogLine] = []
+    try:
+        for stream_id, data in frames:
+            lines.extend(splitters.get(stream_id, splitters[1]).feed(data))
+    finally:
+        response.close()
+    for splitter in splitters.values():
+        lines.extend(splitter.flush())
+    return lines
+
+
+def read_logs(
+    stack: Stack,
+    services: list[str] | None = None,
+    since: str | float | None = None,
+    grep: str | None = None,
+    tail: int | None = None,
+) -> list[LogLine]:
+    """The logs of ``services`` (default: all) merged in time order, without following.
+
+    ``since`` is a duration (``10m``), a time, or epoch seconds; ``grep`` a regex;
+    ``tail`` the last N lines per service."""
+    since_at = since if isinstance(since, float) else parse_since(since, time.time())
+    pattern = compile_grep(grep)
+    wanted = set(stack._select(services) or stack.services())
+    lines: list[LogLine] = []
+    for status in stack.ps():
+        if status.service in wanted and status.container_id:
+            lines.extend(
+                _read_container(stack, status.service, status.container_id, since_at, tail)
+            )
+    lines.sort(key=lambda line: line.timestamp)
+    secrets = stack.secrets()
+    out = []
+    for line in lines:
+        if keep(line, pattern, since_at):
+            out.append(_masked(line, secrets))
+    return out
+
+
+def _masked(line: LogLine, secrets: list[str]) -> LogLine:
+    text = line.text
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, "****")
+    if text is line.text:
+        return line
+    return LogLine(line.service, line.timestamp, text, line.stream, line.container_id)
+
+
+class LogFollower:
+    """Follow services' logs live; ``on_lines`` gets time-ordered batches."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        on_lines: OnLines,
+        services: list[str] | None = None,
+        since: str | float | None = None,
+        grep: str | None = None,
+    ) -> None:
+        self.stack = stack
+        self.on_lines = on_lines
+        self.services = stack._select(services) or stack.services()
+        self.since = since if isinstance(since, float) else parse_since(since, time.time())
+        self.grep = compile_grep(grep)
+        self._queue: queue.Queue[LogLine] = queue.Queue(maxsize=QUEUE_LINES)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._responses: dict[str, Any] = {}
+        self._secrets = stack.secrets()
+
+    def start(self) -> LogFollower:
+        """Start one reader per service and the dispatcher."""
+        self.stack.check_engine()
+        for service in self.services:
+            thread = threading.Thread(
+                target=self._follow, args=(service,), name=f"periph-logs-{service}", daemon=True
+            )
+            self._threads.append(thread)
+        self._threads.append(
+            threading.Thread(target=self._dispatch, name="periph-logs-dispatch", daemon=True)
+        )
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop following: close every stream, deliver what is queued, join the threads."""
+        self._stop.set()
+        for response in list(self._responses.values()):
+            with contextlib.suppress(Exception):
+                response.close()
+        for thread in self._threads:
+            thread.join(timeout=5)
+
+    def _put(self, line: LogLine) -> None:
+        if not keep(line, self.grep, self.since):
+            return
+        line = _masked(line, self._secrets)
+        while not self._stop.is_set():
+            try:
+                self._queue.put(line, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _follow(self, service: str) -> None:
+        """Attach to the service's current container, again and again, until stopped."""
+        cursors: dict[str, float] = {}  # container id -> timestamp of the last line delivered
+        while not self._stop.is_set():
+            try:
+                container_id = self.stack.container_id(service)
+            except Exception:
+                container_id = None
+            if container_id is None:
+                self._stop.wait(0.3)
+                continue
+            since = cursors.get(container_id, self.since)
+            with contextlib.suppress(Exception):
+                self._attach(service, container_id, since, cursors)
+            # Stream ended: the container stopped or was replaced. Wait for a change.
+            self._wait_for_next(service, container_id)
+
+    def _attach(
+        self, service: str, container_id: str, since: float | None, cursors: dict[str, float]
+    ) -> None:
+        api = self.stack.sdk().api
+        # The engine's `since` is inclusive: skip the line we already delivered.
+        response, frames = _open_stream(api, container_id, follow=True, since=since)
+        self._responses[service] = response
+        splitters = {n: LineSplitter(service, container_id, s) for n, s in _STREAMS.items()}
+        last = cursors.get(container_id)
+        try:
+            for stream_id, data in frames:
+                for line in splitters.get(stream_id, splitters[1]).feed(data):
+                    if last is not None and line.timestamp <= last:
+                        continue
+                    cursors[container_id] = line.timestamp
+                    self._put(line)
+                if self._stop.is_set():
+                    return
+            for splitter in splitters.values():
+                for line in splitter.flush():
+                    cursors[container_id] = line.timestamp
+                    self._put(line)
+        finally:
+            self._responses.pop(service, None)
+            response.close()
+
+    def _wait_for_next(self, service: str, old_id: str) -> None:
+        while not self._stop.is_set():
+            try:
+                statuses = {s.service: s for s in self.stack.ps()}
+            except Exception:
+                statuses = {}
+            status = statuses.get(service)
+            if (
+                status is not None
+                and status.container_id
+                and (status.container_id != old_id or status.state in ("running", "restarting"))
+            ):
+                return
+            self._stop.wait(0.25)
+
+    def _dispatch(self) -> None:
+        while not (self._stop.is_set() and self._queue.empty()):
+            batch: list[LogLine] = []
+            deadline = time.monotonic() + BATCH_SECONDS
+            while len(batch) < 5000:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    break
+                try:
+                    batch.append(self._queue.get(timeout=timeout))
+                except queue.Empty:
+                    break
+            if batch:
+                batch.sort(key=lambda line: line.timestamp)
+                self.on_lines(batch)
+            elif self._stop.is_set():
+                return

@@ -1,0 +1,442 @@
+"""A real node for the test cluster: containerd, kubelet, kube-proxy and CoreDNS run real pods.
+
+The kwok cluster of the k8s tier stays as it is for simulated workloads; this tier joins one
+real node, ``periph-real-0``, tainted so that only pods tolerating ``periph.dev/real-node``
+(see ``node_config.real_pod_spec``) land on it. Binaries are built once per machine by
+``node/build-node.sh`` (kubelet and kube-proxy from the same wrapper module as the control
+plane, a small CoreDNS, the pause binary); images come from the test registry.
+
+Processes (each recorded in the state dir, so ``down`` stops only what periph started):
+containerd (periph's own instance, never dockerd's), CoreDNS on the node IP, a relay from the
+apiserver's advertised address to its loopback port, the kubelet, kube-proxy (iptables).
+``ensure`` is idempotent: a Ready node with the same config is reused; a changed config or a
+recreated cluster (new CA) restarts the processes. ``stop`` undoes every host change
+(``node_host``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from periph_env.errors import CommandFailed, EngineError
+from periph_env.testenv import kube, node_host
+from periph_env.testenv import kube_config as kcfg
+from periph_env.testenv import node_config as ncfg
+from periph_env.testenv.debian_host import ensure_packages
+from periph_env.testenv.node_pause import image_archive
+from periph_env.testenv.state import (
+    Log,
+    clear_started,
+    mark_started,
+    run,
+    spawn,
+    started_pid,
+    terminate,
+)
+
+BUILD_SCRIPT = Path(__file__).resolve().parent / "node" / "build-node.sh"
+# Start order; stop goes the other way.
+PROCESSES = ("containerd", "coredns", "relay", "kubelet", "kube-proxy")
+PACKAGES = {
+    "containerd": "containerd",
+    "ctr": "containerd",
+    "runc": "runc",
+    "iptables": "iptables",
+    "conntrack": "conntrack",
+    "/usr/lib/cni/bridge": "containernetworking-plugins",
+}
+READY_TIMEOUT = 180.0
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """The real node: its name, address, and how to steer pods and claims onto it."""
+
+    name: str
+    ip: str
+    cluster: kube.ClusterInfo
+    storage_class: str
+    selector: dict[str, str]
+    toleration: dict[str, str]
+
+
+def _component(process: str) -> str:
+    return f"node-{process}"
+
+
+def _dir() -> Path:
+    return ncfg.node_dir()
+
+
+def _ctr(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    argv = ["ctr", "--address", str(ncfg.containerd_socket()), "--namespace", "k8s.io", *args]
+    return run(argv, check=check, timeout=timeout)
+
+
+def ensure_binaries(log: Log) -> Path:
+    """Build kubelet, kube-proxy, coredns and pause with build-node.sh unless cached."""
+    directory = ncfg.bin_dir()
+    if not ncfg.missing_binaries(directory):
+        return directory
+    env = {
+        **os.environ,
+        "KUBE_VERSION": kcfg.KUBE_VERSION,
+        "COREDNS_VERSION": ncfg.COREDNS_VERSION,
+    }
+    with log.step("node: built kubelet, kube-proxy, coredns, pause"):
+        proc = subprocess.Popen(
+            ["bash", str(BUILD_SCRIPT)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        tail: list[str] = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            tail = [*tail[-29:], line.rstrip()]
+            log(f"node: {line.rstrip()}")
+        if proc.wait() != 0:
+            raise CommandFailed(["bash", str(BUILD_SCRIPT)], proc.returncode, "\n".join(tail))
+    missing = ncfg.missing_binaries(directory)
+    if missing:
+        raise EngineError(f"build-node.sh finished but {', '.join(missing)} missing in {directory}")
+    return directory
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """One real node per machine: serialise ensure/stop across processes and clusters."""
+    ncfg.RUN_DIR.mkdir(parents=True, exist_ok=True)
+    with open(ncfg.RUN_DIR / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def _owner_file() -> Path:
+    return ncfg.RUN_DIR / "owner"
+
+
+def _owner() -> str | None:
+    try:
+        return _owner_file().read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _alive() -> dict[str, int | None]:
+    return {p: started_pid(_component(p)) for p in PROCESSES}
+
+
+def _ca_paths() -> tuple[Path, Path]:
+    pki = kcfg.cluster_dir() / "pki"
+    return pki / "ca.crt", pki / "ca.key"
+
+
+def _issue_cert(name: str, subject: str, ca: tuple[Path, Path]) -> tuple[Path, Path]:
+    """A client certificate signed by the cluster CA (kwokctl's pki), made with openssl."""
+    pki = _dir() / "pki"
+    pki.mkdir(parents=True, exist_ok=True, mode=0o700)
+    crt, key, csr = pki / f"{name}.crt", pki / f"{name}.key", pki / f"{name}.csr"
+    run(
+        ["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-subj", subject, "-out", str(csr)],
+        timeout=60,
+    )  # fmt: skip
+    run(
+        ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
+         "-CAcreateserial", "-CAserial", str(pki / "ca.srl"), "-days", "365", "-out", str(crt)],
+        timeout=60,
+    )  # fmt: skip
+    csr.unlink(missing_ok=True)
+    key.chmod(0o600)
+    return crt, key
+
+
+def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+
+
+def _write_configs(cluster: kube.ClusterInfo, binaries: Path) -> str:
+    """Write every config file (certs only when the CA changed); return the fingerprint."""
+    directory = _dir()
+    ca_crt, ca_key = _ca_paths()
+    ca_digest = hashlib.sha256(ca_crt.read_bytes()).hexdigest()[:16]
+    stamp = directory / "pki" / "ca.digest"
+    users = {
+        "kubelet": ncfg.kubelet_subject(),
+        "kube-proxy": ncfg.PROXY_SUBJECT,
+        "coredns": ncfg.COREDNS_SUBJECT,
+    }
+    stale = not stamp.is_file() or stamp.read_text().strip() != ca_digest
+    for user, subject in users.items():
+        if stale or not (directory / "pki" / f"{user}.crt").is_file():
+            _issue_cert(user, subject, (ca_crt, ca_key))
+    _write(stamp, ca_digest + "\n")
+    for user in users:
+        doc = ncfg.kubeconfig(
+            cluster.server,
+            ca_crt,
+            directory / "pki" / f"{user}.crt",
+            directory / "pki" / f"{user}.key",
+            user,
+        )
+        _write(directory / f"{user}.kubeconfig", yaml.safe_dump(doc, sort_keys=False), 0o600)
+    upstream = ncfg.upstream_nameservers(Path("/etc/resolv.conf").read_text())
+    documents = {
+        "containerd.toml": ncfg.containerd_config(
+            directory / "containerd-root", directory / "cni" / "net.d", kube_registry_address()
+        ),
+        "cni/net.d/10-periph.conflist": json.dumps(
+            ncfg.cni_conflist(directory / "cni" / "ipam"), indent=1
+        ),
+        "kubelet.yaml": yaml.safe_dump(ncfg.kubelet_configuration(directory, ca_crt)),
+        "kube-proxy.yaml": yaml.safe_dump(
+            ncfg.kube_proxy_configuration(directory / "kube-proxy.kubeconfig")
+        ),
+        "Corefile": ncfg.corefile(directory / "coredns.kubeconfig", upstream),
+        "resolv.conf": ncfg.pod_resolv_conf(upstream),
+    }
+    for name, text in documents.items():
+        _write(directory / name, text)
+    for sub in ("pod-logs", "manifests", "logs", "kubelet", "cni/ipam"):
+        (directory / sub).mkdir(parents=True, exist_ok=True)
+    return ncfg.fingerprint([documents, ca_digest, cluster.server, str(binaries)])
+
+
+def kube_registry_address() -> str:
+    """The test registry's address (same rule as the registry tier, without starting it)."""
+    from periph_env.testenv import registry
+
+    return registry.address()
+
+
+def _logfile(process: str) -> Path:
+    return _dir() / "logs" / f"{process}.log"
+
+
+def _argv(process: str, binaries: Path, cluster: kube.ClusterInfo) -> list[str]:
+    directory = _dir()
+    if process == "containerd":
+        return ["containerd", "--config", str(directory / "containerd.toml")]
+    if process == "coredns":
+        return ncfg.coredns_argv(binaries / "coredns", directory)
+    if process == "relay":
+        port = cluster.server.rsplit(":", 1)[1]
+        return [sys.executable, "-m", "periph_env.testenv.node_relay", ncfg.NODE_IP, port,
+                "127.0.0.1", port]  # fmt: skip
+    if process == "kubelet":
+        return ncfg.kubelet_argv(binaries / "kubelet", directory)
+    return ncfg.kube_proxy_argv(binaries / "kube-proxy", directory)
+
+
+def _wait(what: str, check, timeout: float, process: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if started_pid(_component(process)) is None:
+            raise EngineError(f"{process} exited while {what}", hint=_log_tail(process))
+        if time.monotonic() > deadline:
+            raise EngineError(f"timed out after {timeout:.0f}s {what}", hint=_log_tail(process))
+        time.sleep(0.3)
+
+
+def _log_tail(process: str, lines: int = 15) -> str:
+    try:
+        text = _logfile(process).read_text(errors="replace").splitlines()
+    except OSError:
+        return f"no log at {_logfile(process)}"
+    return f"last lines of {_logfile(process)}:\n" + "\n".join(text[-lines:])
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _containerd_ready() -> bool:
+    return _ctr("version", check=False, timeout=10).returncode == 0
+
+
+def _import_pause(binaries: Path) -> None:
+    listed = _ctr("images", "ls", "-q", check=False).stdout.split()
+    if ncfg.PAUSE_IMAGE in listed:
+        return
+    archive = _dir() / "pause-image.tar"
+    archive.write_bytes(image_archive((binaries / "pause").read_bytes(), ncfg.PAUSE_IMAGE))
+    _ctr("images", "import", "--no-unpack=false", str(archive))
+
+
+def _node_ready(cluster: kube.ClusterInfo) -> bool:
+    proc = cluster.kubectl("get", "node", ncfg.NODE_NAME, "-o", "json", check=False, timeout=20)
+    if proc.returncode != 0:
+        return False
+    conditions = json.loads(proc.stdout).get("status", {}).get("conditions", [])
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+
+
+def _start(process: str, binaries: Path, cluster: kube.ClusterInfo, log: Log) -> None:
+    argv = _argv(process, binaries, cluster)
+    proc = spawn(argv, _logfile(process))
+    mark_started(_component(process), proc.pid)
+    if process == "containerd":
+        _wait("waiting for containerd's socket", _containerd_ready, 60, process)
+        _import_pause(binaries)
+    elif process == "coredns":
+        url = f"http://127.0.0.1:{ncfg.COREDNS_HEALTH_PORT}/health"
+        _wait("waiting for CoreDNS", lambda: _http_ok(url), 60, process)
+    log(f"node: started {process} (pid {proc.pid})")
+
+
+def _stop_processes(log: Log) -> None:
+    for process in reversed(PROCESSES):
+        pid = started_pid(_component(process))
+        if pid is not None:
+            terminate(pid, 20)
+            log(f"node: stopped {process} (pid {pid})")
+        clear_started(_component(process))
+
+
+def _apply_storage(cluster: kube.ClusterInfo) -> None:
+    volumes = _dir() / "volumes"
+    documents = ncfg.storage_documents(volumes)
+    for i in range(ncfg.LOCAL_VOLUMES):
+        (volumes / f"pv-{i}").mkdir(parents=True, exist_ok=True)
+    cluster.kubectl(
+        "apply", "--server-side", "--field-manager=periph", "-f", "-",
+        input=kcfg.dump_documents(documents),
+    )  # fmt: skip
+
+
+def _info(cluster: kube.ClusterInfo) -> NodeInfo:
+    return NodeInfo(
+        name=ncfg.NODE_NAME,
+        ip=ncfg.NODE_IP,
+        cluster=cluster,
+        storage_class=ncfg.STORAGE_CLASS,
+        selector=dict(ncfg.REAL_NODE_SELECTOR),
+        toleration=dict(ncfg.REAL_NODE_TOLERATION),
+    )
+
+
+def _fingerprint_file() -> Path:
+    return _dir() / "fingerprint"
+
+
+def ensure(log: Log) -> NodeInfo:
+    """Bring the real node up (or reuse it) and return how to place pods on it."""
+    if not kcfg.REAL_NODE_CONTROL_PLANE:
+        raise EngineError(
+            f"cluster {kcfg.CLUSTER_NAME} is not set up for a real node",
+            hint="kube_config.REAL_NODE_CONTROL_PLANE is off for it",
+        )
+    ensure_packages(PACKAGES, log, why="the real test node")
+    binaries = ensure_binaries(log)
+    cluster = kube.ensure(log)
+    with _locked():
+        owner = _owner()
+        if owner not in (None, kcfg.CLUSTER_NAME) and any(_alive().values()):
+            raise EngineError(
+                f"the real node already runs for cluster {owner} (one per machine)",
+                hint=f"PERIPH_KUBE_CLUSTER={owner} periph testenv down --tier node",
+            )
+        fingerprint = _write_configs(cluster, binaries)
+        alive = _alive()
+        same = _fingerprint_file().is_file() and _fingerprint_file().read_text() == fingerprint
+        if all(alive.values()) and same and _node_ready(cluster):
+            log(f"node: reusing {ncfg.NODE_NAME} at {ncfg.NODE_IP}")
+            return _info(cluster)
+        if any(alive.values()) and not same:
+            log("node: config changed; restarting its processes")
+            _stop_processes(log)
+        _owner_file().write_text(kcfg.CLUSTER_NAME + "\n")
+        node_host.record_host_state()
+        node_host.ensure_network()
+        with log.step(f"node: {ncfg.NODE_NAME} Ready"):
+            for process in PROCESSES:
+                if started_pid(_component(process)) is None:
+                    _start(process, binaries, cluster, log)
+            _fingerprint_file().write_text(fingerprint)
+            _wait("waiting for the node to be Ready", lambda: _node_ready(cluster),
+                  READY_TIMEOUT, "kubelet")  # fmt: skip
+            _apply_storage(cluster)
+        return _info(cluster)
+
+
+def status() -> str:
+    """One line: whether the real node runs, and which of its processes are down."""
+    if ncfg.missing_binaries(ncfg.bin_dir()):
+        return f"not running (binaries not built in {ncfg.bin_dir()})"
+    alive = _alive()
+    owner = _owner()
+    if not any(alive.values()):
+        return "not running"
+    dead = [p for p, pid in alive.items() if pid is None]
+    where = f"{ncfg.NODE_NAME} at {ncfg.NODE_IP} for cluster {owner}"
+    if dead:
+        return f"degraded {where} ({', '.join(dead)} down); `up` restarts them"
+    return f"running {where} (containerd, kubelet, kube-proxy, coredns; started by periph)"
+
+
+def stop(log: Log) -> None:
+    """Stop the node's processes and undo every change it made to the host."""
+    with _locked():
+        owner = _owner()
+        if owner not in (None, kcfg.CLUSTER_NAME):
+            log(f"node: the real node belongs to cluster {owner}; leaving it running")
+            return
+        had_node = owner is not None or any(_alive().values())
+        if not had_node:
+            log("node: nothing to stop (not started by periph)")
+            return
+        with log.step(f"node: stopped {ncfg.NODE_NAME} and cleaned the host"):
+            kube_proxy = started_pid(_component("kube-proxy"))
+            if kube_proxy is not None:
+                terminate(kube_proxy, 20)
+            binary = ncfg.bin_dir() / "kube-proxy"
+            if binary.is_file():
+                run(ncfg.kube_proxy_cleanup_argv(binary), check=False, timeout=60)
+            _stop_processes(log)
+            node_host.kill_pod_processes()
+            node_host.kill_processes_using(str(ncfg.containerd_socket()), log)
+            node_host.unmount_under([ncfg.RUN_DIR, _dir()], log)
+            node_host.remove_cni_netns(log)
+            node_host.remove_interfaces()
+            node_host.remove_iptables_chains(log)
+            node_host.remove_cgroups(log)
+            node_host.restore_host(log)
+            _forget_in_cluster(log)
+            _fingerprint_file().unlink(missing_ok=True)
+            _owner_file().unlink(missing_ok=True)
+
+
+def _forget_in_cluster(log: Log) -> None:
+    """Remove the Node and its local PVs from the API, if the cluster still answers."""
+    if not kube.kubeconfig_file().is_file():
+        return
+    try:
+        cluster = kube._info()
+    except (OSError, KeyError, ValueError):
+        return
+    for what in (["node", ncfg.NODE_NAME], ["pv", "-l", "periph.dev/local-pv=true"]):
+        proc = cluster.kubectl("delete", *what, "--ignore-not-found", "--wait=false",
+                               "--request-timeout=10s", check=False, timeout=30)  # fmt: skip
+        if proc.returncode != 0:
+            log(f"node: could not delete {' '.join(what)}: {proc.stderr.strip()[:200]}")

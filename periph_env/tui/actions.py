@@ -1,0 +1,117 @@
+"""The action registry: every user action once, with its id, default key and area.
+
+Bindings, the footer, the command palette, the key help screen and the user keymap all
+read this one table, so an action added here is reachable everywhere. No Textual import:
+the table is plain data, and ``bindings()`` builds Textual ``Binding`` objects on demand.
+
+Each area's view binds its own actions (so the same key can mean different things in
+different areas, and a keymap remap of one id never disturbs another area); the palette
+and the help screen reach any action through the app's ``run_registered(action_id)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+APP = "app"
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    """One user action. ``id`` is ``<area>.<name>``; the keymap file remaps it by id."""
+
+    id: str
+    key: str
+    label: str
+    tooltip: str
+    show: bool = True  # shown in the footer (all actions are in help and the palette)
+
+    @property
+    def area(self) -> str:
+        """The area (tab id) the action belongs to, or ``app`` for global ones."""
+        return self.id.split(".", 1)[0]
+
+    @property
+    def name(self) -> str:
+        """The method suffix: ``stack.up_all`` runs ``action_up_all`` on the stack view."""
+        return self.id.split(".", 1)[1]
+
+
+ACTIONS: tuple[Action, ...] = (
+    # Global
+    Action("app.stack", "1", "Stack", "Show the services of the dev stack", show=False),
+    Action("app.logs", "2", "Logs", "Show the merged, filterable logs", show=False),
+    Action("app.env", "3", "Env", "Show the .env check", show=False),
+    Action("app.build", "4", "Build", "Show builds (coming)", show=False),
+    Action("app.deploy", "5", "Deploy", "Show deploys (coming)", show=False),
+    Action("app.help", "question_mark", "Keys", "Show every key and action"),
+    Action("app.theme", "ctrl+t", "Theme", "Switch between the dark and light theme", show=False),
+    Action("app.quit", "ctrl+q", "Quit", "Stop watchers and log readers, then quit"),
+    # Stack
+    Action("stack.up", "u", "Up", "Start the selected service and what it depends on"),
+    Action("stack.up_all", "U", "Up all", "Start the whole stack (compose up --wait)", False),
+    Action("stack.down", "D", "Down", "Stop and remove the whole stack", show=False),
+    Action("stack.start", "s", "Start", "Start the selected service's container", show=False),
+    Action("stack.start_all", "S", "Start all", "Start every service's container", show=False),
+    Action("stack.stop", "x", "Stop", "Stop the selected service"),
+    Action("stack.stop_all", "X", "Stop all", "Stop every service", show=False),
+    Action("stack.restart", "r", "Restart", "Restart the selected service"),
+    Action("stack.restart_all", "R", "Restart all", "Restart every service", show=False),
+    Action("stack.rebuild", "b", "Rebuild", "Rebuild the selected service's image and recreate it"),
+    Action("stack.rebuild_all", "B", "Rebuild all", "Rebuild every image", show=False),
+    Action("stack.reload", "w", "Hot reload", "Turn hot reload on or off for the selected service"),
+    Action("stack.reload_all", "W", "Reload all", "Turn hot reload on or off for all", False),
+    Action("stack.logs", "l", "Logs", "Open the selected service's logs"),
+    Action("stack.engine", "E", "Start engine", "Start a Docker engine (periph testenv up)", False),
+    # Logs
+    Action("logs.follow", "f", "Follow", "Follow new lines, or pause the view"),
+    Action("logs.timestamps", "t", "Times", "Show or hide timestamps"),
+    Action("logs.service", "v", "Service", "Cycle the view: merged, then each service"),
+    Action("logs.merged", "a", "Merged", "Show all services merged", show=False),
+    Action("logs.filter", "slash", "Filter", "Edit the regex filter"),
+    Action("logs.search", "ctrl+f", "Search", "Search the visible lines", show=False),
+    Action("logs.next", "n", "Next", "Jump to the next search match", show=False),
+    Action("logs.previous", "N", "Previous", "Jump to the previous search match", show=False),
+    Action("logs.clear", "c", "Clear", "Forget the lines read so far", show=False),
+    Action("logs.engine", "E", "Start engine", "Start a Docker engine (periph testenv up)", False),
+    # Env
+    Action("env.fix", "a", "Add missing", "Append the keys the example has and .env lacks"),
+    Action("env.recheck", "r", "Recheck", "Check .env against the example again"),
+    Action("env.target", "g", "Target", "Cycle the target: local, demo, prod"),
+)
+
+BY_ID: dict[str, Action] = {action.id: action for action in ACTIONS}
+
+
+def for_area(area: str) -> list[Action]:
+    """The actions of one area, in registry order."""
+    return [action for action in ACTIONS if action.area == area]
+
+
+def key_display(keys: str) -> str:
+    """``question_mark`` → ``?``, ``slash`` → ``/``, ``ctrl+t`` → ``^t`` (first key only)."""
+    first = keys.split(",")[0].strip()
+    names = {"question_mark": "?", "slash": "/", "enter": "⏎", "escape": "esc"}
+    if first in names:
+        return names[first]
+    if first.startswith("ctrl+"):
+        return "^" + first[5:]
+    return first
+
+
+def bindings(area: str) -> list:
+    """Textual ``Binding`` objects for one area's actions (id and tooltip from the registry)."""
+    from textual.binding import Binding
+
+    return [
+        Binding(
+            action.key,
+            action.name,
+            action.label,
+            show=action.show,
+            id=action.id,
+            tooltip=action.tooltip,
+            priority=action.id == "app.quit",
+        )
+        for action in for_area(area)
+    ]

@@ -1,0 +1,280 @@
+"""``PeriphApp``: the shell (tabs, palette, keys, themes) around the area views.
+
+Start-up budget: this module imports Textual and periph's own small TUI modules only.
+The stack and env engines load in workers after the first frame (``session.connect``,
+the Env view's check); tests hand real or fake engines to the constructor instead.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from periph_env.tui import actions, keymap
+from periph_env.tui.commands import ActionsProvider
+from periph_env.tui.messages import (
+    ActionProgress,
+    EngineDown,
+    EngineReady,
+    LogBatch,
+    ReloadHappened,
+    StatusChanged,
+)
+from periph_env.tui.session import StackSession
+from periph_env.tui.views import AREAS
+
+DARK, LIGHT = "textual-dark", "textual-light"
+
+
+@dataclass
+class Settings:
+    """Knobs tests turn for determinism (no blink, no file polling, a fixed clock)."""
+
+    theme: str = DARK
+    max_lines: int = 10_000
+    cursor_blink: bool = True
+    watch_files: bool = True
+    connect: bool = True  # connect to the stack engine after mount
+    retry: float = 3.0  # seconds between engine reconnect attempts
+    clock: Callable[[], float] = time.time
+    keymap_path: Path | None = None
+
+
+class PeriphApp(App[int]):
+    """The ``periph`` terminal UI."""
+
+    CSS_PATH: ClassVar[list[str]] = ["styles/app.tcss", "styles/views.tcss"]
+    TITLE = "periph"
+    BINDINGS = actions.bindings("app")
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+
+    def __init__(
+        self,
+        root: Path | None = None,
+        *,
+        stack: Any = None,
+        stack_api: Any = None,
+        env_api: Any = None,
+        settings: Settings | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self.root = Path(root) if root is not None else Path.cwd()
+        self.env_api = env_api
+        self.clock = self.settings.clock
+        loaded = keymap.load(self.settings.keymap_path)
+        self.keymap: dict[str, str] = loaded.keys
+        self.keymap_path = loaded.path
+        self._keymap_problems = loaded.problems
+        self.session: StackSession | None = StackSession(
+            self,
+            self.root,
+            stack=stack,
+            api=stack_api,
+            retry=self.settings.retry,
+            max_lines=self.settings.max_lines,
+        )
+        self.services: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with TabbedContent(id="areas"):
+            for area in AREAS:
+                with TabPane(area.title, id=area.id):
+                    yield area.make()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.theme = self.settings.theme
+        if self.keymap:
+            self.set_keymap(self.keymap)
+        for problem in self._keymap_problems:
+            self.notify(problem, title="keymap", severity="warning", timeout=10)
+        self.call_after_refresh(self._focus_area)
+        if self.settings.connect:
+            self._connect()
+
+    @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
+    def _connect(self) -> None:
+        if self.session is not None:
+            self.session.connect()
+
+    # -- areas --------------------------------------------------------------------------
+
+    @property
+    def area(self) -> str:
+        """The id of the visible area."""
+        return self.query_one(TabbedContent).active
+
+    def view(self, area: str) -> Any:
+        """The view widget of an area."""
+        return self.query_one(f"#{area}-view")
+
+    def show_area(self, area: str) -> None:
+        """Switch tabs and put focus in the area."""
+        self.query_one(TabbedContent).active = area
+        self.call_after_refresh(self._focus_area)
+
+    def _focus_area(self) -> None:
+        view = self.view(self.area)
+        if hasattr(view, "focus_main"):
+            view.focus_main()
+        else:
+            view.focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        view = self.view(event.pane.id or "")
+        if hasattr(view, "shown"):
+            view.shown()
+        self.call_after_refresh(self._focus_area)
+
+    @property
+    def keymap_display(self) -> str:
+        """The keymap file's path, with ``~`` for the home directory."""
+        path = self.keymap_path or keymap.default_path()
+        try:
+            return "~/" + str(path.relative_to(Path.home()))
+        except ValueError:
+            return str(path)
+
+    def key_for(self, action_id: str) -> str:
+        """The key bound to an action (after the user's keymap)."""
+        return keymap.effective_key(action_id, self.keymap)
+
+    def run_registered(self, action_id: str) -> None:
+        """Run any registered action (palette, help): switch to its area first."""
+        action = actions.BY_ID[action_id]
+        if action.area == actions.APP:
+            self.call_later(self.run_action, action.name)
+            return
+        self.show_area(action.area)
+        self.call_after_refresh(self.view(action.area).run_action, action.name)
+
+    # -- app actions --------------------------------------------------------------------
+
+    def action_stack(self) -> None:
+        self.show_area("stack")
+
+    def action_logs(self) -> None:
+        self.show_area("logs")
+
+    def action_env(self) -> None:
+        self.show_area("env")
+
+    def action_build(self) -> None:
+        self.show_area("build")
+
+    def action_deploy(self) -> None:
+        self.show_area("deploy")
+
+    def action_help(self) -> None:
+        from periph_env.tui.views.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_theme(self) -> None:
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    async def action_quit(self) -> None:
+        self.close_session()
+        self.exit(0)
+
+    def close_session(self) -> None:
+        """Stop the engine threads (watchers, log follower, status model)."""
+        if self.session is not None:
+            self.session.close()
+
+    # -- stack operations (views call these) -------------------------------------------
+
+    def stack_action(self, verb: str, services: list[str] | None) -> None:
+        """Run ``up``/``down``/``start``/``stop``/``restart``/``rebuild`` in a worker."""
+        if self.session is None or not self.session.connected:
+            self.notify("No Docker engine yet", severity="warning")
+            return
+        self._stack_action(verb, services)
+
+    @work(thread=True, group="stack-action")
+    def _stack_action(self, verb: str, services: list[str] | None) -> None:
+        assert self.session is not None
+        self.session.run_action(verb, services)
+
+    def toggle_reload(self, services: list[str]) -> None:
+        """Turn hot reload on or off for each service (a Watcher each)."""
+        if self.session is None or not self.session.connected:
+            self.notify("No Docker engine yet", severity="warning")
+            return
+        self._toggle_reload(services)
+
+    @work(thread=True, group="reload-toggle")
+    def _toggle_reload(self, services: list[str]) -> None:
+        assert self.session is not None
+        for service in services:
+            try:
+                on = self.session.toggle_watch(service)
+            except Exception as exc:  # a watcher that cannot start says why
+                self.call_from_thread(self.notify, f"{service}: {exc}", severity="error")
+                continue
+            self.call_from_thread(self.notify, f"{service}: hot reload {'on' if on else 'off'}")
+        self.call_from_thread(self.view("stack")._redraw)
+
+    def open_logs(self, service: str | None) -> None:
+        """Show the Logs area for one service (None: merged)."""
+        self.view("logs").show_service(service)
+        self.show_area("logs")
+
+    def start_engine(self) -> None:
+        """Start a Docker engine with the testenv (where periph can)."""
+        from periph_env.tui.session import can_start_engine
+
+        if not can_start_engine():
+            self.notify(
+                "periph cannot start an engine here; start Docker yourself", severity="warning"
+            )
+            return
+        for area in ("stack", "logs"):
+            self.view(area).query_one(".engine-banner").show_starting()
+        self._start_engine()
+
+    @work(thread=True, exclusive=True, group="engine-start")
+    def _start_engine(self) -> None:
+        assert self.session is not None
+        ok, tail = self.session.start_engine()
+        severity = "information" if ok else "error"
+        text = "Docker engine started" if ok else f"could not start the engine:\n{tail}"
+        self.call_from_thread(self.notify, text, severity=severity)
+
+    # -- engine messages ----------------------------------------------------------------
+
+    def on_engine_down(self, message: EngineDown) -> None:
+        for area in ("stack", "logs"):
+            self.view(area).engine_down(message.message, message.remedy, message.can_start)
+
+    def on_engine_ready(self, message: EngineReady) -> None:
+        for area in ("stack", "logs"):
+            self.view(area).engine_up()
+        self._show_statuses(message.statuses)
+        self._focus_area()
+
+    def on_status_changed(self, message: StatusChanged) -> None:
+        self._show_statuses(message.statuses)
+
+    def _show_statuses(self, statuses: list[Any]) -> None:
+        self.services = [s.service for s in statuses]
+        self.view("stack").show_statuses(statuses)
+        self.view("logs").set_services(self.services)
+
+    def on_log_batch(self, message: LogBatch) -> None:
+        self.view("logs").add_lines(message.lines, message.dropped)
+
+    def on_reload_happened(self, message: ReloadHappened) -> None:
+        self.view("stack").on_reload(message.event)
+
+    def on_action_progress(self, message: ActionProgress) -> None:
+        self.view("stack").show_progress(message.text, message.failed)

@@ -1,0 +1,87 @@
+"""Hand log lines from reader threads to the UI in time-based batches (no Textual).
+
+A chatty service can write tens of thousands of lines a second; posting one message per
+line floods the app's message queue (unbounded) and freezes the screen. Following
+Toolong: readers ``feed()`` lines into a bounded buffer, one thread posts them as a single
+batch every ``interval`` seconds, and while the app's queue is long (``backlog()`` above
+``max_backlog``) it waits instead of posting. When the UI falls that far behind, the
+oldest unposted lines are dropped (the view would trim them anyway: it keeps only its
+last ``max_lines``) and the batch says how many, so the view can show the gap.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+class LineBatcher:
+    """``feed(lines)`` from any thread; ``post(lines, dropped)`` runs on the batcher thread."""
+
+    def __init__(
+        self,
+        post: Callable[[list[Any], int], None],
+        backlog: Callable[[], int] = lambda: 0,
+        *,
+        interval: float = 0.075,
+        capacity: int = 20_000,
+        max_backlog: int = 10,
+    ) -> None:
+        self._post = post
+        self._backlog = backlog
+        self._interval = interval
+        self._max_backlog = max_backlog
+        self._buffer: deque[Any] = deque(maxlen=capacity)
+        self._dropped = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def feed(self, lines: Sequence[Any]) -> None:
+        """Queue lines for the next batch (thread-safe, never blocks)."""
+        if not lines:
+            return
+        with self._lock:
+            overflow = len(self._buffer) + len(lines) - (self._buffer.maxlen or 0)
+            if overflow > 0:
+                self._dropped += overflow
+            self._buffer.extend(lines)
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the posting thread."""
+        self._thread = threading.Thread(target=self._run, name="periph-log-batcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread (lines still buffered are dropped with it)."""
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _take(self) -> tuple[list[Any], int]:
+        with self._lock:
+            lines = list(self._buffer)
+            self._buffer.clear()
+            dropped, self._dropped = self._dropped, 0
+        return lines, dropped
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._wake.wait()
+            self._wake.clear()
+            # Let a burst accumulate into one batch.
+            if self._stopping.wait(self._interval):
+                return
+            while self._backlog() > self._max_backlog and not self._stopping.is_set():
+                self._stopping.wait(self._interval)
+            lines, dropped = self._take()
+            if lines or dropped:
+                try:
+                    self._post(lines, dropped)
+                except Exception:  # the app is shutting down: its queue is gone
+                    return

@@ -1,0 +1,76 @@
+"""Pure log-view logic: which lines to show, how to print them, where a search lands.
+
+The Logs view keeps a bounded deque of ``LogLine`` objects; everything it draws comes
+from these functions, so filtering and search are unit-tested without a terminal.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class LineFilter:
+    """Show lines of ``service`` (None: merged, every service) matching ``pattern``."""
+
+    service: str | None = None
+    pattern: re.Pattern[str] | None = None
+
+    def accepts(self, line: Any) -> bool:
+        """True when the line belongs in the view."""
+        if self.service is not None and line.service != self.service:
+            return False
+        return self.pattern is None or self.pattern.search(line.text) is not None
+
+
+def compile_regex(text: str) -> re.Pattern[str] | None:
+    """The user's regex (case-insensitive unless it has an upper-case letter); ValueError
+    with the position when it does not compile. Empty text means no pattern."""
+    if not text:
+        return None
+    flags = 0 if any(ch.isupper() for ch in text) else re.IGNORECASE
+    try:
+        return re.compile(text, flags)
+    except re.error as exc:
+        raise ValueError(f"bad regex at {exc.pos}: {exc.msg}") from None
+
+
+def render_line(line: Any, timestamps: bool, width: int) -> str:
+    """``12:03:04.512 backend | text`` (the service padded to ``width``)."""
+    head = f"{line.service:<{width}} | "
+    if timestamps:
+        stamp = time.strftime("%H:%M:%S", time.localtime(line.timestamp))
+        head = f"{stamp}.{int(line.timestamp * 1000) % 1000:03d} {head}"
+    return head + line.text
+
+
+def render(
+    lines: Iterable[Any], line_filter: LineFilter, timestamps: bool, width: int
+) -> list[str]:
+    """The printed lines of everything ``line_filter`` accepts."""
+    return [render_line(ln, timestamps, width) for ln in lines if line_filter.accepts(ln)]
+
+
+def find(
+    lines: Sequence[str], pattern: re.Pattern[str], start: int, backwards: bool = False
+) -> int | None:
+    """The index of the next (or previous) line matching ``pattern`` after ``start``,
+    wrapping around; None when no line matches."""
+    count = len(lines)
+    if not count:
+        return None
+    step = -1 if backwards else 1
+    for offset in range(1, count + 1):
+        index = (start + step * offset) % count
+        if pattern.search(lines[index]):
+            return index
+    return None
+
+
+def count_matches(lines: Sequence[str], pattern: re.Pattern[str]) -> int:
+    """How many lines match (shown as ``3/17``)."""
+    return sum(1 for line in lines if pattern.search(line))

@@ -1,0 +1,61 @@
+"""Messages engine threads post to the app (the only way threads reach the UI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from textual.message import Message
+
+
+@dataclass
+class EngineReady(Message):
+    """The stack engine answered: ``stack`` is usable, ``statuses`` is a first snapshot."""
+
+    stack: Any
+    api: Any
+    statuses: list[Any]
+
+
+@dataclass
+class EngineDown(Message):
+    """No Docker engine: what is wrong, the remedy, and whether periph can start one."""
+
+    message: str
+    remedy: list[str]
+    can_start: bool
+
+
+@dataclass
+class StatusChanged(Message):
+    """A fresh list of ``ServiceStatus`` from the StatusModel thread."""
+
+    statuses: list[Any]
+
+    def can_replace(self, message: Message) -> bool:
+        # Only the newest snapshot matters (Toolong's trick for repeated messages).
+        return isinstance(message, StatusChanged)
+
+
+@dataclass
+class LogBatch(Message):
+    """Log lines read since the last batch; ``dropped`` lines were skipped under load."""
+
+    lines: list[Any]
+    dropped: int = 0
+
+
+@dataclass
+class ReloadHappened(Message):
+    """A hot-reload event (posted at each step of one reload, same object updated)."""
+
+    event: Any
+
+
+@dataclass
+class ActionProgress(Message):
+    """A step line from a running stack action (``up``, ``restart`` …), or its end."""
+
+    text: str
+    done: bool = False
+    failed: bool = False

@@ -1,0 +1,272 @@
+"""The TUI's link to the stack engine: connect, feed status and logs, run actions.
+
+Everything here runs in Textual thread workers or in the engine's own threads; it reaches
+the UI only through ``app.post_message`` (thread-safe). The engine is imported in
+``connect()`` — after the first frame — unless the app was handed one (tests do that).
+
+Reconnection: while no engine answers, ``connect()`` retries every ``retry`` seconds and
+posts ``EngineDown`` with the remedy once per distinct problem. An action that finds the
+engine gone posts ``EngineDown`` and restarts the loop, so the screens recover on their own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from periph_env.errors import PeriphError
+from periph_env.tui.batcher import LineBatcher
+from periph_env.tui.messages import (
+    ActionProgress,
+    EngineDown,
+    EngineReady,
+    LogBatch,
+    ReloadHappened,
+    StatusChanged,
+)
+
+START_ENGINE_ARGV = [sys.executable, "-m", "periph_env.testenv", "up", "--tier", "docker"]
+DEFAULT_REMEDY = [
+    "periph needs a Docker engine (dockerd) and Compose v2 for the Stack and Logs screens.",
+    "Start Docker, or run `periph testenv up --tier docker`, then run `periph doctor`.",
+]
+
+
+def can_start_engine() -> bool:
+    """True where ``periph testenv up --tier docker`` can start one (root on Debian)."""
+    return os.geteuid() == 0 and (
+        shutil.which("dockerd") is not None or Path("/etc/debian_version").exists()
+    )
+
+
+def remedy_lines(stack: Any, api: Any, error: BaseException) -> list[str]:
+    """What ``periph doctor`` says about the failing checks, else the error's hint."""
+    lines: list[str] = []
+    if stack is not None and hasattr(api, "doctor"):
+        try:
+            for check in api.doctor(stack):
+                if getattr(check, "ok", True):
+                    continue
+                name = getattr(check, "name", "check")
+                detail = getattr(check, "detail", "") or getattr(check, "message", "")
+                lines.append(f"✗ {name}: {detail}".rstrip(": "))
+                hint = getattr(check, "hint", None) or getattr(check, "remedy", None)
+                if hint:
+                    lines.append(f"  → {hint}")
+        except Exception:  # doctor itself needs pieces that may be missing
+            lines = []
+    if not lines:
+        hint = getattr(error, "hint", None)
+        lines = [f"→ {hint}"] if hint else list(DEFAULT_REMEDY)
+    return lines
+
+
+class StackSession:
+    """One connection to the stack engine, owned by the app, driven from workers."""
+
+    def __init__(
+        self,
+        app: Any,
+        root: Path | None,
+        *,
+        stack: Any = None,
+        api: Any = None,
+        retry: float = 3.0,
+        max_lines: int = 10_000,
+    ) -> None:
+        self.app = app
+        self.root = root
+        self.stack = stack
+        self.api = api
+        self.retry = retry
+        self.connected = False
+        self._stopping = threading.Event()
+        self._status_model: Any = None
+        self._follower: Any = None
+        self._watchers: dict[str, Any] = {}
+        self._batcher = LineBatcher(self._post_lines, self._backlog, capacity=max_lines * 2)
+        self._lock = threading.Lock()
+        self._connecting = False
+
+    # -- connection ---------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Block (in a thread worker) until the engine answers, then start the feeds."""
+        with self._lock:
+            if self._connecting:
+                return  # another thread is already waiting for the engine
+            self._connecting = True
+        try:
+            self._connect_loop()
+        finally:
+            with self._lock:
+                self._connecting = False
+
+    def _connect_loop(self) -> None:
+        last_problem = None
+        while not self._stopping.is_set():
+            try:
+                if self.api is None:
+                    self.api = importlib.import_module("periph_env.stack")
+                if self.stack is None:
+                    self.stack = self.api.Stack(self.root)
+                statuses = self.stack.ps()
+            except PeriphError as exc:
+                problem = str(exc)
+                if problem != last_problem:
+                    last_problem = problem
+                    self.app.post_message(
+                        EngineDown(
+                            exc.message,
+                            remedy_lines(self.stack, self.api, exc),
+                            can_start_engine(),
+                        )
+                    )
+                self._stopping.wait(self.retry)
+                continue
+            self.connected = True
+            self.app.post_message(EngineReady(self.stack, self.api, statuses))
+            try:
+                self._start_feeds()
+            except PeriphError as exc:  # the engine went away between ps and the feeds
+                self.connected = False
+                last_problem = None
+                self.app.post_message(
+                    EngineDown(
+                        exc.message, remedy_lines(self.stack, self.api, exc), can_start_engine()
+                    )
+                )
+                self._stopping.wait(self.retry)
+                continue
+            return
+
+    def _start_feeds(self) -> None:
+        with self._lock:
+            if self._status_model is None:
+                self._status_model = self.api.StatusModel(self.stack, self._post_status)
+                self._status_model.start()
+            if self._follower is None:
+                self._batcher.start()
+                self._follower = self.api.LogFollower(self.stack, self._batcher.feed)
+                self._follower.start()
+
+    def _post_status(self, statuses: list[Any]) -> None:
+        model = self._status_model
+        up = getattr(model, "connected", True)
+        if not up and self.connected:
+            # The events stream broke: the engine is gone. The model reconnects itself.
+            self.connected = False
+            error = getattr(model, "error", None) or "the Docker engine stopped answering"
+            self.app.post_message(EngineDown(error, list(DEFAULT_REMEDY), can_start_engine()))
+        elif up and not self.connected and model is not None:
+            self.connected = True
+            self.app.post_message(EngineReady(self.stack, self.api, list(statuses)))
+            return
+        self.app.post_message(StatusChanged(list(statuses)))
+
+    def _post_lines(self, lines: list[Any], dropped: int) -> None:
+        self.app.post_message(LogBatch(lines, dropped))
+
+    def _backlog(self) -> int:
+        return self.app.message_queue_size
+
+    def lost(self, error: PeriphError) -> None:
+        """An action found the engine gone: tell the UI, then wait for it to come back
+        (in the calling worker thread)."""
+        self.connected = False
+        self.app.post_message(
+            EngineDown(error.message, remedy_lines(self.stack, self.api, error), can_start_engine())
+        )
+        self.connect()
+
+    # -- actions ------------------------------------------------------------------------
+
+    def run_action(self, verb: str, services: list[str] | None) -> None:
+        """Run ``stack.<verb>(services)`` in the calling (worker) thread, posting progress."""
+        what = f"{verb} {' '.join(services) if services else 'all'}"
+        self.app.post_message(ActionProgress(f"{what}…"))
+
+        def progress(line: str) -> None:
+            self.app.post_message(ActionProgress(f"{what}: {line}"))
+
+        try:
+            method: Callable[..., Any] = getattr(self.stack, verb)
+            if verb == "down":
+                method(progress=progress)
+            else:
+                method(services, progress=progress)
+        except PeriphError as exc:
+            self.app.post_message(ActionProgress(f"{what} failed: {exc.message}", True, True))
+            if type(exc).__name__ == "EngineUnavailable":
+                self.lost(exc)
+            return
+        self.app.post_message(ActionProgress(f"{what}: done", done=True))
+
+    def watching(self, service: str) -> bool:
+        """True while a hot-reload watcher runs for ``service``."""
+        return service in self._watchers
+
+    def toggle_watch(self, service: str) -> bool:
+        """Start or stop hot reload for one service; returns the new state."""
+        with self._lock:
+            watcher = self._watchers.pop(service, None)
+        if watcher is not None:
+            watcher.stop()
+            self._mark_watched()
+            return False
+        watcher = self.api.Watcher(self.stack, self._post_reload, services=[service])
+        watcher.start()
+        with self._lock:
+            self._watchers[service] = watcher
+        self._mark_watched()
+        return True
+
+    def _mark_watched(self) -> None:
+        model = self._status_model
+        if model is not None and hasattr(model, "set_watched"):
+            model.set_watched(set(self._watchers))
+
+    def _post_reload(self, event: Any) -> None:
+        model = self._status_model
+        if model is not None and hasattr(model, "record_reload"):
+            model.record_reload(event)  # so the status list carries it too
+        self.app.post_message(ReloadHappened(event))
+
+    def read_tail(self, service: str, lines: int = 20) -> list[Any]:
+        """The last ``lines`` log lines of a (finished) service, without following."""
+        read_logs = getattr(self.api, "read_logs", None)
+        if read_logs is None:
+            return []
+        try:
+            found = list(read_logs(self.stack, services=[service], tail=lines))
+        except PeriphError:
+            return []
+        return found[-lines:]
+
+    def start_engine(self) -> tuple[bool, str]:
+        """Run ``periph testenv up --tier docker``; (ok, last lines of its output)."""
+        done = subprocess.run(START_ENGINE_ARGV, capture_output=True, text=True, check=False)
+        tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-6:])
+        return done.returncode == 0, tail
+
+    def close(self) -> None:
+        """Stop every thread this session started (watchers, follower, status, batcher)."""
+        self._stopping.set()
+        with self._lock:
+            watchers, self._watchers = list(self._watchers.values()), {}
+            parts = [self._follower, self._status_model]
+            self._follower = self._status_model = None
+        for part in [*watchers, *parts]:
+            if part is not None:
+                # Already dead with its engine, perhaps: quitting must not fail.
+                with contextlib.suppress(Exception):
+                    part.stop()
+        self._batcher.stop()

@@ -1,0 +1,250 @@
+"""The Logs area: merged or per-service logs, follow/pause, regex filter and search.
+
+Memory is bounded twice: the view keeps the last ``max_lines`` ``LogLine`` objects (a
+deque) and the ``Log`` widget the same number of rendered strings. Lines arrive as
+``LogBatch`` messages (one per 50–100 ms, from ``LineBatcher``); a hidden or paused view
+only buffers them and redraws once when shown or resumed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Log, Select, Static
+
+from periph_env.tui import actions, logfilter
+from periph_env.tui.widgets.engine_banner import EngineBanner
+
+if TYPE_CHECKING:
+    from periph_env.tui.app import PeriphApp
+
+MERGED = "__merged__"
+
+
+class LogsView(Vertical):
+    """Toolbar (service, filter, search, status) over a bounded ``Log``."""
+
+    BINDINGS = actions.bindings("logs")
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="area-view")
+        self.buffer: deque[Any] = deque()
+        self.services: list[str] = []
+        self.filter = logfilter.LineFilter()
+        self.timestamps = False
+        self.following = True
+        self.dirty = False
+        self.unseen = 0
+        self.skipped = 0
+        self.search: Any = None
+        self.match_line: int | None = None
+        self.problem = ""
+
+    @property
+    def papp(self) -> PeriphApp:
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield EngineBanner(id="logs-banner")
+        with Horizontal(id="logs-toolbar"):
+            yield Select[str](
+                [("merged", MERGED)], value=MERGED, allow_blank=False, id="logs-service"
+            )
+            yield Input(placeholder="filter (regex)", id="logs-filter")
+            yield Input(placeholder="search", id="logs-search")
+        yield Static("", id="logs-status", classes="progress")
+        yield Log(max_lines=self.papp.settings.max_lines, id="logs-lines")
+
+    def on_mount(self) -> None:
+        self.buffer = deque(maxlen=self.papp.settings.max_lines)
+        blink = self.papp.settings.cursor_blink
+        for box in self.query(Input):
+            box.cursor_blink = blink
+        self._status()
+
+    def focus_main(self) -> None:
+        """Focus the log lines (so the area's keys are live)."""
+        self.query_one(Log).focus()
+
+    @property
+    def _log(self) -> Log:
+        return self.query_one("#logs-lines", Log)
+
+    # -- engine events ------------------------------------------------------------------
+
+    def engine_down(self, message: str, remedy: list[str], can_start: bool) -> None:
+        """No engine: say why and how to fix it; lines already read stay."""
+        key = actions.key_display(self.papp.key_for("logs.engine"))
+        self.query_one(EngineBanner).show_down(message, remedy, can_start, key)
+
+    def engine_up(self) -> None:
+        """The engine answers again."""
+        self.query_one(EngineBanner).hide()
+
+    def set_services(self, services: list[str]) -> None:
+        """The services to offer in the selector (from the stack's status)."""
+        if services == self.services:
+            return
+        self.services = list(services)
+        select = self.query_one("#logs-service", Select)
+        current = select.value
+        with self.prevent(Select.Changed):
+            select.set_options([("merged", MERGED), *((name, name) for name in services)])
+            select.value = current if current in (MERGED, *services) else MERGED
+        self._redraw()
+
+    def add_lines(self, lines: list[Any], dropped: int = 0) -> None:
+        """A batch from the log reader."""
+        self.buffer.extend(lines)
+        self.skipped += dropped
+        for line in lines:
+            if line.service not in self.services and line.service:
+                self.set_services([*self.services, line.service])
+        if not self.is_on_screen or not self.following:
+            self.dirty = True
+            self.unseen += len(lines)
+            self._status()
+            return
+        shown = logfilter.render(lines, self.filter, self.timestamps, self._width())
+        if shown:
+            self._log.write_lines(shown)
+        self._status()
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def _width(self) -> int:
+        return max((len(name) for name in self.services), default=7)
+
+    def _redraw(self) -> None:
+        log = self._log
+        log.clear()
+        log.write_lines(logfilter.render(self.buffer, self.filter, self.timestamps, self._width()))
+        if self.following:
+            log.scroll_end(animate=False, immediate=True)
+        self.dirty = False
+        self.unseen = 0
+        self._status()
+
+    def shown(self) -> None:
+        """The tab became visible: catch up once."""
+        if self.dirty and self.following:
+            self._redraw()
+
+    def _status(self) -> None:
+        parts = ["following" if self.following else f"paused · {self.unseen} new"]
+        service = self.filter.service or "all services"
+        parts.append(service)
+        if self.filter.pattern is not None:
+            parts.append(f"filter /{self.filter.pattern.pattern}/")
+        parts.append(f"{self._log.line_count} lines")
+        if self.search is not None:
+            total = logfilter.count_matches(self._log.lines, self.search)
+            at = "" if self.match_line is None else f" at line {self.match_line + 1}"
+            parts.append(f"{total} matches{at}")
+        if self.skipped:
+            parts.append(f"{self.skipped} skipped under load")
+        if self.problem:
+            parts.append(self.problem)
+        self.query_one("#logs-status", Static).update(" · ".join(parts))
+
+    # -- inputs -------------------------------------------------------------------------
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        value = event.value
+        self.filter = logfilter.LineFilter(
+            None if value == MERGED else str(value), self.filter.pattern
+        )
+        self._redraw()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        try:
+            pattern = logfilter.compile_regex(event.value)
+        except ValueError as exc:
+            event.input.add_class("-invalid")
+            self.problem = str(exc)
+            self._status()
+            return
+        event.input.remove_class("-invalid")
+        self.problem = ""
+        if event.input.id == "logs-filter":
+            self.filter = logfilter.LineFilter(self.filter.service, pattern)
+            self._redraw()
+        else:
+            self.search = pattern
+            self.match_line = None
+            if pattern is not None:
+                self._jump(backwards=False)
+            self._status()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.focus_main()
+
+    def _jump(self, backwards: bool) -> None:
+        if self.search is None:
+            self.app.notify("Type a search first (ctrl+f)", severity="warning")
+            return
+        log = self._log
+        start = self.match_line if self.match_line is not None else int(log.scroll_y) - 1
+        found = logfilter.find(log.lines, self.search, start, backwards)
+        if found is None:
+            self.match_line = None
+            self._status()
+            return
+        self.following = False
+        log.auto_scroll = False
+        self.match_line = found
+        log.scroll_to(y=max(0, found - log.size.height // 2), animate=False)
+        self._status()
+
+    # -- actions ------------------------------------------------------------------------
+
+    def action_follow(self) -> None:
+        self.following = not self.following
+        self._log.auto_scroll = self.following
+        if self.following:
+            self.match_line = None
+            self._redraw()
+        self._status()
+
+    def action_timestamps(self) -> None:
+        self.timestamps = not self.timestamps
+        self._redraw()
+
+    def show_service(self, service: str | None) -> None:
+        """Show one service (None: merged)."""
+        self.query_one("#logs-service", Select).value = service or MERGED
+
+    def action_service(self) -> None:
+        order = [None, *self.services]
+        index = order.index(self.filter.service) if self.filter.service in order else 0
+        self.show_service(order[(index + 1) % len(order)])
+
+    def action_merged(self) -> None:
+        self.show_service(None)
+
+    def action_filter(self) -> None:
+        self.query_one("#logs-filter", Input).focus()
+
+    def action_search(self) -> None:
+        self.query_one("#logs-search", Input).focus()
+
+    def action_next(self) -> None:
+        self._jump(backwards=False)
+
+    def action_previous(self) -> None:
+        self._jump(backwards=True)
+
+    def action_clear(self) -> None:
+        self.buffer.clear()
+        self.skipped = 0
+        self._redraw()
+
+    def action_engine(self) -> None:
+        self.papp.start_engine()

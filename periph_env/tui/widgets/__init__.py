@@ -1,0 +1,1 @@
+"""Reusable widgets of the periph TUI (each in its own module)."""

@@ -1,0 +1,67 @@
+"""The Stack view's table: one row per service, updated in place as statuses arrive."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from periph_env.tui import formatting
+
+COLUMNS = ("service", "state", "health", "ports", "up", "restarts", "reload")
+_STYLES = {"ok": "green", "warn": "yellow", "bad": "bold red", "idle": "dim"}
+
+
+class ServiceTable(DataTable):
+    """Rows keyed by service name, so the cursor stays on its service across updates."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+
+    def on_mount(self) -> None:
+        for name in COLUMNS:
+            self.add_column(name, key=name)
+
+    @property
+    def selected(self) -> str | None:
+        """The service under the cursor."""
+        if not self.row_count:
+            return None
+        row_key, _ = self.coordinate_to_cell_key((self.cursor_row, 0))
+        return row_key.value
+
+    def show(
+        self, statuses: list[Any], now: float, watching: set[str], reloads: dict[str, Any]
+    ) -> None:
+        """Redraw from statuses (in place when the services are unchanged)."""
+        rows = {
+            s.service: self._cells(s, now, s.service in watching, reloads.get(s.service))
+            for s in statuses
+        }
+        current = [key.value for key in self.rows]
+        if current == list(rows):
+            for service, cells in rows.items():
+                for column, value in zip(COLUMNS, cells, strict=True):
+                    self.update_cell(service, column, value)
+            return
+        selected = self.selected
+        self.clear()
+        for service, cells in rows.items():
+            self.add_row(*cells, key=service)
+        if selected in rows:
+            self.move_cursor(row=list(rows).index(selected))
+
+    @staticmethod
+    def _cells(status: Any, now: float, watching: bool, event: Any) -> tuple:
+        style = _STYLES[formatting.severity(status)]
+        running = status.state == "running"
+        return (
+            Text(status.service, style="bold"),
+            Text(formatting.state(status), style=style),
+            Text(formatting.health(status), style="red" if status.health == "unhealthy" else ""),
+            formatting.ports(status.ports) if running else "-",
+            formatting.uptime(status.started_at if running else None, now),
+            str(status.restart_count),
+            Text(formatting.reload_cell(watching, event), style="green" if watching else "dim"),
+        )

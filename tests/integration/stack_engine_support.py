@@ -1,0 +1,131 @@
+"""A small purpose-built compose project for the stack engine's tests.
+
+Three services on the offline ``debian:bookworm-slim`` stand-in, built in a second:
+
+- ``once``: a one-shot the others depend on (``service_completed_successfully``);
+- ``app``: built from ``app/`` (a ``deps.txt`` rebuild rule; ``src/`` synced to
+  ``/app/src``). Its loop prints the reload marker ``periph:reloaded version=<v>``
+  whenever ``/app/src/version`` changes, like an in-process reloader;
+- ``conf``: ``sync+restart`` of ``conf/`` to ``/conf``; prints the value at start.
+
+A build fails when ``deps.txt`` contains ``fail``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from periph_env.stack import Stack
+
+COMPOSE = """\
+name: ignored-by-project
+services:
+  once:
+    image: debian:bookworm-slim
+    command: ["sh", "-c", "echo once-ran"]
+  app:
+    build: ./app
+    image: {image}
+    init: true
+    stop_grace_period: 1s
+    depends_on:
+      once:
+        condition: service_completed_successfully
+    x-periph:
+      reload_marker: "periph:reloaded"
+    develop:
+      watch:
+        - action: rebuild
+          path: ./app/deps.txt
+        - action: sync
+          path: ./app/src
+          target: /app/src
+          ignore:
+            - "*.log"
+            - cache/
+  conf:
+    image: debian:bookworm-slim
+    init: true
+    stop_grace_period: 1s
+    command: ["sh", "-c", "echo conf=$$(cat /conf/value 2>/dev/null); exec sleep infinity"]
+    develop:
+      watch:
+        - action: sync+restart
+          path: ./conf
+          target: /conf
+"""
+
+DOCKERFILE = """\
+FROM debian:bookworm-slim
+COPY deps.txt /app/deps.txt
+RUN ! grep -q fail /app/deps.txt
+COPY src/ /app/src/
+COPY run.sh /run.sh
+CMD ["sh", "/run.sh"]
+"""
+
+RUN_SH = """\
+echo "app started deps=$(cat /app/deps.txt)"
+last=""
+while true; do
+  v=$(cat /app/src/version 2>/dev/null)
+  if [ "$v" != "$last" ]; then echo "periph:reloaded version=$v"; last="$v"; fi
+  sleep 0.05
+done
+"""
+
+
+def write_project(root: Path, project: str) -> Path:
+    """Write the project under ``root``; returns the compose file."""
+    (root / "app" / "src").mkdir(parents=True)
+    (root / "conf").mkdir()
+    compose = root / "compose.yaml"
+    compose.write_text(COMPOSE.format(image=f"{project}-app:dev"))
+    (root / "app" / "Dockerfile").write_text(DOCKERFILE)
+    (root / "app" / "run.sh").write_text(RUN_SH)
+    (root / "app" / "deps.txt").write_text("deps-1\n")
+    (root / "app" / "src" / "version").write_text("v0\n")
+    (root / "app" / "src" / "main.txt").write_text("main\n")
+    (root / "conf" / "value").write_text("c0\n")
+    return compose
+
+
+def mini_stack(root: Path, project: str) -> Stack:
+    """A ``Stack`` over the project written by ``write_project``."""
+    return Stack(
+        root=root, compose_path=root / "compose.yaml", project=project, env_file=root / ".env"
+    )
+
+
+def exec_in(stack: Stack, service: str, *argv: str) -> tuple[int, str]:
+    """Run ``argv`` in the service's container; (exit code, output)."""
+    from periph_env.stack.reload.sync import run_exec
+
+    cid = stack.container_id(service)
+    assert cid, f"{service} has no container"
+    return run_exec(stack.sdk().api, cid, list(argv))
+
+
+def wait_for(predicate, what: str, timeout: float = 30, every: float = 0.1):
+    """Poll until ``predicate`` is truthy; AssertionError naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def remove_image(ref: str) -> None:
+    """Best-effort removal of a test image."""
+    os.system(f"docker rmi -f {ref} >/dev/null 2>&1")
+
+
+def token() -> str:
+    """A short random suffix."""
+    return secrets.token_hex(3)

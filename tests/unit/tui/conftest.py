@@ -1,0 +1,76 @@
+"""Shared set-up for TUI pilot tests: a deterministic app over fake or real engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from periph_env.tui.app import PeriphApp, Settings
+from tests.unit.tui.fakes import NOW, FakeStack, fake_api
+
+EXAMPLE = """\
+# Database host.
+# @host required
+DB_HOST=localhost
+# @port required
+DB_PORT=5432
+# Signing key for tokens.
+# @secret required demo,prod:strong
+JWT_SECRET=changeme
+"""
+
+SECRET = "s3cr3t-Very-Private-9f8e7d6c5b4a"
+
+
+def write_env(root: Path, body: str) -> Path:
+    """Write ``root/.env`` (private, as a developer's is)."""
+    path = root / ".env"
+    path.write_text(body)
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project with an annotated example and a matching .env holding a secret."""
+    (tmp_path / ".env.example").write_text(EXAMPLE)
+    write_env(tmp_path, f"DB_HOST=db\nDB_PORT=5432\nJWT_SECRET={SECRET}\n")
+    return tmp_path
+
+
+def settings(**overrides) -> Settings:
+    """Deterministic settings: fixed clock, no blink, a keymap file that does not exist."""
+    base = {
+        "cursor_blink": False,
+        "watch_files": False,
+        "clock": lambda: NOW,
+        "retry": 0.1,
+        "keymap_path": Path.home() / ".config" / "periph" / "no-such-keymap.toml",
+    }
+    base.update(overrides)
+    return Settings(**base)
+
+
+def make_app(root: Path, *, stack: FakeStack | None = None, api=None, **overrides) -> PeriphApp:
+    """An app over the fake stack engine (tests of real engines pass their own)."""
+    return PeriphApp(
+        root,
+        stack=stack if stack is not None else FakeStack(),
+        stack_api=api if api is not None else fake_api(),
+        settings=settings(**overrides),
+    )
+
+
+async def settle(app: PeriphApp, pilot, delay: float = 0.2) -> None:
+    """Let workers finish and messages (log batches) arrive and render."""
+    await app.workers.wait_for_complete()
+    await pilot.pause(delay)
+    await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Pilot tests run on asyncio (anyio's pytest plugin drives ``async def`` tests)."""
+    return "asyncio"

@@ -1,0 +1,142 @@
+"""The Stack area over a fake-but-typed engine: what the user sees and what keys do.
+
+The same flows against the real engine are in tests/integration/test_tui_stack.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from periph_env.stack.models import ReloadEvent
+from periph_env.tui.widgets.service_table import ServiceTable
+from tests.unit.tui.conftest import make_app, settle
+from tests.unit.tui.fakes import NOW, FakeStack, FakeWatcher
+from tests.unit.tui.screen import screen_text
+
+pytestmark = pytest.mark.anyio
+
+
+async def _select(app, pilot, service: str) -> None:
+    table = app.query_one(ServiceTable)
+    table.move_cursor(row=[k.value for k in table.rows].index(service))
+    await pilot.pause()
+
+
+async def test_every_service_shows_state_health_ports_uptime_and_restarts(project):
+    app = make_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        rows = {line.split()[0]: line.split() for line in screen_text(app).splitlines()[3:9]}
+        assert rows["db"][1:6] == ["running", "healthy", "5432", "1h02m", "0"]
+        assert rows["backend"][1:6] == ["running", "starting", "5058", "42s", "2"]
+        assert rows["frontend"][1:3] == ["exited", "137"]
+
+
+async def test_a_failed_migration_shows_its_exit_code_and_log_tail(project):
+    app = make_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await _select(app, pilot, "migrate")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "migrate failed with exit code 3" in text
+        assert 'ERROR: relation "orders" already exists' in text
+
+
+async def test_stop_acts_on_the_selected_service_and_the_state_follows(project):
+    stack = FakeStack()
+    app = make_app(project, stack=stack)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await _select(app, pilot, "cache")
+        await pilot.press("x")
+        await settle(app, pilot)
+        assert stack.calls == [("stop", ["cache"])]
+        cache_row = next(
+            ln for ln in screen_text(app).splitlines() if ln.strip().startswith("cache")
+        )
+        assert "exited" in cache_row
+        assert "stop cache: done" in screen_text(app)
+
+
+@pytest.mark.parametrize(
+    ("key", "call"),
+    [
+        ("u", ("up", ["db"])),
+        ("U", ("up", None)),
+        ("D", ("down", None)),
+        ("s", ("start", ["db"])),
+        ("S", ("start", None)),
+        ("X", ("stop", None)),
+        ("r", ("restart", ["db"])),
+        ("R", ("restart", None)),
+        ("b", ("rebuild", ["db"])),
+        ("B", ("rebuild", None)),
+    ],
+)
+async def test_action_keys_run_on_the_selected_service_or_all(project, key, call):
+    stack = FakeStack()
+    app = make_app(project, stack=stack)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(key)
+        await settle(app, pilot)
+        assert stack.calls == [call]
+
+
+async def test_w_turns_hot_reload_on_and_a_reload_shows_its_breakdown(project):
+    FakeWatcher.started.clear()
+    app = make_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await _select(app, pilot, "backend")
+        await pilot.press("w")
+        await settle(app, pilot)
+        assert FakeWatcher.started == [["backend"]]
+        assert "hot reload: on" in screen_text(app)
+        watcher = app.session._watchers["backend"]
+        event = ReloadEvent(
+            "backend", "sync+restart", ["main.go"], NOW - 5, NOW - 4.9, NOW - 4.5, NOW - 3.8
+        )
+        watcher.on_event(event)
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "last reload: sync+restart of main.go" in text
+        assert "seen → synced +0.10s → restarted +0.50s → serving +1.20s" in text
+        backend_row = next(ln for ln in text.splitlines() if ln.strip().startswith("backend"))
+        assert backend_row.rstrip().endswith("on 1.20s")
+        await pilot.press("w")
+        await settle(app, pilot)
+        assert "hot reload: off" in screen_text(app)
+
+
+async def test_l_opens_the_selected_services_logs(project):
+    app = make_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await _select(app, pilot, "worker")
+        await pilot.press("l")
+        await settle(app, pilot)
+        assert app.area == "logs"
+        text = screen_text(app)
+        assert "processed order 41" in text and "listening on :5058" not in text
+
+
+async def test_without_an_engine_the_stack_says_so_and_reconnects_when_it_returns(project):
+    stack = FakeStack(down=True)
+    app = make_app(project, stack=stack)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "No Docker engine: cannot reach the Docker engine" in text
+        assert "periph testenv up --tier docker" in text
+        assert "reconnects on its own" in text
+        await pilot.press("3")  # the rest of the app keeps working
+        await settle(app, pilot)
+        assert "target local" in screen_text(app)
+        await pilot.press("1")
+        stack.down_engine = False
+        await pilot.pause(0.5)
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "No Docker engine" not in text and "healthy" in text
