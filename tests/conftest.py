@@ -15,9 +15,9 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.fixtures.engines", "tests.fixtures.kube"]
+pytest_plugins = ["tests.fixtures.engines", "tests.fixtures.kube", "tests.fixtures.node"]
 
-ENGINE_MARKERS = ("docker", "registry", "k8s", "stack", "tools")
+ENGINE_MARKERS = ("docker", "registry", "k8s", "stack", "tools", "node")
 
 
 def _in_ci() -> bool:

@@ -95,7 +95,6 @@ def run_diff(args: argparse.Namespace) -> int:
 def run_init(args: argparse.Namespace) -> int:
     """``periph env init``: create or complete the env file; never changes a value."""
     from periph_env.env import init
-
     from periph_env.env.masking import Masker
 
     masker = Masker()

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="allow demo/prod tags from uncommitted changes",
     )
     build.add_argument("-j", "--jobs", type=_positive, help="parallel builds (default: cores)")
+    build.add_argument(
+        "--no-cache", action="store_true", help="rebuild every service without the layer cache"
+    )
     build.add_argument("-v", "--verbose", action="store_true", help="print every build line")
     build.add_argument("--format", choices=("text", "json"), default="text")
     build.set_defaults(handler=run_build)
@@ -87,7 +90,8 @@ def _print_results(results, fmt: str, order: list[str]) -> None:
         print(json.dumps([r.to_json() for r in results], indent=2))
         return
     for r in results:
-        line = f"{r.service:<10} {r.status:<9} {r.seconds:6.1f}s"
+        status = f"{r.status} ({r.where})" if r.where else r.status
+        line = f"{r.service:<10} {status:<21} {r.seconds:6.1f}s"
         if r.digest:
             line += f"  {r.digest[:19]}…"
         print(line)
@@ -98,6 +102,10 @@ def _print_results(results, fmt: str, order: list[str]) -> None:
         if r.error:
             where = f" ({r.step})" if r.step else ""
             print(f"{'':<10} error{where}: {r.error}")
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    print(", ".join(f"{n} {status}" for status, n in counts.items()) or "no services")
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -113,6 +121,7 @@ def run_build(args: argparse.Namespace) -> int:
         pin=args.pin,
         allow_dirty=args.allow_dirty,
         jobs=args.jobs,
+        no_cache=args.no_cache,
     )
     results, pin_failed = _follow(build(root, options), args.verbose)
     _print_results(results, args.format, args.services or [r.service for r in results])

@@ -206,8 +206,9 @@ def _reload_line(event) -> str:
         return f"{event.service:<9} {event.kind:<12} FAILED after {spent:.2f}s  {files}{more}\n" + (
             "\n".join("    " + line for line in (event.error or "").splitlines()[-25:])
         )
-    latency = f"{event.latency:.2f}s" if event.latency is not None else "?"
-    return f"{event.service:<9} {event.kind:<12} {latency:>6}  {event.breakdown()}  {files}{more}"
+    latency = f"{event.latency:.2f}s" if event.latency is not None else "-"
+    line = f"{event.service:<9} {event.kind:<12} {latency:>6}  {event.breakdown()}  {files}{more}"
+    return line + (f"\n    {event.note}" if event.note else "")
 
 
 def _watch(stack, services) -> int:

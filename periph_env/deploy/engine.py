@@ -38,7 +38,7 @@ from periph_env.deploy.events import (
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.manifests import Obj
 from periph_env.deploy.migrate import mask, run_migration
-from periph_env.deploy.sources import SecretSource, read_pins, read_source
+from periph_env.deploy.sources import SecretSource, pinned_images, read_source
 from periph_env.deploy.summary import image_changes, object_changes
 from periph_env.deploy.target import Target, resolve
 from periph_env.deploy.watch import RolloutWatch
@@ -48,7 +48,7 @@ from periph_env.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PeriphError
 PRUNABLE_KINDS = (
     "deployments.apps,statefulsets.apps,services,configmaps,cronjobs.batch,"
     "ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,"
-    "poddisruptionbudgets.policy,serviceaccounts"
+    "poddisruptionbudgets.policy,serviceaccounts,networkpolicies.networking.k8s.io"
 )
 ROLLOUT_MARGIN = 60.0  # seconds past the longest progress deadline before giving up
 
@@ -71,7 +71,8 @@ class Plan:
 
     target: Target
     source: SecretSource | None
-    source_error: str | None
+    source_error: PeriphError | None
+    persistent: list[Obj] = field(default_factory=list)
     stack: list[Obj] = field(default_factory=list)
     migration: list[Obj] = field(default_factory=list)
     secrets: list[Obj] = field(default_factory=list)
@@ -104,21 +105,25 @@ def _namespace_problems(objs: list[Obj], namespace: str) -> list[str]:
     return problems
 
 
-def plan(target: Target, kube: Kube, source: SecretSource | None, error: str | None) -> Plan:
+def plan(
+    target: Target, kube: Kube, source: SecretSource | None, error: PeriphError | None
+) -> Plan:
     """Render, label and derive the Secrets; problems are collected, not raised."""
     result = Plan(target, source, error)
     try:
         result.stack = manifests.label(kube.render(str(target.overlay)), target.name)
+        if target.persistent_overlay.is_dir():
+            persistent = kube.render(str(target.persistent_overlay))
+            result.persistent = manifests.label(persistent, target.name)
         if target.migrate_overlay.is_dir():
             migration = kube.render(str(target.migrate_overlay))
             result.migration = manifests.label(migration, target.name)
     except PeriphError as exc:
         result.manifest_problems.append(f"cannot render {target.overlay}: {exc.message}")
         return result
-    result.manifest_problems += _namespace_problems(
-        result.stack + result.migration, target.namespace
-    )
-    needs = manifests.secret_needs(result.stack + result.migration)
+    everything = result.persistent + result.stack + result.migration
+    result.manifest_problems += _namespace_problems(everything, target.namespace)
+    needs = manifests.secret_needs(everything)
     values = source.values if source else {}
     for need in needs.values():
         data, missing = manifests.secret_data(need, values)
@@ -169,7 +174,7 @@ def _namespace_exists(kube: Kube) -> bool:
 
 def summarize(plan_: Plan, kube: Kube) -> Summary:
     """Images old -> new and objects added / changed / removed (server-side dry-run)."""
-    desired = plan_.stack + plan_.secrets
+    desired = plan_.persistent + plan_.stack + plan_.secrets
     live: list[Obj] = []
     dry: list[Obj] = []
     removable: list[Obj] = []
@@ -230,13 +235,13 @@ def _watch(kube: Kube, names: list[str], timeout: float) -> Iterator[Event]:
 
 def _open(
     root: str | Path, environment: str
-) -> tuple[Target, SecretSource | None, str | None, Kube]:
+) -> tuple[Target, SecretSource | None, PeriphError | None, Kube]:
     target = resolve(root, environment)
     source, error = None, None
     try:
         source = read_source(target)
     except PeriphError as exc:
-        error = str(exc)
+        error = exc
     kube = Kube(target.context, target.namespace, source.secret_values() if source else [])
     return target, source, error, kube
 
@@ -275,8 +280,9 @@ def _apply(
     plan_: Plan, kube: Kube, options: Options, summary: Summary, started: float
 ) -> Iterator[Event]:
     target = plan_.target
-    namespaces = [o for o in plan_.stack if o.get("kind") == "Namespace"]
-    kube.apply(namespaces)
+    # The Namespace and the claims first (their own kustomization, never pruned); an
+    # overlay that still renders its Namespace itself works too.
+    kube.apply(plan_.persistent + [o for o in plan_.stack if o.get("kind") == "Namespace"])
     existing = history_store.records(kube, target.name)
     history_store.mark_interrupted(kube, existing)
     sha, branch = _git_info(target.root)
@@ -290,7 +296,7 @@ def _apply(
         started=history_store.now(),
         git_sha=sha,
         git_branch=branch,
-        images={p.name: p.reference for p in read_pins(target)},
+        images=pinned_images(target),
         previous={name: before.get(name, 0) for name in plan_.deployments},
     )
     history_store.save(kube, record)

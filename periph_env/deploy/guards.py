@@ -90,12 +90,16 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def env_check_guard(target: Target, source: SecretSource | None, error: str | None) -> GuardResult:
+def env_check_guard(
+    target: Target, source: SecretSource | None, error: PeriphError | None
+) -> GuardResult:
     """``periph env check --target <env>`` passes on the secrets source."""
     from periph_env.env import ERROR, check
 
     if source is None:
-        return GuardResult("env-check", False, error or "no secrets source")
+        if error is None:
+            return GuardResult("env-check", False, "no secrets source")
+        return GuardResult("env-check", False, error.message, error.hint)
     example = str(target.root / ".env.example")
     if source.path is not None:
         report = check(str(source.path), example, target.name, env_required=True)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import socket
 from datetime import UTC, datetime
 
 from periph_env.deploy import history as h
 from periph_env.deploy.kube import Kube
+from periph_env.errors import EngineError
 
 
 def who() -> str:
@@ -39,9 +41,9 @@ def records(kube: Kube, environment: str) -> list[h.Record]:
     if proc.returncode != 0:
         if "NotFound" in proc.stderr or "not found" in proc.stderr:
             return []
-        proc.check_returncode()
-    import json
-
+        raise EngineError(
+            f"cannot read the deploy history in {kube.namespace}: {proc.stderr.strip()[-300:]}"
+        )
     return h.ordered(json.loads(proc.stdout).get("items", []))
 
 

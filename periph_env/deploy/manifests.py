@@ -21,6 +21,7 @@ ENV_LABEL = "periph.dev/environment"
 WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"})
 # Never pruned, whatever their labels say: losing them loses data or everything in them.
 NEVER_PRUNE = frozenset({"Namespace", "PersistentVolumeClaim", "PersistentVolume"})
+PRUNE_ANNOTATION = "periph.dev/prune"  # "never": kept whatever the render says
 
 
 def key(obj: Obj) -> tuple[str, str, str]:

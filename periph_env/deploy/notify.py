@@ -2,8 +2,8 @@
 
 Configured by the secrets source's ``SLACK_WEBHOOK_URL`` and ``TELEGRAM_BOT_TOKEN`` +
 ``TELEGRAM_CHAT_ID`` (the process environment's ``PERIPH_TELEGRAM_API_URL`` overrides
-https://api.telegram.org, for tests and proxies). The message holds no secret; the webhook URL and the bot token are secrets
-themselves, so a failure is reported without them.
+https://api.telegram.org, for tests and proxies). The message holds no secret; the webhook
+URL and the bot token are secrets themselves, so a failure is reported without them.
 """
 
 from __future__ import annotations

@@ -37,7 +37,11 @@ def rollout_status(
     """Watch the environment's Deployments until each is rolled out or one fails."""
     started = time.monotonic()
     target, _, _, kube = _open(root, environment)
-    yield guards.safely("context", lambda: guards.context_guard(target, kube))
+    context = guards.safely("context", lambda: guards.context_guard(target, kube))
+    yield context
+    if not context.ok:
+        yield Finished("refused", EXIT_USAGE, 0.0, message="refused by context")
+        return
     names = deployments(kube, environment)
     if not names:
         yield Finished("failed", EXIT_FAILURE, 0.0, message=f"no Deployments in {target.namespace}")

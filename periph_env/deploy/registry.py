@@ -3,7 +3,8 @@
 ``HEAD /v2/<repo>/manifests/<digest>``; on 401 the ``WWW-Authenticate`` challenge says how
 to log in: Basic (htpasswd registries) or Bearer (a token service, asked with the same
 credentials). Credentials: ``$PERIPH_REGISTRY_USERNAME`` / ``$PERIPH_REGISTRY_PASSWORD``, else
-the docker client's ``config.json`` (``$DOCKER_CONFIG`` or ``~/.docker``) ``auths`` entry.
+``$DOCKER_USERNAME`` / ``$DOCKER_PASSWORD`` (as the seed's CI sets them), else the docker
+client's ``config.json`` (``$DOCKER_CONFIG`` or ``~/.docker``) ``auths`` entry.
 Loopback registries speak plain HTTP, others HTTPS.
 """
 
@@ -43,12 +44,10 @@ def base_url(host: str) -> str:
 
 def credentials(host: str) -> tuple[str, str] | None:
     """Username and password for ``host`` from the environment or docker's config.json."""
-    user, password = (
-        os.environ.get("PERIPH_REGISTRY_USERNAME"),
-        os.environ.get("PERIPH_REGISTRY_PASSWORD"),
-    )
-    if user and password:
-        return user, password
+    for prefix in ("PERIPH_REGISTRY", "DOCKER"):
+        user, password = os.environ.get(f"{prefix}_USERNAME"), os.environ.get(f"{prefix}_PASSWORD")
+        if user and password:
+            return user, password
     config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
     try:
         auths = json.loads(config.read_text()).get("auths", {})

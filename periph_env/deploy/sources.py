@@ -1,8 +1,8 @@
 """Inputs a deploy reads from the work tree: image pins and the secrets source.
 
 Image pins: ``images[]`` of ``<overlay>/release/kustomization.yaml``, written by
-``periph build --push``. Read here in one place (``read_pins``) so it can switch to
-``periph_env.images.read_pins`` once that exists.
+``periph build --push``; read in one place (``pinned_images``), through
+``periph_env.images.read_pins`` when that package is present.
 
 Secrets: ``.env.<env>`` parsed exactly as the services read it (python-dotenv: quotes
 removed, escapes applied, ``${VAR}`` expanded from earlier lines) through the env
@@ -24,58 +24,34 @@ from periph_env.errors import UsageError
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
 
 
-@dataclass(frozen=True)
-class Pin:
-    """One image as the release pins it."""
+def pinned_images(target: Target) -> dict[str, str]:
+    """``{service: "<registry>/peripheral-<svc>@sha256:..."}`` for every digest-pinned image.
 
-    name: str  # the name the manifests use (peripheral-backend)
-    repository: str  # where it is pulled from (registry/peripheral-backend)
-    tag: str
-    digest: str  # "" when not pinned
-
-    @property
-    def reference(self) -> str:
-        """``repository@digest`` (``repository:tag`` when not pinned)."""
-        return (
-            f"{self.repository}@{self.digest}" if self.digest else f"{self.repository}:{self.tag}"
-        )
-
-
-def read_pins(target: Target) -> list[Pin]:
-    """The pins of ``target``'s release component; UsageError naming the file if unreadable."""
+    ``periph_env.images.read_pins`` when that package is present (it writes the pins), else
+    the same reading of ``<overlay>/release/kustomization.yaml`` done here.
+    """
     try:
-        from periph_env.images import read_pins as images_read_pins  # issue 10's API
+        from periph_env.images import read_pins
     except ImportError:
-        images_read_pins = None
+        read_pins = None
+    if read_pins is not None:
+        return dict(read_pins(target.root, target.name))
     path = target.release_dir / "kustomization.yaml"
-    if images_read_pins is not None:
-        try:
-            entries = images_read_pins(target.root, target.name)
-        except (TypeError, AttributeError):
-            entries = None
-        if entries is not None and all(isinstance(e, dict) for e in entries):
-            return [_pin(e, target, path) for e in entries]
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except OSError as exc:
         raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
         raise UsageError(f"{path}: invalid YAML: {exc}") from None
-    return [_pin(entry, target, path) for entry in data.get("images") or []]
-
-
-def _pin(entry: dict, target: Target, path: Path) -> Pin:
-    name = str(entry.get("name", ""))
-    digest = str(entry.get("digest", "") or "")
-    if digest and not _DIGEST.match(digest):
-        raise UsageError(f"{path}: image {name}: {digest!r} is not a sha256 digest")
-    new_name = str(entry.get("newName") or name)
-    first = new_name.split("/", 1)[0]
-    has_registry = "/" in new_name and ("." in first or ":" in first or first == "localhost")
-    repository = (
-        new_name if has_registry or not target.registry else f"{target.registry}/{new_name}"
-    )
-    return Pin(name, repository, str(entry.get("newTag") or target.tag), digest)
+    pins = {}
+    for entry in data.get("images") or []:
+        name, digest = str(entry.get("name", "")), str(entry.get("digest") or "")
+        if not digest:
+            continue
+        if not _DIGEST.match(digest):
+            raise UsageError(f"{path}: image {name}: {digest!r} is not a sha256 digest")
+        pins[name.removeprefix("peripheral-")] = f"{entry.get('newName') or name}@{digest}"
+    return pins
 
 
 @dataclass(frozen=True)

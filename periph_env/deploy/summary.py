@@ -12,7 +12,14 @@ import copy
 from collections.abc import Iterable
 
 from periph_env.deploy.events import ImageChange, ObjectChange
-from periph_env.deploy.manifests import NEVER_PRUNE, Obj, images, is_periph_object, key
+from periph_env.deploy.manifests import (
+    NEVER_PRUNE,
+    PRUNE_ANNOTATION,
+    Obj,
+    images,
+    is_periph_object,
+    key,
+)
 
 # Server-set metadata that differs between any two reads of the same intent.
 _SERVER_METADATA = (
@@ -73,7 +80,8 @@ def object_changes(
     ``dry_run`` holds the server's answer for the desired objects (may be partial: an
     object missing from it is compared as rendered); ``removable`` holds live objects that
     may be gone from the render (a label query), of which only periph-labelled ones of this
-    environment and never Namespaces or PersistentVolumeClaims count as removed.
+    environment and never Namespaces, PersistentVolumeClaims or objects annotated
+    ``periph.dev/prune: never`` count as removed.
     """
     answered = {key(o): o for o in dry_run}
     current = {key(o): o for o in live}
@@ -90,7 +98,13 @@ def object_changes(
         changes.append(ObjectChange(kind, name, "changed" if fields else "unchanged", fields))
     for obj in removable:
         k = key(obj)
-        if k in wanted or k[0] in NEVER_PRUNE or not is_periph_object(obj, environment):
+        annotations = obj.get("metadata", {}).get("annotations") or {}
+        if (
+            k in wanted
+            or k[0] in NEVER_PRUNE
+            or annotations.get(PRUNE_ANNOTATION) == "never"
+            or not is_periph_object(obj, environment)
+        ):
             continue
         changes.append(ObjectChange(k[0], k[2], "removed"))
     return changes

@@ -34,6 +34,11 @@ class Target:
         return self.overlay / "migrate"
 
     @property
+    def persistent_overlay(self) -> Path:
+        """``<overlay>/persistent``: the Namespace and claims, applied first, never pruned."""
+        return self.overlay / "persistent"
+
+    @property
     def release_dir(self) -> Path:
         """``<overlay>/release``: the component holding the image pins."""
         return self.overlay / "release"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,8 +52,7 @@ class ResourceWatch(threading.Thread):
         """Close the current connection (the watch resumes from its resourceVersion)."""
         response = self._response
         if response is not None:
-            with contextlib.suppress(Exception):
-                response.close()
+            _shutdown(response)
 
     def _list(self) -> None:
         resp = self.lister(self.namespace, _preload_content=False, _request_timeout=(5, 30))
@@ -110,6 +110,18 @@ class ResourceWatch(threading.Thread):
             else:
                 if not self.stopping.is_set():
                     self.reconnects += 1
+
+
+def _shutdown(response: Any) -> None:
+    """Wake the thread blocked reading ``response``: shut its socket down, then close it.
+
+    urllib3's ``shutdown()`` only shuts the read side, which leaves a blocked TLS read
+    waiting, and ``close()`` alone does not wake it either.
+    """
+    with contextlib.suppress(Exception):
+        response._fp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
 
 
 def _matches(selector: Obj, labels: dict[str, str]) -> bool:
@@ -233,3 +245,6 @@ class RolloutWatch:
         finally:
             for w in self.watches:
                 w.stop()
+            # Threads still reading a socket at interpreter exit can abort the process.
+            for w in self.watches:
+                w.join(timeout=5)

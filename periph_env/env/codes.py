@@ -192,8 +192,7 @@ _RULES = (
         "PE402",
         "staged-secret",
         ERROR,
-        "A staged file (its content or its name) contains a secret value from a local env "
-        "file.",
+        "A staged file (its content or its name) contains a secret value from a local env file.",
     ),
     Rule(
         "PE403",

@@ -101,10 +101,13 @@ def _unreadable(parsed: ParsedFile) -> str | None:
     """Why the guard cannot trust its reading of an env file, or None."""
     if parsed.encoding:
         return f"it is {parsed.encoding} text; save it as UTF-8"
+    if not parsed.unread:
+        return None
+    line = min(parsed.unread)
     for finding in parsed.findings:
-        if finding.code in ("PE002", "PE003", "PE004", "PE005", "PE009", "PE010"):
-            return f"line {finding.line}: {finding.message}"
-    return None
+        if finding.line == line and finding.severity == ERROR:
+            return f"line {line}: {finding.message}"
+    return f"line {line} cannot be read"
 
 
 def local_secrets(env_files: list[str], schema: Schema) -> list[Secret]:

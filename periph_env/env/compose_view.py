@@ -21,6 +21,8 @@ from typing import NamedTuple
 # compose-go's isSpace: spaces that are not line breaks.
 _SPACE = "\t\v\f\r \x85\xa0"
 _EXPORT = re.compile(r"export\s+")
+# Characters a key may hold (letters, digits, '_', '.') and the spaces compose skips in it.
+_KEY_CHARS = re.compile(r"(?:[^\W]|[.\t\v\f\r \x85\xa0])*")
 # Double-quoted escapes compose decodes (Go's UnquoteChar plus \0NNN octal).
 _ESCAPE = re.compile(r"\\(?:[abcfnrtv\"\\$]|0[0-9]{0,3})")
 _QUOTE_STOP = {"'": re.compile(r"[\\'\n]"), '"': re.compile(r'[\\"\n]')}
@@ -67,10 +69,6 @@ def _rstrip(text: str) -> str:
     return text[:end]
 
 
-def _is_key_char(char: str) -> bool:
-    return char in "_." or char.isalpha() or char.isnumeric()
-
-
 def _skip_blank(text: str, pos: int, line: int) -> tuple[int, int]:
     """Skip whitespace and comment lines; return the next statement's offset and line."""
     size = len(text)
@@ -109,15 +107,10 @@ def read(text: str) -> ComposeFile:
         if m:
             pos = _skip_spaces(text, pos + len("export"))
         key_start = pos
-        terminator = ""
-        while pos < size:
-            char = text[pos]
-            if char in "=:\n":
-                terminator = char
-                break
-            if char not in _SPACE and not _is_key_char(char):
-                return ComposeFile(bindings, line, "unexpected character in a variable name")
-            pos += 1
+        pos = _KEY_CHARS.match(text, pos).end()  # type: ignore[union-attr]
+        terminator = text[pos : pos + 1]
+        if terminator and terminator not in "=:\n":
+            return ComposeFile(bindings, line, "unexpected character in a variable name")
         key = _rstrip(text[key_start:pos])
         if not terminator:  # end of file inside the key: compose reads it as a value of ""
             bindings.append(Binding("", key, start_line))

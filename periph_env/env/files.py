@@ -12,8 +12,10 @@ import stat
 from periph_env.errors import UsageError
 
 # Real env files are a few KB. Past this the file is refused (exit 2) rather than read,
-# which keeps memory and time small on pathological input (tens of MB of keys).
-MAX_ENV_BYTES = 1 << 20
+# which keeps memory and time small on pathological input (tens of MB of keys): reading
+# costs python-dotenv's parser ~20 us per statement and, on an unterminated quote, its
+# regex backtracking stack ~200 bytes per character (bench/env_bounds.py measures both).
+MAX_ENV_BYTES = 256 << 10
 
 _KINDS = (
     (stat.S_ISDIR, "a directory"),
@@ -71,8 +73,8 @@ def read_env_bytes(path: str, what: str = "env file") -> bytes:
 
 def _too_big(what: str, path: str, size: int) -> str:
     return (
-        f"{what} {path} is {size / (1 << 20):.1f} MiB; periph reads env files up to "
-        f"{MAX_ENV_BYTES >> 20} MiB"
+        f"{what} {path} is {size >> 10} KiB; periph reads env files up to "
+        f"{MAX_ENV_BYTES >> 10} KiB"
     )
 
 

@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
 from periph_env.env.commit_guard import TEMP_PREFIX
@@ -124,10 +124,8 @@ def _signals_raise() -> Iterator[None]:
 
     saved = {}
     for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
+        with suppress(OSError, ValueError):
             saved[sig] = signal.signal(sig, interrupted)
-        except (OSError, ValueError):
-            pass
     try:
         yield
     finally:
@@ -217,8 +215,15 @@ def _refuse_unless_plain(parsed: ParsedFile, path: str, what: str) -> None:
             "mix encodings",
             hint="save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8), then run init again",
         )
+    view = parsed.compose
+    if view.error_line is not None and view.error == "unterminated quoted value":
+        raise UsageError(
+            f"{what} {path} line {view.error_line}: a quote compose never sees closed; text "
+            "appended after it would become part of that value",
+            hint="close the quote first, then run init again",
+        )
     for finding in parsed.findings:
-        if finding.code in ("PE005", "PE009", "PE010"):
+        if finding.code in ("PE002", "PE005", "PE009", "PE010"):
             raise UsageError(
                 f"{what} {path} line {finding.line}: {finding.message}",
                 hint="fix that line first: python-dotenv and compose would not read the "
@@ -229,8 +234,9 @@ def _refuse_unless_plain(parsed: ParsedFile, path: str, what: str) -> None:
 def keys_set(parsed: ParsedFile, text: str) -> tuple[set[str], dict[str, int]]:
     """Keys python-dotenv or compose read from the file, and keys only a loose reading
     finds (key -> line): those lines look like settings that no reader understands."""
-    have = {e.key for e in parsed.entries}
+    have = {e.key for e in parsed.entries} | set(parsed.bare_keys)
     have |= {b.key for b in parsed.compose.bindings}
+    have |= {b.value for b in parsed.compose.bindings if not b.key and b.value}
     loose: dict[str, int] = {}
     for number, line in enumerate(text.splitlines(), 1):
         m = _LOOSE_KEY.match(line)

@@ -12,6 +12,7 @@ make python-dotenv's comment regex quadratic become findings (and such lines are
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
 
@@ -23,7 +24,7 @@ _VALID_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # python-dotenv strips inline comments with re.sub(r"\s+#.*", ...), quadratic in a run of
 # whitespace that no '#' follows. Lines with a run this long are reported, not parsed.
 MAX_SPACE_RUN = 128
-_LONG_SPACE = re.compile(r"(?<![^\S\r\n])[^\S\r\n]{%d,}" % MAX_SPACE_RUN)
+_LONG_SPACE = re.compile(rf"(?<![^\S\r\n])[^\S\r\n]{{{MAX_SPACE_RUN},}}")
 _BARE_CR = re.compile(r"\r(?!\n)")
 # The head of a statement: export, key (python-dotenv's unquoted or single-quoted key), '='.
 _HEAD = re.compile(r"(?:export[^\S\r\n]+)?(?:'[^']+'|[^=#\s]+)?[^\S\r\n]*(=[^\S\r\n]*)?")
@@ -69,21 +70,31 @@ def _load_parse_stream():
 class ParsedFile:
     """Entries in file order plus the findings met while reading.
 
-    ``unread`` counts lines neither reader could be trusted on (undecodable, bare CR,
+    ``unread`` lists the lines neither reader could be trusted on (undecodable, bare CR,
     pathological whitespace, python-dotenv errors); ``encoding`` names a UTF-16/32 file;
     ``other_values`` holds values python-dotenv reads under keys the checker rejects
     (they may still be secrets); ``compose`` is compose's reading of the text.
     """
 
-    __slots__ = ("compose", "encoding", "entries", "findings", "other_values", "path", "unread")
+    __slots__ = (
+        "bare_keys",
+        "compose",
+        "encoding",
+        "entries",
+        "findings",
+        "other_values",
+        "path",
+        "unread",
+    )
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.entries: list[Entry] = []
         self.findings: list[Finding] = []
         self.other_values: list[str] = []
+        self.bare_keys: list[str] = []  # `KEY` lines without '=' (compose: the host's value)
         self.encoding: str | None = None
-        self.unread = 0
+        self.unread: list[int] = []
         self.compose = compose_view.ComposeFile([], None, None)
 
     def add(self, line: int, code: str, message: str, key: str | None = None) -> None:
@@ -103,7 +114,7 @@ def decode(data: bytes, parsed: ParsedFile) -> str:
     wide = wide_encoding(data)
     if wide:
         parsed.encoding = wide
-        parsed.unread += 1
+        parsed.unread.append(1)
         parsed.add(
             1,
             "PE008",
@@ -120,10 +131,8 @@ def decode(data: bytes, parsed: ParsedFile) -> str:
         parsed.add(line, "PE007", "CRLF line endings; save the file with LF endings")
     text: str | None = None
     if b"\0" not in data:
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
     lines: list[str] | None = None
     if text is None:  # rare: decode line by line so each bad line is named
         raw_lines = data.split(b"\n")
@@ -134,7 +143,7 @@ def decode(data: bytes, parsed: ParsedFile) -> str:
                     raise ValueError
                 lines.append(raw.decode("utf-8"))
             except ValueError:
-                parsed.unread += 1
+                parsed.unread.append(number)
                 parsed.add(number, "PE005", "line is not valid UTF-8 text (or holds a NUL byte)")
                 lines.append("")
         text = "\n".join(lines)
@@ -142,7 +151,7 @@ def decode(data: bytes, parsed: ParsedFile) -> str:
         lines = text.split("\n") if lines is None else lines
         for number, line in enumerate(lines, 1):
             if _BARE_CR.search(line.removesuffix("\r")):
-                parsed.unread += 1
+                parsed.unread.append(number)
                 parsed.add(
                     number,
                     "PE009",
@@ -154,7 +163,7 @@ def decode(data: bytes, parsed: ParsedFile) -> str:
         lines = text.split("\n") if lines is None else lines
         for number, line in enumerate(lines, 1):
             if _LONG_SPACE.search(line):
-                parsed.unread += 1
+                parsed.unread.append(number)
                 parsed.add(
                     number,
                     "PE010",
@@ -207,7 +216,7 @@ def _read(text: str, parsed: ParsedFile) -> None:
         end_line = line + _newlines(statement)
         if binding.error:
             _error(parsed, statement, line)
-            parsed.unread += 1
+            parsed.unread.append(line)
             comments = []
             continue
         key, value = binding.key, binding.value
@@ -215,12 +224,11 @@ def _read(text: str, parsed: ParsedFile) -> None:
             comments.append(statement.strip())
             continue
         if value is None:
+            parsed.bare_keys.append(key)
             _no_equals(parsed, key, line)
         elif not _VALID_KEY.match(key):
             parsed.other_values.append(value)
-            parsed.add(
-                line, "PE003", "key is not a portable name ([A-Za-z_][A-Za-z0-9_]*)", None
-            )
+            parsed.add(line, "PE003", "key is not a portable name ([A-Za-z_][A-Za-z0-9_]*)", None)
         else:
             quote = _quote_of(statement)
             parsed.entries.append(Entry(key, value, value, quote, line, end_line, comments))

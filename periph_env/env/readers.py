@@ -126,7 +126,7 @@ def compose_divergences(parsed: ParsedFile) -> list[Finding]:
     found: list[Finding] = []
     view = parsed.compose
     for binding in view.bindings:
-        if binding.line in flagged or (binding.line, binding.key) in dotenv_at:
+        if (binding.line, binding.key) in dotenv_at:
             continue
         if binding.value is None:
             continue  # a bare KEY: PE001 covers what python-dotenv makes of it

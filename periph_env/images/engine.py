@@ -91,16 +91,21 @@ class Engine:
         self.client = client or connect()
         self.api = self.client.api
 
-    def image_id(self, ref: str) -> str | None:
-        """The local image ID of ``ref``, or None."""
+    def inspect(self, ref: str) -> dict | None:
+        """``docker image inspect`` of ``ref``, or None when there is no such image."""
         try:
-            return str(self.api.inspect_image(ref)["Id"])
+            return self.api.inspect_image(ref)
         except ImageNotFound:
             return None
         except APIError as exc:
             if exc.status_code == 404:
                 return None
             raise EngineError(f"cannot inspect image {ref}: {exc.explanation}") from None
+
+    def image_id(self, ref: str) -> str | None:
+        """The local image ID of ``ref``, or None."""
+        found = self.inspect(ref)
+        return str(found["Id"]) if found else None
 
     def base_id(self, ref: str) -> str:
         """The ID of base image ``ref``, pulling it when it is not here."""
@@ -117,12 +122,15 @@ class Engine:
             )
         return found
 
-    def tag(self, image_id: str, refs: list[str]) -> None:
+    def tag(self, image_id: str, refs: list[str], present: list[str] = ()) -> None:
+        """Point every ref at ``image_id`` (skipping those in ``present``, already there)."""
         for ref in refs:
+            if ref in present:
+                continue
             repo, tag = ref.rsplit(":", 1)
             self.api.tag(image_id, repo, tag, force=True)
 
-    def build(self, plan: BuildPlan) -> Iterator[Event]:
+    def build(self, plan: BuildPlan, no_cache: bool = False) -> Iterator[Event]:
         """Build ``plan``'s image and tag it with every tag; the last event is Built or Failed."""
         start = time.monotonic()
         stream = BuildStream(plan.spec.name)
@@ -137,6 +145,7 @@ class Engine:
                 labels={CONTENT_LABEL: plan.content_tag, SERVICE_LABEL: plan.spec.name},
                 rm=True,
                 forcerm=True,
+                nocache=no_cache,
                 decode=True,
             )
             for message in messages:

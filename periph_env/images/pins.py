@@ -61,8 +61,14 @@ def read_pins(root: str | Path, env: str, config: dict[str, Any] | None = None) 
         if not isinstance(image, dict) or not image.get("digest"):
             continue
         service = service_of(str(image.get("name", "")))
-        if service:
-            pins[service] = f"{image.get('newName') or image['name']}@{image['digest']}"
+        if not service:
+            continue
+        if not _DIGEST.match(str(image["digest"])):
+            raise UsageError(
+                f"{path}: image {image['name']}: {image['digest']!r} is not a sha256 digest",
+                hint=f"pin it again with `periph build --pin {env}`",
+            )
+        pins[service] = f"{image.get('newName') or image['name']}@{image['digest']}"
     return pins
 
 

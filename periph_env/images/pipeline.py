@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from docker.errors import DockerException
+
 from periph_env.common import config as project_config
 from periph_env.errors import PeriphError, UsageError
 from periph_env.images import gitinfo, record, services
@@ -64,6 +66,7 @@ class BuildOptions:
     pin: str | None = None  # environment whose release file gets the digests (implies push)
     allow_dirty: bool = False
     jobs: int | None = None  # default: the number of cores
+    no_cache: bool = False  # rebuild every service without the layer cache (never skip)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # Sees each raw push message; tests use it to stop a registry mid-push.
     on_push_message: Callable[[dict], None] | None = None
@@ -221,21 +224,24 @@ def _one_service(ctx: _Context, spec: services.ServiceSpec) -> Iterator[Event]:
         result.changed = changed_inputs(record.inputs_of(previous), plan.inputs)
         yield Planned(spec.name, plan.content_tag, result.changed)
         remote_digest = None
-        image_id = ctx.engine.image_id(plan.ref(plan.content_tag))
-        if image_id:
-            ctx.engine.tag(image_id, plan.refs())
+        local = None if ctx.options.no_cache else ctx.engine.inspect(plan.ref(plan.content_tag))
+        image_id = local["Id"] if local else None
+        if local:
+            ctx.engine.tag(image_id, plan.refs(), present=local.get("RepoTags") or [])
             result.status, result.where, result.changed = "unchanged", "local", []
             yield Unchanged(spec.name, "local", plan.content_tag)
         else:
-            remote_digest = yield from _remote_lookup(ctx, plan)
+            if not ctx.options.no_cache:
+                remote_digest = yield from _remote_lookup(ctx, plan)
             if remote_digest:
                 result.status, result.where, result.changed = "unchanged", "registry", []
                 yield Unchanged(spec.name, "registry", plan.content_tag)
             else:
                 yield BuildStarted(spec.name, result.changed)
-                for event in ctx.engine.build(plan):
+                for event in ctx.engine.build(plan, no_cache=ctx.options.no_cache):
                     yield event
                     if isinstance(event, Failed):
+                        result.tags = []  # nothing was tagged
                         result.error, result.step, result.log_tail = (
                             event.message, event.step, event.log_tail,
                         )  # fmt: skip
@@ -253,6 +259,10 @@ def _one_service(ctx: _Context, spec: services.ServiceSpec) -> Iterator[Event]:
         result.step = result.step or getattr(exc, "step", "") or None
         result.log_tail = result.log_tail or getattr(exc, "log_tail", "") or None
         yield Failed(spec.name, exc.message, result.step or "", result.log_tail or "", exc.hint)
+    except (DockerException, OSError) as exc:
+        # An engine or file error mid-way fails this service only, with what went wrong.
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        yield Failed(spec.name, result.error)
     finally:
         result.seconds = time.monotonic() - start
         if result.status != "failed":
@@ -397,6 +407,9 @@ def _push_recorded(ctx: _Context, name: str) -> Iterator[Event]:
     except PeriphError as exc:
         result.error = exc.message
         yield Failed(name, exc.message, hint=exc.hint)
+    except (DockerException, OSError) as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+        yield Failed(name, result.error)
     finally:
         result.seconds = time.monotonic() - start
         yield Done(name, result)

@@ -67,7 +67,11 @@ class RegistryClient:
     """Talks to one registry as one user; reuse it for many calls (tokens are cached)."""
 
     def __init__(
-        self, registry: str, credentials: Credentials | None, timeout: float = 10.0
+        self,
+        registry: str,
+        credentials: Credentials | None,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,  # tests hand in a MockTransport
     ) -> None:
         self.registry = registry.rstrip("/")
         self.host = registry_host(self.registry)
@@ -75,8 +79,9 @@ class RegistryClient:
         scheme = "http" if _is_loopback(self.host) else "https"
         self.base = f"{scheme}://{api_host}"
         self.credentials = credentials
-        self._client = httpx.Client(timeout=timeout, follow_redirects=True)
+        self._client = httpx.Client(timeout=timeout, follow_redirects=True, transport=transport)
         self._tokens: dict[str, str] = {}
+        self._basic: str | None = None  # Basic auth covers every scope once accepted
 
     def close(self) -> None:
         self._client.close()
@@ -102,7 +107,7 @@ class RegistryClient:
     ) -> httpx.Response:
         url = self.base + path
         headers = dict(headers or {})
-        auth = self._tokens.get(scope)
+        auth = self._basic or self._tokens.get(scope)
         if auth:
             headers["Authorization"] = auth
         response = self._send(method, url, headers, content)
@@ -143,6 +148,7 @@ class RegistryClient:
         if kind == "basic":
             pair = f"{self.credentials.username}:{self.credentials.password}"
             value = "Basic " + base64.b64encode(pair.encode()).decode()
+            self._basic = value
         elif kind == "bearer":
             params = dict(_CHALLENGE.findall(header))
             query = {"service": params.get("service", "")}

@@ -38,8 +38,8 @@ from periph_env.stack.errors import (
 from periph_env.stack.models import LogLine, ReloadEvent, ServiceStatus
 
 if TYPE_CHECKING:
-    from periph_env.stack.control import EnvCheckFailed, Stack
     from periph_env.stack.checks import Check, doctor
+    from periph_env.stack.control import EnvCheckFailed, Stack
     from periph_env.stack.logs import LogFollower, read_logs
     from periph_env.stack.reload import Watcher
     from periph_env.stack.status import StatusModel

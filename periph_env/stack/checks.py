@@ -99,7 +99,9 @@ def check_env(stack: Stack) -> Check:
         )
     from periph_env import env as env_engine
 
-    report = env_engine.check(str(stack.env_file), str(stack.example_file), "local", True)
+    report = env_engine.check(
+        str(stack.env_file), str(stack.example_file), "local", env_required=True
+    )
     if report.errors:
         return Check(
             ".env",

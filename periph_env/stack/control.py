@@ -106,9 +106,17 @@ class Stack:
 
     def ps(self) -> list[ServiceStatus]:
         """Every service's status, in dependency order (``missing`` when never created)."""
+        from periph_env.stack.reload import lock
+
         model = self.model
         one_shots = {n for n, s in model.services.items() if s.one_shot}
-        return statuses(self.api.project_containers(self.project), model.ordered(), one_shots)
+        watched = (
+            {n for n, s in model.services.items() if s.watch}
+            if lock.held(self.project, self.compose_path)
+            else set()
+        )
+        containers = self.api.project_containers(self.project)
+        return statuses(containers, model.ordered(), one_shots, watched)
 
     def container_id(self, service: str) -> str | None:
         """The id of the service's current container (the newest), or None."""
@@ -197,7 +205,9 @@ class Stack:
         if not self.env_file.exists():
             result = env_engine.init(str(self.env_file), str(self.example_file))
             progress(f"created {result.env_path} from {self.example_file.name}")
-        report = env_engine.check(str(self.env_file), str(self.example_file), "local", True)
+        report = env_engine.check(
+            str(self.env_file), str(self.example_file), "local", env_required=True
+        )
         if report.errors:
             raise EnvCheckFailed(
                 f"{self.env_file} fails the env check:\n"

@@ -7,17 +7,18 @@ it delivered (the same container restarted), so no line is lost or repeated. Lin
 through a bounded queue (back-pressure on the readers, never unbounded memory) to one
 dispatcher that calls ``on_lines`` with time-ordered batches every ~50 ms.
 
-The engine's multiplexed frames are read with the docker SDK's ``frames_iter`` so each
-line keeps its stream (stdout/stderr).
+The engine's multiplexed frames are split by their 8-byte headers so each line keeps
+its stream (stdout/stderr).
 """
 
 from __future__ import annotations
 
 import contextlib
 import queue
+import struct
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from periph_env.stack.logfilter import LineSplitter, compile_grep, keep, parse_since
@@ -36,8 +37,6 @@ def _open_stream(
     api: Any, container_id: str, *, follow: bool, since: float | None, tail: int | None = None
 ) -> tuple[Any, Any]:
     """Open ``/containers/{id}/logs`` and return (response, frames iterator)."""
-    from docker.utils.socket import frames_iter
-
     params = {
         "stdout": 1,
         "stderr": 1,
@@ -50,10 +49,29 @@ def _open_stream(
     response = api._get(api._url("/containers/{0}/logs", container_id), params=params, stream=True)
     api._raise_for_status(response)
     tty = bool(api.inspect_container(container_id)["Config"].get("Tty"))
-    sock = api._get_raw_response_socket(response)
     if follow:
-        api._disable_socket_timeout(sock)
-    return response, frames_iter(sock, tty)
+        api._disable_socket_timeout(api._get_raw_response_socket(response))
+    return response, _frames(response, tty)
+
+
+def _frames(response: Any, tty: bool) -> Iterator[tuple[int, bytes]]:
+    """(stream id, data) frames of a logs response (urllib3 undoes the chunking)."""
+    raw = response.raw
+    if tty:
+        while chunk := raw.read1(65536) if hasattr(raw, "read1") else raw.read(4096):
+            yield 1, chunk
+        return
+    while True:
+        header = raw.read(8)
+        if not header or len(header) < 8:
+            return
+        length = struct.unpack(">L", header[4:8])[0]
+        if length == 0:
+            continue
+        data = raw.read(length)
+        if not data:
+            return
+        yield header[0], data
 
 
 def _read_container(
@@ -152,9 +170,13 @@ class LogFollower:
     def stop(self) -> None:
         """Stop following: close every stream, deliver what is queued, join the threads."""
         self._stop.set()
+        from docker.types.daemon import CancellableStream
+
         for response in list(self._responses.values()):
+            # Shuts the socket down, which unblocks the reader (a plain close would wait
+            # for the reader's lock).
             with contextlib.suppress(Exception):
-                response.close()
+                CancellableStream(iter(()), response).close()
         for thread in self._threads:
             thread.join(timeout=5)
 
@@ -210,7 +232,8 @@ class LogFollower:
                     self._put(line)
         finally:
             self._responses.pop(service, None)
-            response.close()
+            with contextlib.suppress(Exception):
+                response.close()
 
     def _wait_for_next(self, service: str, old_id: str) -> None:
         while not self._stop.is_set():

@@ -36,6 +36,7 @@ class ReloadEvent:
     ok: bool = True
     error: str | None = None
     done: bool = False  # the last update of this reload (serving, failed or abandoned)
+    note: str | None = None  # e.g. synced, but the service printed no reload marker
 
     @property
     def latency(self) -> float | None:
@@ -96,6 +97,7 @@ class ServiceStatus:
                 "ok": reload.ok,
                 "error": reload.error,
                 "done": reload.done,
+                "note": reload.note,
             },
         }
 

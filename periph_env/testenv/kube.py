@@ -210,8 +210,12 @@ def _bring_up_workloads(info: ClusterInfo) -> None:
     )
 
 
-def _write_config(binaries: Path) -> str:
-    """Write the kwokctl config and the pod log; return the config's fingerprint."""
+def _write_config(binaries: Path) -> tuple[str, str]:
+    """Write the kwokctl config and the pod log; return the config's fingerprints.
+
+    The second fingerprint is the config without the real node's patches: a cluster created
+    before they existed still serves the k8s tier as it is (see ``ensure``).
+    """
     cfg.periph_dir().mkdir(parents=True, exist_ok=True)
     # kwok reads the file on every request; rewrite it only when the configured lines change.
     log_file = pod_log_file()
@@ -219,7 +223,8 @@ def _write_config(binaries: Path) -> str:
         log_file.write_text(cfg.pod_log_text())
     documents = cfg.config_documents(binaries, pod_log_file(), cfg.REAL_NODE_CONTROL_PLANE)
     config_file().write_text(cfg.dump_documents(documents))
-    return cfg.fingerprint(documents)
+    without_node = cfg.config_documents(binaries, pod_log_file(), real_node=False)
+    return cfg.fingerprint(documents), cfg.fingerprint(without_node)
 
 
 def _recorded_fingerprint() -> str | None:
@@ -264,8 +269,13 @@ def _create(log: Log, fingerprint: str) -> None:
         _wait_ready()
 
 
-def ensure(log: Log) -> ClusterInfo:
-    """Bring the test cluster up (or reuse it) and return how to reach it."""
+def ensure(log: Log, *, require_real_node: bool = False) -> ClusterInfo:
+    """Bring the test cluster up (or reuse it) and return how to reach it.
+
+    A healthy cluster created without the real node's patches is reused unless
+    ``require_real_node`` (the node tier): adding the patches recreates a shared cluster only
+    when a real node needs them, never under a kwok-only test run.
+    """
     if not cfg.valid_cluster_name(cfg.CLUSTER_NAME):
         raise EngineError(
             f"PERIPH_KUBE_CLUSTER={cfg.CLUSTER_NAME!r} is not a valid cluster name",
@@ -273,9 +283,11 @@ def ensure(log: Log) -> ClusterInfo:
         )
     binaries = ensure_binaries(log)
     with _locked():
-        fingerprint = _write_config(binaries)
+        fingerprint, without_node = _write_config(binaries)
         exists = (cfg.cluster_dir() / "kwok.yaml").is_file()
-        same_config = _recorded_fingerprint() == fingerprint
+        same_config = cfg.reusable_config(
+            _recorded_fingerprint(), fingerprint, without_node, require_real_node
+        )
         if exists and same_config and _healthy():
             info = _info()
             log(f"kube: reusing cluster {info.name} at {info.server}")

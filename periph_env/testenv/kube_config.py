@@ -158,6 +158,19 @@ def config_documents(
     ]
 
 
+def reusable_config(
+    recorded: str | None, fingerprint: str, without_node: str, require_real_node: bool
+) -> bool:
+    """Whether a cluster created with the ``recorded`` config fingerprint can be reused.
+
+    One created before the real node's patches existed (``without_node``) still serves the
+    k8s tier; only the node tier (``require_real_node``) needs it recreated.
+    """
+    if recorded == fingerprint:
+        return True
+    return recorded == without_node and not require_real_node
+
+
 def valid_cluster_name(name: str) -> bool:
     """Whether ``name`` can name a cluster (a DNS label: kwokctl uses it in paths and names)."""
     return re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?", name) is not None

@@ -21,6 +21,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -167,8 +168,11 @@ def _issue_cert(name: str, subject: str, ca: tuple[Path, Path]) -> tuple[Path, P
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
+    """Write ``text`` unless the file already holds it: kube-proxy exits when its config file
+    is written to, even with the same content."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    if not path.is_file() or path.read_text() != text:
+        path.write_text(text)
     path.chmod(mode)
 
 
@@ -281,7 +285,7 @@ def _import_pause(binaries: Path) -> None:
         return
     archive = _dir() / "pause-image.tar"
     archive.write_bytes(image_archive((binaries / "pause").read_bytes(), ncfg.PAUSE_IMAGE))
-    _ctr("images", "import", "--no-unpack=false", str(archive))
+    _ctr("images", "import", str(archive))
 
 
 def _node_ready(cluster: kube.ClusterInfo) -> bool:
@@ -314,9 +318,10 @@ def _stop_processes(log: Log) -> None:
         clear_started(_component(process))
 
 
-def _apply_storage(cluster: kube.ClusterInfo) -> None:
+def _apply_cluster_objects(cluster: kube.ClusterInfo) -> None:
+    """CoreDNS's read access, the local StorageClass and its PVs (directories made first)."""
     volumes = _dir() / "volumes"
-    documents = ncfg.storage_documents(volumes)
+    documents = [*ncfg.coredns_rbac_documents(), *ncfg.storage_documents(volumes)]
     for i in range(ncfg.LOCAL_VOLUMES):
         (volumes / f"pv-{i}").mkdir(parents=True, exist_ok=True)
     cluster.kubectl(
@@ -349,7 +354,7 @@ def ensure(log: Log) -> NodeInfo:
         )
     ensure_packages(PACKAGES, log, why="the real test node")
     binaries = ensure_binaries(log)
-    cluster = kube.ensure(log)
+    cluster = kube.ensure(log, require_real_node=True)
     with _locked():
         owner = _owner()
         if owner not in (None, kcfg.CLUSTER_NAME) and any(_alive().values()):
@@ -370,13 +375,13 @@ def ensure(log: Log) -> NodeInfo:
         node_host.record_host_state()
         node_host.ensure_network()
         with log.step(f"node: {ncfg.NODE_NAME} Ready"):
+            _apply_cluster_objects(cluster)
             for process in PROCESSES:
                 if started_pid(_component(process)) is None:
                     _start(process, binaries, cluster, log)
             _fingerprint_file().write_text(fingerprint)
             _wait("waiting for the node to be Ready", lambda: _node_ready(cluster),
                   READY_TIMEOUT, "kubelet")  # fmt: skip
-            _apply_storage(cluster)
         return _info(cluster)
 
 
@@ -421,6 +426,8 @@ def stop(log: Log) -> None:
             node_host.remove_interfaces()
             node_host.remove_iptables_chains(log)
             node_host.remove_cgroups(log)
+            # No pod ran its CNI DEL: forget every address host-local handed out.
+            shutil.rmtree(_dir() / "cni" / "ipam", ignore_errors=True)
             node_host.restore_host(log)
             _forget_in_cluster(log)
             _fingerprint_file().unlink(missing_ok=True)

@@ -4,9 +4,10 @@ Pure functions only (paths and values in, documents out), so the unit tier check
 periph hands to containerd, the CNI plugins, the kubelet, kube-proxy and CoreDNS.
 ``periph_env.testenv.node`` writes them and runs the processes.
 
-Addressing, all on this machine: the node IP sits on a dummy interface of its own, the pods
-on a CNI bridge, and the Service range is routed into the dummy interface, so no packet for a
-cluster address ever leaves the host even when nothing answers it. CoreDNS runs as a host
+Addressing, all on this machine: the node IP sits on an interface of its own (a bridge
+with no ports, as good as a dummy one), the pods on a CNI bridge, and the Service range is
+routed into the node's interface, so no packet for a cluster address ever leaves the host
+even when nothing answers it. CoreDNS runs as a host
 process on the node IP (no image, no in-cluster credentials) and the kubelet hands that
 address to every pod as its nameserver. The apiserver listens on loopback only; a relay on
 the node IP forwards its advertised address, so pods reach the ``kubernetes`` Service.
@@ -200,7 +201,8 @@ def kubelet_subject() -> str:
 
 
 PROXY_SUBJECT = "/CN=system:kube-proxy"
-COREDNS_SUBJECT = "/CN=system:serviceaccount:kube-system:coredns"
+COREDNS_USER = "periph:coredns"
+COREDNS_SUBJECT = f"/CN={COREDNS_USER}"
 
 
 def kubelet_configuration(directory: Path, ca_file: Path) -> dict[str, Any]:
@@ -387,6 +389,42 @@ def storage_documents(volumes_dir: Path, count: int = LOCAL_VOLUMES) -> list[dic
     return [storage_class, *volumes]
 
 
+def coredns_rbac_documents() -> list[dict[str, Any]]:
+    """Read access for CoreDNS's client certificate (for clusters that authorize with RBAC)."""
+    return [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {"name": "periph:coredns"},
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["endpoints", "services", "pods", "namespaces"],
+                    "verbs": ["list", "watch"],
+                },
+                {
+                    "apiGroups": ["discovery.k8s.io"],
+                    "resources": ["endpointslices"],
+                    "verbs": ["list", "watch"],
+                },
+            ],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": "periph:coredns"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": "periph:coredns",
+            },
+            "subjects": [
+                {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": COREDNS_USER}
+            ],
+        },
+    ]
+
+
 def pull_secret_document(
     name: str, namespace: str, registry: str, username: str, password: str
 ) -> dict[str, Any]:
@@ -415,8 +453,9 @@ def control_plane_patches() -> list[dict[str, Any]]:
 
     - kwok manages only the nodes annotated ``kwok.x-k8s.io/node=fake`` (its own), so it
       never fights a kubelet over a Lease or force-deletes a real pod;
-    - the apiserver reaches kubelets by InternalIP (the node name does not resolve) and
-      advertises the node IP, where the relay forwards to its loopback port.
+    - the apiserver reaches kubelets by InternalIP (the real node's name does not resolve),
+      then Hostname (kwok's nodes only have ``localhost``), and advertises the node IP,
+      where the relay forwards to its loopback port.
     """
     return [
         {
@@ -429,7 +468,7 @@ def control_plane_patches() -> list[dict[str, Any]]:
         {
             "name": "kube-apiserver",
             "extraArgs": [
-                {"key": "kubelet-preferred-address-types", "value": "InternalIP"},
+                {"key": "kubelet-preferred-address-types", "value": "InternalIP,Hostname"},
                 {"key": "advertise-address", "value": NODE_IP},
                 {"key": "service-cluster-ip-range", "value": SERVICE_CIDR},
             ],

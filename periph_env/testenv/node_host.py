@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -59,9 +60,13 @@ def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def ensure_network() -> None:
-    """The node IP on a dummy interface, and the Service range routed into it (kept local)."""
+    """The node IP on an interface of its own, the Service range routed into it (kept local).
+
+    A bridge without ports stands in for a dummy interface: this kernel has no dummy driver
+    (and no modprobe), while bridges are what the CNI plugin needs anyway.
+    """
     if _ip("link", "show", ncfg.DUMMY_INTERFACE, check=False).returncode != 0:
-        _ip("link", "add", ncfg.DUMMY_INTERFACE, "type", "dummy")
+        _ip("link", "add", ncfg.DUMMY_INTERFACE, "type", "bridge")
     addresses = _ip("-o", "addr", "show", "dev", ncfg.DUMMY_INTERFACE).stdout
     if f" {ncfg.NODE_IP}/" not in addresses:
         _ip("addr", "add", f"{ncfg.NODE_IP}/32", "dev", ncfg.DUMMY_INTERFACE)
@@ -156,7 +161,7 @@ def remove_iptables_chains(log: Log) -> None:
             continue
         dump = run([save], check=False, timeout=60).stdout
         for table, spec in ncfg.rules_jumping_to_ours(dump):
-            run([tool, "-w", "-t", table, *spec.split()], check=False, timeout=30)
+            run([tool, "-w", "-t", table, *shlex.split(spec)], check=False, timeout=30)
         for table, chains in ncfg.chains_to_remove(dump).items():
             for chain in chains:
                 run([tool, "-w", "-t", table, "-F", chain], check=False, timeout=30)

@@ -186,6 +186,10 @@ class PeriphApp(App[int]):
         self.close_session()
         self.exit(0)
 
+    def on_unmount(self) -> None:
+        # Engine threads must end before the event loop joins its executor threads.
+        self.close_session()
+
     def close_session(self) -> None:
         """Stop the engine threads (watchers, log follower, status model)."""
         if self.session is not None:

@@ -1,6 +1,19 @@
 import { sveltekit } from '@sveltejs/kit/vite';
-import { loadEnv } from 'vite';
+import { loadEnv, type Plugin } from 'vite';
 import { defineConfig } from 'vitest/config';
+
+// Dev only: one log line per file change once Vite has invalidated it, so the next
+// request or HMR update serves the new code. periph's hot reload ends its reload event
+// on this line (compose.yaml, x-periph.reload_marker).
+function reloadMarker(): Plugin {
+	return {
+		name: 'periph-reload-marker',
+		apply: 'serve',
+		handleHotUpdate({ file }) {
+			console.log(`periph:reloaded ${file}`);
+		}
+	};
+}
 
 export default defineConfig(({ mode }) => {
 	// '' loads every key, but only into this Node process (the proxy target); nothing
@@ -9,7 +22,7 @@ export default defineConfig(({ mode }) => {
 	const backend = env.BACKEND_URL || 'http://localhost:5058';
 
 	return {
-		plugins: [sveltekit()],
+		plugins: [sveltekit(), reloadMarker()],
 		// import.meta.env exposes only these prefixes to client code. Vite's default
 		// ('VITE_') would publish any VITE_* key, secret or not.
 		envPrefix: ['VITE_PUBLIC_'],

@@ -5,7 +5,7 @@ Three services on the offline ``debian:bookworm-slim`` stand-in, built in a seco
 - ``once``: a one-shot the others depend on (``service_completed_successfully``);
 - ``app``: built from ``app/`` (a ``deps.txt`` rebuild rule; ``src/`` synced to
   ``/app/src``). Its loop prints the reload marker ``periph:reloaded version=<v>``
-  whenever ``/app/src/version`` changes, like an in-process reloader;
+  whenever anything under ``/app/src`` changes, like an in-process reloader;
 - ``conf``: ``sync+restart`` of ``conf/`` to ``/conf``; prints the value at start.
 
 A build fails when ``deps.txt`` contains ``fail``.
@@ -71,8 +71,8 @@ RUN_SH = """\
 echo "app started deps=$(cat /app/deps.txt)"
 last=""
 while true; do
-  v=$(cat /app/src/version 2>/dev/null)
-  if [ "$v" != "$last" ]; then echo "periph:reloaded version=$v"; last="$v"; fi
+  v=$(ls -lR --full-time /app/src 2>/dev/null | md5sum)
+  if [ "$v" != "$last" ]; then echo "periph:reloaded version=$(cat /app/src/version)"; last="$v"; fi
   sleep 0.05
 done
 """

@@ -166,8 +166,10 @@ def test_secret_values_arrive_as_the_services_read_them(released, kube_cluster) 
     )
     data = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     # kubectl create secret --from-env-file would keep the quotes and the literal ${...}.
-    assert data["EMAIL_FROM_ADDRESS"] == "Peripheral Support <support@peripheral.internal>"
-    assert data["VITE_PUBLIC_STRIPE_KEY"] == "pk_test_publishable123"
+    assert data["DB_USER"] == "peripheral"
+    assert data["POSTGRES_DB"] == "peripheral_app"
+    # Only the keys the manifests read: nothing else of the env file reaches the cluster.
+    assert "POLYGON_API_KEY" not in data and "EMAIL_FROM_ADDRESS" not in data
 
 
 def test_history_records_who_when_commit_digests_and_result(released) -> None:
@@ -184,7 +186,7 @@ def test_history_records_who_when_commit_digests_and_result(released) -> None:
         ["git", "-C", str(state.root), "rev-parse", "HEAD"], capture_output=True, text=True
     )
     assert newest["git_sha"] == head.stdout.strip()
-    assert newest["images"]["peripheral-backend"] == state.images.ref("v2", "backend")
+    assert newest["images"]["backend"] == state.images.ref("v2", "backend")
     assert newest["user"] and newest["started"] and newest["duration"] > 0
     assert newest["deployments"]["backend"] > newest["previous"]["backend"]
 
@@ -225,9 +227,7 @@ def test_rollback_restores_the_previous_images(released, kube_cluster) -> None:
     proc = state.cli("rollback", "demo")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     current = images_of(kube_cluster, state.namespace)
-    assert {name: current[name] for name in ("backend", "frontend", "worker")} == {
-        name: state.images.ref("v1", name) for name in ("backend", "frontend", "worker")
-    }
+    assert current == {name: state.images.ref("v1", name) for name in DEPLOYMENTS}
     records = json.loads(state.cli("history", "demo", "--format", "json").stdout)
     assert (records[0]["action"], records[0]["status"]) == ("rollback", "succeeded")
 
@@ -277,9 +277,9 @@ def test_never_ready_pods_fail_by_the_deadline_and_auto_rollback_restores_all(
     # The verdict came from the progress deadline, not from periph's own timeout.
     assert marks["rollback"] - marks["rollout"] < deadline + 30
     [rolled] = [e for e in events if isinstance(e, ev.RolledBack)]
-    assert rolled.ok and set(rolled.revisions) == {"backend", "frontend", "worker"}
+    assert rolled.ok and set(rolled.revisions) == set(DEPLOYMENTS)
     current = images_of(kube_cluster, namespace)
-    assert all(current[n] == images.ref("v1", n) for n in ("backend", "frontend", "worker"))
+    assert current == {n: images.ref("v1", n) for n in DEPLOYMENTS}
 
 
 def test_failing_migration_stops_before_any_deployment(

@@ -289,7 +289,7 @@ def test_wrong_registry_credentials_give_a_clear_message_and_no_secret(
 def test_push_without_any_credentials_says_how_to_log_in(project_factory, capsys):
     project_factory({"alpha": ALPHA}, login=False)
 
-    code, out, err = periph(capsys, "build", "--push")
+    code, _, err = periph(capsys, "build", "--push")
 
     assert code == 1
     assert "requires credentials" in err and "docker login" in err
@@ -423,3 +423,20 @@ def test_build_events_stream_per_service_and_step(project_factory):
             (service, k) for k in ("Planned", "BuildStarted", "StepStarted", "Built", "Done")
         } <= kinds
     assert type(events[-1]).__name__ == "Done"
+
+
+def test_a_missing_base_image_fails_that_service_naming_it(project_factory, capsys):
+    project = project_factory({"alpha": ALPHA})
+    base = f"{project.address}/periphtest-nothing-{secrets.token_hex(3)}/base:1"
+    project.write("services/orphan/Dockerfile.prod", f"FROM {base}\nRUN true\n")
+    project.write(
+        "periph.toml",
+        (project.root / "periph.toml").read_text().replace('"alpha"]', '"alpha", "orphan"]'),
+    )
+    project.commit()
+
+    code, out, _ = periph(capsys, "build", "--format", "json")
+
+    results = by_service(out)
+    assert code == 1 and results["alpha"]["status"] == "built"
+    assert f"base image {base} is not available locally" in results["orphan"]["error"]

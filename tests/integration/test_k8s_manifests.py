@@ -1,10 +1,13 @@
 """The k8s/ overlays against a real API server (kwok test cluster).
 
-Both overlays render, every object passes strict server-side validation, the overlay
-applies server-side and every Deployment and StatefulSet completes its rollout; the
-migration Job and a run of the backup CronJob complete; the HPAs exist. kwok plays the
-kubelets (pods become Ready through its stages), everything else is the real control
-plane. Each environment's namespace and volumes are removed afterwards.
+Both overlays render, every object passes strict server-side validation, the namespace
+and claims (overlays/<env>/persistent, with Pod Security `restricted` enforced) and then
+the overlay apply server-side and every Deployment and StatefulSet completes its rollout;
+the migration Job and a run of the backup CronJob complete; the HPAs exist and own the
+replica counts, so a second apply keeps what the HPA scaled to. kwok plays the kubelets
+(pods become Ready through its stages), everything else is the real control plane (the
+controller manager's HPA controller included). Each environment's namespace and volumes
+are removed afterwards.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tests.unit.k8s.manifests import (
     migrate_dir,
     one,
     overlay_dir,
+    persistent_dir,
     render,
 )
 
@@ -42,7 +46,7 @@ SECRET_LITERALS = {
     "DB_PASSWORD": "test-only-db-password",
     "POSTGRES_DB": "peripheral",
     "JWT_SECRET": "test-only-jwt-secret",
-    "REDIS_PASSWORD": "",
+    "REDIS_PASSWORD": "test-only-redis-password",
 }
 
 
@@ -53,8 +57,27 @@ class Environment:
     name: str
     namespace: str
     docs: list[Doc]
+    persistent: list[Doc]
     kubectl: Kubectl
     kubectl_path: str
+
+    def get(self, resource: str) -> Doc:
+        """``kubectl get RESOURCE -o json`` in this namespace, field ownership included."""
+        result = self.kubectl(
+            "get", resource, "-n", self.namespace, "-o", "json", "--show-managed-fields"
+        )
+        return json.loads(result.stdout)
+
+    def apply_overlay(self) -> None:
+        """Server-side apply of the overlay as periph's deploy engine does it."""
+        self.kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=periph",
+            "--force-conflicts",
+            "-k",
+            str(overlay_dir(self.name)),
+        )
 
     def wait(self, condition: str, *objects: str) -> None:
         """``kubectl wait --for=CONDITION OBJECT...`` in this namespace; fails on timeout."""
@@ -122,20 +145,23 @@ def _remove(kubectl: Kubectl, namespace: str) -> None:
 def environment(
     request: pytest.FixtureRequest, kube_cluster: kube.ClusterInfo
 ) -> Iterator[Environment]:
-    """The overlay's namespace with the Secret periph would create and volumes for its claims."""
+    """The environment's namespace and claims (its `persistent` kustomization), the Secret
+    periph would create, and volumes for every claim."""
     name = request.param
     namespace = ENVIRONMENTS[name]["namespace"]
     kubectl_path = str(kube_cluster.bin_dir / "kubectl")
     docs = render(overlay_dir(name), kubectl=kubectl_path)
+    persistent = render(persistent_dir(name), kubectl=kubectl_path)
     kubectl = kube_cluster.kubectl
     _remove(kubectl, namespace)  # leftovers of an interrupted run
-    kubectl("create", "namespace", namespace)
+    volumes = _volumes(namespace, _claims(persistent + docs))
+    kubectl("apply", "-f", "-", input=yaml.safe_dump_all(volumes))
+    kubectl("apply", "--server-side", "--field-manager=periph", "-k", str(persistent_dir(name)))
     kubectl("wait", "--for=create", "serviceaccount/default", "-n", namespace, "--timeout=60s")
     literals = [f"--from-literal={key}={value}" for key, value in SECRET_LITERALS.items()]
     kubectl("create", "secret", "generic", SECRET_NAME, "-n", namespace, *literals)
-    kubectl("apply", "-f", "-", input=yaml.safe_dump_all(_volumes(namespace, _claims(docs))))
     try:
-        yield Environment(name, namespace, docs, kubectl, kubectl_path)
+        yield Environment(name, namespace, docs, persistent, kubectl, kubectl_path)
     finally:
         _remove(kubectl, namespace)
 
@@ -143,23 +169,19 @@ def environment(
 @pytest.fixture(scope="module")
 def applied(environment: Environment) -> Environment:
     """The overlay applied server-side, as periph deploys it."""
-    environment.kubectl(
-        "apply", "--server-side", "--field-manager=periph", "-k", str(overlay_dir(environment.name))
-    )
+    environment.apply_overlay()
     return environment
 
 
 def test_every_rendered_object_passes_strict_server_side_validation(
     environment: Environment,
 ) -> None:
-    result = environment.kubectl(
-        *STRICT_DRY_RUN,
-        input=yaml.safe_dump_all(environment.docs),
-    )
+    docs = environment.persistent + environment.docs
+    result = environment.kubectl(*STRICT_DRY_RUN, input=yaml.safe_dump_all(docs))
     accepted = {
         line.split()[0] for line in result.stdout.splitlines() if line.endswith("(server dry run)")
     }
-    assert accepted == {_resource(doc) for doc in environment.docs}
+    assert accepted == {_resource(doc) for doc in docs}
 
 
 def test_a_broken_object_is_rejected_with_its_name(
@@ -194,15 +216,21 @@ def test_every_deployment_and_statefulset_completes_its_rollout(applied: Environ
             rolled.append(f"{kind}/{name}")
     assert sorted(rolled) == [
         "Deployment/backend",
-        "Deployment/cache",
         "Deployment/frontend",
         "Deployment/worker",
+        "StatefulSet/cache",
         "StatefulSet/db",
     ]
 
 
-def test_postgres_and_backup_claims_are_bound(applied: Environment) -> None:
-    applied.wait("jsonpath={.status.phase}=Bound", "pvc/data-db-0", "pvc/db-backups")
+def test_postgres_redis_and_backup_claims_are_bound(applied: Environment) -> None:
+    applied.wait(
+        "jsonpath={.status.phase}=Bound",
+        "pvc/data-db-0",
+        "pvc/data-cache-0",
+        "pvc/db-backups",
+        "pvc/db-backups-offsite",
+    )
 
 
 def test_migration_job_is_accepted_and_completes(applied: Environment) -> None:
@@ -226,3 +254,30 @@ def test_hpas_exist_for_backend_and_worker(applied: Environment) -> None:
         for item in json.loads(result.stdout)["items"]
     }
     assert targets == {"backend": "backend", "worker": "worker"}
+
+
+def _owners_of_replicas(deployment: Doc) -> dict[str, str]:
+    """Field manager -> subresource ("" for the object) for each owner of spec.replicas."""
+    return {
+        entry["manager"]: entry.get("subresource", "")
+        for entry in deployment["metadata"]["managedFields"]
+        if "f:replicas" in entry.get("fieldsV1", {}).get("f:spec", {})
+    }
+
+
+def test_a_second_apply_keeps_the_replica_count_the_hpa_scaled_to(applied: Environment) -> None:
+    floor = one(applied.docs, "HorizontalPodAutoscaler", "backend")["spec"]["minReplicas"]
+    # The manifest sets no replicas, so the Deployment starts at 1 and the real HPA
+    # controller raises it to the HPA's floor, through the scale subresource.
+    applied.wait(f"jsonpath={{.spec.replicas}}={floor}", "deployment/backend")
+    # Under load the HPA scales further, again through the scale subresource.
+    scaled = floor + 2
+    applied.kubectl("scale", "deployment/backend", f"--replicas={scaled}", "-n", applied.namespace)
+    applied.apply_overlay()
+    deployment = applied.get("deployment/backend")
+    owners = _owners_of_replicas(deployment)
+    assert deployment["spec"]["replicas"] == scaled
+    assert "periph" not in owners
+    # Nobody owns spec.replicas through the Deployment object itself: only the scale
+    # subresource (the HPA's path) ever writes it, so no apply re-asserts a count.
+    assert [manager for manager, sub in owners.items() if sub != "scale"] == []

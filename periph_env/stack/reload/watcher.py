@@ -38,7 +38,9 @@ if TYPE_CHECKING:
 OnEvent = Callable[[ReloadEvent], None]
 STEP_MS = 30  # quiet period that ends a batch
 DEBOUNCE_MS = 3000  # longest a batch may keep growing
-MARKER_TIMEOUT = 60.0
+BURST_FILES = 20  # a batch this big waits for the burst to end
+BURST_SETTLE = 0.3  # seconds without new changes that end a burst
+MARKER_TIMEOUT = 20.0
 READY_TIMEOUT = 120.0
 
 
@@ -63,6 +65,14 @@ class _ServiceQueue:
                 self.cond.wait(0.5)
             if stop.is_set():
                 return None
+            # A burst (branch switch, formatter run) can pause longer than the watcher's
+            # quiet period mid-way: let a big batch settle so it stays one reload. A
+            # single save (the common case) goes at once.
+            while len(self.paths) >= BURST_FILES and not stop.is_set():
+                size = len(self.paths)
+                self.cond.wait(BURST_SETTLE)
+                if len(self.paths) == size:
+                    break
             paths, seen = self.paths, self.seen_at or time.time()
             self.paths, self.seen_at = set(), None
             return paths, seen
@@ -266,6 +276,7 @@ class Watcher:
             return
         cid, detail = found
         api = self.stack.sdk().api
+        sync_started = time.time()  # a marker before this belongs to an earlier reload
         sync.put_files(api, cid, plan.copies, detail)
         sync.delete_files(api, cid, plan.deletes)
         event.synced_at = time.time()
@@ -283,12 +294,14 @@ class Watcher:
                 event.error = self.stack.mask(f"exec exited {code}: {output.strip()[-500:]}")
                 return
         if spec.reload_marker and self._markers is not None:
-            stamp = self._markers.wait(event.service, event.seen_at, MARKER_TIMEOUT, self._stop)
+            stamp = self._markers.wait(event.service, sync_started, MARKER_TIMEOUT, self._stop)
             if stamp is None:
+                # Not every synced file makes a service reload (a README next to Go code):
+                # the files are in place, the reload just has no "serving" moment.
                 if not self._stop.is_set():
-                    event.ok = False
-                    event.error = (
-                        f"no reload marker from {event.service} within {MARKER_TIMEOUT:.0f}s"
+                    event.note = (
+                        f"synced; no reload marker from {event.service} within "
+                        f"{MARKER_TIMEOUT:.0f}s (the service may not reload for these files)"
                     )
                 return
             event.serving_at = max(stamp, event.synced_at)

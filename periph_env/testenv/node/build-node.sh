@@ -55,16 +55,25 @@ if [ ! -x "$BIN/pause" ]; then
   echo "node binaries: built pause"
 fi
 
+etcd_version=$(awk '$1=="go.etcd.io/etcd/server/v3"{print $2}' "$kmod" | head -n1)
 for m in $(awk '$2=="=>" && $3 ~ /^\.\/staging/ {print $1}' "$kmod"); do
   go mod edit -replace="${m}=${m}@${staging_version}"
 done
+# The same module graph as scripts/build-kube.sh (etcd included), so every package the
+# control plane already compiled comes from the Go build cache.
+go mod edit -require="go.etcd.io/etcd/server/v3@${etcd_version}"
 cat > tools.go <<'GO'
 //go:build tools
 
 package tools
 
 import (
+	_ "go.etcd.io/etcd/server/v3"
+	_ "k8s.io/kubernetes/cmd/kube-apiserver"
+	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-proxy"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kubectl"
 	_ "k8s.io/kubernetes/cmd/kubelet"
 )
 GO
@@ -97,6 +106,7 @@ package main
 
 import (
 	"github.com/coredns/coredns/core/dnsserver"
+	_ "github.com/coredns/coredns/plugin/bind"
 	_ "github.com/coredns/coredns/plugin/cache"
 	"github.com/coredns/coredns/coremain"
 	_ "github.com/coredns/coredns/plugin/errors"
@@ -110,7 +120,8 @@ import (
 
 func main() {
 	dnsserver.Directives = []string{
-		"errors", "log", "health", "ready", "kubernetes", "cache", "loadbalance", "forward",
+		"bind", "errors", "log", "health", "ready", "kubernetes", "cache", "loadbalance",
+		"forward",
 	}
 	coremain.Run()
 }

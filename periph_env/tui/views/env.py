@@ -163,7 +163,8 @@ class EnvView(Vertical):
             text.append("  not in .env.example", style="dim")
         if key_diff.missing:
             fix = actions.key_display(self.papp.key_for("env.fix"))
-            text.append(f"\n  press {fix} to append the {len(key_diff.missing)} missing keys")
+            count = len(key_diff.missing)
+            text.append(f"\n  press {fix} to append the missing key{'s' if count > 1 else ''}")
         return text
 
     # -- actions ------------------------------------------------------------------------
@@ -194,7 +195,8 @@ class EnvView(Vertical):
         if result.created:
             note = f"created {self._relative(result.env_path)} from the example"
         elif result.added:
-            note = f"appended {len(result.added)} keys: {', '.join(result.added)}"
+            count = len(result.added)
+            note = f"appended {count} key{'s' if count > 1 else ''}: {', '.join(result.added)}"
         else:
             note = "nothing to add: .env has every key of the example"
         if result.backup:

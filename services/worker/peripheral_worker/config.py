@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+# Postgres connections one worker process holds (main.Worker keeps a single psycopg
+# connection): its term in the connection budget, docs/k8s.md.
+DB_CONNECTIONS = 1
 
 REQUIRED = (
     "DB_HOST",
@@ -37,6 +42,11 @@ class Settings:
     metrics_port: int
     consumer: str
     hot_reload: bool
+    log_level: int = logging.INFO
+    # FEATURE_LIVE_JOBS: off means results are stored but not published for /ws.
+    live_jobs: bool = True
+    # /livez fails once the job loop has not come round for this long.
+    stall_seconds: float = 120.0
 
     def conninfo(self) -> dict[str, object]:
         """Keyword arguments for psycopg.connect (kept apart from any string that is logged)."""
@@ -66,6 +76,48 @@ def truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def log_level(env: Mapping[str, str]) -> int:
+    """LOG_LEVEL (debug, info, warn, error; unset is info) as a logging level."""
+    raw = env.get("LOG_LEVEL", "").strip().lower() or "info"
+    if raw not in LOG_LEVELS:
+        raise ConfigError("LOG_LEVEL must be one of debug, info, warn, error")
+    return LOG_LEVELS[raw]
+
+
+def flag(env: Mapping[str, str], key: str, default: bool) -> bool:
+    """A feature flag; unset is ``default``, anything but a boolean word is an error."""
+    raw = env.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{key} must be true or false")
+
+
+def _seconds(env: Mapping[str, str], key: str, default: float) -> float:
+    raw = env.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if value < 10:
+        raise ConfigError(f"{key} must be a number of seconds, at least 10")
+    return value
+
+
 def load(env: Mapping[str, str] | None = None) -> Settings:
     """Read settings, reporting every missing key at once."""
     env = os.environ if env is None else env
@@ -84,6 +136,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         metrics_port=_port(env, "WORKER_METRICS_PORT", "9102"),
         consumer=env.get("WORKER_NAME") or socket.gethostname(),
         hot_reload=truthy(env.get("HOT_RELOAD")),
+        log_level=log_level(env),
+        live_jobs=flag(env, "FEATURE_LIVE_JOBS", True),
+        stall_seconds=_seconds(env, "WORKER_STALL_SECONDS", 120.0),
     )
 
 

@@ -14,12 +14,24 @@ READ_BLOCK_MS = 2000  # also bounds how long a stop request waits
 RECLAIM_EVERY_S = 30.0
 
 
+class StopNow(BaseException):
+    """Raised by the signal handler to leave a blocking read at once (the worker is idle)."""
+
+
 class Worker:
     """Holds the connections and processes stream entries."""
 
-    def __init__(self, settings: config.Settings, log: logging.Logger) -> None:
+    busy = False  # True while a job is being handled (a stop then waits for it)
+
+    def __init__(
+        self,
+        settings: config.Settings,
+        log: logging.Logger,
+        heartbeat: metrics.Heartbeat | None = None,
+    ) -> None:
         self.s = settings
         self.log = log
+        self.heartbeat = heartbeat or metrics.Heartbeat(settings.stall_seconds)
         self._redis = None
         self._queue: jobs.Queue | None = None
         self._db = None
@@ -61,6 +73,8 @@ class Worker:
         last_reclaim = 0.0
         self.log.info("worker started", extra={"consumer": self.s.consumer})
         while not stop.is_set():
+            # Each pass takes at most READ_BLOCK_MS plus one job; /livez fails if not.
+            self.heartbeat.beat()
             try:
                 queue, db = self._connect()
                 entries = []
@@ -69,7 +83,11 @@ class Worker:
                     last_reclaim = time.monotonic()
                 entries = entries or queue.read(READ_BLOCK_MS)
                 for entry_id, fields in entries:
-                    self.handle(queue, db, entry_id, fields)
+                    self.busy = True
+                    try:
+                        self.handle(queue, db, entry_id, fields)
+                    finally:
+                        self.busy = False
             except (redis.ConnectionError, redis.TimeoutError, psycopg.OperationalError) as e:
                 self.log.warning(
                     "dependency unavailable, retrying",
@@ -106,7 +124,10 @@ class Worker:
         elapsed = time.perf_counter() - started
         duration_ms = round(elapsed * 1000, 3)
         if store.save_result(db, job.job_id, job.strategy_id, result, duration_ms):
-            queue.publish(jobs.result_message(job, "done", {**result, "duration_ms": duration_ms}))
+            if self.s.live_jobs:
+                queue.publish(
+                    jobs.result_message(job, "done", {**result, "duration_ms": duration_ms})
+                )
             metrics.JOBS_PROCESSED.inc()
             metrics.JOB_DURATION.observe(elapsed)
             status = "done"
@@ -117,7 +138,8 @@ class Worker:
 
     def _fail(self, queue: jobs.Queue, db, job: jobs.Job, reason: str, message: str) -> None:
         store.mark_failed(db, job.job_id, message)
-        queue.publish(jobs.result_message(job, "failed", None, message))
+        if self.s.live_jobs:
+            queue.publish(jobs.result_message(job, "failed", None, message))
         queue.ack(job.entry_id)
         metrics.JOBS_FAILED.labels(reason).inc()
         self.log.error(
@@ -136,7 +158,23 @@ def run() -> None:
         print(f"worker: {e}", file=sys.stderr)
         sys.exit(2)
     stop = threading.Event()
+    worker: Worker | None = None
+
+    def on_signal(*_: object) -> None:
+        stop.set()
+        # Idle in the Redis read: leave now rather than after READ_BLOCK_MS, so a hot
+        # reload serves new code in well under a second. Mid-job: finish the job first.
+        if worker is None or not worker.busy:
+            raise StopNow
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
-    metrics.serve(settings.metrics_port)
-    Worker(settings, log).loop(stop)
+        signal.signal(sig, on_signal)
+    logging.getLogger().setLevel(settings.log_level)
+    heartbeat = metrics.Heartbeat(settings.stall_seconds)
+    metrics.serve(settings.metrics_port, heartbeat)
+    worker = Worker(settings, log, heartbeat)
+    try:
+        worker.loop(stop)
+    except StopNow:
+        # An entry read but not yet handled stays pending and is reclaimed (XAUTOCLAIM).
+        log.info("worker stopped")

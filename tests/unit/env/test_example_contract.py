@@ -100,14 +100,21 @@ def test_every_key_is_annotated_exactly_once():
     assert findings == []
 
 
-def test_a_fresh_init_fails_local_only_until_jwt_secret_is_filled(tmp_path: Path):
+def test_a_fresh_init_checks_clean_on_local_with_no_hand_edits(tmp_path: Path):
     shutil.copy(EXAMPLE, tmp_path / ".env.example")
     env, example = str(tmp_path / ".env"), str(tmp_path / ".env.example")
-    init(env, example)
-    first = check(env, example, "local")
-    assert [(f.code, f.key) for f in first.findings] == [("PE103", "JWT_SECRET")]
-    text = (tmp_path / ".env").read_text()
-    (tmp_path / ".env").write_text(
-        text.replace("JWT_SECRET=changemeinprod123!", "JWT_SECRET=" + "a1b2c3d4" * 8)
-    )
-    assert check(env, example, "local").findings == []
+    result = init(env, example)
+    assert result.created and result.generated == ["JWT_SECRET"]
+    report = check(env, example, "local")
+    assert report.findings == [] and report.exit_code(strict=True) == 0
+
+
+def test_only_external_credentials_stay_placeholders_after_init(tmp_path: Path):
+    shutil.copy(EXAMPLE, tmp_path / ".env.example")
+    env = tmp_path / ".env"
+    init(str(env), str(tmp_path / ".env.example"))
+    schema, _ = build(parse_bytes(EXAMPLE.read_bytes(), str(EXAMPLE)).entries, str(EXAMPLE))
+    values = {e.key: e.value for e in parse_bytes(env.read_bytes(), str(env)).entries}
+    placeholders = [k for k, v in values.items() if v.startswith("<")]
+    assert all(not schema.specs[k].required or schema.specs[k].group for k in placeholders)
+    assert "JWT_SECRET" not in placeholders and len(values["JWT_SECRET"]) == 64

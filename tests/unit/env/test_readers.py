@@ -48,6 +48,52 @@ def test_a_reference_to_an_undefined_key_is_pe206(ws):
     assert ws.finding("PE206").key == "EXTRA"
 
 
+def test_pe206_states_the_real_fallback_value(ws):
+    ws.write_env("EXTRA=${NOWHERE:-fallback-host}\nPLAIN=${NOWHERE}\n", extend_good=True)
+    found = {f.key: f.message for f in ws.check().findings if f.code == "PE206"}
+    assert found["EXTRA"].endswith("else the default 'fallback-host'")
+    assert found["PLAIN"].endswith("else an empty string")
+
+
+def test_pe206_masks_a_fallback_that_looks_secret(ws):
+    ws.write_env("EXTRA=${NOWHERE:-Mk7Qz3Lw8Kv2Jt5Nb9Xc4Rd}\n", extend_good=True)
+    message = ws.finding("PE206").message
+    assert "Mk7Qz3Lw8Kv2Jt5Nb9Xc4Rd" not in message and "chars)" in message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "A:1",  # compose's YAML style: compose sets A, python-dotenv does not
+        'A="x"B=1',  # text after a quote: compose reads B
+    ],
+)
+def test_lines_the_readers_read_differently_are_pe207(ws, line: str):
+    ws.write_env(line + "\n", extend_good=True)
+    codes = [f.code for f in ws.check().findings if f.line == 8]
+    assert "PE207" in codes or {"PE001", "PE004"} & set(codes)
+
+
+@pytest.mark.parametrize("line", ["DB_PORT: 5432", "DB_PORT:5432"])
+def test_compose_reading_a_key_python_dotenv_does_not_is_pe207(ws, line: str):
+    ws.write_env(line + "\n", extend_good=True)
+    finding = ws.finding("PE207")
+    assert (finding.line, finding.key) == (8, "DB_PORT")
+    assert "compose reads DB_PORT from this line, python-dotenv does not" in finding.message
+
+
+def test_a_value_compose_reads_differently_is_pe207():
+    assert warnings_for('A="tab\\tthen \\x41"\n') in ([], ["PE207"])
+    assert warnings_for("A='it\\'s'\n") == []
+
+
+def test_compose_refusing_the_file_is_pe207_where_it_stops(ws):
+    ws.write_env("'QUOTED'=1\n", extend_good=True)
+    found = [f for f in ws.check().findings if f.code == "PE207"]
+    assert [f.line for f in found] == [8]
+    assert "compose refuses the whole file" in found[0].message
+
+
 def test_a_forward_reference_is_pe206_because_both_readers_go_top_down(ws):
     ws.write_env("A=${B}\nB=1\n", extend_good=True)
     assert ws.finding("PE206").key == "A"

@@ -54,3 +54,38 @@ def test_an_example_default_of_the_wrong_type_is_reported_in_the_example(ws):
 def test_required_together_with_a_group_is_pe901():
     _, findings = schema_of("# @secret group=google required\nK=v\n")
     assert [f.code for f in findings] == ["PE901"]
+
+
+@pytest.mark.parametrize(
+    ("annotation", "problem"),
+    [
+        ("# @secret int", "contradicting types secret and int"),
+        ("# @int port", "contradicting types int and port"),
+        ("# @required optional", "both required and optional"),
+        ("# @int generate", "generate makes a random string"),
+    ],
+)
+def test_contradicting_annotations_are_pe901_in_the_example(annotation: str, problem: str):
+    _, findings = schema_of(f"{annotation}\nK=1\n")
+    assert [f.code for f in findings] == ["PE901"]
+    assert problem in findings[0].message
+
+
+def test_a_key_once_marked_secret_stays_secret():
+    schema, _ = schema_of("# @int secret\nK=1\n")
+    assert schema.specs["K"].secret
+    schema, _ = schema_of("# @secret\nK=1\n# @string\nK=2\n")
+    assert schema.specs["K"].secret and schema.specs["K"].kind == "string"
+
+
+def test_a_secret_marked_key_is_masked_even_when_a_later_annotation_says_string(ws):
+    marker = "Mk7Qz3Lw8Kv2Jt5Nb9Xc4Rd"
+    ws.example.write_text("# @secret\nK=x\n# @port\nK=<port>\n")
+    ws.write_env(f"K={marker}\n")
+    assert all(marker not in f.message for f in ws.check().findings)
+    assert "PE111" in ws.codes()
+
+
+def test_generate_is_read_from_the_annotation():
+    schema, findings = schema_of("# @secret generate\nK=<k>\n")
+    assert findings == [] and schema.specs["K"].generate

@@ -82,3 +82,53 @@ def test_the_guard_never_prints_the_secret_it_found(ws: Workspace, run_cli):
 def test_mask_keeps_a_short_prefix_only_for_long_values():
     assert mask("sk_test_" + "x" * 24) == "sk_t…(32 chars)"
     assert mask("hunter2") == "…(7 chars)"
+
+
+def test_diff_key_lists_pass_through_the_same_scrub(ws: Workspace, run_cli):
+    ws.write_env(f"sk_live_{MARKER}=1\n{MARKER}=2\n")
+    for fmt in ("text", "json"):
+        code, out, err = run_cli("env", "diff", "--format", fmt, cwd=ws.root)
+        assert code == 1
+        assert_no_marker(out + err)
+
+
+def test_file_names_holding_a_credential_are_masked_in_check_output(ws: Workspace, run_cli):
+    name = f"sk_live_{MARKER}.env"
+    (ws.root / name).write_text("DB_PORT=abc\n")
+    for fmt in ("text", "json", "sarif"):
+        _, out, err = run_cli("env", "check", "--env-file", name, "--format", fmt, cwd=ws.root)
+        assert "PE111" in out
+        assert_no_marker(out + err)
+
+
+def test_a_value_under_a_key_named_like_a_secret_is_masked_when_in_doubt(ws: Workspace):
+    ws.example.write_text("# @enum=a|b\nMY_API_TOKEN=a\n")
+    ws.write_env("MY_API_TOKEN=hunter2hunter2\n")
+    finding = ws.finding("PE115")
+    assert "hunter2" not in finding.message and "(14 chars)" in finding.message
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f'BROKEN="{MARKER}',
+        f"{MARKER}",
+        f"1{MARKER}={MARKER}",
+        f"export {MARKER}",
+        f"'{MARKER}'={MARKER} junk",
+        f"A={MARKER}\rB=1",
+        f"A={MARKER}" + " " * 200 + "x",
+    ],
+)
+def test_lines_that_cannot_be_parsed_never_echo_a_secret(ws: Workspace, run_cli, line: str):
+    ws.write_env(f"JWT_SECRET={MARKER}\n{line}\n")
+    for fmt in ("text", "json", "sarif"):
+        _, out, err = run_cli("env", "check", "--format", fmt, cwd=ws.root)
+        assert_no_marker(out + err)
+
+
+def test_init_error_messages_never_echo_a_secret(ws: Workspace, run_cli):
+    ws.env.write_bytes(f'JWT_SECRET={MARKER}\r"{MARKER}"=1\r'.encode())
+    code, out, err = run_cli("env", "init", cwd=ws.root)
+    assert code == 2
+    assert_no_marker(out + err)

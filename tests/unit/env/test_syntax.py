@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from dotenv import dotenv_values
@@ -29,9 +30,16 @@ def test_a_key_without_equals_is_pe001_and_the_next_line_still_parses():
 
 
 def test_an_unterminated_quote_is_pe002_on_its_own_line():
-    text = 'A=1\nB="unterminated\nC=3\nD="ok"\n'
+    text = 'A=1\nB="unterminated\nC=3\n'
     assert codes_at(text) == [("PE002", 2)]
-    assert keys(text) == ["A", "C", "D"]
+    assert keys(text) == ["A", "C"]
+
+
+def test_a_quote_closed_only_on_a_later_line_swallows_those_lines_as_python_dotenv_does():
+    text = 'A=1\nB="unterminated\nC=3\nD="ok"\nE=5\n'
+    assert codes_at(text) == [("PE002", 2)]
+    assert keys(text) == ["A", "E"]
+    assert set(keys(text)) == set(dotenv_values(stream=io.StringIO(text)))
 
 
 def test_an_unterminated_quote_at_the_end_of_the_file_is_pe002():
@@ -89,6 +97,32 @@ def test_export_prefix_and_spaces_around_equals_are_accepted():
     assert parsed.findings == []
 
 
+def test_a_utf16_or_utf32_file_is_one_pe008_naming_the_encoding():
+    for encoding, name in [
+        ("utf-16", "UTF-16-LE"),
+        ("utf-16-le", "UTF-16-LE"),
+        ("utf-16-be", "UTF-16-BE"),
+        ("utf-32", "UTF-32-LE"),
+        ("utf-32-be", "UTF-32-BE"),
+    ]:
+        parsed = parse("A=1\nB=2\n".encode(encoding))
+        assert [(f.code, f.line) for f in parsed.findings] == [("PE008", 1)], encoding
+        assert name in parsed.findings[0].message
+        assert parsed.entries == []
+
+
+def test_a_bare_cr_is_pe009_and_the_line_is_not_read():
+    parsed = parse(b"A=1\rB=2\nC=3\n")
+    assert [(f.code, f.line) for f in parsed.findings] == [("PE009", 1)]
+    assert [e.key for e in parsed.entries] == ["C"]
+
+
+def test_a_long_whitespace_run_is_pe010_and_the_rest_still_parses():
+    parsed = parse("A=x" + " " * 5000 + "y\nB=2\n")
+    assert [(f.code, f.line) for f in parsed.findings] == [("PE010", 1)]
+    assert [e.key for e in parsed.entries] == ["B"]
+
+
 def test_comment_block_above_a_key_is_attached_to_it():
     parsed = parse("# about A\n# @port\nA=1\n\n# stray\n\nB=2\n")
     assert parsed.entries[0].comments == ["# about A", "# @port"]
@@ -109,6 +143,14 @@ AGREED = [
     'A="multi\nline"',
     "A=#not-a-comment",
     "A=a=b=c",
+    "A=v\t# tab comment",
+    "'A'=quoted key",
+    'A="x"  # after',
+    "\fA=form feed",
+    "\u00a0A=nbsp",
+    'A="\\u00e9 \\x41 \\0"',
+    "A='\\n stays'",
+    "A=trailing   ",
 ]
 
 
@@ -117,3 +159,31 @@ def test_values_match_python_dotenv(line: str):
     ours = {e.key: e.value for e in parse(line + "\n").entries}
     theirs = dotenv_values(stream=io.StringIO(line + "\n"), interpolate=False)
     assert ours == theirs
+
+
+def test_values_match_python_dotenv_on_arbitrary_text():
+    """Any text: our entries are exactly python-dotenv's bindings with portable keys."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    pieces = st.sampled_from(
+        ["A", "B_1", "=", "'", '"', "\\", " ", "\t", "#", "\n", "\r\n", "export ", "x", "${A}"]
+    )
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.lists(pieces, max_size=30).map("".join))
+    def agree(text: str) -> None:
+        parsed = parse(text)
+        if any(f.code in ("PE009", "PE010") for f in parsed.findings):
+            return
+        ours: dict[str, str] = {}
+        for entry in parsed.entries:
+            ours[entry.key] = entry.value
+        theirs = dotenv_values(stream=io.StringIO(text), interpolate=False)
+        portable = {k: v for k, v in theirs.items() if v is not None and re.match(KEY, k)}
+        assert ours == portable
+
+    agree()
+
+
+KEY = r"[A-Za-z_][A-Za-z0-9_]*\Z"

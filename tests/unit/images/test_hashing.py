@@ -105,9 +105,7 @@ def test_a_mode_change_changes_the_content_tag(tmp_path):
 
 
 def test_an_edit_to_an_ignored_file_does_not_change_the_content_tag(tmp_path):
-    ctx = make_context(
-        tmp_path, {"Dockerfile": "FROM scratch\n", "notes.md": "a"}, ignore="*.md\n"
-    )
+    ctx = make_context(tmp_path, {"Dockerfile": "FROM scratch\n", "notes.md": "a"}, ignore="*.md\n")
     before = inputs_of(ctx).content_tag()
 
     (ctx / "notes.md").write_text("b")

@@ -123,7 +123,7 @@ def test_a_bad_digest_is_refused():
 
 
 def test_a_missing_release_file_names_it(tmp_path):
-    with pytest.raises(UsageError, match="kustomization.yaml: no such file"):
+    with pytest.raises(UsageError, match=r"kustomization\.yaml: no such file"):
         read_pins(tmp_path, "demo", CONFIG)
 
 
@@ -137,3 +137,33 @@ def test_invalid_yaml_names_the_file_and_line(project):
 def test_an_unknown_environment_is_a_usage_error(project):
     with pytest.raises(UsageError, match="unknown environment 'staging'"):
         write_pins(project, "staging", pin("backend"), CONFIG)
+
+
+@pytest.mark.parametrize("env", ["demo", "prod"])
+def test_pinned_digests_render_in_the_overlay_and_its_migrate_job(tmp_path, env):
+    from tests.unit.k8s.manifests import render
+
+    shutil.copytree(REPO / "k8s", tmp_path / "k8s")
+    config = {"environments": {env: {"overlay": f"k8s/overlays/{env}"}}}
+    write_pins(tmp_path, env, pin("backend"), config)
+
+    overlay = tmp_path / "k8s" / "overlays" / env
+    for docs in (render(overlay), render(overlay / "migrate")):
+        images = {
+            c["image"] for d in docs for c in _containers(d) if "peripheral-backend" in c["image"]
+        }
+        assert images == {f"{REGISTRY}/peripheral-backend@{DIGEST_A}"}
+
+
+def _containers(doc: dict) -> list[dict]:
+    spec = doc.get("spec", {})
+    template = spec.get("jobTemplate", {}).get("spec", {}).get("template") or spec.get("template")
+    pod = (template or {}).get("spec", {})
+    return pod.get("containers", []) + pod.get("initContainers", [])
+
+
+def test_a_malformed_pinned_digest_names_the_file_and_image(project):
+    release(project).write_text("images:\n  - name: peripheral-db\n    digest: sha256:short\n")
+
+    with pytest.raises(UsageError, match="image peripheral-db: 'sha256:short' is not a sha256"):
+        read_pins(project, "demo", CONFIG)

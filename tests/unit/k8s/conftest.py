@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.k8s.manifests import ENVIRONMENTS, Doc, migrate_dir, overlay_dir, render
+from tests.unit.k8s.manifests import (
+    ENVIRONMENTS,
+    Doc,
+    migrate_dir,
+    overlay_dir,
+    persistent_dir,
+    render,
+)
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +24,12 @@ def overlays() -> dict[str, list[Doc]]:
 def migrations() -> dict[str, list[Doc]]:
     """``kubectl kustomize k8s/overlays/<env>/migrate`` for demo and prod."""
     return {env: render(migrate_dir(env)) for env in ENVIRONMENTS}
+
+
+@pytest.fixture(scope="session")
+def persistents() -> dict[str, list[Doc]]:
+    """``kubectl kustomize k8s/overlays/<env>/persistent`` for demo and prod."""
+    return {env: render(persistent_dir(env)) for env in ENVIRONMENTS}
 
 
 @pytest.fixture(params=sorted(ENVIRONMENTS))

@@ -69,6 +69,11 @@ def migrate_dir(env: str) -> Path:
     return K8S / "overlays" / env / "migrate"
 
 
+def persistent_dir(env: str) -> Path:
+    """k8s/overlays/<env>/persistent: the namespace and backup claims, never pruned."""
+    return K8S / "overlays" / env / "persistent"
+
+
 def by_kind(docs: list[Doc], kind: str) -> dict[str, Doc]:
     """Objects of one kind, by name."""
     return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
@@ -105,6 +110,30 @@ def containers(docs: list[Doc]) -> Iterator[tuple[str, Doc]]:
         spec = pod_spec(doc)
         for container in [*spec.get("initContainers", []), *spec["containers"]]:
             yield f"{doc['kind']}/{doc['metadata']['name']}", container
+
+
+def secret_keys_by_workload(docs: list[Doc]) -> dict[str, set[str]]:
+    """Workload name -> the Secret keys its containers read through secretKeyRef."""
+    out: dict[str, set[str]] = {}
+    for doc in workloads(docs):
+        keys = out.setdefault(doc["metadata"]["name"], set())
+        spec = pod_spec(doc)
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            for var in container.get("env", []):
+                ref = var.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    keys.add(ref["key"])
+    return out
+
+
+def config_map_data(docs: list[Doc]) -> dict[str, str]:
+    """The generated peripheral-config ConfigMap's data."""
+    (config,) = [
+        d
+        for d in docs
+        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("peripheral-config-")
+    ]
+    return config["data"]
 
 
 def secret_key_refs(docs: list[Doc]) -> set[tuple[str, str]]:

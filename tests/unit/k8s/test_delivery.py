@@ -24,7 +24,7 @@ from tests.unit.k8s.manifests import (
 )
 
 HOSTS = {"demo": "demo.peripheral.internal", "prod": "app.peripheral.com"}
-ISSUERS = {"demo": "letsencrypt-staging", "prod": "letsencrypt-prod"}
+ISSUERS = {"demo": "peripheral-internal-ca", "prod": "letsencrypt-prod"}
 
 
 def _routes(ingress: Doc) -> dict[str, str]:
@@ -104,17 +104,17 @@ def test_no_secret_object_is_rendered_or_committed(
     assert committed == []
 
 
-def test_only_the_peripheral_env_secret_is_referenced(
+def test_only_the_peripheral_env_secret_is_referenced_and_never_loaded_whole(
     overlays: dict[str, list[Doc]], migrations: dict[str, list[Doc]], env: str
 ) -> None:
     docs = overlays[env] + migrations[env]
-    env_from = {
-        source["secretRef"]["name"]
-        for _, c in containers(docs)
+    env_from = [
+        owner
+        for owner, c in containers(docs)
         for source in c.get("envFrom", [])
         if "secretRef" in source
-    }
-    assert env_from == {SECRET_NAME}
+    ]
+    assert env_from == []
     assert {name for name, _ in secret_key_refs(docs)} == {SECRET_NAME}
 
 

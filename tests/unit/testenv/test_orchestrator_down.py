@@ -43,4 +43,4 @@ def test_down_of_one_tier_keeps_the_engine_another_tier_needs(stopped: list[str]
 def test_down_of_every_tier_stops_everything_in_reverse_order(stopped: list[str]) -> None:
     orchestrator.down(orchestrator.ALL_TIERS, Log(stream=io.StringIO()))
 
-    assert stopped == ["kube", "registry", "base_images", "compose_plugin", "docker_engine"]
+    assert stopped == ["node", "kube", "registry", "base_images", "compose_plugin", "docker_engine"]
