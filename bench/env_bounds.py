@@ -51,14 +51,15 @@ def _fill(unit: str, size: int) -> str:
 CASES: dict[str, Callable[[int], str]] = {
     "one very long line": lambda n: "A=" + "x" * (n - 3) + "\n",
     "long unquoted value with spaces": lambda n: "A=" + _fill("word ", n - 3) + "\n",
-    "unterminated quotes on every line": lambda n: _fill('A="open\nB=\'open\n', n),
+    "unterminated quotes on every line": lambda n: _fill("A=\"open\nB='open\n", n),
     "an unterminated quote, then the file": lambda n: 'A="' + _fill("B=1\n", n - 3),
     "escapes in one quoted value": lambda n: 'A="' + _fill("\\\\\\n", n - 4) + '"\n',
     "whitespace runs just under the PE010 bound": lambda n: _fill("A=x" + " " * 127 + "y\n", n),
     "one huge whitespace run (PE010)": lambda n: "A=x" + " " * (n - 5) + "y\n",
     "keys, keys, keys": lambda n: "".join(f"K{i:06d}=v\n" for i in range(n // 10)),
-    "chained references": lambda n: "A0=xxxxxxxx\n"
-    + "".join(f"A{i}=${{A{i - 1}}}${{A{i - 1}}}\n" for i in range(1, n // 32)),
+    "chained references": lambda n: (
+        "A0=xxxxxxxx\n" + "".join(f"A{i}=${{A{i - 1}}}${{A{i - 1}}}\n" for i in range(1, n // 32))
+    ),
     "comment lines": lambda n: _fill("# a comment line, like most of .env.example\n", n),
 }
 
@@ -134,13 +135,16 @@ def run(work: Path) -> tuple[list[list[str]], list[str], tuple[float, int]]:
             seconds, peak = measure(env, example)
             times.append(seconds)
             peaks.append(peak)
-            print(f"bench: {name} {size} B: {seconds * 1000:.1f} ms, {peak >> 10} KiB", file=sys.stderr)
+            shown = f"{seconds * 1000:.1f} ms, {peak >> 10} KiB"
+            print(f"bench: {name} {size} B: {shown}", file=sys.stderr)
         ratio = SIZES[-1] / SIZES[0]
         growth = times[-1] / max(times[0], 1e-6)
         memory_ok = peaks[-1] <= MEMORY_FACTOR * size + MEMORY_BASE
         time_ok = growth <= TIME_SLACK * ratio
         if not (memory_ok and time_ok):
-            failures.append(f"{name}: time x{growth:.1f} for x{ratio:.0f} input, peak {peaks[-1]} B")
+            failures.append(
+                f"{name}: time x{growth:.1f} for x{ratio:.0f} input, peak {peaks[-1]} B"
+            )
         rows.append(
             [
                 name,

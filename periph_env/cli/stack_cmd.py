@@ -217,6 +217,8 @@ def _watch(stack, services) -> int:
     def on_event(event) -> None:
         if event.done:
             print(_reload_line(event), flush=True)
+        elif event.note:
+            print(f"{event.service:<9} {event.note}", flush=True)
 
     watcher = Watcher(stack, on_event, services=services or None)
     watcher.start()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,17 +111,19 @@ def plan(
 ) -> Plan:
     """Render, label and derive the Secrets; problems are collected, not raised."""
     result = Plan(target, source, error)
+    directories = [target.overlay, target.persistent_overlay, target.migrate_overlay]
+    wanted = [d for i, d in enumerate(directories) if i == 0 or d.is_dir()]
+    # Each render is a kubectl process (~0.5 s): run them side by side.
+    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
+        futures = {d: pool.submit(kube.render, str(d)) for d in wanted}
     try:
-        result.stack = manifests.label(kube.render(str(target.overlay)), target.name)
-        if target.persistent_overlay.is_dir():
-            persistent = kube.render(str(target.persistent_overlay))
-            result.persistent = manifests.label(persistent, target.name)
-        if target.migrate_overlay.is_dir():
-            migration = kube.render(str(target.migrate_overlay))
-            result.migration = manifests.label(migration, target.name)
+        rendered = {d: manifests.label(f.result(), target.name) for d, f in futures.items()}
     except PeriphError as exc:
         result.manifest_problems.append(f"cannot render {target.overlay}: {exc.message}")
         return result
+    result.stack = rendered[target.overlay]
+    result.persistent = rendered.get(target.persistent_overlay, [])
+    result.migration = rendered.get(target.migrate_overlay, [])
     everything = result.persistent + result.stack + result.migration
     result.manifest_problems += _namespace_problems(everything, target.namespace)
     needs = manifests.secret_needs(everything)
@@ -148,13 +151,23 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
         c.get("image", "") for o in plan_.stack + plan_.migration for c in manifests.containers(o)
     ]
     manifest_ok = not plan_.manifest_problems
+    # The slow guards (kubectl, git, the registry over HTTP) run side by side.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        context = pool.submit(guards.safely, "context", lambda: guards.context_guard(target, kube))
+        clean = pool.submit(
+            guards.safely, "clean-tree", lambda: guards.clean_tree_guard(target.root)
+        )
+        env_check = pool.submit(
+            guards.safely,
+            "env-check",
+            lambda: guards.env_check_guard(target, plan_.source, plan_.source_error),
+        )
+        images = pool.submit(guards.safely, "images", lambda: guards.images_guard(rendered_images))
     return [
-        guards.safely("context", lambda: guards.context_guard(target, kube)),
+        context.result(),
         guards.branch_guard(target, branch, options.allow_branch),
-        guards.safely("clean-tree", lambda: guards.clean_tree_guard(target.root)),
-        guards.safely(
-            "env-check", lambda: guards.env_check_guard(target, plan_.source, plan_.source_error)
-        ),
+        clean.result(),
+        env_check.result(),
         GuardResult(
             "manifests",
             manifest_ok,
@@ -162,7 +175,7 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
             if manifest_ok
             else "; ".join(plan_.manifest_problems),
         ),
-        guards.safely("images", lambda: guards.images_guard(rendered_images)),
+        images.result(),
         guards.confirmation_guard(target, options.yes),
     ]
 
@@ -178,8 +191,10 @@ def summarize(plan_: Plan, kube: Kube) -> Summary:
     live: list[Obj] = []
     dry: list[Obj] = []
     removable: list[Obj] = []
-    if _namespace_exists(kube):
-        live = kube.items("get", "--ignore-not-found", "-f", "-", input=_dump(desired))
+    live = kube.items("get", "--ignore-not-found", "-f", "-", input=_dump(desired))
+    renders_namespace = any(o.get("kind") == "Namespace" for o in desired)
+    namespace_live = any(o.get("kind") == "Namespace" for o in live)
+    if namespace_live or (not renders_namespace and _namespace_exists(kube)):
         dry = kube.apply(desired, dry_run=True)
         selector = f"{manifests.MANAGED_BY}=periph,{manifests.ENV_LABEL}={plan_.target.name}"
         migration_keys = {manifests.key(o) for o in plan_.migration}
@@ -280,11 +295,7 @@ def _apply(
     plan_: Plan, kube: Kube, options: Options, summary: Summary, started: float
 ) -> Iterator[Event]:
     target = plan_.target
-    # The Namespace and the claims first (their own kustomization, never pruned); an
-    # overlay that still renders its Namespace itself works too.
-    kube.apply(plan_.persistent + [o for o in plan_.stack if o.get("kind") == "Namespace"])
     existing = history_store.records(kube, target.name)
-    history_store.mark_interrupted(kube, existing)
     sha, branch = _git_info(target.root)
     before = rollback.revisions(kube, plan_.deployments)
     record = history.Record(
@@ -299,7 +310,11 @@ def _apply(
         images=pinned_images(target),
         previous={name: before.get(name, 0) for name in plan_.deployments},
     )
-    history_store.save(kube, record)
+    # One apply: the Namespace and the claims first (their own kustomization, never pruned;
+    # an overlay that still renders its Namespace works too), then the "running" record.
+    namespaces = [o for o in plan_.stack if o.get("kind") == "Namespace"]
+    kube.apply([*plan_.persistent, *namespaces, history.encode(record, kube.namespace)])
+    history_store.mark_interrupted(kube, existing)
     try:
         yield from _rollout(plan_, kube, options, summary, record, before, started)
     except PeriphError as exc:
@@ -331,16 +346,14 @@ def _rollout(
 ) -> Iterator[Event]:
     elapsed = lambda: time.monotonic() - started  # noqa: E731
 
-    yield Step("secrets")
-    kube.apply(plan_.secrets)
+    yield Step("secrets and infrastructure")
+    # Secrets and everything but the Deployments (the database among them) in one apply.
+    others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
+    kube.apply(plan_.secrets + others)
     yield Note(
         f"{len(plan_.secrets)} Secret(s) applied: "
         + ", ".join(f"{s['metadata']['name']} ({len(s['data'])} keys)" for s in plan_.secrets)
     )
-
-    yield Step("infrastructure")
-    others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
-    kube.apply(others)
 
     yield Step("migrations")
     outcome = run_migration(kube, plan_.migration)

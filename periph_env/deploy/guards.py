@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from periph_env.common.process import run
@@ -148,13 +149,12 @@ def images_guard(rendered: list[str]) -> GuardResult:
         if "/" not in repo or not ("." in first or ":" in first or first == "localhost"):
             problems.append(f"{image}: names no registry")
             continue
-        reference = f"{repo}@{digest}"
-        if reference in checked:
-            continue
-        checked.add(reference)
-        ok, why = registry.manifest_exists(repo, digest)
-        if not ok:
-            problems.append(f"{reference}: {why}")
+        checked.add(f"{repo}@{digest}")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = pool.map(lambda ref: (ref, registry.manifest_exists(*ref.split("@", 1))), checked)
+        for reference, (ok, why) in sorted(answers):
+            if not ok:
+                problems.append(f"{reference}: {why}")
     if problems:
         return GuardResult(
             "images",

@@ -75,6 +75,10 @@ class ResourceWatch(threading.Thread):
             _request_timeout=(5, WATCH_SECONDS + 15),
         )
         try:
+            # stop() may have run while the request was in flight (it saw no response).
+            if self.stopping.is_set():
+                _shutdown(self._response)
+                return
             for line in iter_resp_lines(self._response):
                 if self.stopping.is_set():
                     return

@@ -4,8 +4,9 @@ Public API (everything else is internal)::
 
     check(env_path, example_path, target, env_required=False) -> Report
     diff(env_path, example_path) -> KeyDiff
-    init(env_path, example_path) -> InitResult
-    guard(root=None, env_files=None) -> list[Finding]
+    init(env_path=".env", example_path=".env.example") -> InitResult
+        # InitResult(env_path, created, added, backup, generated, written)
+    guard(root=None, env_files=None) -> list[Finding]   # any PE403 means exit 2
     render(report, fmt) -> str            # fmt: text | json | sarif
 
 Only ``check`` and ``render`` are imported eagerly: that is the hot path of
@@ -33,7 +34,11 @@ def diff(env_path: str = ".env", example_path: str = ".env.example") -> KeyDiff:
 
 
 def init(env_path: str = ".env", example_path: str = ".env.example") -> InitResult:
-    """Create ``env_path`` from the example or append the keys it lacks (with a backup)."""
+    """Create ``env_path`` from the example or append the keys it lacks (with a backup).
+
+    ``generate`` keys get fresh random values; symlinks are written through; owner, group
+    and mode are kept. Raises UsageError (exit 2) where it cannot read or write safely.
+    """
     from periph_env.env.init_file import init as _init
 
     return _init(env_path, example_path)

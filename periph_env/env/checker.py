@@ -102,6 +102,7 @@ def check(
     schema, schema_findings = build(example.entries, example_path)
     example_values = effective(example.entries)
     ex_masker = secrets_of(schema, example_values, example)
+    ex_masker.paths = {example_path, env_path or ".env"}
     ex_ctx = Context(example_path, example_path, target, schema, example_values, ex_masker)
     _file_rules(example, example_values, ex_ctx)
     ex_ctx.findings.extend(schema_findings)
@@ -122,6 +123,7 @@ def check(
     parsed = load(env_path, "env file")
     values = effective(parsed.entries)
     masker = secrets_of(schema, values, parsed)
+    masker.paths = {example_path, env_path}
     ctx = Context(env_path, example_path, target, schema, values, masker)
     _file_rules(parsed, values, ctx)
     rules.contract(ctx)
@@ -130,7 +132,7 @@ def check(
     report.findings.extend(ctx.findings)
     report.findings = masker.findings(report.findings)
     report.notices = [masker.scrub(n) for n in report.notices]
-    report.env_path = masker.scrub(env_path)
+    report.env_path = masker.scrub_path(env_path)
     return report
 
 

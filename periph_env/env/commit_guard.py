@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from periph_env.env.files import read_env_bytes
-from periph_env.env.masking import Masker, secret_name
+from periph_env.env.masking import Masker, doubtful, secret_name
 from periph_env.env.model import ERROR, Finding
 from periph_env.env.parser import ParsedFile, parse_bytes
 from periph_env.env.schema import Schema, build
@@ -133,8 +133,10 @@ def local_secrets(env_files: list[str], schema: Schema) -> list[Secret]:
         parsed = parse_bytes(read_env_bytes(path, "env file"), path)
         why = _unreadable(parsed)
         if why:
+            values = [e.value for e in parsed.entries] + parsed.other_values
+            values += [b.value for b in parsed.compose.bindings if b.value]
             raise UsageError(
-                f"cannot read env file {path}: {why}",
+                doubtful(values).scrub(f"cannot read env file {path}: {why}"),
                 hint="the guard refuses the commit until it can read every env file",
             )
         for entry in parsed.entries:
@@ -222,7 +224,12 @@ def _example_schema(root: str, example: str) -> Schema:
     path = os.path.join(root, example)
     if not os.path.lexists(path):
         return Schema()
-    return build(parse_bytes(read_env_bytes(path, "example file"), path).entries, path)[0]
+    parsed = parse_bytes(read_env_bytes(path, "example file"), path)
+    why = _unreadable(parsed)
+    if why:
+        # Without the example the guard cannot tell secret keys: it does not guess.
+        raise UsageError(f"cannot read example file {path}: {why}")
+    return build(parsed.entries, path)[0]
 
 
 def guard(
@@ -304,6 +311,8 @@ def guard(
                     reported.add(secret.value)
                     line = blob.count(b"\n", 0, at) + 1
                     findings.append(_found(root, shown, line, secret, ""))
+    # Names were scrubbed as paths above; the final scrub must not re-judge them by entropy.
+    masker.paths = set(names.values())
     return masker.findings(findings)
 
 

@@ -73,8 +73,7 @@ def read_env_bytes(path: str, what: str = "env file") -> bytes:
 
 def _too_big(what: str, path: str, size: int) -> str:
     return (
-        f"{what} {path} is {size >> 10} KiB; periph reads env files up to "
-        f"{MAX_ENV_BYTES >> 10} KiB"
+        f"{what} {path} is {size >> 10} KiB; periph reads env files up to {MAX_ENV_BYTES >> 10} KiB"
     )
 
 

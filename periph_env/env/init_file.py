@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 from periph_env.env.commit_guard import TEMP_PREFIX
 from periph_env.env.files import read_env_bytes
+from periph_env.env.masking import doubtful
 from periph_env.env.model import Entry
 from periph_env.env.parser import ParsedFile, parse_bytes
 from periph_env.env.schema import Schema, build
@@ -209,6 +210,15 @@ def _backup_path(path: str) -> str:
 
 def _refuse_unless_plain(parsed: ParsedFile, path: str, what: str) -> None:
     """Refuse files init cannot extend without one reader seeing something else."""
+    try:
+        _check_plain(parsed, path, what)
+    except UsageError as exc:
+        values = [e.value for e in parsed.entries] + parsed.other_values
+        values += [b.value for b in parsed.compose.bindings if b.value]
+        raise UsageError(doubtful(values).scrub(exc.message), hint=exc.hint) from None
+
+
+def _check_plain(parsed: ParsedFile, path: str, what: str) -> None:
     if parsed.encoding:
         raise UsageError(
             f"{what} {path} is {parsed.encoding} text; init writes UTF-8 only and will not "
@@ -270,8 +280,10 @@ def init(env_path: str = ".env", example_path: str = ".env.example") -> InitResu
     if unclear:
         key = unclear[0]
         raise UsageError(
-            f"env file {env_path} line {loose[key]} looks like it sets {key}, but neither "
-            "python-dotenv nor compose reads it",
+            doubtful([]).scrub(
+                f"env file {env_path} line {loose[key]} looks like it sets {key}, but "
+                "neither python-dotenv nor compose reads it"
+            ),
             hint=f"fix that line (KEY=value) or delete it; init will not add a second {key}",
         )
     if not wanted:

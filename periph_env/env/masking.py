@@ -37,6 +37,9 @@ class Masker:
 
     def __init__(self, secrets: set[str] | None = None) -> None:
         self._secrets = {s for s in (secrets or ()) if len(s) >= MIN_SECRET_LEN}
+        # File paths the user named: in messages they are judged as paths (known secrets
+        # and credential shapes only), not by entropy, so a project path stays readable.
+        self.paths: set[str] = set()
 
     def add(self, value: str) -> None:
         """Remember ``value`` as secret so that it is masked wherever it shows up."""
@@ -57,6 +60,18 @@ class Masker:
         return repr(shown)
 
     def scrub(self, text: str) -> str:
+        """``text`` with every known or credential-looking token masked (file paths the
+        user named are judged as paths, see ``scrub_path``)."""
+        paths = [p for p in self.paths if p and p in text]
+        if not paths:
+            return self._scrub(text)
+        pattern = "|".join(re.escape(p) for p in sorted(paths, key=len, reverse=True))
+        parts = re.split(f"({pattern})", text)
+        return "".join(
+            self.scrub_path(part) if i % 2 else self._scrub(part) for i, part in enumerate(parts)
+        )
+
+    def _scrub(self, text: str) -> str:
         """``text`` with every known or credential-looking token masked (a last line of
         defence: messages are built to hold no values, but keys and lines can be pasted
         secrets)."""
@@ -84,6 +99,12 @@ class Masker:
     def findings(self, findings: list[Finding]) -> list[Finding]:
         """Every finding scrubbed (see ``finding``)."""
         return [self.finding(f) for f in findings]
+
+
+def doubtful(values: list[str]) -> Masker:
+    """A masker that treats every value as secret: for messages about a file that could
+    not be read properly, where nothing can be said about which values are secret."""
+    return Masker(set(values))
 
 
 def secret_name(key: str) -> bool:

@@ -128,8 +128,8 @@ def compose_divergences(parsed: ParsedFile) -> list[Finding]:
     for binding in view.bindings:
         if (binding.line, binding.key) in dotenv_at:
             continue
-        if binding.value is None:
-            continue  # a bare KEY: PE001 covers what python-dotenv makes of it
+        if binding.value is None or not binding.key:
+            continue  # a bare KEY (or compose's nameless last line): PE001 covers it
         shown = binding.key if _VALID_KEY.match(binding.key) else "a key"
         found.append(
             Finding(

@@ -107,7 +107,12 @@ def _placeholder(ctx: Context, spec: KeySpec, line: int, because: str | None, wh
                 "PE103",
                 ERROR,
                 spec.key,
-                f"{spec.key} is required{why} but still holds a placeholder",
+                f"{spec.key} is required{why} but still holds a placeholder"
+                + (
+                    "; delete the line and run `periph env init` to generate one"
+                    if spec.generate
+                    else ""
+                ),
             )
         )
     elif ctx.target != "local":

@@ -297,7 +297,8 @@ class Stack:
         self.check_engine()
         progress = progress or _quiet
         self.build(wanted, progress)
-        self.recreate(wanted, progress)
+        # Asked for explicitly: a fresh container even when the image did not change.
+        self.recreate(wanted, progress, force=True)
 
     def build(self, services: list[str], progress: Progress | None = None) -> None:
         """Build the images of ``services``; ``BuildFailed`` on error (nothing recreated)."""
@@ -318,9 +319,14 @@ class Stack:
             ) from None
 
     def recreate(
-        self, services: list[str], progress: Progress | None = None, wait: bool = True
+        self,
+        services: list[str],
+        progress: Progress | None = None,
+        wait: bool = True,
+        force: bool = False,
     ) -> None:
-        """Recreate ``services`` from their current images, leaving their dependencies alone."""
+        """Recreate ``services`` from their current images, leaving their dependencies alone
+        (Compose skips an unchanged container unless ``force``)."""
         compose = self._compose()
         from python_on_whales.utils import stream_stdout_and_stderr
 
@@ -330,6 +336,7 @@ class Stack:
             "--detach",
             "--no-deps",
             "--no-build",
+            *(["--force-recreate"] if force else []),
         ]
         argv += ["--wait", "--wait-timeout", "300"] if wait else []
         self._stream("up", stream_stdout_and_stderr([*argv, *services]), progress or _quiet)

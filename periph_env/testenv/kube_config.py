@@ -30,9 +30,11 @@ DEFAULT_CLUSTER_NAME = "periph-test"
 # default cluster serves other test runs.
 CLUSTER_NAME = os.environ.get("PERIPH_KUBE_CLUSTER") or DEFAULT_CLUSTER_NAME
 CONTEXT_NAME = CLUSTER_NAME
-# Whether the control plane makes room for the real node of the node tier (kwok restricted to
-# its own nodes, the apiserver advertising the node IP): see real_node_patches.
-REAL_NODE_CONTROL_PLANE = CLUSTER_NAME != DEFAULT_CLUSTER_NAME
+# Whether a new cluster's control plane makes room for the real node of the node tier (kwok
+# restricted to its own nodes, the apiserver advertising the node IP): see
+# node_config.control_plane_patches. A cluster created without them keeps serving the k8s
+# tier (reusable_config); the node tier recreates it once.
+REAL_NODE_CONTROL_PLANE = True
 NODE_NAMES = ("periph-node-0", "periph-node-1")
 # Each fake node offers a laptop-sized slice so resource requests in manifests schedule.
 NODE_CAPACITY = {"cpu": "32", "memory": "64Gi", "pods": "110"}

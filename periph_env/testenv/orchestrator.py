@@ -22,7 +22,8 @@ TIERS: dict[str, tuple[str, ...]] = {
 }
 ALL_TIERS = tuple(TIERS)
 # What `up` starts without --tier (what ./scripts/test starts); down and status cover all.
-DEFAULT_TIERS = ("docker", "registry", "k8s")
+# Drop "node" here to keep the real node opt-in (`up --tier node`).
+DEFAULT_TIERS = ("docker", "registry", "k8s", "node")
 
 
 def components(tiers: Sequence[str]) -> list[ModuleType]:

@@ -98,7 +98,9 @@ class PeriphApp(App[int]):
             self.notify(problem, title="keymap", severity="warning", timeout=10)
         self.call_after_refresh(self._focus_area)
         if self.settings.connect:
-            self._connect()
+            # After the first frame: the engine imports must not hold the GIL while the
+            # app paints (the first-frame budget is 0.5 s).
+            self.call_after_refresh(self._connect)
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
     def _connect(self) -> None:
@@ -209,24 +211,32 @@ class PeriphApp(App[int]):
         assert self.session is not None
         self.session.run_action(verb, services)
 
-    def toggle_reload(self, services: list[str]) -> None:
-        """Turn hot reload on or off for each service (a Watcher each)."""
+    def toggle_reload(self, service: str | None) -> None:
+        """Turn hot reload on or off for one service (None: every service with rules)."""
         if self.session is None or not self.session.connected:
             self.notify("No Docker engine yet", severity="warning")
             return
-        self._toggle_reload(services)
+        self._toggle_reload(service)
 
-    @work(thread=True, group="reload-toggle")
-    def _toggle_reload(self, services: list[str]) -> None:
+    @work(thread=True, exclusive=True, group="reload-toggle")
+    def _toggle_reload(self, service: str | None) -> None:
         assert self.session is not None
-        for service in services:
-            try:
+        try:
+            if service is None:
+                watched = self.session.watch_all(not self.session._watched)
+                text = (
+                    f"hot reload on for {', '.join(sorted(watched))}"
+                    if watched
+                    else "hot reload off"
+                )
+            else:
                 on = self.session.toggle_watch(service)
-            except Exception as exc:  # a watcher that cannot start says why
-                self.call_from_thread(self.notify, f"{service}: {exc}", severity="error")
-                continue
-            self.call_from_thread(self.notify, f"{service}: hot reload {'on' if on else 'off'}")
-        self.call_from_thread(self.view("stack")._redraw)
+                text = f"{service}: hot reload {'on' if on else 'off'}"
+        except Exception as exc:  # e.g. no develop.watch rules: the engine says which
+            self.call_from_thread(self.notify, f"hot reload: {exc}", severity="error")
+        else:
+            self.call_from_thread(self.notify, text)
+        self.call_from_thread(self.view("stack").redraw)
 
     def open_logs(self, service: str | None) -> None:
         """Show the Logs area for one service (None: merged)."""

@@ -53,10 +53,12 @@ def remedy_lines(stack: Any, api: Any, error: BaseException) -> list[str]:
     if stack is not None and hasattr(api, "doctor"):
         try:
             for check in api.doctor(stack):
-                if getattr(check, "ok", True):
+                if getattr(check, "status", "ok") != "fail":
                     continue
                 name = getattr(check, "name", "check")
                 detail = getattr(check, "detail", "") or getattr(check, "message", "")
+                if detail and detail in str(error):
+                    detail = "(above)"  # the banner's first line already says it
                 lines.append(f"✗ {name}: {detail}".rstrip(": "))
                 hint = getattr(check, "hint", None) or getattr(check, "remedy", None)
                 if hint:
@@ -91,7 +93,9 @@ class StackSession:
         self._stopping = threading.Event()
         self._status_model: Any = None
         self._follower: Any = None
-        self._watchers: dict[str, Any] = {}
+        self._watcher: Any = None
+        self._watched: set[str] = set()
+        self._watch_lock = threading.Lock()
         self._batcher = LineBatcher(self._post_lines, self._backlog, capacity=max_lines * 2)
         self._lock = threading.Lock()
         self._connecting = False
@@ -211,33 +215,61 @@ class StackSession:
         self.app.post_message(ActionProgress(f"{what}: done", done=True))
 
     def watching(self, service: str) -> bool:
-        """True while a hot-reload watcher runs for ``service``."""
-        return service in self._watchers
+        """True while hot reload is on for ``service``."""
+        return service in self._watched
+
+    def set_watched(self, services: set[str]) -> set[str]:
+        """Hot reload for exactly ``services``; returns the set now watched.
+
+        The engine allows one ``Watcher`` per stack (it holds the stack's watch lock), so
+        a change of the set restarts the one watcher over the new set. A set the engine
+        refuses (a service without ``develop.watch`` rules) raises, after the previous
+        set is watched again.
+        """
+        with self._watch_lock:
+            previous = set(self._watched)
+            self._stop_watcher()
+            try:
+                self._start_watcher(services)
+            except Exception:
+                self._start_watcher(previous)
+                raise
+            return set(self._watched)
 
     def toggle_watch(self, service: str) -> bool:
-        """Start or stop hot reload for one service; returns the new state."""
-        with self._lock:
-            watcher = self._watchers.pop(service, None)
+        """Turn hot reload on or off for one service; returns the new state."""
+        wanted = set(self._watched) ^ {service}
+        return service in self.set_watched(wanted)
+
+    def _stop_watcher(self) -> None:
+        watcher, self._watcher = self._watcher, None
+        self._watched = set()
         if watcher is not None:
             watcher.stop()
-            self._mark_watched()
-            return False
-        watcher = self.api.Watcher(self.stack, self._post_reload, services=[service])
-        watcher.start()
-        with self._lock:
-            self._watchers[service] = watcher
-        self._mark_watched()
-        return True
 
-    def _mark_watched(self) -> None:
-        model = self._status_model
-        if model is not None and hasattr(model, "set_watched"):
-            model.set_watched(set(self._watchers))
+    def watch_all(self, on: bool) -> set[str]:
+        """Hot reload for every service that has watch rules (``on``), or for none."""
+        with self._watch_lock:
+            self._stop_watcher()
+            if on:
+                self._start_watcher(None)
+            return set(self._watched)
+
+    def _start_watcher(self, services: set[str] | None) -> None:
+        if services is not None and not services:
+            return
+        watcher = self.api.Watcher(
+            self.stack,
+            self._post_reload,
+            services=None if services is None else sorted(services),
+            status=self._status_model,
+        )
+        watcher.start()
+        self._watcher = watcher
+        self._watched = set(watcher.services)
 
     def _post_reload(self, event: Any) -> None:
-        model = self._status_model
-        if model is not None and hasattr(model, "record_reload"):
-            model.record_reload(event)  # so the status list carries it too
+        # The real Watcher also records the event in the StatusModel it was given.
         self.app.post_message(ReloadHappened(event))
 
     def read_tail(self, service: str, lines: int = 20) -> list[Any]:
@@ -261,10 +293,10 @@ class StackSession:
         """Stop every thread this session started (watchers, follower, status, batcher)."""
         self._stopping.set()
         with self._lock:
-            watchers, self._watchers = list(self._watchers.values()), {}
-            parts = [self._follower, self._status_model]
+            parts = [self._watcher, self._follower, self._status_model]
+            self._watcher, self._watched = None, set()
             self._follower = self._status_model = None
-        for part in [*watchers, *parts]:
+        for part in parts:
             if part is not None:
                 # Already dead with its engine, perhaps: quitting must not fail.
                 with contextlib.suppress(Exception):

@@ -108,4 +108,3 @@ def test_the_migrations_turn_job_results_into_a_hypertable_where_the_extension_e
     )
     assert "timescaledb" in extensions
     assert calls.stdout.splitlines() == ["job_results computed_at"]
-

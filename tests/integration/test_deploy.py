@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -318,20 +319,60 @@ def test_watch_resumes_after_the_api_connection_drops(
     for key, value in deploy_env(kube_cluster, registry, tmp_path / "xdg", kubeconfig).items():
         monkeypatch.setenv(key, value)
     root = make_project(tmp_path, "demo", namespace, kube_cluster.context, images, "<webhook>")
+    # The backend's pods stay un-ready until the test marks them Ready, during the outage
+    # and straight through the real API server: periph only learns of it by resuming.
+    never_ready = {
+        "op": "add",
+        "path": "/spec/template/metadata/labels/periph.dev~1test-ready",
+        "value": "never",
+    }
+    patch_overlay(root, "demo", json_patch("Deployment", "backend", never_ready))
+    commit(root, "backend waits for the test")
+    marker = threading.Thread(target=mark_backend_ready, args=(kube_cluster, namespace))
 
     def cut(event: ev.Event) -> None:
-        if isinstance(event, ev.DeploymentProgress) and not proxy.drops:
-            proxy.outage(3.0)
+        if isinstance(event, ev.DeploymentProgress) and event.name == "backend" and not proxy.drops:
+            proxy.outage(4.0)
+            marker.start()
 
     try:
         events = run_deploy(root, on_event=cut)
     finally:
         proxy.close()
+    marker.join(timeout=60)
     assert proxy.drops == 1
     assert finished(events).result == "succeeded"
-    assert any(isinstance(e, ev.Note) and "watch resumed" in e.text for e in events)
+    assert any(isinstance(e, ev.Note) and "watch resumed" in e.text for e in events), events
     verdicts = {e.name: e.ok for e in events if isinstance(e, ev.RolloutVerdict)}
     assert verdicts == dict.fromkeys(DEPLOYMENTS, True)
+
+
+def mark_backend_ready(cluster: Any, namespace: str, seconds: float = 20.0) -> None:
+    """Mark every backend pod Ready through the API (kwok keeps them un-ready), until the
+    Deployment reports them all available (or ``seconds`` pass)."""
+    ready = {"type": "Ready", "status": "True"}
+    patch = json.dumps({"status": {"conditions": [ready, {**ready, "type": "ContainersReady"}]}})
+    deadline = time.monotonic() + seconds
+    time.sleep(1.0)  # well inside the outage
+    while time.monotonic() < deadline:
+        pods = json.loads(
+            cluster.kubectl("get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=backend",
+                            "-o", "json").stdout
+        )["items"]  # fmt: skip
+        for pod in pods:
+            conditions = {c["type"]: c["status"] for c in pod["status"].get("conditions", [])}
+            if conditions.get("Ready") != "True":
+                cluster.kubectl(
+                    "patch", f"pod/{pod['metadata']['name']}", "-n", namespace,
+                    "--subresource=status", "--type=strategic", "-p", patch, check=False,
+                )  # fmt: skip
+        dep = json.loads(
+            cluster.kubectl("get", "deployment/backend", "-n", namespace, "-o", "json").stdout
+        )
+        status = dep.get("status", {})
+        if pods and status.get("availableReplicas", 0) >= dep["spec"].get("replicas", 1):
+            return
+        time.sleep(0.5)
 
 
 def test_deploy_killed_half_way_converges_when_run_again(

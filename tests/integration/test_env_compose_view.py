@@ -64,7 +64,8 @@ def compose_reads(workdir: Path, text: str) -> dict[str, str] | None:
     """What compose reads from ``text`` (None when it refuses the file)."""
     (workdir / "probe.env").write_bytes(text.encode())
     (workdir / "compose.yaml").write_text(COMPOSE_FILE)
-    env = {k: os.environ[k] for k in ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG") if k in os.environ}
+    kept = ("PATH", "HOME", "DOCKER_HOST", "DOCKER_CONFIG")
+    env = {k: os.environ[k] for k in kept if k in os.environ}
     proc = subprocess.run(
         ["docker", "compose", "--env-file", "probe.env", "--project-name", "probe",
          "config", "--format", "json"],

@@ -255,10 +255,11 @@ class Watcher:
             event.done = True
             self._emit(event)
 
-    def _running(self, service: str) -> tuple[str, dict] | None:
+    def _running(self, event: ReloadEvent) -> tuple[str, dict] | None:
         """(container id, inspect) once the service's container runs; None when stopping.
 
         Changes for a service that is down wait here and are applied when it is back."""
+        service, told = event.service, False
         while not self._stop.is_set():
             try:
                 cid = self.stack.container_id(service)
@@ -266,12 +267,18 @@ class Watcher:
             except PeriphError:
                 detail = None
             if detail and (detail.get("State") or {}).get("Running"):
+                if told:
+                    event.note = None
                 return detail["Id"], detail
+            if not told:
+                told = True
+                event.note = f"{service} is not running: the change is applied when it is back"
+                self._emit(event)
             self._stop.wait(0.3)
         return None
 
     def _sync(self, plan: rules.ServicePlan, event: ReloadEvent) -> None:
-        found = self._running(event.service)
+        found = self._running(event)
         if found is None:
             return
         cid, detail = found

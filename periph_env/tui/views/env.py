@@ -28,6 +28,10 @@ TARGETS = ("local", "demo", "prod")
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow"}
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def _mtime(path: Path) -> float | None:
     try:
         return os.stat(path).st_mtime_ns
@@ -78,7 +82,7 @@ class EnvView(Vertical):
         )
         if self.papp.settings.watch_files:
             self.set_interval(1.0, self._poll)
-        self.recheck()
+        self.call_after_refresh(self.recheck)  # after the first frame
 
     def focus_main(self) -> None:
         """Focus the findings (so the area's keys are live)."""
@@ -125,7 +129,8 @@ class EnvView(Vertical):
         self.report = report
         text = Text()
         text.append(
-            f"target {report.target}: {report.errors} errors, {report.warnings} warnings",
+            f"target {report.target}: {_count(report.errors, 'error')}, "
+            f"{_count(report.warnings, 'warning')}",
             style="bold",
         )
         for severity, title in (("error", "Errors"), ("warning", "Warnings")):

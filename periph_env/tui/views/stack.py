@@ -77,12 +77,12 @@ class StackView(Vertical):
             )
         table = self.query_one(ServiceTable)
         table.display = bool(statuses)
-        self._redraw()
+        self.redraw()
 
     def on_reload(self, event: Any) -> None:
         """A hot-reload step of one service."""
         self.reloads[event.service] = event
-        self._redraw()
+        self.redraw()
 
     def show_progress(self, text: str, failed: bool = False) -> None:
         """The running action's last step line."""
@@ -94,7 +94,7 @@ class StackView(Vertical):
 
     def _tick(self) -> None:
         if self.statuses and self.is_on_screen:
-            self._redraw()
+            self.redraw()
 
     def _watching(self) -> set[str]:
         session = self.papp.session
@@ -109,7 +109,8 @@ class StackView(Vertical):
         merged.update(self.reloads)
         return merged
 
-    def _redraw(self) -> None:
+    def redraw(self) -> None:
+        """Redraw the table and the detail from what is known."""
         table = self.query_one(ServiceTable)
         table.show(
             list(self.statuses.values()), self.papp.clock(), self._watching(), self._last_reloads()
@@ -208,10 +209,10 @@ class StackView(Vertical):
 
     def action_reload(self) -> None:
         if services := self._selected():
-            self.papp.toggle_reload(services)
+            self.papp.toggle_reload(services[0])
 
     def action_reload_all(self) -> None:
-        self.papp.toggle_reload(list(self.statuses))
+        self.papp.toggle_reload(None)
 
     def action_logs(self) -> None:
         service = self.query_one(ServiceTable).selected

@@ -168,3 +168,11 @@ def test_backups_and_init_temporary_files_are_real_env_files(repo: Repo, run_cli
 def test_a_clean_commit_passes(repo: Repo, run_cli):
     repo.stage("app.py", b"print('hello')\n")
     assert run_cli("env", "guard", cwd=repo.root)[0] == 0
+
+
+def test_an_example_it_cannot_decode_refuses_with_exit_2(repo: Repo, run_cli):
+    (repo.root / ".env.example").write_bytes(EXAMPLE.encode("utf-16"))
+    repo.stage("app.py")
+    code, _, err = run_cli("env", "guard", cwd=repo.root)
+    assert code == 2
+    assert "cannot read example file" in err and "UTF-16-LE" in err

@@ -5,9 +5,13 @@ from __future__ import annotations
 import errno
 import os
 import re
+import shutil
 import signal
 import stat
+import subprocess
+import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -187,3 +191,62 @@ def test_an_existing_generate_key_is_never_changed(ws: Workspace):
     init(str(ws.env), str(ws.example))
     assert ws.env.read_text().startswith(f"JWT_SECRET={SECRET}\n")
     assert ws.env.read_text().count("JWT_SECRET") == 1
+
+
+def test_a_placeholder_left_in_a_generate_key_says_how_to_get_one(ws: Workspace):
+    ws.example.write_text(GENERATE_EXAMPLE)
+    ws.env.write_text("JWT_SECRET=changemeinprod123!\nDB_HOST=db\n")
+    message = ws.finding("PE103").message
+    assert message.endswith("delete the line and run `periph env init` to generate one")
+
+
+def as_other_user(argv: list[str]) -> list[str]:
+    """Run ``argv`` as nobody when we are root (root may write anywhere), else as is."""
+    if os.geteuid() == 0:
+        return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *argv]
+    return argv
+
+
+def periph_init(cwd: Path) -> subprocess.CompletedProcess[str]:
+    argv = as_other_user([sys.executable, "-m", "periph_env", "env", "init"])
+    return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def open_dir() -> Iterator[Path]:
+    """A directory other users can reach (pytest's tmp_path sits under a 0700 parent)."""
+    path = Path(tempfile.mkdtemp(prefix="periph-init-"))
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def test_init_in_a_directory_the_user_may_not_write_is_exit_2_for_real(open_dir: Path):
+    root = open_dir / "ro"
+    root.mkdir()
+    (root / ".env.example").write_text(GENERATE_EXAMPLE)
+    os.chmod(root / ".env.example", 0o644)
+    os.chmod(root, 0o755 if os.geteuid() == 0 else 0o555)
+    proc = periph_init(root)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"periph: error: cannot write {root}/.env: Permission denied")
+    assert "Traceback" not in proc.stderr
+    assert sorted(p.name for p in root.iterdir()) == [".env.example"]
+
+
+def test_a_file_owned_by_someone_else_is_extended_in_place_keeping_its_owner(open_dir: Path):
+    root = open_dir / "shared"
+    root.mkdir()
+    (root / ".env.example").write_text(GENERATE_EXAMPLE)
+    os.chmod(root / ".env.example", 0o644)
+    env = root / ".env"
+    env.write_text("DB_HOST=db\n")
+    os.chmod(env, 0o666)
+    os.chmod(root, 0o777)
+    owner = (env.stat().st_uid, env.stat().st_gid)
+    proc = periph_init(root)
+    assert proc.returncode == 0, proc.stderr
+    st = env.stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (*owner, 0o666)
+    assert "JWT_SECRET=" in env.read_text()
+    assert leftovers(root) == []

@@ -132,3 +132,14 @@ def test_init_error_messages_never_echo_a_secret(ws: Workspace, run_cli):
     code, out, err = run_cli("env", "init", cwd=ws.root)
     assert code == 2
     assert_no_marker(out + err)
+
+
+def test_paths_the_user_named_stay_readable_in_messages(tmp_path, run_cli):
+    project = tmp_path / "a1b2c3d4e5f6g7h8i9j0kXyZ-project"
+    project.mkdir()
+    ws = Workspace(project)
+    ws.write_env("DB_PORT=abc\n")
+    _, out, _ = run_cli(
+        "env", "check", "--env-file", str(ws.env), "--example", str(ws.example), cwd=project
+    )
+    assert f"DB_HOST is required but {ws.env} does not set it" in out

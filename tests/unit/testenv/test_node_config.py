@@ -245,8 +245,9 @@ def test_pause_image_archive_holds_only_an_executable_pause():
     assert config["config"]["Entrypoint"] == ["/pause"]
 
 
-def test_default_up_leaves_the_node_out_but_down_and_status_cover_it():
-    assert "node" in orchestrator.ALL_TIERS
+def test_default_up_down_and_status_cover_the_node_tier():
+    assert "node" in orchestrator.DEFAULT_TIERS
+    assert orchestrator.DEFAULT_TIERS[-1] == "node"  # after the cluster it joins
     assert [m.__name__ for m in orchestrator.components(["node"])] == ["periph_env.testenv.node"]
     assert orchestrator.down.__defaults__[0] == orchestrator.ALL_TIERS
 

@@ -176,8 +176,8 @@ class FakeLogFollower:
 class FakeWatcher:
     started: ClassVar[list[list[str] | None]] = []
 
-    def __init__(self, stack, on_event, services=None) -> None:
-        self.services = services
+    def __init__(self, stack, on_event, services=None, status=None) -> None:
+        self.services = services if services is not None else ["backend", "worker"]
         self.on_event = on_event
 
     def start(self) -> None:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from textual.widgets import TabbedContent
-
 import pytest
+from textual.widgets import TabbedContent
 
 from tests.unit.tui.conftest import make_app, settle
 from tests.unit.tui.screen import screen_text

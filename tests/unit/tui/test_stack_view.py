@@ -93,7 +93,7 @@ async def test_w_turns_hot_reload_on_and_a_reload_shows_its_breakdown(project):
         await settle(app, pilot)
         assert FakeWatcher.started == [["backend"]]
         assert "hot reload: on" in screen_text(app)
-        watcher = app.session._watchers["backend"]
+        watcher = app.session._watcher
         event = ReloadEvent(
             "backend", "sync+restart", ["main.go"], NOW - 5, NOW - 4.9, NOW - 4.5, NOW - 3.8
         )
@@ -139,3 +139,25 @@ async def test_without_an_engine_the_stack_says_so_and_reconnects_when_it_return
         await settle(app, pilot)
         text = screen_text(app)
         assert "No Docker engine" not in text and "healthy" in text
+
+
+async def test_an_unreachable_engine_shows_what_periph_doctor_says(tmp_path, monkeypatch):
+    # The real stack engine against a socket nobody listens on: no engine needed.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    from periph_env.stack import Stack
+
+    (tmp_path / "compose.yaml").write_text("services:\n  web:\n    image: debian:bookworm-slim\n")
+    stack = Stack(root=tmp_path, compose_path=tmp_path / "compose.yaml", project="periphtest-x")
+    app = make_app(tmp_path, stack=stack)
+    app.session.api = None  # the real periph_env.stack module
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.2)
+            if "No Docker engine" in screen_text(app):
+                break
+        text = " ".join(screen_text(app).split())
+        assert "No Docker engine" in text and "no-docker.sock" in text
+        assert "reconnects on its own" in text
+        await pilot.press("2")
+        await pilot.pause()
+        assert "No Docker engine" in screen_text(app)

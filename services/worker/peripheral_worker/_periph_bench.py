@@ -1,0 +1,1 @@
+print("periph-bench start", flush=True)
