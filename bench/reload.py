@@ -9,12 +9,12 @@ once. For each reload kind, the same edits are made under `docker compose watch 
 and then under `periph watch`, in the same run. Latency is from just before the file is
 written to the new code observably running:
 
-- worker source edit: `peripheral_worker/_periph_bench.py` (imported by the package for
-  the run) prints a new token at import, so the token in the worker's log means the new
-  worker process runs the new code;
+- worker source edit: a line appended to `peripheral_worker/__init__.py` prints a new
+  token at import, so the token in the worker's log means the new worker process runs
+  the new code;
 - backend Go edit: `cmd/backend/zz_periph_bench.go` prints a new token in `init()`: the
   rebuilt server binary started;
-- frontend Svelte edit: a bench route `src/routes/periph-bench/+page.svelte`, polled over
+- frontend Svelte edit: a hidden span appended to `src/routes/+page.svelte`, polled over
   HTTP until the page shows the new token;
 - rebuild: a comment appended to the worker's `requirements.txt`; served when a new
   worker container logs `worker started`.
@@ -50,11 +50,9 @@ DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:reload:start -->", "<!-- bench:reload:end -->"
 SERVICES = ROOT / "services"
 WORKER_PKG = SERVICES / "worker" / "peripheral_worker"
-WORKER_PROBE = WORKER_PKG / "_periph_bench.py"
 WORKER_INIT = WORKER_PKG / "__init__.py"
-IMPORT_LINE = "from . import _periph_bench  # noqa: F401  (bench/reload.py; removed after)\n"
 GO_PROBE = SERVICES / "backend" / "cmd" / "backend" / "zz_periph_bench.go"
-SVELTE_DIR = SERVICES / "frontend" / "src" / "routes" / "periph-bench"
+SVELTE_PAGE = SERVICES / "frontend" / "src" / "routes" / "+page.svelte"
 REQUIREMENTS = SERVICES / "worker" / "requirements.txt"
 PORT_VARS = (
     "PERIPH_BACKEND_PORT",
@@ -134,13 +132,16 @@ class Bench:
         self.values = values
         self.env_file = env_file
         self.logs = Logs(stack)
+        self.init_text = WORKER_INIT.read_text()
+        self.page_text = SVELTE_PAGE.read_text()
 
     # --- edits: each returns the latency of one edit (None when it never served) --------
 
     def worker_edit(self) -> float | None:
         token = secrets.token_hex(6)
+        text = self.init_text + f'print("periph-bench {token}", flush=True)\n'
         saved = time.time()
-        WORKER_PROBE.write_text(f'print("periph-bench {token}", flush=True)\n')
+        WORKER_INIT.write_text(text)
         line = self.logs.wait(lambda ln: ln.service == "worker" and token in ln.text, 30)
         return None if line is None else line.timestamp - saved
 
@@ -153,9 +154,10 @@ class Bench:
 
     def frontend_edit(self) -> float | None:
         token = secrets.token_hex(6)
-        url = f"http://127.0.0.1:{self.values['PERIPH_FRONTEND_PORT']}/periph-bench"
+        url = f"http://127.0.0.1:{self.values['PERIPH_FRONTEND_PORT']}/"
+        text = self.page_text + f"<span hidden>periph-bench {token}</span>\n"
         saved = time.time()
-        (SVELTE_DIR / "+page.svelte").write_text(f"<p>periph-bench {token}</p>\n")
+        SVELTE_PAGE.write_text(text)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -196,9 +198,13 @@ class Bench:
             "COMPOSE_PROJECT_NAME": self.stack.project,
         }
         argv = [sys.executable, "-m", "periph_env", "watch"]
+        # periph's own per-reload lines (seen → synced → serving) go to the bench's log.
+        self.reload_log = self.env_file.parent / "periph-watch.log"
+        out = self.reload_log.open("a")
         proc = subprocess.Popen(
-            argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
+            argv, stdout=out, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT
         )
+        out.close()
         stream = proc.stderr
         assert stream is not None
         self._ready(proc, "watching", stream)
@@ -348,17 +354,12 @@ def main() -> int:
     env_file.chmod(0o600)
     project = f"periphbench-{secrets.token_hex(3)}"
     stack = Stack(ROOT, env_file=env_file, project=project)
-    init_text = WORKER_INIT.read_text()
     results: dict[str, dict[str, list[float]]] = {}
     ps: dict[str, list[float]] = {}
     try:
-        # The bench's probe files exist before the stack starts, so no watcher sees them
-        # appear (the first edit of each kind is a warm-up anyway).
-        WORKER_PROBE.write_text('print("periph-bench start", flush=True)\n')
-        WORKER_INIT.write_text(init_text + IMPORT_LINE)
-        GO_PROBE.write_text('package main\n\nfunc init() { println("periph-bench start") }\n')
-        SVELTE_DIR.mkdir(exist_ok=True)
-        (SVELTE_DIR / "+page.svelte").write_text("<p>periph-bench start</p>\n")
+        # Probe files are created only once the stack runs (the first edit of each kind is
+        # a warm-up): written before `up`, they would change the build contexts and cost a
+        # full image rebuild here and again after the bench.
         print(f"bench: up {project} (build, wait)", file=sys.stderr)
         stack.up(build=True, wait=True, progress=lambda _l: None)
         bench = Bench(stack, values, env_file)
@@ -399,24 +400,29 @@ def main() -> int:
                     results[kind][tool] = bench.measure(edit, count, warmup)
                 finally:
                     stop(proc)
-                print(f"bench:   p50 {pct(results[kind][tool], 0.5):.2f}s", file=sys.stderr)
+                shown = " ".join(f"{v:.2f}" for v in results[kind][tool])
+                print(
+                    f"bench:   p50 {pct(results[kind][tool], 0.5):.2f}s ({shown})", file=sys.stderr
+                )
         bench.logs.follower.stop()
     finally:
         # Take back only our own lines: someone may have edited these files meanwhile.
-        WORKER_INIT.write_text(WORKER_INIT.read_text().replace(IMPORT_LINE, ""))
-        REQUIREMENTS.write_text(
-            "".join(
-                line
-                for line in REQUIREMENTS.read_text().splitlines(keepends=True)
-                if not line.startswith("# periph-bench ")
+        for path, prefix in (
+            (WORKER_INIT, 'print("periph-bench '),
+            (REQUIREMENTS, "# periph-bench "),
+        ):
+            path.write_text(
+                "".join(
+                    line
+                    for line in path.read_text().splitlines(keepends=True)
+                    if not line.startswith(prefix)
+                )
             )
-        )
-        WORKER_PROBE.unlink(missing_ok=True)
         GO_PROBE.unlink(missing_ok=True)
-        (SVELTE_DIR / "+page.svelte").unlink(missing_ok=True)
-        if SVELTE_DIR.exists():
-            SVELTE_DIR.rmdir()
         stack.down(volumes=True)
+    log = env_file.parent / "periph-watch.log"
+    if log.exists():
+        print("bench: periph watch's own reload lines:\n" + log.read_text(), file=sys.stderr)
     section = render(results, ps, args.edits, args.rebuilds)
     print(section)
     if not args.no_write:

@@ -36,6 +36,7 @@ _COMMAND_MODULES = {
     "rollback": "deploy_cmd",
     "history": "deploy_cmd",
     "testenv": "testenv_cmd",
+    "serve": "serve_cmd",
 }
 
 

@@ -16,6 +16,7 @@ them and the TUI shows them. Order matters and is the point of this module:
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -188,21 +189,24 @@ def _namespace_exists(kube: Kube) -> bool:
 def summarize(plan_: Plan, kube: Kube) -> Summary:
     """Images old -> new and objects added / changed / removed (server-side dry-run)."""
     desired = plan_.persistent + plan_.stack + plan_.secrets
-    live: list[Obj] = []
-    dry: list[Obj] = []
-    removable: list[Obj] = []
-    live = kube.items("get", "--ignore-not-found", "-f", "-", input=_dump(desired))
+    selector = f"{manifests.MANAGED_BY}=periph,{manifests.ENV_LABEL}={plan_.target.name}"
+    # Three independent reads of the cluster, side by side (each is a kubectl process).
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        live_f = pool.submit(
+            kube.items, "get", "--ignore-not-found", "-f", "-", input=_dump(desired)
+        )
+        dry_f = pool.submit(kube.apply, desired, dry_run=True)
+        removable_f = pool.submit(kube.items, "get", PRUNABLE_KINDS, "-l", selector)
+    live = live_f.result()
     renders_namespace = any(o.get("kind") == "Namespace" for o in desired)
     namespace_live = any(o.get("kind") == "Namespace" for o in live)
+    dry: list[Obj] = []
+    removable: list[Obj] = []
     if namespace_live or (not renders_namespace and _namespace_exists(kube)):
-        dry = kube.apply(desired, dry_run=True)
-        selector = f"{manifests.MANAGED_BY}=periph,{manifests.ENV_LABEL}={plan_.target.name}"
+        dry = dry_f.result()
         migration_keys = {manifests.key(o) for o in plan_.migration}
-        removable = [
-            o
-            for o in kube.items("get", PRUNABLE_KINDS, "-l", selector)
-            if manifests.key(o) not in migration_keys
-        ]
+        removable = [o for o in removable_f.result() if manifests.key(o) not in migration_keys]
+    # else: a new namespace; the dry-run could not run there and everything is "added".
     changes = object_changes(desired, dry, live, plan_.target.name, removable)
     return Summary(tuple(image_changes(plan_.stack, live)), tuple(changes))
 
@@ -231,7 +235,8 @@ def _finish_record(
     except PeriphError:
         pass
     history_store.save(kube, record)
-    history_store.prune(kube, record.environment)
+    if record.revision > history.KEEP:
+        history_store.prune(kube, record.environment)
 
 
 def _notify(record: history.Record, source: SecretSource | None, kube: Kube) -> Iterator[Event]:
@@ -261,11 +266,19 @@ def _open(
     return target, source, error, kube
 
 
+def _warm_up(kube: Kube) -> None:
+    with contextlib.suppress(Exception):
+        kube.client()
+
+
 def deploy(root: str | Path, environment: str, options: Options | None = None) -> Iterator[Event]:
     """Deploy ``environment`` of the project at ``root``; yields events, ends with Finished."""
     options = options or Options()
     started = time.monotonic()
     target, source, error, kube = _open(root, environment)
+    # The Python client (0.6 s to import) is needed only for the rollout watch: load it
+    # while the guards run.
+    threading.Thread(target=_warm_up, args=(kube,), daemon=True).start()
 
     yield Step("render")
     plan_ = plan(target, kube, source, error)

@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 from collections.abc import Iterable
 from typing import Any
 
@@ -44,6 +45,7 @@ class Kube:
         self.secrets = [s for s in secrets if s]
         self.binary = kubectl_binary()
         self._client: Any = None
+        self._lock = threading.Lock()
 
     def argv(self, *args: str, namespaced: bool = True) -> list[str]:
         """kubectl argv with ``--context`` (and ``-n``) set."""
@@ -97,11 +99,18 @@ class Kube:
 
     def client(self) -> Any:
         """A kubernetes ``ApiClient`` for this context (imported lazily: 0.6 s)."""
+        with self._lock:
+            return self._load_client()
+
+    def _load_client(self) -> Any:
         if self._client is None:
             from kubernetes import config
 
             try:
-                self._client = config.new_client_from_config(context=self.context)
+                # The client reads $KUBECONFIG once, when first imported: pass it each time.
+                self._client = config.new_client_from_config(
+                    config_file=os.environ.get("KUBECONFIG") or None, context=self.context
+                )
             except Exception as exc:
                 raise EngineError(f"cannot load kube context {self.context!r}: {exc}") from None
         return self._client

@@ -3,7 +3,7 @@
 The kwok cluster of the k8s tier stays as it is for simulated workloads; this tier joins one
 real node, ``periph-real-0``, tainted so that only pods tolerating ``periph.dev/real-node``
 (see ``node_config.real_pod_spec``) land on it. Binaries are built once per machine by
-``node/build-node.sh`` (kubelet and kube-proxy from the same wrapper module as the control
+``build-node.sh`` (kubelet and kube-proxy from the same wrapper module as the control
 plane, a small CoreDNS, the pause binary); images come from the test registry.
 
 Processes (each recorded in the state dir, so ``down`` stops only what periph started):
@@ -48,7 +48,7 @@ from periph_env.testenv.state import (
     terminate,
 )
 
-BUILD_SCRIPT = Path(__file__).resolve().parent / "node" / "build-node.sh"
+BUILD_SCRIPT = Path(__file__).resolve().parent / "build-node.sh"
 # Start order; stop goes the other way.
 PROCESSES = ("containerd", "coredns", "relay", "kubelet", "kube-proxy")
 PACKAGES = {

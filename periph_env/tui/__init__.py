@@ -30,4 +30,6 @@ def run(root: Path | None = None) -> int:
         result = app.run()
     finally:
         app.close_session()
-    return int(result or 0)
+    if result is None:
+        return int(app.return_code or 0)  # 1 when the app crashed
+    return int(result)

@@ -42,8 +42,8 @@ ACTIONS: tuple[Action, ...] = (
     Action("app.stack", "1", "Stack", "Show the services of the dev stack", show=False),
     Action("app.logs", "2", "Logs", "Show the merged, filterable logs", show=False),
     Action("app.env", "3", "Env", "Show the .env check", show=False),
-    Action("app.build", "4", "Build", "Show builds (coming)", show=False),
-    Action("app.deploy", "5", "Deploy", "Show deploys (coming)", show=False),
+    Action("app.build", "4", "Build", "Show image builds, pushes and pins", show=False),
+    Action("app.deploy", "5", "Deploy", "Show deploys: guards, rollout, history", show=False),
     Action("app.help", "question_mark", "Keys", "Show every key and action"),
     Action("app.theme", "ctrl+t", "Theme", "Switch between the dark and light theme", show=False),
     Action("app.quit", "ctrl+q", "Quit", "Stop watchers and log readers, then quit"),
@@ -78,6 +78,27 @@ ACTIONS: tuple[Action, ...] = (
     Action("env.fix", "a", "Add missing", "Append the keys the example has and .env lacks"),
     Action("env.recheck", "r", "Recheck", "Check .env against the example again"),
     Action("env.target", "g", "Target", "Cycle the target: local, demo, prod"),
+    # Build
+    Action("build.build", "b", "Build", "Build the selected service's image"),
+    Action("build.build_all", "B", "Build all", "Build every service (unchanged ones skip)"),
+    Action("build.push", "p", "Push", "Push the last builds and show their digests"),
+    Action("build.pin_demo", "d", "Pin demo", "Build, push and pin the digests for demo", False),
+    Action("build.pin_prod", "P", "Pin prod", "Build, push and pin the digests for prod", False),
+    Action("build.copy", "c", "Copy digest", "Copy the selected service's digest"),
+    Action("build.refresh", "r", "Refresh", "List local and registry images again", False),
+    # Deploy
+    Action("deploy.env", "e", "Env", "Switch the environment: demo, prod"),
+    Action("deploy.check", "c", "Check", "Run the guards and summarise the change (dry-run)"),
+    Action("deploy.run", "D", "Deploy", "Deploy the pinned images (after confirmation)"),
+    Action("deploy.auto_rollback", "a", "Auto-rollback", "Roll back if the rollout fails", False),
+    Action("deploy.rollback", "z", "Rollback", "Return every Deployment to its previous revision"),
+    Action("deploy.rollback_to", "Z", "Roll back to", "Go back to the picked deploy", False),
+    Action("deploy.status", "s", "Status", "Watch the rollout status of the Deployments", False),
+    Action("deploy.plan", "g", "Plan", "Show the guards and the change summary", False),
+    Action("deploy.rollout", "o", "Rollout", "Show Deployments, pods, problems and events", False),
+    Action("deploy.logs", "l", "Pod logs", "Follow every replica's log, across replacements"),
+    Action("deploy.history", "h", "History", "Show the shared deploy history", False),
+    Action("deploy.refresh", "r", "Refresh", "Read the history and the cluster again", False),
 )
 
 BY_ID: dict[str, Action] = {action.id: action for action in ACTIONS}

@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 
 from textual import work
 from textual.app import App, ComposeResult
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.css.query import NoMatches
+from textual.lazy import Lazy
+from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from periph_env.tui import actions, keymap
 from periph_env.tui.commands import ActionsProvider
@@ -50,7 +52,12 @@ class Settings:
 class PeriphApp(App[int]):
     """The ``periph`` terminal UI."""
 
-    CSS_PATH: ClassVar[list[str]] = ["styles/app.tcss", "styles/views.tcss"]
+    CSS_PATH: ClassVar[list[str]] = [
+        "styles/app.tcss",
+        "styles/views.tcss",
+        "styles/build.tcss",
+        "styles/deploy.tcss",
+    ]
     TITLE = "periph"
     BINDINGS = actions.bindings("app")
     COMMANDS = App.COMMANDS | {ActionsProvider}
@@ -62,12 +69,16 @@ class PeriphApp(App[int]):
         stack: Any = None,
         stack_api: Any = None,
         env_api: Any = None,
+        images_api: Any = None,
+        deploy_api: Any = None,
         settings: Settings | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self.root = Path(root) if root is not None else Path.cwd()
         self.env_api = env_api
+        self.images_api, self.deploy_api = images_api, deploy_api  # Build, Deploy (part 2)
+        self.deploy_session: Any = None  # created by the Deploy area; outlives its view
         self.clock = self.settings.clock
         loaded = keymap.load(self.settings.keymap_path)
         self.keymap: dict[str, str] = loaded.keys
@@ -82,12 +93,16 @@ class PeriphApp(App[int]):
             max_lines=self.settings.max_lines,
         )
         self.services: list[str] = []
+        self._pending: dict[str, list[Callable[[Any], Any]]] = {}
+        self._mounted_areas: set[str] = set()  # areas whose view has mounted
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="areas"):
-            for area in AREAS:
+            for index, area in enumerate(AREAS):
                 with TabPane(area.title, id=area.id):
-                    yield area.make()
+                    # Hidden areas mount after the first frame (start-up budget); what
+                    # the engine says meanwhile waits in ``_pending`` (see ``tell``).
+                    yield area.make() if index == 0 else Lazy(area.make())
         yield Footer()
 
     def on_mount(self) -> None:
@@ -115,8 +130,21 @@ class PeriphApp(App[int]):
         return self.query_one(TabbedContent).active
 
     def view(self, area: str) -> Any:
-        """The view widget of an area."""
+        """The view widget of an area (NoMatches until it has mounted)."""
         return self.query_one(f"#{area}-view")
+
+    def tell(self, area: str, call: Callable[[Any], Any]) -> None:
+        """Run ``call(view)`` now, or once the (lazily mounted) view is there."""
+        if area not in self._mounted_areas:
+            self._pending.setdefault(area, []).append(call)
+            return
+        call(self.view(area))
+
+    def view_mounted(self, area: str) -> None:
+        """A view calls this from ``on_mount``: deliver what arrived before it."""
+        self._mounted_areas.add(area)
+        for call in self._pending.pop(area, []):
+            call(self.view(area))
 
     def show_area(self, area: str) -> None:
         """Switch tabs and put focus in the area."""
@@ -124,16 +152,19 @@ class PeriphApp(App[int]):
         self.call_after_refresh(self._focus_area)
 
     def _focus_area(self) -> None:
-        view = self.view(self.area)
+        try:
+            view = self.view(self.area)
+        except NoMatches:
+            return  # not mounted yet: it focuses itself when it is
         if hasattr(view, "focus_main"):
             view.focus_main()
         else:
             view.focus()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        view = self.view(event.pane.id or "")
-        if hasattr(view, "shown"):
-            view.shown()
+        self.tell(
+            event.pane.id or "", lambda view: view.shown() if hasattr(view, "shown") else None
+        )
         self.call_after_refresh(self._focus_area)
 
     @property
@@ -156,7 +187,7 @@ class PeriphApp(App[int]):
             self.call_later(self.run_action, action.name)
             return
         self.show_area(action.area)
-        self.call_after_refresh(self.view(action.area).run_action, action.name)
+        self.tell(action.area, lambda view: self.call_after_refresh(view.run_action, action.name))
 
     # -- app actions --------------------------------------------------------------------
 
@@ -236,11 +267,11 @@ class PeriphApp(App[int]):
             self.call_from_thread(self.notify, f"hot reload: {exc}", severity="error")
         else:
             self.call_from_thread(self.notify, text)
-        self.call_from_thread(self.view("stack").redraw)
+        self.call_from_thread(self.tell, "stack", lambda view: view.redraw())
 
     def open_logs(self, service: str | None) -> None:
         """Show the Logs area for one service (None: merged)."""
-        self.view("logs").show_service(service)
+        self.tell("logs", lambda view: view.show_service(service))
         self.show_area("logs")
 
     def start_engine(self) -> None:
@@ -253,7 +284,7 @@ class PeriphApp(App[int]):
             )
             return
         for area in ("stack", "logs"):
-            self.view(area).query_one(".engine-banner").show_starting()
+            self.tell(area, lambda view: view.query_one(".engine-banner").show_starting())
         self._start_engine()
 
     @work(thread=True, exclusive=True, group="engine-start")
@@ -268,27 +299,31 @@ class PeriphApp(App[int]):
 
     def on_engine_down(self, message: EngineDown) -> None:
         for area in ("stack", "logs"):
-            self.view(area).engine_down(message.message, message.remedy, message.can_start)
+            self.tell(
+                area, lambda v: v.engine_down(message.message, message.remedy, message.can_start)
+            )
 
     def on_engine_ready(self, message: EngineReady) -> None:
         for area in ("stack", "logs"):
-            self.view(area).engine_up()
+            self.tell(area, lambda view: view.engine_up())
         self._show_statuses(message.statuses)
-        self._focus_area()
+        if self.area == "stack" and not isinstance(self.focused, Input):
+            self._focus_area()  # the table appears now; never steal a field being typed in
 
     def on_status_changed(self, message: StatusChanged) -> None:
         self._show_statuses(message.statuses)
 
     def _show_statuses(self, statuses: list[Any]) -> None:
         self.services = [s.service for s in statuses]
-        self.view("stack").show_statuses(statuses)
-        self.view("logs").set_services(self.services)
+        services = list(self.services)
+        self.tell("stack", lambda view: view.show_statuses(statuses))
+        self.tell("logs", lambda view: view.set_services(services))
 
     def on_log_batch(self, message: LogBatch) -> None:
-        self.view("logs").add_lines(message.lines, message.dropped)
+        self.tell("logs", lambda view: view.add_lines(message.lines, message.dropped))
 
     def on_reload_happened(self, message: ReloadHappened) -> None:
-        self.view("stack").on_reload(message.event)
+        self.tell("stack", lambda view: view.on_reload(message.event))
 
     def on_action_progress(self, message: ActionProgress) -> None:
-        self.view("stack").show_progress(message.text, message.failed)
+        self.tell("stack", lambda view: view.show_progress(message.text, message.failed))

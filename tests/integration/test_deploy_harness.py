@@ -267,9 +267,9 @@ class FlakyProxy:
 
     def outage(self, seconds: float) -> None:
         """Drop every open connection and refuse new ones for ``seconds``."""
-        self.down_until = time.monotonic() + seconds
         self.drops += 1
         with self.lock:
+            self.down_until = time.monotonic() + seconds
             for s in self.sockets:
                 with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
@@ -292,6 +292,10 @@ class FlakyProxy:
                 continue
             upstream.settimeout(None)
             with self.lock:
+                if time.monotonic() < self.down_until:  # an outage began meanwhile
+                    client.close()
+                    upstream.close()
+                    continue
                 self.sockets += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()

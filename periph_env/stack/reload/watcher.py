@@ -104,6 +104,8 @@ class Watcher:
         self._stop = threading.Event()
         self._queues = {s: _ServiceQueue() for s in self.services}
         self._threads: list[threading.Thread] = []
+        self._waiters: list[threading.Thread] = []  # reloads waiting for their marker
+        self._waiters_lock = threading.Lock()
         self._lock = None
         self._markers: MarkerWatch | None = None
         self.ready = threading.Event()  # set once the file watches are in place
@@ -162,7 +164,7 @@ class Watcher:
                 q.cond.notify_all()
         if self._markers is not None:
             self._markers.stop()
-        for thread in self._threads:
+        for thread in [*self._threads, *self._waiters]:
             thread.join(timeout=10)
         if self._lock is not None:
             lock.release(self._lock)
@@ -241,19 +243,40 @@ class Watcher:
                 trigger=_shown(plan.trigger, root) if plan.trigger else None,
             )
             self._emit(event)
+            deferred = False
             try:
                 if plan.kind == "rebuild":
                     self._rebuild(event)
                 else:
-                    self._sync(plan, event)
+                    deferred = self._sync(plan, event)
             except PeriphError as exc:
                 event.ok, event.error = False, self.stack.mask(exc.message)
             except Exception as exc:
                 event.ok, event.error = False, self.stack.mask(f"{type(exc).__name__}: {exc}")
-            if self._stop.is_set() and event.serving_at is None and event.ok:
-                event.ok, event.error = False, "watch stopped before the reload finished"
-            event.done = True
-            self._emit(event)
+            if not deferred:
+                self._finish(event)
+
+    def _finish(self, event: ReloadEvent) -> None:
+        if self._stop.is_set() and event.serving_at is None and event.ok:
+            event.ok, event.error = False, "watch stopped before the reload finished"
+        event.done = True
+        self._emit(event)
+
+    def _await_marker(self, event: ReloadEvent, after: float) -> None:
+        """Finish ``event`` on the service's next reload marker (its own thread, so the
+        service's next change is synced at once instead of waiting for this marker)."""
+        assert self._markers is not None
+        stamp = self._markers.wait(event.service, after, MARKER_TIMEOUT, self._stop)
+        if stamp is not None:
+            event.serving_at = max(stamp, event.synced_at or stamp)
+        elif not self._stop.is_set():
+            # Not every synced file makes a service reload (a README next to Go code):
+            # the files are in place, the reload just has no "serving" moment.
+            event.note = (
+                f"synced; no reload marker from {event.service} within "
+                f"{MARKER_TIMEOUT:.0f}s (the service may not reload for these files)"
+            )
+        self._finish(event)
 
     def _running(self, event: ReloadEvent) -> tuple[str, dict] | None:
         """(container id, inspect) once the service's container runs; None when stopping.
@@ -277,10 +300,11 @@ class Watcher:
             self._stop.wait(0.3)
         return None
 
-    def _sync(self, plan: rules.ServicePlan, event: ReloadEvent) -> None:
+    def _sync(self, plan: rules.ServicePlan, event: ReloadEvent) -> bool:
+        """Apply a sync plan; True when the event finishes later (on its reload marker)."""
         found = self._running(event)
         if found is None:
-            return
+            return False
         cid, detail = found
         api = self.stack.sdk().api
         sync_started = time.time()  # a marker before this belongs to an earlier reload
@@ -299,23 +323,25 @@ class Watcher:
             if code != 0:
                 event.ok = False
                 event.error = self.stack.mask(f"exec exited {code}: {output.strip()[-500:]}")
-                return
+                return False
         if spec.reload_marker and self._markers is not None:
-            stamp = self._markers.wait(event.service, sync_started, MARKER_TIMEOUT, self._stop)
-            if stamp is None:
-                # Not every synced file makes a service reload (a README next to Go code):
-                # the files are in place, the reload just has no "serving" moment.
-                if not self._stop.is_set():
-                    event.note = (
-                        f"synced; no reload marker from {event.service} within "
-                        f"{MARKER_TIMEOUT:.0f}s (the service may not reload for these files)"
-                    )
-                return
-            event.serving_at = max(stamp, event.synced_at)
-        elif plan.kind == "sync+restart":
+            # A marker at or after the sync started can only come from this reload (or a
+            # later one, whose code includes this change).
+            waiter = threading.Thread(
+                target=self._await_marker,
+                args=(event, sync_started),
+                name=f"periph-marker-{event.service}",
+                daemon=True,
+            )
+            with self._waiters_lock:
+                self._waiters = [t for t in self._waiters if t.is_alive()] + [waiter]
+            waiter.start()
+            return True
+        if plan.kind == "sync+restart":
             event.serving_at = self._ready(event.service)
         else:
             event.serving_at = event.restarted_at or event.synced_at
+        return False
 
     def _ready(self, service: str) -> float | None:
         """Wait until the service runs (and is healthy, when it has a healthcheck)."""

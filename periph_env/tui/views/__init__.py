@@ -39,6 +39,18 @@ def _env() -> Widget:
     return EnvView(id="env-view")
 
 
+def _build() -> Widget:
+    from periph_env.tui.views.build import BuildView
+
+    return BuildView(id="build-view")
+
+
+def _deploy() -> Widget:
+    from periph_env.tui.views.deploy import DeployView
+
+    return DeployView(id="deploy-view")
+
+
 def _coming(area: str, what: str) -> Callable[[], Widget]:
     def make() -> Widget:
         from periph_env.tui.views.coming import ComingView
@@ -52,6 +64,6 @@ AREAS: tuple[Area, ...] = (
     Area("stack", "Stack", _stack),
     Area("logs", "Logs", _logs),
     Area("env", "Env", _env),
-    Area("build", "Build", _coming("Build", "image builds with content-hash tags and live logs")),
-    Area("deploy", "Deploy", _coming("Deploy", "rollouts to demo and prod with status and undo")),
+    Area("build", "Build", _build),
+    Area("deploy", "Deploy", _deploy),
 )

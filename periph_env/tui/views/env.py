@@ -83,6 +83,9 @@ class EnvView(Vertical):
         if self.papp.settings.watch_files:
             self.set_interval(1.0, self._poll)
         self.call_after_refresh(self.recheck)  # after the first frame
+        self.papp.view_mounted("env")
+        if self.papp.area == "env":
+            self.focus_main()
 
     def focus_main(self) -> None:
         """Focus the findings (so the area's keys are live)."""

@@ -39,6 +39,7 @@ class LogsView(Vertical):
         self.dirty = False
         self.unseen = 0
         self.skipped = 0
+        self.received = 0  # every line read since start (the buffer keeps the newest)
         self.search: Any = None
         self.match_line: int | None = None
         self.problem = ""
@@ -65,6 +66,9 @@ class LogsView(Vertical):
         for box in self.query(Input):
             box.cursor_blink = blink
         self._status()
+        self.papp.view_mounted("logs")
+        if self.papp.area == "logs":
+            self.focus_main()
 
     def focus_main(self) -> None:
         """Focus the log lines (so the area's keys are live)."""
@@ -100,6 +104,7 @@ class LogsView(Vertical):
     def add_lines(self, lines: list[Any], dropped: int = 0) -> None:
         """A batch from the log reader."""
         self.buffer.extend(lines)
+        self.received += len(lines)
         self.skipped += dropped
         for line in lines:
             if line.service not in self.services and line.service:

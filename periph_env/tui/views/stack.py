@@ -45,6 +45,7 @@ class StackView(Vertical):
         self.query_one(ServiceTable).display = False
         # Uptime ticks once a second; cheap (cells only) and paused while hidden.
         self.set_interval(1.0, self._tick)
+        self.papp.view_mounted("stack")
 
     def focus_main(self) -> None:
         """Focus the services table (so the area's keys are live)."""

@@ -74,3 +74,15 @@ async def settle(app: PeriphApp, pilot, delay: float = 0.2) -> None:
 def anyio_backend() -> str:
     """Pilot tests run on asyncio (anyio's pytest plugin drives ``async def`` tests)."""
     return "asyncio"
+
+
+async def wait_text(app: PeriphApp, pilot, text: str, tries: int = 50) -> str:
+    """Pause until ``text`` is on screen (for flows that wait on threads); the screen."""
+    from tests.unit.tui.screen import screen_text
+
+    for _ in range(tries):
+        shown = screen_text(app)
+        if text in shown:
+            return shown
+        await pilot.pause(0.1)
+    raise AssertionError(f"{text!r} never appeared:\n{screen_text(app)}")

@@ -9,6 +9,8 @@ import pytest
 from periph_env.stack.models import LogLine, ReloadEvent, ServiceStatus
 from periph_env.tui import actions, formatting, keymap, logfilter
 from periph_env.tui.app import PeriphApp
+from periph_env.tui.views.build import BuildView
+from periph_env.tui.views.deploy import DeployView
 from periph_env.tui.views.env import EnvView
 from periph_env.tui.views.logs import LogsView
 from periph_env.tui.views.stack import StackView
@@ -131,6 +133,7 @@ def test_keymap_lives_in_the_xdg_config_dir(monkeypatch, tmp_path):
 
 
 VIEWS = {"app": PeriphApp, "stack": StackView, "logs": LogsView, "env": EnvView}
+VIEWS |= {"build": BuildView, "deploy": DeployView}  # part 2
 
 
 @pytest.mark.parametrize("action", actions.ACTIONS, ids=lambda a: a.id)
@@ -142,7 +145,7 @@ def test_every_registered_action_has_a_handler_a_key_and_a_tooltip(action):
 
 def test_keys_are_unique_within_each_area_and_against_global_keys():
     global_keys = {a.key for a in actions.for_area("app")}
-    for area in ("stack", "logs", "env"):
+    for area in ("stack", "logs", "env", "build", "deploy"):
         keys = [a.key for a in actions.for_area(area)]
         assert len(keys) == len(set(keys)), area
         assert not set(keys) & global_keys, area

@@ -40,7 +40,6 @@ SCREENS = {
     "logs": lambda app, pilot: _press(["2"], app, pilot),
     "logs-filtered": lambda app, pilot: _press(["2", "slash", *"order", "enter"], app, pilot),
     "env": lambda app, pilot: _press(["3"], app, pilot),
-    "build": lambda app, pilot: _press(["4"], app, pilot),
     "help": lambda app, pilot: _press(["question_mark"], app, pilot),
 }
 

@@ -9,7 +9,7 @@ import pytest
 
 from periph_env.stack.models import ReloadEvent
 from periph_env.tui.widgets.service_table import ServiceTable
-from tests.unit.tui.conftest import make_app, settle
+from tests.unit.tui.conftest import make_app, settle, wait_text
 from tests.unit.tui.fakes import NOW, FakeStack, FakeWatcher
 from tests.unit.tui.screen import screen_text
 
@@ -125,8 +125,7 @@ async def test_without_an_engine_the_stack_says_so_and_reconnects_when_it_return
     stack = FakeStack(down=True)
     app = make_app(project, stack=stack)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.pause(0.3)
-        text = screen_text(app)
+        text = await wait_text(app, pilot, "No Docker engine")
         assert "No Docker engine: cannot reach the Docker engine" in text
         assert "periph testenv up --tier docker" in text
         assert "reconnects on its own" in text
@@ -135,7 +134,7 @@ async def test_without_an_engine_the_stack_says_so_and_reconnects_when_it_return
         assert "target local" in screen_text(app)
         await pilot.press("1")
         stack.down_engine = False
-        await pilot.pause(0.5)
+        await wait_text(app, pilot, "healthy")
         await settle(app, pilot)
         text = screen_text(app)
         assert "No Docker engine" not in text and "healthy" in text

@@ -1,0 +1,1 @@
+"""Serving the TUI in a browser (``periph serve``): the offline page template lives here."""

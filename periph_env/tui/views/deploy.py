@@ -1,0 +1,327 @@
+"""The Deploy area: pick demo or prod, check the guards and the change summary, confirm,
+watch the rollout (Deployments, pods, problems, events, live logs), roll back, and read
+the shared history.
+
+The state lives in the app's ``DeploySession`` (``deploy_session.py``), so a deploy runs
+on while the maintainer looks at another area; this view only draws it, whenever the
+session posts ``SessionChanged``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, RichLog, Select, Static, Switch, TabbedContent, TabPane
+
+from periph_env.errors import PeriphError
+from periph_env.tui import actions
+from periph_env.tui.views.deploy_session import (
+    K8S_REMEDY,
+    PodLogLines,
+    SessionChanged,
+    session_for,
+)
+from periph_env.tui.widgets import deploy_panels as panels
+from periph_env.tui.widgets.confirm_deploy import ConfirmDeploy
+
+if TYPE_CHECKING:
+    from periph_env.tui.app import PeriphApp
+    from periph_env.tui.views.deploy_session import DeploySession
+
+ENVIRONMENTS = ("demo", "prod")
+DEPLOYMENT_COLUMNS = ("deployment", "desired", "updated", "ready", "available", "state")
+POD_COLUMNS = ("pod", "status", "ready", "restarts", "age")
+HISTORY_COLUMNS = ("#", "action", "result", "who", "when", "took", "commit", "images")
+
+
+class DeployView(Vertical):
+    """Environment picker, banners, and four panes: plan, rollout, logs, history."""
+
+    BINDINGS = actions.bindings("deploy")
+    can_focus = True
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="area-view")
+        self._drawn = -1
+
+    @property
+    def papp(self) -> PeriphApp:
+        """The app, typed."""
+        return self.app  # type: ignore[return-value]
+
+    @property
+    def session(self) -> DeploySession:
+        """The app's deploy session (outlives this view's visibility)."""
+        return session_for(self.papp)
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="deploy-toolbar"):
+            yield Select[str](
+                [(e, e) for e in ENVIRONMENTS], value="demo", allow_blank=False, id="deploy-env"
+            )
+            yield Static("auto-rollback", id="deploy-auto-label")
+            yield Switch(value=False, id="deploy-auto")
+            yield Static("", id="deploy-headline")
+        yield Static("", id="deploy-prod-banner")
+        yield Static("", id="deploy-cluster-banner", classes="engine-banner")
+        with TabbedContent(id="deploy-tabs"):
+            with TabPane("Plan", id="deploy-plan"), VerticalScroll(id="deploy-plan-body"):
+                yield Static("", id="deploy-guards")
+                yield Static("", id="deploy-summary")
+            with TabPane("Rollout", id="deploy-rollout"), Vertical():
+                yield DataTable(id="deploy-deployments", cursor_type="row")
+                yield DataTable(id="deploy-pods", cursor_type="row")
+                with VerticalScroll(id="deploy-problems-box"):
+                    yield Static("", id="deploy-problems")
+            with TabPane("Logs", id="deploy-logs"):
+                yield RichLog(id="deploy-log", max_lines=5_000, markup=False, wrap=False)
+            with TabPane("History", id="deploy-history"):
+                yield DataTable(id="deploy-history-table", cursor_type="row")
+
+    def on_mount(self) -> None:
+        for table_id, columns in (
+            ("#deploy-deployments", DEPLOYMENT_COLUMNS),
+            ("#deploy-pods", POD_COLUMNS),
+            ("#deploy-history-table", HISTORY_COLUMNS),
+        ):
+            table = self.query_one(table_id, DataTable)
+            for column in columns:
+                table.add_column(column, key=column)
+        session = self.session
+        session.listener = self
+        self.query_one("#deploy-env", Select).value = session.state.env
+        self.query_one("#deploy-log", RichLog).write("\n".join(session.logs) or "")
+        self.redraw()
+        self.papp.view_mounted("deploy")
+        if self.papp.area == "deploy":
+            self.shown()
+
+    def on_unmount(self) -> None:
+        self.session.close()
+
+    def shown(self) -> None:
+        """The tab became visible: start watching the environment (once), redraw."""
+        self.session.select(self.session.state.env)  # once per environment
+        self.session.start_monitor()
+        self.redraw()
+        self.focus_main()
+
+    def focus_main(self) -> None:
+        """Focus the visible pane's main widget (so the area's keys are live)."""
+        tabs = self.query_one("#deploy-tabs", TabbedContent)
+        target = {
+            "deploy-rollout": "#deploy-deployments",
+            "deploy-logs": "#deploy-log",
+            "deploy-history": "#deploy-history-table",
+        }.get(tabs.active, "#deploy-plan-body")
+        self.query_one(target).focus()
+
+    # -- drawing ------------------------------------------------------------------------
+
+    def on_session_changed(self, message: SessionChanged) -> None:
+        message.stop()
+        self.redraw()
+
+    def on_pod_log_lines(self, message: PodLogLines) -> None:
+        message.stop()
+        log = self.query_one("#deploy-log", RichLog)
+        for line in message.lines:
+            log.write(line)
+
+    def redraw(self) -> None:
+        """Draw everything from the session's state (skipped when nothing changed)."""
+        state = self.session.state
+        with self.session.lock:
+            if state.version == self._drawn:
+                return
+            self._drawn = state.version
+            self._draw(state)
+
+    def _draw(self, state: Any) -> None:
+        text, style = state.headline()
+        self.query_one("#deploy-headline", Static).update(Text(text, style=style))
+        banner = self.query_one("#deploy-prod-banner", Static)
+        banner.display = state.env == "prod"
+        banner.update(panels.prod_banner(state.env))
+        cluster = self.query_one("#deploy-cluster-banner", Static)
+        cluster.display = bool(state.cluster_error)
+        if state.cluster_error:
+            cluster.update(panels.cluster_banner(state.env, state.cluster_error, K8S_REMEDY))
+        check_key = actions.key_display(self.papp.key_for("deploy.check"))
+        self.query_one("#deploy-guards", Static).update(panels.guards_text(state, check_key))
+        self.query_one("#deploy-summary", Static).update(panels.summary_text(state))
+        self._fill(
+            "#deploy-deployments",
+            {n: panels.deployment_cells(p) for n, p in sorted(state.deployments.items())},
+        )
+        self._fill(
+            "#deploy-pods",
+            {
+                p.name: (
+                    Text(p.name, style="bold red" if p.problem else ""),
+                    Text(p.status, style="bold red" if p.problem else ""),
+                    p.ready,
+                    Text(str(p.restarts), style="red" if p.restarts else ""),
+                    p.age,
+                )
+                for p in state.pods
+            },
+        )
+        self.query_one("#deploy-problems", Static).update(panels.problems_text(state))
+        history = state.history_error and {"error": (Text(state.history_error, style="red"),)}
+        self._fill(
+            "#deploy-history-table",
+            history or {str(r.revision): panels.history_cells(r) for r in state.history},
+        )
+
+    def _fill(self, selector: str, rows: dict[str, tuple[Any, ...]]) -> None:
+        """Replace a table's rows, keeping the cursor on the same key."""
+        table = self.query_one(selector, DataTable)
+        keys = [k.value for k in table.rows]
+        if keys == list(rows):
+            columns = [c.key for c in table.columns.values()]
+            for key, cells in rows.items():
+                for column, cell in zip(columns, cells, strict=False):
+                    table.update_cell(key, column, cell, update_width=True)
+            return
+        selected = keys[table.cursor_row] if keys and table.cursor_row < len(keys) else None
+        table.clear()
+        width = len(table.columns)
+        for key, cells in rows.items():
+            table.add_row(*(list(cells) + [""] * (width - len(cells)))[:width], key=key)
+        if selected in rows:
+            table.move_cursor(row=list(rows).index(selected))
+
+    # -- environment and options ----------------------------------------------------------
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        env = str(event.value)
+        try:
+            self.session.select(env)
+        except PeriphError as exc:
+            self.app.notify(exc.message, severity="warning")
+            event.select.value = self.session.state.env
+            return
+        self.query_one("#deploy-log", RichLog).clear()
+        self.redraw()
+
+    @property
+    def auto_rollback(self) -> bool:
+        """Roll back on a failed rollout (the switch)."""
+        return self.query_one("#deploy-auto", Switch).value
+
+    def action_env(self) -> None:
+        select = self.query_one("#deploy-env", Select)
+        env = self.session.state.env
+        select.value = ENVIRONMENTS[(ENVIRONMENTS.index(env) + 1) % len(ENVIRONMENTS)]
+
+    def action_auto_rollback(self) -> None:
+        switch = self.query_one("#deploy-auto", Switch)
+        switch.value = not switch.value
+        self.app.notify(f"auto-rollback {'on' if switch.value else 'off'}")
+
+    def _pane(self, pane: str) -> None:
+        self.query_one("#deploy-tabs", TabbedContent).active = pane
+        self.call_after_refresh(self.focus_main)
+
+    def action_plan(self) -> None:
+        self._pane("deploy-plan")
+
+    def action_rollout(self) -> None:
+        self._pane("deploy-rollout")
+
+    def action_history(self) -> None:
+        self._pane("deploy-history")
+
+    def action_logs(self) -> None:
+        self._pane("deploy-logs")
+        self.session.follow_logs()
+
+    def action_refresh(self) -> None:
+        self.session.run("history")
+        self.session.start_monitor()
+
+    # -- operations ---------------------------------------------------------------------
+
+    def _busy(self) -> bool:
+        state = self.session.state
+        if state.running:
+            self.app.notify(f"{state.operation} of {state.env} still runs", severity="warning")
+        return state.running
+
+    def action_check(self) -> None:
+        if not self._busy():
+            self.session.run("check", auto_rollback=self.auto_rollback)
+            self._pane("deploy-plan")
+
+    def action_status(self) -> None:
+        if not self._busy():
+            self.session.run("status")
+            self._pane("deploy-rollout")
+
+    def action_run(self) -> None:
+        state = self.session.state
+        if self._busy():
+            return
+        if not state.guards:
+            self.app.notify("Checking the guards first; deploy again when they pass")
+            self.action_check()
+            return
+        failing = state.failing_guards()
+        # The confirmation guard refuses only for want of --yes: the typed name is it here.
+        blocking = [g for g in failing if g.name != "confirmation"]
+        if blocking:
+            names = ", ".join(f"{g.name} ({g.message})" for g in blocking)
+            self.app.notify(f"Deploy refused: {names}", severity="error", timeout=8)
+            self._pane("deploy-plan")
+            return
+        images = len(state.summary.images) if state.summary else 0
+        detail = f"{images} image(s) pinned by digest; auto-rollback " + (
+            "on" if self.auto_rollback else "off"
+        )
+        self._confirm("Deploy", detail, self._deploy_confirmed)
+
+    def _confirm(self, what: str, detail: str, then: Any) -> None:
+        env = self.session.state.env
+        self.app.push_screen(ConfirmDeploy(env, what, detail, typed=env == "prod"), then)
+
+    def _deploy_confirmed(self, confirmed: bool | None) -> None:
+        env = self.session.state.env
+        if not confirmed:
+            self.app.notify(f"Deploy to {env} refused: not confirmed", severity="error")
+            return
+        self.session.run("deploy", auto_rollback=self.auto_rollback)
+        self._pane("deploy-rollout")
+
+    def action_rollback(self) -> None:
+        if not self._busy():
+            self._confirm(
+                "Roll back", "every Deployment to its previous revision", self._rollback(None)
+            )
+
+    def action_rollback_to(self) -> None:
+        if self._busy():
+            return
+        table = self.query_one("#deploy-history-table", DataTable)
+        state = self.session.state
+        if not state.history or not table.row_count:
+            self.app.notify("No deploy in the history to return to", severity="warning")
+            return
+        row_key, _ = table.coordinate_to_cell_key((table.cursor_row, 0))
+        revision = int(str(row_key.value))
+        self._confirm("Roll back", f"every Deployment to what deploy #{revision} ran",
+                      self._rollback(revision))  # fmt: skip
+
+    def _rollback(self, revision: int | None) -> Any:
+        def confirmed(ok: bool | None) -> None:
+            if not ok:
+                self.app.notify("Rollback not confirmed: nothing changed", severity="warning")
+                return
+            self.session.run("rollback", to_revision=revision)
+            self._pane("deploy-rollout")
+
+        return confirmed

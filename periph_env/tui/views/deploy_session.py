@@ -1,0 +1,284 @@
+"""The Deploy area's engine side, owned by the app (not the view) so that a deploy runs on
+while the maintainer looks at another area, and its progress is there on return.
+
+Operations (check, deploy, rollback, rollout status, history) run in app-level thread
+workers over the public ``periph_env.deploy`` API. A monitor thread lists the
+namespace's Deployments, pods and events (fast while an operation runs: the screen must
+show a pod turning Ready within half a second). Pod logs follow every replica with the
+engine's log follower (what ``periph logs --env`` uses), batched by part 1's
+``LineBatcher``. Threads reach the UI only by posting messages to the view.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import threading
+from collections import deque
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+from textual.message import Message
+
+from periph_env.errors import PeriphError
+from periph_env.tui.batcher import LineBatcher
+from periph_env.tui.views.deploy_state import DeployState
+
+K8S_REMEDY = "Start the test cluster with `periph testenv up --tier k8s`, or check periph.toml."
+FAST_POLL, SLOW_POLL = 0.25, 2.0
+MAX_LOG_LINES = 5_000
+
+
+@dataclass
+class SessionChanged(Message):
+    """The deploy state changed (only the newest matters)."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SessionChanged)
+
+
+@dataclass
+class PodLogLines(Message):
+    """Lines from the pods' logs since the last batch."""
+
+    lines: list[str]
+    dropped: int = 0
+
+
+def session_for(app: Any) -> DeploySession:
+    """The app's one deploy session (created on first use)."""
+    session = getattr(app, "deploy_session", None)
+    if session is None:
+        session = DeploySession(app, app.root, getattr(app, "deploy_api", None))
+        app.deploy_session = session
+    return session
+
+
+class DeploySession:
+    """One environment's deploy state, and the threads that keep it current."""
+
+    def __init__(self, app: Any, root: Any, api: Any = None) -> None:
+        self.app = app
+        self.root = root
+        self.api = api
+        self.state = DeployState()
+        self.lock = threading.RLock()
+        self.listener: Any = None  # the Deploy view, once mounted
+        self.logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
+        self.following = False
+        self._kube: Any = None
+        self._kube_env = ""
+        self._selected: str | None = None
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._monitor: threading.Thread | None = None
+        self._logs_stop: threading.Event | None = None
+        self._batcher = LineBatcher(self._post_lines, capacity=MAX_LOG_LINES)
+        self._batcher.start()
+
+    def engine(self) -> Any:
+        """The deploy engine (the one handed to the app, else ``periph_env.deploy``)."""
+        if self.api is None:
+            self.api = importlib.import_module("periph_env.deploy")
+        return self.api
+
+    # -- telling the UI -------------------------------------------------------------------
+
+    def changed(self) -> None:
+        """Tell the view to redraw (coalesced: only the newest message is kept)."""
+        listener = self.listener
+        if listener is not None:
+            with contextlib.suppress(Exception):  # the app is shutting down
+                listener.post_message(SessionChanged())
+
+    def _post_lines(self, lines: list[str], dropped: int) -> None:
+        self.logs.extend(lines)
+        listener = self.listener
+        if listener is not None:
+            listener.post_message(PodLogLines(lines, dropped))
+
+    # -- environment ----------------------------------------------------------------------
+
+    def select(self, env: str) -> None:
+        """Show ``env``: fresh state, its history, the monitor on its namespace."""
+        with self.lock:
+            if env == self._selected:
+                return
+            if self.state.running:
+                raise PeriphError(f"{self.state.operation} of {self.state.env} is running")
+            self.stop_logs()
+            self.state = DeployState(env=env)
+            self._selected = env
+            self._kube, self._kube_env = None, ""
+        self.logs.clear()
+        self.changed()
+        self.start_monitor()
+        self.run("history")
+
+    def start_monitor(self) -> None:
+        """Keep the cluster listing current (one thread for the session)."""
+        if self._monitor is None:
+            self._monitor = threading.Thread(
+                target=self._monitor_loop, name="periph-deploy-monitor", daemon=True
+            )
+            self._monitor.start()
+        self._wake.set()
+
+    def _kube_for(self, env: str) -> Any:
+        if self._kube is None or self._kube_env != env:
+            from periph_env.deploy.kube import Kube
+            from periph_env.deploy.sources import read_source
+
+            target = self.engine().resolve(self.root, env)
+            try:
+                secrets = read_source(target).secret_values()
+            except PeriphError:
+                secrets = []
+            self._kube, self._kube_env = Kube(target.context, target.namespace, secrets), env
+        return self._kube
+
+    def _monitor_loop(self) -> None:
+        while not self._stop.is_set():
+            env = self.state.env
+            try:
+                self._list_cluster(env)
+            except Exception as exc:  # every failure becomes the banner's text
+                message = getattr(exc, "message", None) or str(exc).splitlines()[0][:300]
+                with self.lock:
+                    if self.state.env == env and self.state.cluster_error != message:
+                        self.state.cluster_error = message
+                        self.state.version += 1
+                        self.changed()
+            delay = FAST_POLL if self.state.running or self.following else SLOW_POLL
+            self._wake.wait(delay)
+            self._wake.clear()
+
+    def _list_cluster(self, env: str) -> None:
+        from kubernetes import client
+
+        kube = self._kube_for(env)
+        api_client = kube.client()
+        core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
+        namespace = kube.namespace
+        clean = api_client.sanitize_for_serialization
+        deployments = clean(apps.list_namespaced_deployment(namespace, _request_timeout=5))
+        pods = clean(core.list_namespaced_pod(namespace, _request_timeout=5))
+        events = clean(core.list_namespaced_event(namespace, _request_timeout=5))
+        with self.lock:
+            if self.state.env != env:
+                return
+            self.state.set_cluster(
+                deployments.get("items", []), pods.get("items", []), events.get("items", [])
+            )
+        self.changed()
+
+    # -- operations -----------------------------------------------------------------------
+
+    def run(
+        self, operation: str, *, auto_rollback: bool = False, to_revision: int | None = None
+    ) -> bool:
+        """Start ``check``/``deploy``/``rollback``/``status``/``history`` in a worker."""
+        with self.lock:
+            if operation != "history":
+                if self.state.running:
+                    return False
+                self.state.reset_for(operation)
+        self.changed()
+        self._wake.set()
+        self.app.run_worker(
+            lambda: self._operate(operation, auto_rollback, to_revision),
+            thread=True,
+            group=f"deploy-{operation}",
+            exit_on_error=False,
+        )
+        return True
+
+    def _events(self, operation: str, auto_rollback: bool, to_revision: int | None) -> Any:
+        api, env = self.engine(), self.state.env
+        if operation in ("check", "deploy"):
+            options = api.Options(
+                yes=operation == "deploy", dry_run=operation == "check", auto_rollback=auto_rollback
+            )
+            return api.deploy(self.root, env, options)
+        if operation == "rollback":
+            return api.rollback_environment(self.root, env, to_revision)
+        return api.rollout_status(self.root, env)
+
+    def _operate(self, operation: str, auto_rollback: bool, to_revision: int | None) -> None:
+        env = self.state.env
+        if operation == "history":
+            self._load_history(env)
+            return
+        try:
+            for event in self._events(operation, auto_rollback, to_revision):
+                with self.lock:
+                    self.state.apply(event)
+                self._wake.set()  # list pods now: the screen follows the rollout closely
+                self.changed()
+        except PeriphError as exc:
+            hint = f" ({exc.hint})" if getattr(exc, "hint", None) else ""
+            failure = SimpleNamespace(
+                result="failed", exit_code=1, revision=None, message=f"{exc.message}{hint}"
+            )
+            with self.lock:
+                self.state.finished, self.state.running = failure, False
+                self.state.version += 1
+            self.changed()
+        finally:
+            with self.lock:
+                self.state.running = False
+        self._load_history(env)
+
+    def _load_history(self, env: str) -> None:
+        try:
+            records = self.engine().read_history(self.root, env)
+            error = ""
+        except PeriphError as exc:
+            records, error = [], exc.message
+        with self.lock:
+            if self.state.env == env:
+                self.state.history, self.state.history_error = list(records), error
+                self.state.version += 1
+        self.changed()
+
+    # -- pod logs -------------------------------------------------------------------------
+
+    def follow_logs(self) -> None:
+        """Follow every replica's log (new pods of a rollout included)."""
+        if self.following:
+            return
+        from periph_env.deploy.logs import follow
+
+        try:
+            kube = self._kube_for(self.state.env)
+        except PeriphError as exc:
+            self._post_lines([f"[periph] cannot follow logs: {exc.message}"], 0)
+            return
+        stop = threading.Event()
+        self._logs_stop, self.following = stop, True
+
+        def run() -> None:
+            try:
+                follow(kube, [], lambda line: self._batcher.feed([line]), stop)
+            except Exception as exc:  # the cluster went away: say so in the log view
+                self._batcher.feed([f"[periph] log follower stopped: {exc}"])
+            finally:
+                self.following = False
+
+        threading.Thread(target=run, name="periph-pod-logs", daemon=True).start()
+        self._wake.set()
+
+    def stop_logs(self) -> None:
+        """Stop following pod logs."""
+        if self._logs_stop is not None:
+            self._logs_stop.set()
+            self._logs_stop = None
+        self.following = False
+
+    def close(self) -> None:
+        """Stop the monitor, the log follower and the batcher."""
+        self._stop.set()
+        self._wake.set()
+        self.stop_logs()
+        self._batcher.stop()

@@ -1,1 +1,0 @@
-print("periph-bench start", flush=True)
