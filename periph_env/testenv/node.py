@@ -423,6 +423,7 @@ def stop(log: Log) -> None:
             node_host.kill_processes_using(str(ncfg.containerd_socket()), log)
             node_host.unmount_under([ncfg.RUN_DIR, _dir()], log)
             node_host.remove_cni_netns(log)
+            node_host.remove_runtime_dir()
             node_host.remove_interfaces()
             node_host.remove_iptables_chains(log)
             node_host.remove_cgroups(log)

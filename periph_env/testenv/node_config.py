@@ -208,8 +208,9 @@ COREDNS_SUBJECT = f"/CN={COREDNS_USER}"
 def kubelet_configuration(directory: Path, ca_file: Path) -> dict[str, Any]:
     """KubeletConfiguration for a cgroup v1 host, cgroupfs driver, state under ``directory``.
 
-    The apiserver calls the kubelet without a client certificate, so anonymous requests are
-    allowed; the kubelet listens on the node IP only, which nothing outside this host reaches.
+    Only clients with a certificate of the cluster CA get in (the apiserver presents
+    kwokctl's admin certificate, see control_plane_patches); anonymous requests are refused.
+    The kubelet listens on the node IP only, which nothing outside this host reaches.
     """
     return {
         "apiVersion": "kubelet.config.k8s.io/v1beta1",
@@ -223,7 +224,7 @@ def kubelet_configuration(directory: Path, ca_file: Path) -> dict[str, Any]:
         "healthzBindAddress": "127.0.0.1",
         "healthzPort": KUBELET_HEALTHZ_PORT,
         "authentication": {
-            "anonymous": {"enabled": True},
+            "anonymous": {"enabled": False},
             "webhook": {"enabled": False},
             "x509": {"clientCAFile": str(ca_file)},
         },
@@ -455,8 +456,11 @@ def control_plane_patches() -> list[dict[str, Any]]:
       never fights a kubelet over a Lease or force-deletes a real pod;
     - the apiserver reaches kubelets by InternalIP (the real node's name does not resolve),
       then Hostname (kwok's nodes only have ``localhost``), and advertises the node IP,
-      where the relay forwards to its loopback port.
+      where the relay forwards to its loopback port;
+    - it presents kwokctl's admin certificate to kubelets, so the real kubelet can refuse
+      anonymous requests.
     """
+    pki = kcfg.cluster_dir() / "pki"
     return [
         {
             "name": "kwok-controller",
@@ -471,6 +475,8 @@ def control_plane_patches() -> list[dict[str, Any]]:
                 {"key": "kubelet-preferred-address-types", "value": "InternalIP,Hostname"},
                 {"key": "advertise-address", "value": NODE_IP},
                 {"key": "service-cluster-ip-range", "value": SERVICE_CIDR},
+                {"key": "kubelet-client-certificate", "value": str(pki / "admin.crt")},
+                {"key": "kubelet-client-key", "value": str(pki / "admin.key")},
             ],
         },
     ]

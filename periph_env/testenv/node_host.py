@@ -171,6 +171,19 @@ def remove_iptables_chains(log: Log) -> None:
                     log(f"node: {tool} -t {table} -X {chain}: {proc.stderr.strip()}")
 
 
+def remove_runtime_dir() -> None:
+    """containerd's state (task dirs, log FIFOs) and sockets under ``RUN_DIR``; the lock stays."""
+    if not ncfg.RUN_DIR.is_dir():
+        return
+    for entry in ncfg.RUN_DIR.iterdir():
+        if entry.name in (".lock", "host.json"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
 def remove_interfaces() -> None:
     """The CNI bridge, leftover pod veths on it, and the dummy interface (with its route)."""
     for name in (ncfg.BRIDGE, ncfg.DUMMY_INTERFACE):

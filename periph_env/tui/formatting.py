@@ -14,15 +14,19 @@ _PORT = re.compile(r"^(?:.*:)?(?P<published>\d+)->(?P<target>\d+)(?:/(?P<proto>\
 
 
 def uptime(started_at: float | None, now: float) -> str:
-    """``45s``, ``3m12s``, ``2h05m``, ``3d04h``; ``-`` when not running."""
+    """``45s``, ``3m``, ``2h05m``, ``3d04h``; ``-`` when not running.
+
+    Seconds only in the first minute: the column then changes once a minute, so an idle
+    screen does not redraw its table every second.
+    """
     if started_at is None:
         return "-"
     seconds = max(0, int(now - started_at))
     if seconds < 60:
         return f"{seconds}s"
-    minutes, seconds = divmod(seconds, 60)
+    minutes = seconds // 60
     if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
+        return f"{minutes}m"
     hours, minutes = divmod(minutes, 60)
     if hours < 24:
         return f"{hours}h{minutes:02d}m"

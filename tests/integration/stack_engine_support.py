@@ -6,7 +6,8 @@ Three services on the offline ``debian:bookworm-slim`` stand-in, built in a seco
 - ``app``: built from ``app/`` (a ``deps.txt`` rebuild rule; ``src/`` synced to
   ``/app/src``). Its loop prints the reload marker ``periph:reloaded version=<v>``
   whenever anything under ``/app/src`` changes, like an in-process reloader;
-- ``conf``: ``sync+restart`` of ``conf/`` to ``/conf``; prints the value at start.
+- ``conf``: ``sync+restart`` of ``conf/`` to ``/conf``; prints the value at start; and
+  ``sync+exec`` of ``hooks/`` (``initial_sync``) running ``cp /hooks/h.txt /tmp/exec-ran``.
 
 A build fails when ``deps.txt`` contains ``fail``.
 """
@@ -56,6 +57,12 @@ services:
         - action: sync+restart
           path: ./conf
           target: /conf
+        - action: sync+exec
+          path: ./hooks
+          target: /hooks
+          initial_sync: true
+          exec:
+            command: cp /hooks/h.txt /tmp/exec-ran
 """
 
 DOCKERFILE = """\
@@ -82,6 +89,8 @@ def write_project(root: Path, project: str) -> Path:
     """Write the project under ``root``; returns the compose file."""
     (root / "app" / "src").mkdir(parents=True)
     (root / "conf").mkdir()
+    (root / "hooks").mkdir()
+    (root / "hooks" / "h.txt").write_text("h0\n")
     compose = root / "compose.yaml"
     compose.write_text(COMPOSE.format(image=f"{project}-app:dev"))
     (root / "app" / "Dockerfile").write_text(DOCKERFILE)

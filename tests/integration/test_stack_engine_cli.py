@@ -160,6 +160,8 @@ def test_a_second_periph_watch_refuses_clearly(tmp_path, compose_project):
             # The first one still works, prints one line per reload, and stops on ctrl+c.
             (tmp_path / "app" / "src" / "version").write_text("v-cli\n")
             line = first.stdout.readline()
+            while line.startswith("conf"):  # conf's initial sync of hooks/ comes first
+                line = first.stdout.readline()
             assert line.startswith("app") and "sync" in line and "serving +" in line
         finally:
             first.send_signal(signal.SIGINT)

@@ -49,6 +49,7 @@ class Events:
 
     def __init__(self) -> None:
         self.done: list[ReloadEvent] = []
+        self.initial: ReloadEvent | None = None
         self.updates: list[tuple[str, str]] = []
         self._cond = threading.Condition()
 
@@ -74,8 +75,11 @@ def watch(mini):
     """A started Watcher on the mini project and its collected events."""
     events = Events()
     watcher = Watcher(mini, events).start()
-    time.sleep(0.2)
     try:
+        # hooks/ has initial_sync: its reload comes first; tests count from after it.
+        (events.initial,) = events.wait(1)
+        events.done.clear()
+        time.sleep(0.2)
         yield watcher, events
     finally:
         watcher.stop()
@@ -142,6 +146,18 @@ def test_sync_restart_restarts_only_its_service(mini, watch):
     assert event.kind == "sync+restart" and event.restarted_at and event.serving_at
     assert cat(mini, "conf", "/conf/value") == "c-restart\n"
     assert mini.container_id("app") == app_before
+
+
+def test_initial_sync_then_sync_exec_runs_the_rule_command(mini, watch):
+    _watcher, events = watch
+    first = events.initial  # the initial sync of hooks/ when watching started
+    assert first.ok and first.kind == "sync+exec", first
+    assert cat(mini, "conf", "/hooks/h.txt") == "h0\n"
+    (mini.root / "hooks" / "h.txt").write_text("h1\n")
+    (event,) = events.wait(1)
+    assert event.ok, event.error
+    assert event.kind == "sync+exec" and event.restarted_at
+    assert cat(mini, "conf", "/tmp/exec-ran") == "h1\n"
 
 
 def test_a_change_while_the_container_is_down_is_applied_when_it_is_back(mini, watch):

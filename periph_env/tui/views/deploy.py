@@ -9,6 +9,7 @@ session posts ``SessionChanged``.
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -276,7 +277,7 @@ class DeployView(Vertical):
         blocking = [g for g in failing if g.name != "confirmation"]
         if blocking:
             names = ", ".join(f"{g.name} ({g.message})" for g in blocking)
-            self.app.notify(f"Deploy refused: {names}", severity="error", timeout=8)
+            self._refused(f"guard failed: {names}")
             self._pane("deploy-plan")
             return
         images = len(state.summary.images) if state.summary else 0
@@ -285,6 +286,16 @@ class DeployView(Vertical):
         )
         self._confirm("Deploy", detail, self._deploy_confirmed)
 
+    def _refused(self, why: str) -> None:
+        """Say, in the headline and a notification, that the deploy did not start."""
+        session = self.session
+        with session.lock:
+            session.state.operation = "deploy"
+            session.state.finished = SimpleNamespace(result="refused", revision=None, message=why)
+            session.state.version += 1
+        self.app.notify(f"Deploy refused: {why}", severity="error", timeout=8)
+        self.redraw()
+
     def _confirm(self, what: str, detail: str, then: Any) -> None:
         env = self.session.state.env
         self.app.push_screen(ConfirmDeploy(env, what, detail, typed=env == "prod"), then)
@@ -292,7 +303,7 @@ class DeployView(Vertical):
     def _deploy_confirmed(self, confirmed: bool | None) -> None:
         env = self.session.state.env
         if not confirmed:
-            self.app.notify(f"Deploy to {env} refused: not confirmed", severity="error")
+            self._refused(f"{env} not confirmed")
             return
         self.session.run("deploy", auto_rollback=self.auto_rollback)
         self._pane("deploy-rollout")

@@ -269,8 +269,6 @@ class DeployState:
 
     def headline(self) -> tuple[str, str]:
         """(text, style) saying what happens or happened."""
-        if self.cluster_error:
-            return f"{self.env}: cluster not reachable", "bold red"
         if self.running:
             return f"{self.env}: {self.operation} running…", "bold cyan"
         if self.finished is not None:
@@ -281,4 +279,6 @@ class DeployState:
             if finished.message:
                 text += f" — {finished.message}"
             return text, RESULT_STYLES.get(finished.result, "")
+        if self.cluster_error:
+            return f"{self.env}: cluster not reachable", "bold red"
         return f"{self.env}: ready", "dim"

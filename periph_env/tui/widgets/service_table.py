@@ -43,7 +43,9 @@ class ServiceTable(DataTable):
         if current == list(rows):
             for service, cells in rows.items():
                 for column, value in zip(COLUMNS, cells, strict=True):
-                    self.update_cell(service, column, value, update_width=True)
+                    # Any update re-renders the table: touch only what changed.
+                    if str(self.get_cell(service, column)) != str(value):
+                        self.update_cell(service, column, value, update_width=True)
             return
         selected = self.selected
         self.clear()

@@ -271,3 +271,14 @@ def test_quoted_rule_comments_survive_as_one_argument():
 
     assert table == "nat"
     assert shlex.split(spec)[-4:] == ["--comment", 'name: "periph-node"', "-j", "CNI-abc"]
+
+
+def test_kubelet_refuses_anonymous_callers_and_the_apiserver_brings_a_certificate():
+    config = ncfg.kubelet_configuration(ROOT, ROOT / "ca.crt")
+    patches = {p["name"]: p for p in ncfg.control_plane_patches()}
+    args = {a["key"]: a["value"] for a in patches["kube-apiserver"]["extraArgs"]}
+
+    assert config["authentication"]["anonymous"]["enabled"] is False
+    assert config["authentication"]["x509"]["clientCAFile"] == str(ROOT / "ca.crt")
+    assert args["kubelet-client-certificate"] == str(kcfg.cluster_dir() / "pki" / "admin.crt")
+    assert args["kubelet-client-key"] == str(kcfg.cluster_dir() / "pki" / "admin.key")
