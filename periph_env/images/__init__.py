@@ -15,15 +15,13 @@ Public API (the CLI, the TUI and the deploy engine use only these names):
 - ``read_record(root)`` (``record.load``): the last build of each service on this machine.
 
 Events and results live in ``models``; errors are ``BuildFailed``, ``PushFailed``,
-``PushRefused`` (``EngineError``s) and ``DirtyTree``. Only ``pins`` is imported eagerly:
-reading pins must not pay for the docker SDK.
+``PushRefused`` (``EngineError``s) and ``DirtyTree``. Nothing is imported eagerly: reading
+pins must not pay for the docker SDK, and a no-op build not for PyYAML.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from periph_env.images.pins import read_pins, write_pins
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -53,6 +51,25 @@ def list_images(root: str | Path, **kwargs: Any) -> list[ServiceImages]:
     from periph_env.images.listing import list_images
 
     return list_images(root, **kwargs)
+
+
+def read_pins(root: str | Path, env: str, config: dict[str, Any] | None = None) -> dict[str, str]:
+    """See ``pins.read_pins``: ``{service: "<registry>/peripheral-<svc>@sha256:…"}``."""
+    from periph_env.images.pins import read_pins
+
+    return read_pins(root, env, config)
+
+
+def write_pins(
+    root: str | Path,
+    env: str,
+    pins: dict[str, tuple[str, str]],
+    config: dict[str, Any] | None = None,
+) -> Path:
+    """See ``pins.write_pins``."""
+    from periph_env.images.pins import write_pins
+
+    return write_pins(root, env, pins, config)
 
 
 def read_record(root: str | Path) -> dict[str, Any]:

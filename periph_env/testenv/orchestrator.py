@@ -76,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tier",
         action="append",
         choices=ALL_TIERS,
-        help=f"limit to a tier (repeatable); default: all ({', '.join(DEFAULT_TIERS)} for up)",
+        help="limit to a tier (repeatable); default: all tiers"
+        + ("" if DEFAULT_TIERS == ALL_TIERS else f" ({', '.join(DEFAULT_TIERS)} for up)"),
     )
 
 

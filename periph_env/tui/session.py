@@ -12,7 +12,6 @@ engine gone posts ``EngineDown`` and restarts the loop, so the screens recover o
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from periph_env.errors import PeriphError
+from periph_env.tui import loader
 from periph_env.tui.batcher import LineBatcher
 from periph_env.tui.messages import (
     ActionProgress,
@@ -119,7 +119,8 @@ class StackSession:
         while not self._stopping.is_set():
             try:
                 if self.api is None:
-                    self.api = importlib.import_module("periph_env.stack")
+                    # The SDK its threads import lazily comes in now, under the lock.
+                    self.api = loader.load("periph_env.stack", "periph_env.stack.status", "docker")
                 if self.stack is None:
                     self.stack = self.api.Stack(self.root)
                 statuses = self.stack.ps()

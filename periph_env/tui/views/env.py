@@ -7,7 +7,6 @@ messages; the diff carries key names. The files are re-checked when their mtime 
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Select, Static
 
 from periph_env.errors import PeriphError
-from periph_env.tui import actions
+from periph_env.tui import actions, loader
 
 if TYPE_CHECKING:
     from periph_env.tui.app import PeriphApp
@@ -103,7 +102,7 @@ class EnvView(Vertical):
         self._check(self.target)
 
     def _env_api(self) -> Any:
-        return self.papp.env_api or importlib.import_module("periph_env.env")
+        return self.papp.env_api or loader.load("periph_env.env")
 
     @work(thread=True, exclusive=True, group="env-check")
     def _check(self, target: str) -> None:

@@ -1,2 +1,2 @@
 """Peripheral backtest worker: consumes jobs from Redis, stores results in Postgres."""
-print("periph-bench 05e1ec6ca72b", flush=True)
+print("periph-bench 1deb049a1718", flush=True)

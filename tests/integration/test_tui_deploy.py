@@ -1,0 +1,190 @@
+"""The Deploy area over the real deploy engine, the test registry and the kwok cluster.
+
+Each scenario gets a throw-away project and namespace (tests/integration/
+test_deploy_harness.py); the app is driven by keys, as a maintainer would.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from periph_env.tui.app import PeriphApp
+from tests.integration.test_deploy import images, namespace, periph_env_vars  # noqa: F401
+from tests.integration.test_deploy_harness import (
+    DEPLOYMENTS,
+    commit,
+    drop_namespace,
+    images_of,
+    json_patch,
+    make_project,
+    new_namespace,
+    patch_overlay,
+    pin,
+)
+from tests.unit.tui.conftest import settings
+from tests.unit.tui.screen import screen_text
+
+pytestmark = [pytest.mark.anyio, pytest.mark.k8s, pytest.mark.registry]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def until(pilot, condition, timeout: float = 180.0, what: str = "condition") -> None:
+    """Let the app run until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.1)
+
+
+def state(app: PeriphApp) -> Any:
+    return app.deploy_session.state
+
+
+async def open_deploy(app: PeriphApp, pilot) -> None:
+    await pilot.press("5")
+    await until(pilot, lambda: app.deploy_session is not None, what="the deploy session")
+    await until(pilot, lambda: state(app).history or (state(app).history_error == "" and
+                state(app).version > 0), what="history")  # fmt: skip
+
+
+async def check(app: PeriphApp, pilot) -> None:
+    await pilot.press("c")
+    await pilot.pause(0.2)
+    await until(pilot, lambda: not state(app).running, what="the guards")
+
+
+async def deploy_by_keys(app: PeriphApp, pilot, confirm: tuple[str, ...] = ("enter",)) -> None:
+    await check(app, pilot)
+    await pilot.press("D")
+    await pilot.pause(0.3)
+    await pilot.press(*confirm)
+    await pilot.pause(0.3)
+    await until(pilot, lambda: not state(app).running, timeout=240, what="the deploy")
+    await pilot.pause(0.5)
+
+
+def app_for(root: Path) -> PeriphApp:
+    return PeriphApp(root, settings=settings(connect=False))
+
+
+async def test_a_demo_deploy_shows_its_rollout_to_completion_and_rollback_from_history_works(
+    kube_cluster, periph_env_vars, images, namespace, tmp_path  # noqa: F811
+) -> None:
+    root = make_project(tmp_path, "demo", namespace, kube_cluster.context, images, "<webhook>")
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_deploy(app, pilot)
+        await deploy_by_keys(app, pilot)
+        assert state(app).finished.result == "succeeded", state(app).finished
+        await until(pilot, lambda: len(state(app).pods) >= len(DEPLOYMENTS), what="pods listed")
+        text = screen_text(app)
+        assert "demo: deploy succeeded" in text
+        assert "rolled out" in text
+        assert "backend-" in text  # a pod row
+        # v2, then back to deploy #1 from the history.
+        pin(root, "demo", images, "v2")
+        commit(root, "v2")
+        await deploy_by_keys(app, pilot)
+        assert images_of(kube_cluster, namespace) == {n: images.ref("v2", n) for n in DEPLOYMENTS}
+        await pilot.press("h")
+        await until(pilot, lambda: len(state(app).history) >= 2, what="two history records")
+        await pilot.pause(0.3)
+        assert "sha256" not in screen_text(app) or "#2" in screen_text(app)
+        first = [r.revision for r in state(app).history].index(1)
+        table = app.query_one("#deploy-history-table")
+        table.move_cursor(row=first)
+        await pilot.press("Z")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        await until(pilot, lambda: not state(app).running, timeout=240, what="the rollback")
+        assert state(app).finished.result == "succeeded", state(app).finished
+        assert "rollback succeeded" in screen_text(app)
+    assert images_of(kube_cluster, namespace) == {n: images.ref("v1", n) for n in DEPLOYMENTS}
+
+
+async def test_never_ready_pods_show_the_problem_and_auto_rollback_ends_on_the_previous(
+    kube_cluster, periph_env_vars, images, namespace, tmp_path  # noqa: F811
+) -> None:
+    root = make_project(tmp_path, "demo", namespace, kube_cluster.context, images, "<webhook>")
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_deploy(app, pilot)
+        await deploy_by_keys(app, pilot)
+        assert state(app).finished.result == "succeeded"
+        short = {"op": "replace", "path": "/spec/progressDeadlineSeconds", "value": 8}
+        never = {"op": "add", "path": "/spec/template/metadata/labels/periph.dev~1test-ready",
+                 "value": "never"}  # fmt: skip
+        patch_overlay(
+            root, "demo", json_patch("Deployment", None, short),
+            json_patch("Deployment", "backend", never),
+        )  # fmt: skip
+        pin(root, "demo", images, "v2")
+        commit(root, "v2, never ready")
+        await pilot.press("a")  # auto-rollback on
+        problems_seen: list[str] = []
+
+        async def watch() -> None:
+            pass
+
+        await check(app, pilot)
+        await pilot.press("D")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        deadline = time.monotonic() + 240
+        await pilot.pause(0.5)
+        while state(app).running and time.monotonic() < deadline:
+            text = screen_text(app)
+            if "exceeded its progress deadline" in text or "unready" in text:
+                problems_seen.append(text)
+            await pilot.pause(0.2)
+        assert state(app).finished.result == "rolled-back", state(app).finished
+        assert problems_seen, "the rollout view never showed the problem"
+        assert "deploy rolled-back" in screen_text(app)
+    assert images_of(kube_cluster, namespace) == {n: images.ref("v1", n) for n in DEPLOYMENTS}
+
+
+async def test_a_failing_guard_and_a_prod_deploy_without_its_typed_name_are_refused(
+    kube_cluster, periph_env_vars, images, namespace, tmp_path  # noqa: F811
+) -> None:
+    root = make_project(tmp_path / "demo", "demo", namespace, kube_cluster.context, images,
+                        "<webhook>")  # fmt: skip
+    (root / "uncommitted.txt").write_text("dirty\n")
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_deploy(app, pilot)
+        await check(app, pilot)
+        assert "✗ clean-tree" in screen_text(app)
+        await pilot.press("D")
+        await pilot.pause(0.3)
+        assert "deploy refused — guard failed: clean-tree" in screen_text(app)
+    prod_ns = new_namespace(kube_cluster)
+    try:
+        prod = make_project(tmp_path / "prod", "prod", prod_ns, kube_cluster.context, images,
+                            "<webhook>")  # fmt: skip
+        app = app_for(prod)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await open_deploy(app, pilot)
+            await pilot.press("e")
+            await until(pilot, lambda: state(app).env == "prod", what="prod selected")
+            assert "PRODUCTION — prod" in screen_text(app)
+            await check(app, pilot)
+            await pilot.press("D")
+            await pilot.pause(0.3)
+            assert "Type the environment's name (prod)" in screen_text(app)
+            await pilot.press(*"yes", "enter")
+            await pilot.pause(0.3)
+            assert "prod: deploy refused — prod not confirmed" in screen_text(app)
+            assert state(app).history == []
+        deployments = kube_cluster.kubectl("get", "deployments", "-n", prod_ns, "-o", "name")
+        assert deployments.stdout.strip() == ""
+    finally:
+        drop_namespace(kube_cluster, prod_ns)
