@@ -224,7 +224,8 @@ def render(latency: dict[str, list[float]], e2e: dict[str, list[float]], runs: i
         lines.append(f"| {tool} | {med(values):.3f} s | {min(values):.3f}-{max(values):.3f} s |")
     lines += [
         "",
-        "End-to-end demo deploy of the whole stack (5 images, 4 Deployments, migration Job):",
+        "End-to-end demo deploy of the whole stack "
+        "(5 images, 3 Deployments, 2 StatefulSets, migration Job):",
         "",
         "| sequence | median | min-max |",
         "| --- | ---: | ---: |",

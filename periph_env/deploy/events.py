@@ -132,6 +132,45 @@ class Notified(Event):
 
 
 @dataclass(frozen=True)
+class VerifyCheck(Event):
+    """A post-deploy smoke check: GET ``target`` (service:port/path) answered ``status``."""
+
+    name: str
+    target: str
+    ok: bool
+    status: int | None
+    message: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ErrorRateSample(Event):
+    """One round of the error-rate watch over the new backend pods' ``/metrics``.
+
+    ``ratio`` is None while no request was handled; ``failed`` ends the watch early.
+    """
+
+    elapsed: float
+    window: float
+    pods: int
+    requests: float
+    errors: float
+    ratio: float | None
+    threshold: float
+    restarts: int
+    failed: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyVerdict(Event):
+    """Verification finished: ``ok``, or the reason the release is judged bad."""
+
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
 class Finished(Event):
     """The end of an operation: ``result`` and the exit code the CLI returns."""
 
@@ -154,5 +193,8 @@ _KINDS: dict[type, str] = {
     RolloutVerdict: "verdict",
     RolledBack: "rolled-back",
     Notified: "notified",
+    VerifyCheck: "verify-check",
+    ErrorRateSample: "error-rate",
+    VerifyVerdict: "verify-verdict",
     Finished: "finished",
 }

@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from the engine tests are parameters here)
 """The Build area over the real images engine, Docker engine and test registry."""
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ async def wait_idle(app: PeriphApp, pilot, timeout: float = 240.0) -> None:
 
 
 async def test_a_build_shows_progress_and_a_second_build_shows_every_service_unchanged(
-    project_factory,  # noqa: F811
+    project_factory,
 ) -> None:
     project = project_factory({"alpha": ALPHA, "beta": BETA})
     app = PeriphApp(project.root, settings=settings(connect=False))

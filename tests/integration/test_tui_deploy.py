@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from the engine tests are parameters here)
 """The Deploy area over the real deploy engine, the test registry and the kwok cluster.
 
 Each scenario gets a throw-away project and namespace (tests/integration/
@@ -51,8 +52,7 @@ def state(app: PeriphApp) -> Any:
 async def open_deploy(app: PeriphApp, pilot) -> None:
     await pilot.press("5")
     await until(pilot, lambda: app.deploy_session is not None, what="the deploy session")
-    await until(pilot, lambda: state(app).history or (state(app).history_error == "" and
-                state(app).version > 0), what="history")  # fmt: skip
+    await until(pilot, lambda: state(app).history_loaded, what="the history")
 
 
 async def check(app: PeriphApp, pilot) -> None:
@@ -75,8 +75,12 @@ def app_for(root: Path) -> PeriphApp:
     return PeriphApp(root, settings=settings(connect=False))
 
 
-async def test_a_demo_deploy_shows_its_rollout_to_completion_and_rollback_from_history_works(
-    kube_cluster, periph_env_vars, images, namespace, tmp_path  # noqa: F811
+async def test_demo_deploy_rollout_rollback_from_history_and_auto_rollback_of_unready_pods(
+    kube_cluster,
+    periph_env_vars,
+    images,
+    namespace,
+    tmp_path,
 ) -> None:
     root = make_project(tmp_path, "demo", namespace, kube_cluster.context, images, "<webhook>")
     app = app_for(root)
@@ -97,7 +101,7 @@ async def test_a_demo_deploy_shows_its_rollout_to_completion_and_rollback_from_h
         await pilot.press("h")
         await until(pilot, lambda: len(state(app).history) >= 2, what="two history records")
         await pilot.pause(0.3)
-        assert "sha256" not in screen_text(app) or "#2" in screen_text(app)
+        assert "#2" in screen_text(app) and "succeeded" in screen_text(app)
         first = [r.revision for r in state(app).history].index(1)
         table = app.query_one("#deploy-history-table")
         table.move_cursor(row=first)
@@ -108,18 +112,7 @@ async def test_a_demo_deploy_shows_its_rollout_to_completion_and_rollback_from_h
         await until(pilot, lambda: not state(app).running, timeout=240, what="the rollback")
         assert state(app).finished.result == "succeeded", state(app).finished
         assert "rollback succeeded" in screen_text(app)
-    assert images_of(kube_cluster, namespace) == {n: images.ref("v1", n) for n in DEPLOYMENTS}
-
-
-async def test_never_ready_pods_show_the_problem_and_auto_rollback_ends_on_the_previous(
-    kube_cluster, periph_env_vars, images, namespace, tmp_path  # noqa: F811
-) -> None:
-    root = make_project(tmp_path, "demo", namespace, kube_cluster.context, images, "<webhook>")
-    app = app_for(root)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await open_deploy(app, pilot)
-        await deploy_by_keys(app, pilot)
-        assert state(app).finished.result == "succeeded"
+        # Pods that never become Ready: the problem shows, auto-rollback ends on v1.
         short = {"op": "replace", "path": "/spec/progressDeadlineSeconds", "value": 8}
         never = {"op": "add", "path": "/spec/template/metadata/labels/periph.dev~1test-ready",
                  "value": "never"}  # fmt: skip
@@ -131,9 +124,6 @@ async def test_never_ready_pods_show_the_problem_and_auto_rollback_ends_on_the_p
         commit(root, "v2, never ready")
         await pilot.press("a")  # auto-rollback on
         problems_seen: list[str] = []
-
-        async def watch() -> None:
-            pass
 
         await check(app, pilot)
         await pilot.press("D")
@@ -153,7 +143,11 @@ async def test_never_ready_pods_show_the_problem_and_auto_rollback_ends_on_the_p
 
 
 async def test_a_failing_guard_and_a_prod_deploy_without_its_typed_name_are_refused(
-    kube_cluster, periph_env_vars, images, namespace, tmp_path  # noqa: F811
+    kube_cluster,
+    periph_env_vars,
+    images,
+    namespace,
+    tmp_path,
 ) -> None:
     root = make_project(tmp_path / "demo", "demo", namespace, kube_cluster.context, images,
                         "<webhook>")  # fmt: skip

@@ -239,6 +239,7 @@ class DeploySession:
         with self.lock:
             if self.state.env == env:
                 self.state.history, self.state.history_error = list(records), error
+                self.state.history_loaded = True
                 self.state.version += 1
         self.changed()
 

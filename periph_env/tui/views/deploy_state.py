@@ -185,6 +185,7 @@ class DeployState:
     rolled_back: Any = None
     cluster_error: str = ""
     history_error: str = ""
+    history_loaded: bool = False
     version: int = 0
 
     def reset_for(self, operation: str) -> None:

@@ -1,3 +1,3 @@
 package main
 
-func init() { println("periph-bench 145181b24dd2") }
+func init() { println("periph-bench 76d696540aeb") }
