@@ -70,21 +70,38 @@ def branch_guard(target: Target, branch: str, override: bool) -> GuardResult:
     )
 
 
-def clean_tree_guard(root: Path) -> GuardResult:
-    """No uncommitted change, staged or not, and no untracked file (ignored files are fine)."""
-    proc = run(["git", "-C", str(root), "status", "--porcelain"], check=False)
+def clean_tree_guard(root: Path, pins: Path | None = None) -> GuardResult:
+    """No uncommitted change, staged or not, and no untracked file (ignored files are fine).
+
+    ``pins`` (the environment's release kustomization) may differ: ``periph build --pin``
+    writes the digests there right before a deploy (CI does exactly that), and the image
+    guard checks every pinned digest against the registry anyway.
+    """
+    proc = run(["git", "-C", str(root), "status", "--porcelain", "-z"], check=False)
     if proc.returncode != 0:
         return GuardResult("clean-tree", False, f"{root} is not a git work tree")
-    dirty = proc.stdout.splitlines()
+    allowed = str(pins.resolve().relative_to(root.resolve())) if pins is not None else None
+    # -z: "XY path\0" records; a rename adds its source path as one more record.
+    records = [r for r in proc.stdout.split("\0") if r]
+    dirty, skip = [], False
+    for record in records:
+        if skip:
+            skip = False
+            continue
+        status, path = record[:2], record[3:]
+        skip = status[0] in "RC"
+        if path != allowed:
+            dirty.append(path)
     if dirty:
-        shown = ", ".join(line[3:] for line in dirty[:5]) + (" ..." if len(dirty) > 5 else "")
+        shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
         return GuardResult(
             "clean-tree",
             False,
             f"{len(dirty)} uncommitted change(s): {shown}",
             hint="commit or stash them: a deploy must match a commit",
         )
-    return GuardResult("clean-tree", True, "work tree clean")
+    note = " (image pins excepted)" if records else ""
+    return GuardResult("clean-tree", True, f"work tree clean{note}")
 
 
 def _quoted(value: str) -> str:

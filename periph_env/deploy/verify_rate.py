@@ -151,3 +151,26 @@ def describe(totals: Totals) -> str:
     if totals.ratio is None:
         return "no traffic"
     return f"{totals.errors:.0f} of {totals.requests:.0f} requests 5xx ({totals.ratio:.1%})"
+
+
+@dataclass
+class RestartTracker:
+    """Container restarts since the watch began (a pod new since then counts all of its own)."""
+
+    baseline: dict[str, int] = field(default_factory=dict)
+    latest: dict[str, int] = field(default_factory=dict)
+    rounds: int = 0
+
+    def observe(self, counts: dict[str, int]) -> int:
+        """One round of pod restart counts (pod -> sum over containers); restarts so far."""
+        for pod, count in counts.items():
+            if pod not in self.baseline:
+                self.baseline[pod] = count if self.rounds == 0 else 0
+            self.latest[pod] = max(count, self.latest.get(pod, 0))
+        self.rounds += 1
+        return self.restarts
+
+    @property
+    def restarts(self) -> int:
+        """Restarts counted so far, gone pods included."""
+        return sum(max(0, self.latest[p] - self.baseline.get(p, 0)) for p in self.latest)

@@ -1,3 +1,3 @@
 package main
 
-func init() { println("periph-bench 76d696540aeb") }
+func init() { println("periph-bench b9b17332f5df") }

@@ -1,0 +1,241 @@
+"""After the rollout: smoke checks and the error-rate watch, through the API server only.
+
+No Prometheus, no port-forward, no Ingress: the checks GET each Service through the API
+server's service proxy (``/api/v1/namespaces/NS/services/NAME:PORT/proxy/PATH``) and the
+watch scrapes the new backend pods' ``/metrics`` through the pod proxy, so it works from any
+machine whose kubeconfig can reach the cluster. The arithmetic is in ``verify_rate``.
+
+``run`` yields ``VerifyCheck`` per check, ``ErrorRateSample`` per scrape round and one
+``VerifyVerdict``; it returns an ``Outcome`` for the deploy's history entry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from periph_env.deploy import verify_rate
+from periph_env.deploy.events import ErrorRateSample, Event, VerifyCheck, VerifyVerdict
+from periph_env.deploy.kube import Kube
+from periph_env.deploy.migrate import mask
+from periph_env.deploy.verify_config import Check, VerifyConfig
+from periph_env.errors import PeriphError
+
+REQUEST_TIMEOUT = 10.0
+BODY_IN_MESSAGE = 160  # characters of an unexpected answer shown to the user
+
+
+@dataclass
+class Outcome:
+    """What verification found, as stored in the deploy's history entry."""
+
+    ok: bool
+    reason: str = ""
+    checks: list[dict[str, Any]] = field(default_factory=list)
+    error_rate: dict[str, Any] = field(default_factory=dict)
+
+    def as_record(self) -> dict[str, Any]:
+        """Plain data for ``history.Record.verification``."""
+        return {
+            "ok": self.ok,
+            "reason": self.reason,
+            "checks": self.checks,
+            "error_rate": self.error_rate,
+        }
+
+
+def proxy_get(kube: Kube, path: str, timeout: float = REQUEST_TIMEOUT) -> tuple[int | None, str]:
+    """GET an API-server path (a service or pod proxy): ``(status, body)``; status None when
+    the API server itself could not be reached."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        response = kube.client().call_api(
+            path,
+            "GET",
+            header_params={"Accept": "*/*"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+            _request_timeout=timeout,
+        )
+    except ApiException as exc:
+        body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else exc.body
+        return exc.status, body or str(exc.reason or "")
+    except PeriphError:
+        raise
+    except Exception as exc:  # urllib3 timeouts, refused connections: say what happened
+        return None, f"{type(exc).__name__}: {exc}"
+    return response.status, response.data.decode(errors="replace")
+
+
+def service_path(namespace: str, check: Check) -> str:
+    """The service-proxy path of a check."""
+    return f"/api/v1/namespaces/{namespace}/services/{check.service}:{check.port}/proxy{check.path}"
+
+
+def pod_path(namespace: str, pod: str, port: str, path: str) -> str:
+    """The pod-proxy path of ``pod:port/path``."""
+    return f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
+
+
+def run_check(kube: Kube, check: Check) -> VerifyCheck:
+    """One smoke check, with the reason when it fails (masked, shortened)."""
+    started = time.monotonic()
+    status, body = proxy_get(kube, service_path(kube.namespace, check))
+    seconds = round(time.monotonic() - started, 2)
+    target = f"{check.service}:{check.port}{check.path}"
+    ok = status == check.status
+    if ok:
+        message = f"{status}"
+    elif status is None:
+        message = f"API server unreachable: {body}"
+    else:
+        snippet = " ".join(body.split())[:BODY_IN_MESSAGE]
+        message = f"answered {status}, expected {check.status}" + (
+            f": {snippet}" if snippet else ""
+        )
+    return VerifyCheck(check.name, target, ok, status, mask(message, kube.secrets), seconds)
+
+
+def run_checks(kube: Kube, checks: tuple[Check, ...]) -> Iterator[VerifyCheck]:
+    """Every check side by side; results in the configured order."""
+    if not checks:
+        return
+    with ThreadPoolExecutor(max_workers=min(8, len(checks))) as pool:
+        futures = [pool.submit(run_check, kube, c) for c in checks]
+        for future in futures:
+            yield future.result()
+
+
+def _pod_selector(kube: Kube, deployment: str) -> str:
+    """The label selector of ``deployment``'s current ReplicaSet (its new pods only)."""
+    from periph_env.deploy import rollback
+
+    dep = kube.json("get", "deployment", deployment)
+    labels = (dep.get("spec", {}).get("selector") or {}).get("matchLabels") or {}
+    parts = [f"{k}={v}" for k, v in sorted(labels.items())]
+    template = rollback.template_hashes(kube, [deployment]).get(deployment)
+    if template:
+        parts.append(f"pod-template-hash={template}")
+    return ",".join(parts)
+
+
+def _running_pods(kube: Kube, selector: str) -> list[Any]:
+    from kubernetes import client as k8s
+
+    pods = k8s.CoreV1Api(kube.client()).list_namespaced_pod(
+        kube.namespace, label_selector=selector, _request_timeout=REQUEST_TIMEOUT
+    )
+    return [p for p in pods.items if p.metadata.deletion_timestamp is None]
+
+
+def _restarts(pod: Any) -> int:
+    return sum(s.restart_count or 0 for s in (pod.status.container_statuses or []))
+
+
+def _scrape(kube: Kube, config: VerifyConfig, pod: str) -> dict[verify_rate.SeriesKey, float] | None:
+    path = pod_path(kube.namespace, pod, config.metrics_port, config.metrics_path)
+    status, body = proxy_get(kube, path, timeout=min(REQUEST_TIMEOUT, config.scrape_interval * 2))
+    if status != 200:
+        return None
+    return verify_rate.parse_counter(body, config.metric)
+
+
+def watch_error_rate(
+    kube: Kube,
+    config: VerifyConfig,
+    window: float,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Event]:
+    """Scrape the new pods every ``scrape_interval`` for ``window`` seconds; stop early on a
+    bad ratio or restarts. Returns the final ``(Judgement, Totals, restarts)``."""
+    selector = _pod_selector(kube, config.deployment)
+    rates = verify_rate.RateTracker(status_label=config.status_label)
+    restarts = verify_rate.RestartTracker()
+    started = time.monotonic()
+    unanswered: set[str] = set()
+    judgement = verify_rate.Judgement(False)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        while True:
+            elapsed = time.monotonic() - started
+            pods = [p for p in _running_pods(kube, selector) if p.status.pod_ip]
+            names = [p.metadata.name for p in pods]
+            scraped = dict(zip(names, pool.map(lambda n: _scrape(kube, config, n), names)))
+            answered = {n: s for n, s in scraped.items() if s is not None}
+            unanswered |= set(scraped) - set(answered)
+            rates.observe(answered)
+            count = restarts.observe({p.metadata.name: _restarts(p) for p in pods})
+            totals = rates.totals
+            judgement = verify_rate.judge(
+                totals,
+                count,
+                max_ratio=config.max_error_ratio,
+                min_requests=config.min_requests,
+                max_restarts=config.max_restarts,
+            )
+            silent = sorted(set(names) - set(answered))
+            message = verify_rate.describe(totals) + (
+                f"; no /metrics from {', '.join(silent)}" if silent else ""
+            )
+            yield ErrorRateSample(
+                round(elapsed, 1), window, len(answered), totals.requests, totals.errors,
+                totals.ratio, config.max_error_ratio, count, judgement.failed,
+                judgement.reason or message,
+            )  # fmt: skip
+            if judgement.failed or elapsed >= window:
+                break
+            remaining = window - (time.monotonic() - started)
+            sleep(max(0.0, min(config.scrape_interval, remaining)))
+    if not judgement.failed and not rates.last:
+        judgement = verify_rate.Judgement(
+            True, f"no {config.metric} from any {config.deployment} pod at :{config.metrics_port}"
+            f"{config.metrics_path}",
+        )  # fmt: skip
+    return judgement, rates.totals, restarts.restarts
+
+
+def run(kube: Kube, config: VerifyConfig, window: float | None = None) -> Iterator[Event]:
+    """Smoke checks, then (if they pass and ``window`` > 0) the error-rate watch.
+
+    Yields events; returns the ``Outcome``. A failing check stops before the watch.
+    """
+    window = config.watch_window if window is None else window
+    outcome = Outcome(ok=True)
+    failed = []
+    for result in run_checks(kube, config.checks):
+        outcome.checks.append(
+            {"name": result.name, "target": result.target, "ok": result.ok,
+             "status": result.status, "message": result.message}
+        )  # fmt: skip
+        if not result.ok:
+            failed.append(f"{result.name} ({result.target}) {result.message}")
+        yield result
+    if failed:
+        outcome.ok = False
+        outcome.reason = "smoke check failed: " + "; ".join(failed)
+        yield VerifyVerdict(False, outcome.reason)
+        return outcome
+    if window > 0:
+        judgement, totals, restarts = yield from watch_error_rate(kube, config, window)
+        outcome.error_rate = {
+            "window": window,
+            "requests": totals.requests,
+            "errors": totals.errors,
+            "ratio": totals.ratio,
+            "threshold": config.max_error_ratio,
+            "restarts": restarts,
+        }
+        if judgement.failed:
+            outcome.ok = False
+            outcome.reason = f"error-rate watch: {judgement.reason}"
+    message = outcome.reason or (
+        f"{len(config.checks)} check(s) passed"
+        + (f"; {verify_rate.describe(totals)} in {window:.0f}s" if window > 0 else "")
+    )
+    yield VerifyVerdict(outcome.ok, message)
+    return outcome
