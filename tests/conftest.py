@@ -17,7 +17,7 @@ import pytest
 
 pytest_plugins = ["tests.fixtures.engines", "tests.fixtures.kube", "tests.fixtures.node"]
 
-ENGINE_MARKERS = ("docker", "registry", "k8s", "stack", "tools", "node")
+ENGINE_MARKERS = ("docker", "registry", "k8s", "stack", "tools", "node", "browser")
 
 
 def _in_ci() -> bool:

@@ -35,6 +35,7 @@ _COMMAND_MODULES = {
     "rollout": "deploy_cmd",
     "rollback": "deploy_cmd",
     "history": "deploy_cmd",
+    "verify": "deploy_cmd",
     "testenv": "testenv_cmd",
     "serve": "serve_cmd",
 }

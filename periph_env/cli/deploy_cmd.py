@@ -42,8 +42,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--timeout", type=float, metavar="SECONDS", help="rollout watch limit (default: "
         "the longest progressDeadlineSeconds + 60)",
     )  # fmt: skip
+    deploy.add_argument(
+        "--verify",
+        action="store_true",
+        help="after the rollout: smoke checks and an error-rate watch ([verify] in periph.toml); "
+        "a bad result fails the deploy (with --auto-rollback: rolls back)",
+    )
+    deploy.add_argument(
+        "--watch-window", type=_duration, metavar="DURATION",
+        help="error-rate watch length with --verify, e.g. 90s, 5m (default: [verify] watch_window)",
+    )  # fmt: skip
     deploy.add_argument("--format", choices=("text", "json"), default="text")
     deploy.set_defaults(handler=run_deploy)
+
+    verify = subparsers.add_parser(
+        "verify",
+        help="smoke checks and error-rate watch on what is deployed to demo or prod",
+        description="Exit 0 when every check passes and the 5xx ratio stays under the "
+        "threshold for the watch window, 1 otherwise.",
+    )
+    verify.add_argument("environment", choices=ENVIRONMENTS)
+    verify.add_argument(
+        "--watch-window", type=_duration, metavar="DURATION",
+        help="error-rate watch length, e.g. 90s, 5m; 0 runs only the checks",
+    )  # fmt: skip
+    verify.add_argument("--format", choices=("text", "json"), default="text")
+    verify.set_defaults(handler=run_verify)
 
     rollout = subparsers.add_parser("rollout", help="rollout status of an environment")
     actions = rollout.add_subparsers(dest="rollout_action", metavar="ACTION")
@@ -71,6 +95,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hist.add_argument("environment", choices=ENVIRONMENTS)
     hist.add_argument("--format", choices=("text", "json"), default="text")
     hist.set_defaults(handler=run_history)
+
+
+def _duration(value: str) -> float:
+    from periph_env.deploy.verify_config import parse_duration
+    from periph_env.errors import UsageError
+
+    try:
+        return parse_duration(value, "--watch-window")
+    except UsageError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a duration (e.g. 90s, 5m)") from None
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -130,6 +164,18 @@ def _text(event: Any) -> str | None:
         return f"   {'ok  ' if event.ok else 'FAIL'} {event.message}"
     if isinstance(event, e.RolledBack):
         return f"   {'rolled back' if event.ok else 'ROLLBACK INCOMPLETE'}: {event.message}"
+    if isinstance(event, e.VerifyCheck):
+        mark = "ok  " if event.ok else "FAIL"
+        return f"   {mark} {event.name} GET {event.target}: {event.message}"
+    if isinstance(event, e.ErrorRateSample):
+        ratio = "-" if event.ratio is None else f"{event.ratio:.1%}"
+        return (
+            f"   {'FAIL' if event.failed else '    '} error rate {ratio} at {event.elapsed:.0f}"
+            f"/{event.window:.0f}s, {event.pods} pod(s), {event.restarts} restart(s): "
+            f"{event.message}"
+        )
+    if isinstance(event, e.VerifyVerdict):
+        return f"   {'verified' if event.ok else 'NOT VERIFIED'}: {event.message}"
     if isinstance(event, e.Notified):
         return f"   notified {event.channel}" + ("" if event.ok else f" FAILED: {event.error}")
     if isinstance(event, e.Finished):
@@ -177,10 +223,20 @@ def run_deploy(args: argparse.Namespace) -> int:
         prune=args.prune,
         allow_branch=args.allow_branch,
         rollout_timeout=args.timeout,
+        verify=args.verify,
+        watch_window=args.watch_window,
     )
     return _drive(
         deploy(_root(), args.environment, options), args.format, args.environment, "deploy"
     )
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """``periph verify ENV``: 0 verified, 1 a check failed or the error rate is too high."""
+    from periph_env.deploy.verify_stage import verify_environment
+
+    events = verify_environment(_root(), args.environment, args.watch_window)
+    return _drive(events, args.format, args.environment, "verify")
 
 
 def run_rollout_status(args: argparse.Namespace) -> int:

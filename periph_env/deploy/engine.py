@@ -23,7 +23,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from periph_env.deploy import guards, history, history_store, manifests, notify, rollback
+from periph_env.deploy import (
+    guards,
+    history,
+    history_store,
+    manifests,
+    notify,
+    rollback,
+    verify_stage,
+)
 from periph_env.deploy.events import (
     Event,
     Finished,
@@ -65,6 +73,8 @@ class Options:
     prune: bool = False
     allow_branch: bool = False
     rollout_timeout: float | None = None  # default: longest progressDeadlineSeconds + 60 s
+    verify: bool = False  # smoke checks + error-rate watch after the rollout (verify_stage)
+    watch_window: float | None = None  # seconds; default: [verify] watch_window
 
 
 @dataclass
@@ -365,6 +375,7 @@ def _rollout(
     # Secrets and everything but the Deployments (the database among them) in one apply.
     others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
     kube.apply(plan_.secrets + others)
+    yield from verify_stage.apply_monitoring(kube, plan_.target.root)
     yield Note(
         f"{len(plan_.secrets)} Secret(s) applied: "
         + ", ".join(f"{s['metadata']['name']} ({len(s['data'])} keys)" for s in plan_.secrets)
@@ -392,6 +403,14 @@ def _rollout(
             verdicts[event.name] = event
         yield event
     failed = [v for v in verdicts.values() if not v.ok]
+    what, reason = "rollout failed", "; ".join(v.message for v in failed)
+    if not failed and options.verify:
+        yield Step("verify")
+        outcome = yield from verify_stage.stage(plan_.target, kube, options.watch_window)
+        record.verification = outcome.as_record()
+        if not outcome.ok:
+            what, reason = "verification failed", outcome.reason
+            failed = [RolloutVerdict(plan_.target.name, False, reason)]
     if not failed:
         if options.prune:
             yield from _prune(kube, summary)
@@ -400,24 +419,23 @@ def _rollout(
         yield Finished("succeeded", EXIT_OK, elapsed(), record.revision, message="rolled out")
         return
 
-    reason = "; ".join(v.message for v in failed)
     if not options.auto_rollback:
         _finish_record(kube, record, "failed", started, reason)
         yield from _notify(record, plan_.source, kube)
         yield Finished(
             "failed", EXIT_FAILURE, elapsed(), record.revision,
-            message=f"rollout failed: {reason} (no --auto-rollback: left as is)",
+            message=f"{what}: {reason} (no --auto-rollback: left as is)",
         )  # fmt: skip
         return
 
     yield Step("rollback")
     rolled = yield from _roll_back(kube, before, plan_.deployments, timeout)
     status = "rolled-back" if rolled.ok else "failed"
-    _finish_record(kube, record, status, started, f"rollout failed: {reason}; {rolled.message}")
+    _finish_record(kube, record, status, started, f"{what}: {reason}; {rolled.message}")
     yield from _notify(record, plan_.source, kube)
     yield Finished(
         status, EXIT_FAILURE, elapsed(), record.revision,
-        message=f"rollout failed: {reason}; {rolled.message}",
+        message=f"{what}: {reason}; {rolled.message}",
     )  # fmt: skip
 
 

@@ -43,6 +43,8 @@ class Record:
     templates: dict[str, str] = field(default_factory=dict)
     duration: float | None = None
     message: str = ""
+    # smoke checks and error-rate watch (verify.Outcome.as_record()); empty: not verified
+    verification: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """The record as plain JSON-able data."""

@@ -137,7 +137,9 @@ def _restarts(pod: Any) -> int:
     return sum(s.restart_count or 0 for s in (pod.status.container_statuses or []))
 
 
-def _scrape(kube: Kube, config: VerifyConfig, pod: str) -> dict[verify_rate.SeriesKey, float] | None:
+def _scrape(
+    kube: Kube, config: VerifyConfig, pod: str
+) -> dict[verify_rate.SeriesKey, float] | None:
     path = pod_path(kube.namespace, pod, config.metrics_port, config.metrics_path)
     status, body = proxy_get(kube, path, timeout=min(REQUEST_TIMEOUT, config.scrape_interval * 2))
     if status != 200:
@@ -158,16 +160,16 @@ def watch_error_rate(
     rates = verify_rate.RateTracker(status_label=config.status_label)
     restarts = verify_rate.RestartTracker()
     started = time.monotonic()
-    unanswered: set[str] = set()
     judgement = verify_rate.Judgement(False)
     with ThreadPoolExecutor(max_workers=4) as pool:
         while True:
             elapsed = time.monotonic() - started
             pods = [p for p in _running_pods(kube, selector) if p.status.pod_ip]
             names = [p.metadata.name for p in pods]
-            scraped = dict(zip(names, pool.map(lambda n: _scrape(kube, config, n), names)))
+            scraped = dict(
+                zip(names, pool.map(lambda n: _scrape(kube, config, n), names), strict=True)
+            )
             answered = {n: s for n, s in scraped.items() if s is not None}
-            unanswered |= set(scraped) - set(answered)
             rates.observe(answered)
             count = restarts.observe({p.metadata.name: _restarts(p) for p in pods})
             totals = rates.totals

@@ -100,12 +100,14 @@ _KNOWN = {
 }
 
 
-def from_config(config: dict[str, Any], environment: str, source: str = "periph.toml") -> VerifyConfig:
+def from_config(
+    config: dict[str, Any], environment: str, source: str = "periph.toml"
+) -> VerifyConfig:
     """The verify settings of ``environment`` from a merged configuration dict."""
     table = dict(config.get("verify") or {})
     env_table = ((config.get("environments") or {}).get(environment) or {}).get("verify") or {}
     table.update(env_table)
-    where = f"{source} [verify]" if not env_table else f"{source} [environments.{environment}.verify]"
+    where = f"{source} [environments.{environment}.verify]" if env_table else f"{source} [verify]"
     unknown = sorted(set(table) - _KNOWN)
     if unknown:
         raise UsageError(

@@ -4,8 +4,8 @@ A deploy scrapes each new backend pod's ``/metrics`` every few seconds. Counters
 "so many since this process started", so the watch keeps, per pod and per series, the last
 value it saw and adds up the increases, the way Prometheus' ``increase()`` does:
 
-- a counter lower than last time was reset (the container restarted): everything it shows
-  now happened since the reset, so the new value is the increase;
+- a counter lower than last time (or a series gone) means the process restarted: every
+  counter of that pod began again at zero, so each new value is the increase;
 - a pod first seen after the watch began is a new pod, whose counters started at zero: its
   whole value counts (a pod present at the first scrape gives the baseline instead: what
   it served before the window opened is not judged);
@@ -86,6 +86,8 @@ class RateTracker:
                 self.last[pod] = dict(series)
                 continue
             before = previous or {}
+            if restarted(before, series):
+                before = {}  # the process restarted: every counter began again at zero
             for key, value in series.items():
                 increase = counter_increase(before.get(key), value)
                 totals.requests += increase
@@ -102,6 +104,11 @@ class RateTracker:
             out.requests += t.requests
             out.errors += t.errors
         return out
+
+
+def restarted(before: dict[SeriesKey, float], now: dict[SeriesKey, float]) -> bool:
+    """A pod's process restarted: a counter went down or a series it had is gone."""
+    return any(key not in now or now[key] < value for key, value in before.items())
 
 
 def counter_increase(previous: float | None, current: float) -> float:

@@ -440,3 +440,18 @@ def test_a_missing_base_image_fails_that_service_naming_it(project_factory, caps
     results = by_service(out)
     assert code == 1 and results["alpha"]["status"] == "built"
     assert f"base image {base} is not available locally" in results["orphan"]["error"]
+
+
+def test_images_with_wrong_credentials_reports_the_registry_refusal_without_secret(
+    project_factory, capsys, monkeypatch
+):
+    project_factory({"alpha": ALPHA})
+    wrong = "wrong-" + secrets.token_hex(12)
+    monkeypatch.setenv("DOCKER_PASSWORD", wrong)
+
+    code, out, err = periph(capsys, "images", "--format", "json")
+
+    (alpha,) = json.loads(out)
+    assert code == 0 and alpha["local"] == []
+    assert "refused the credentials" in alpha["remote_error"]
+    assert wrong not in out + err

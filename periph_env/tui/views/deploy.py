@@ -96,6 +96,7 @@ class DeployView(Vertical):
         self.query_one("#deploy-env", Select).value = session.state.env
         self.query_one("#deploy-log", RichLog).write("\n".join(session.logs) or "")
         self.redraw()
+        self.set_interval(0.5, self._sync_visible)
         self.papp.view_mounted("deploy")
         if self.papp.area == "deploy":
             self.shown()
@@ -105,10 +106,17 @@ class DeployView(Vertical):
 
     def shown(self) -> None:
         """The tab became visible: start watching the environment (once), redraw."""
+        self.session.visible = True
         self.session.select(self.session.state.env)  # once per environment
         self.session.start_monitor()
         self.redraw()
         self.focus_main()
+
+    def _sync_visible(self) -> None:
+        visible = self.papp.area == "deploy"
+        if visible and not self.session.visible:
+            self.session.start_monitor()  # wake it: list now, then four times a second
+        self.session.visible = visible
 
     def focus_main(self) -> None:
         """Focus the visible pane's main widget (so the area's keys are live)."""

@@ -67,6 +67,7 @@ class DeploySession:
         self.listener: Any = None  # the Deploy view, once mounted
         self.logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
         self.following = False
+        self.visible = False  # the Deploy area is on screen: list the cluster often
         self._kube: Any = None
         self._kube_env = ""
         self._selected: str | None = None
@@ -150,7 +151,8 @@ class DeploySession:
                         self.state.cluster_error = message
                         self.state.version += 1
                         self.changed()
-            delay = FAST_POLL if self.state.running or self.following else SLOW_POLL
+            fast = self.state.running or self.following or self.visible
+            delay = FAST_POLL if fast else SLOW_POLL
             self._wake.wait(delay)
             self._wake.clear()
 

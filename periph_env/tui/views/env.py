@@ -145,7 +145,8 @@ class EnvView(Vertical):
                 text.append(f"{self._relative(f.path)}:{f.line}", style="underline")
                 if f.key:
                     text.append(f"  {f.key}", style="bold")
-                text.append(f"  {f.message}")
+                # Paths inside the project read better relative to it.
+                text.append("  " + f.message.replace(f"{self.papp.root}/", ""))
         if not report.findings:
             text.append("\n\nNo findings: .env satisfies the contract.", style="green")
         for notice in report.notices:

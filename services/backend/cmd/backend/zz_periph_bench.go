@@ -1,3 +1,3 @@
 package main
 
-func init() { println("periph-bench b9b17332f5df") }
+func init() { println("periph-bench 096fa3e25234") }

@@ -1,0 +1,92 @@
+"""The deploy's verify stage, ``periph verify ENV``, and the monitoring objects' apply.
+
+``deploy(..., Options(verify=True))`` calls ``stage`` after a successful rollout; a bad
+outcome fails the deploy (and, with ``auto_rollback``, returns the Deployments to their
+previous revision: the engine's own rollback path). ``verify_environment`` runs the same
+checks and watch on whatever is deployed now, without touching it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from periph_env.common.config import CONFIG_NAME, load
+from periph_env.deploy import verify, verify_config
+from periph_env.deploy.events import Event, Finished, Note, Step
+from periph_env.deploy.kube import Kube
+from periph_env.deploy.target import Target
+from periph_env.errors import EXIT_FAILURE, EXIT_OK, PeriphError
+
+MONITORING_DIR = "k8s/monitoring"
+# The Prometheus Operator's rule kind; without it a PrometheusRule cannot be applied.
+RULES_CRD = "prometheusrules.monitoring.coreos.com"
+
+
+def config_for(target: Target) -> verify_config.VerifyConfig:
+    """The verify settings of ``target`` from periph.toml (and its per-user overrides)."""
+    return verify_config.from_config(load(target.root), target.name, str(target.root / CONFIG_NAME))
+
+
+def stage(target: Target, kube: Kube, window: float | None) -> Iterator[Event]:
+    """Checks and watch after a rollout; returns ``verify.Outcome``."""
+    config = config_for(target)
+    window = config.watch_window if window is None else window
+    yield Note(
+        f"{len(config.checks)} smoke check(s), then {window:.0f}s error-rate watch of "
+        f"{config.deployment}'s new pods (5xx above {config.max_error_ratio:.1%} fails)"
+    )
+    outcome = yield from verify.run(kube, config, window)
+    return outcome
+
+
+def verify_environment(
+    root: str | Path, environment: str, window: float | None = None
+) -> Iterator[Event]:
+    """``periph verify ENV``: the checks and the watch on what is deployed; ends Finished."""
+    from periph_env.deploy.engine import _open
+
+    started = time.monotonic()
+    target, _source, _error, kube = _open(root, environment)
+    yield Step("verify")
+    try:
+        outcome = yield from stage(target, kube, window)
+    except PeriphError as exc:
+        yield Finished("failed", EXIT_FAILURE, time.monotonic() - started, message=exc.message)
+        return
+    yield Finished(
+        "verified" if outcome.ok else "failed",
+        EXIT_OK if outcome.ok else EXIT_FAILURE,
+        time.monotonic() - started,
+        message=outcome.reason or "checks passed, error rate within the threshold",
+        details=outcome.as_record(),
+    )
+
+
+def has_crd(kube: Kube, name: str = RULES_CRD) -> bool:
+    """Whether the cluster serves the CustomResourceDefinition ``name``."""
+    proc = kube.run("get", "crd", name, "-o", "name", check=False, namespaced=False, timeout=30)
+    return proc.returncode == 0
+
+
+def apply_monitoring(kube: Kube, root: Path) -> Iterator[Event]:
+    """Apply ``k8s/monitoring`` (alert rules, dashboard) when the cluster has the CRDs.
+
+    Not labelled as a periph-managed stack object: ``--prune`` and the change summary leave
+    it alone, and a cluster without the Prometheus Operator gets a notice, not a failure.
+    """
+    directory = root / MONITORING_DIR
+    if not (directory / "kustomization.yaml").is_file():
+        return
+    if not has_crd(kube):
+        yield Note(
+            f"monitoring skipped: the cluster has no {RULES_CRD} CRD (Prometheus Operator); "
+            f"plain rules for other setups: {MONITORING_DIR}/alert-rules.yaml"
+        )
+        return
+    objs = kube.render(str(directory))
+    kube.apply(objs)
+    yield Note(
+        "monitoring applied: " + ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in objs)
+    )
