@@ -31,6 +31,7 @@ import os
 import platform
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -187,7 +188,15 @@ class Bench:
     def compose_watch(self) -> subprocess.Popen:
         argv = ["docker", "compose", "-p", self.stack.project, "-f", str(self.stack.compose_path)]
         argv += ["--env-file", str(self.env_file), "watch", "--no-up"]
-        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        # Its own process group: `docker` runs compose as a plugin child that a signal to
+        # the CLI alone does not reach (a survivor would keep syncing during periph's turn).
+        proc = subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self._ready(proc, "Watch enabled")
         return proc
 
@@ -237,10 +246,17 @@ class Bench:
 
 
 def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(2)
+    """ctrl+c for the watcher's whole process group, then SIGKILL if it lingers."""
+    group = os.getpgid(proc.pid) if proc.poll() is None else None
+    if group is not None and group != os.getpgid(0):
+        os.killpg(group, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
+        if group is not None and group != os.getpgid(0):
+            os.killpg(group, signal.SIGKILL)
         proc.kill()
         proc.wait()
 
@@ -410,6 +426,7 @@ def main() -> int:
         for path, prefix in (
             (WORKER_INIT, 'print("periph-bench '),
             (REQUIREMENTS, "# periph-bench "),
+            (SVELTE_PAGE, "<span hidden>periph-bench "),
         ):
             path.write_text(
                 "".join(

@@ -50,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     deploy.add_argument(
         "--watch-window", type=_duration, metavar="DURATION",
-        help="error-rate watch length with --verify, e.g. 90s, 5m (default: [verify] watch_window)",
+        help="error-rate watch length, e.g. 90s, 5m (implies --verify; default: [verify] "
+        "watch_window)",
     )  # fmt: skip
     deploy.add_argument("--format", choices=("text", "json"), default="text")
     deploy.set_defaults(handler=run_deploy)
@@ -223,7 +224,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         prune=args.prune,
         allow_branch=args.allow_branch,
         rollout_timeout=args.timeout,
-        verify=args.verify,
+        verify=args.verify or args.watch_window is not None,
         watch_window=args.watch_window,
     )
     return _drive(

@@ -296,6 +296,8 @@ def deploy(root: str | Path, environment: str, options: Options | None = None) -
     plan_ = plan(target, kube, source, error)
     yield Step("guards")
     results = run_guards(plan_, kube, options)
+    if options.verify:
+        results.append(verify_stage.config_guard(target))
     yield from results
     refused = [g for g in results if not g.ok]
     if refused:
@@ -403,24 +405,24 @@ def _rollout(
             verdicts[event.name] = event
         yield event
     failed = [v for v in verdicts.values() if not v.ok]
-    what, reason = "rollout failed", "; ".join(v.message for v in failed)
-    if not failed and options.verify:
+    bad, what, reason = bool(failed), "rollout failed", "; ".join(v.message for v in failed)
+    if not bad and options.verify:
         yield Step("verify")
         outcome = yield from verify_stage.stage(plan_.target, kube, options.watch_window)
         record.verification = outcome.as_record()
         if not outcome.ok:
-            what, reason = "verification failed", outcome.reason
-            failed = [RolloutVerdict(plan_.target.name, False, reason)]
-    if not failed:
+            bad, what, reason = True, "verification failed", outcome.reason
+    if not bad:
         if options.prune:
             yield from _prune(kube, summary)
         _finish_record(kube, record, "succeeded", started)
         yield from _notify(record, plan_.source, kube)
-        yield Finished("succeeded", EXIT_OK, elapsed(), record.revision, message="rolled out")
+        done = "rolled out and verified" if options.verify else "rolled out"
+        yield Finished("succeeded", EXIT_OK, elapsed(), record.revision, message=done)
         return
 
     if not options.auto_rollback:
-        _finish_record(kube, record, "failed", started, reason)
+        _finish_record(kube, record, "failed", started, reason if failed else f"{what}: {reason}")
         yield from _notify(record, plan_.source, kube)
         yield Finished(
             "failed", EXIT_FAILURE, elapsed(), record.revision,

@@ -11,6 +11,7 @@ machine whose kubeconfig can reach the cluster. The arithmetic is in ``verify_ra
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,6 @@ from periph_env.deploy.events import ErrorRateSample, Event, VerifyCheck, Verify
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.migrate import mask
 from periph_env.deploy.verify_config import Check, VerifyConfig
-from periph_env.errors import PeriphError
 
 REQUEST_TIMEOUT = 10.0
 BODY_IN_MESSAGE = 160  # characters of an unexpected answer shown to the user
@@ -50,26 +50,18 @@ class Outcome:
 def proxy_get(kube: Kube, path: str, timeout: float = REQUEST_TIMEOUT) -> tuple[int | None, str]:
     """GET an API-server path (a service or pod proxy): ``(status, body)``; status None when
     the API server itself could not be reached."""
-    from kubernetes.client.exceptions import ApiException
-
+    client = kube.client()
     try:
-        response = kube.client().call_api(
-            path,
-            "GET",
-            header_params={"Accept": "*/*"},
-            auth_settings=["BearerToken"],
-            _preload_content=False,
-            _return_http_data_only=True,
-            _request_timeout=timeout,
+        # param_serialize adds the credentials; the path goes in as is (a path parameter
+        # would have its slashes quoted). Non-2xx answers come back as responses, not raised.
+        method, url, headers, _body, _post = client.param_serialize(
+            "GET", path, header_params={"Accept": "*/*"}, auth_settings=["BearerToken"]
         )
-    except ApiException as exc:
-        body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else exc.body
-        return exc.status, body or str(exc.reason or "")
-    except PeriphError:
-        raise
+        response = client.call_api(method, url, header_params=headers, _request_timeout=timeout)
+        data = response.read() or b""
     except Exception as exc:  # urllib3 timeouts, refused connections: say what happened
         return None, f"{type(exc).__name__}: {exc}"
-    return response.status, response.data.decode(errors="replace")
+    return response.status, data.decode(errors="replace")
 
 
 def service_path(namespace: str, check: Check) -> str:
@@ -80,6 +72,18 @@ def service_path(namespace: str, check: Check) -> str:
 def pod_path(namespace: str, pod: str, port: str, path: str) -> str:
     """The pod-proxy path of ``pod:port/path``."""
     return f"/api/v1/namespaces/{namespace}/pods/{pod}:{port}/proxy{path}"
+
+
+def _status_message(body: str) -> str:
+    """The API server's own reason (a Status object: "no endpoints available ..."), or
+    the body as it came."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body
+    if isinstance(data, dict) and data.get("kind") == "Status":
+        return str(data.get("message") or body)
+    return body
 
 
 def run_check(kube: Kube, check: Check) -> VerifyCheck:
@@ -94,7 +98,7 @@ def run_check(kube: Kube, check: Check) -> VerifyCheck:
     elif status is None:
         message = f"API server unreachable: {body}"
     else:
-        snippet = " ".join(body.split())[:BODY_IN_MESSAGE]
+        snippet = " ".join(_status_message(body).split())[:BODY_IN_MESSAGE]
         message = f"answered {status}, expected {check.status}" + (
             f": {snippet}" if snippet else ""
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from periph_env.common.config import CONFIG_NAME, load
 from periph_env.deploy import verify, verify_config
-from periph_env.deploy.events import Event, Finished, Note, Step
+from periph_env.deploy.events import Event, Finished, GuardResult, Note, Step
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.target import Target
 from periph_env.errors import EXIT_FAILURE, EXIT_OK, PeriphError
@@ -27,6 +27,17 @@ RULES_CRD = "prometheusrules.monitoring.coreos.com"
 def config_for(target: Target) -> verify_config.VerifyConfig:
     """The verify settings of ``target`` from periph.toml (and its per-user overrides)."""
     return verify_config.from_config(load(target.root), target.name, str(target.root / CONFIG_NAME))
+
+
+def config_guard(target: Target) -> GuardResult:
+    """With ``--verify``: the ``[verify]`` settings are readable (checked before deploying,
+    not after the rollout)."""
+    try:
+        config = config_for(target)
+    except PeriphError as exc:
+        return GuardResult("verify-config", False, exc.message, exc.hint)
+    window = f"{config.watch_window:.0f}s watch"
+    return GuardResult("verify-config", True, f"{len(config.checks)} smoke check(s), {window}")
 
 
 def stage(target: Target, kube: Kube, window: float | None) -> Iterator[Event]:

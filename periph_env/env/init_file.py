@@ -226,6 +226,13 @@ def _check_plain(parsed: ParsedFile, path: str, what: str) -> None:
             hint="save it as UTF-8 (e.g. iconv -f UTF-16 -t UTF-8), then run init again",
         )
     view = parsed.compose
+    for binding in view.bindings:
+        if not binding.key:  # compose reads `KEY` at the very end as a nameless value
+            raise UsageError(
+                f"{what} {path} line {binding.line}: the last line has no '=' and no line "
+                "break; appending after it would change what compose reads there",
+                hint="end the line with '=' (KEY=) or a newline, then run init again",
+            )
     if view.error_line is not None and view.error == "unterminated quoted value":
         raise UsageError(
             f"{what} {path} line {view.error_line}: a quote compose never sees closed; text "

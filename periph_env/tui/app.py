@@ -254,7 +254,7 @@ class PeriphApp(App[int]):
         assert self.session is not None
         try:
             if service is None:
-                watched = self.session.watch_all(not self.session._watched)
+                watched = self.session.watch_all(not self.session.watched)
                 text = (
                     f"hot reload on for {', '.join(sorted(watched))}"
                     if watched
@@ -300,7 +300,10 @@ class PeriphApp(App[int]):
     def on_engine_down(self, message: EngineDown) -> None:
         for area in ("stack", "logs"):
             self.tell(
-                area, lambda v: v.engine_down(message.message, message.remedy, message.can_start)
+                area,
+                lambda v: v.engine_down(
+                    message.message, message.remedy, message.can_start, message.title
+                ),
             )
 
     def on_engine_ready(self, message: EngineReady) -> None:

@@ -24,6 +24,7 @@ class EngineDown(Message):
     message: str
     remedy: list[str]
     can_start: bool
+    title: str = "No Docker engine"  # or "No stack" when the project itself is the problem
 
 
 @dataclass

@@ -128,13 +128,18 @@ class StackSession:
                 problem = str(exc)
                 if problem != last_problem:
                     last_problem = problem
-                    self.app.post_message(
-                        EngineDown(
+                    if self.stack is None:  # no project or a bad compose file: not the engine
+                        down = EngineDown(
                             exc.message,
-                            remedy_lines(self.stack, self.api, exc),
-                            can_start_engine(),
+                            [f"→ {exc.hint}"] if exc.hint else [],
+                            False,
+                            title="No stack",
                         )
-                    )
+                    else:
+                        down = EngineDown(
+                            exc.message, remedy_lines(self.stack, self.api, exc), can_start_engine()
+                        )
+                    self.app.post_message(down)
                 self._stopping.wait(self.retry)
                 continue
             self.connected = True
@@ -214,6 +219,11 @@ class StackSession:
                 self.lost(exc)
             return
         self.app.post_message(ActionProgress(f"{what}: done", done=True))
+
+    @property
+    def watched(self) -> set[str]:
+        """The services hot reload is on for."""
+        return set(self._watched)
 
     def watching(self, service: str) -> bool:
         """True while hot reload is on for ``service``."""

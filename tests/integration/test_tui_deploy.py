@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from periph_env.tui.app import PeriphApp
-from tests.integration.test_deploy import images, namespace, periph_env_vars  # noqa: F401
+from tests.integration.test_deploy import assert_no_secret, images, namespace, periph_env_vars  # noqa: F401
 from tests.integration.test_deploy_harness import (
     DEPLOYMENTS,
     commit,
@@ -93,6 +93,10 @@ async def test_demo_deploy_rollout_rollback_from_history_and_auto_rollback_of_un
         assert "demo: deploy succeeded" in text
         assert "rolled out" in text
         assert "backend-" in text  # a pod row
+        for pane in ("g", "o", "h", "l"):  # plan, rollout, history, logs: nothing secret
+            await pilot.press(pane)
+            await pilot.pause(0.3)
+            assert_no_secret(screen_text(app))
         # v2, then back to deploy #1 from the history.
         pin(root, "demo", images, "v2")
         commit(root, "v2")

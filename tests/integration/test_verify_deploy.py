@@ -291,6 +291,11 @@ def test_a_failing_smoke_check_stops_the_deploy_with_its_reason(demo: Env) -> No
     assert not any(secret in end.message for secret in SECRET_VALUES)
 
 
+def test_monitoring_is_skipped_with_a_notice_without_the_operator_crds(demo: Env) -> None:
+    notes = [n.text for n in of(demo.first, ev.Note)]
+    assert any(t.startswith("monitoring skipped: the cluster has no prom") for t in notes)
+
+
 def test_periph_verify_reports_the_failing_check_of_what_is_deployed(demo: Env) -> None:
     proc = periph_cli(demo.root, demo.env, "verify", "demo", "--watch-window", "0")
     assert proc.returncode == 1, proc.stdout + proc.stderr

@@ -13,7 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
@@ -56,7 +56,9 @@ class BuildView(Vertical):
         yield Static("", id="build-banner", classes="engine-banner")
         yield Static("Reading the project's images…", id="build-status", classes="progress")
         yield DataTable(id="build-table", cursor_type="row")
-        with VerticalScroll(id="build-detail-box"):
+        # Not focusable: leaving the area must not hand focus to a sibling in this pane
+        # (TabbedContent would switch back to the pane that holds the focus).
+        with VerticalScroll(id="build-detail-box", can_focus=False):
             yield Static("", id="build-detail")
 
     def on_mount(self) -> None:
@@ -75,9 +77,16 @@ class BuildView(Vertical):
             self._listed = True
             self._list_images()
 
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # Leaving the area, Textual hands focus to a neighbour that may sit in this
+        # (now hidden) pane; TabbedContent would then switch back here. Not while hidden.
+        if self.papp.area != "build":
+            event.stop()
+
     def focus_main(self) -> None:
-        """Focus the table (so the area's keys are live)."""
-        self.query_one(DataTable).focus()
+        """Focus the table (so the area's keys are live) while the area is on screen."""
+        if self.papp.area == "build":  # focusing a hidden pane's widget would switch to it
+            self.query_one(DataTable).focus()
 
     def _api(self) -> Any:
         return getattr(self.papp, "images_api", None) or importlib.import_module(

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import DataTable, RichLog, Select, Static, Switch, TabbedContent, TabPane
@@ -75,7 +76,7 @@ class DeployView(Vertical):
             with TabPane("Rollout", id="deploy-rollout"), Vertical():
                 yield DataTable(id="deploy-deployments", cursor_type="row")
                 yield DataTable(id="deploy-pods", cursor_type="row")
-                with VerticalScroll(id="deploy-problems-box"):
+                with VerticalScroll(id="deploy-problems-box", can_focus=False):
                     yield Static("", id="deploy-problems")
             with TabPane("Logs", id="deploy-logs"):
                 yield RichLog(id="deploy-log", max_lines=5_000, markup=False, wrap=False)
@@ -115,11 +116,19 @@ class DeployView(Vertical):
     def _sync_visible(self) -> None:
         visible = self.papp.area == "deploy"
         if visible and not self.session.visible:
-            self.session.start_monitor()  # wake it: list now, then four times a second
+            self.session.start_monitor()  # wake it: list now, then ten times a second
         self.session.visible = visible
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        # Leaving the area, Textual hands focus to a neighbour that may sit in this
+        # (now hidden) pane; TabbedContent would then switch back here. Not while hidden.
+        if self.papp.area != "deploy":
+            event.stop()
 
     def focus_main(self) -> None:
         """Focus the visible pane's main widget (so the area's keys are live)."""
+        if self.papp.area != "deploy":
+            return  # focusing a hidden pane's widget would switch the app to it
         tabs = self.query_one("#deploy-tabs", TabbedContent)
         target = {
             "deploy-rollout": "#deploy-deployments",

@@ -98,10 +98,12 @@ def pod_row(pod: dict, now: float) -> PodRow:
             break
     if meta.get("deletionTimestamp"):
         word = "Terminating"
+    conditions = {c.get("type"): c for c in status.get("conditions") or []}
+    if conditions.get("Ready", {}).get("status") == "True":
+        ready = total  # the pod's Ready condition is what a rollout counts
     unready = word == "Running" and ready < total
     problem = word in PROBLEM_REASONS or restarts >= 3
     if unready:
-        conditions = {c.get("type"): c for c in status.get("conditions") or []}
         started = _parse_time(status.get("startTime"))
         # A pod that has run for a while without becoming Ready is a problem, not a wait.
         problem = problem or (started is not None and now - started > 30)
@@ -250,6 +252,11 @@ class DeployState:
     def set_cluster(self, deployments: list[dict], pods: list[dict], events: list[dict]) -> None:
         """A fresh listing of the namespace (Deployments, pods, events)."""
         now = now_utc()
+        before = (
+            [(p.name, p.desired, p.updated, p.ready, p.available, p.problem)
+             for p in self.deployments.values()],
+            self.pods, self.events, self.cluster_error,
+        )  # fmt: skip
         for item in deployments:
             name = item["metadata"]["name"]
             spec, status = item.get("spec") or {}, item.get("status") or {}
@@ -266,7 +273,13 @@ class DeployState:
         ordered = sorted(events, key=event_sort_key)[-12:]
         self.events = [event_row(e, now) for e in ordered]
         self.cluster_error = ""
-        self.version += 1
+        after = (
+            [(p.name, p.desired, p.updated, p.ready, p.available, p.problem)
+             for p in self.deployments.values()],
+            self.pods, self.events, self.cluster_error,
+        )  # fmt: skip
+        if after != before:  # ages tick every second: redraws stay at about one a second
+            self.version += 1
 
     def headline(self) -> tuple[str, str]:
         """(text, style) saying what happens or happened."""

@@ -80,10 +80,12 @@ class LogsView(Vertical):
 
     # -- engine events ------------------------------------------------------------------
 
-    def engine_down(self, message: str, remedy: list[str], can_start: bool) -> None:
+    def engine_down(
+        self, message: str, remedy: list[str], can_start: bool, title: str = "No Docker engine"
+    ) -> None:
         """No engine: say why and how to fix it; lines already read stay."""
         key = actions.key_display(self.papp.key_for("logs.engine"))
-        self.query_one(EngineBanner).show_down(message, remedy, can_start, key)
+        self.query_one(EngineBanner).show_down(message, remedy, can_start, key, title)
 
     def engine_up(self) -> None:
         """The engine answers again."""

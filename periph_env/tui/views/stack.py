@@ -54,10 +54,12 @@ class StackView(Vertical):
 
     # -- engine events ------------------------------------------------------------------
 
-    def engine_down(self, message: str, remedy: list[str], can_start: bool) -> None:
+    def engine_down(
+        self, message: str, remedy: list[str], can_start: bool, title: str = "No Docker engine"
+    ) -> None:
         """No engine: the banner says why and how to fix it."""
         key = actions.key_display(self.papp.key_for("stack.engine"))
-        self.query_one(EngineBanner).show_down(message, remedy, can_start, key)
+        self.query_one(EngineBanner).show_down(message, remedy, can_start, key, title)
         self.query_one("#stack-empty").display = False
 
     def engine_up(self) -> None:

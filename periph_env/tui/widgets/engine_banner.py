@@ -13,10 +13,17 @@ class EngineBanner(Static):
         super().__init__("", id=id, classes="engine-banner")
         self.display = False
 
-    def show_down(self, message: str, remedy: list[str], can_start: bool, key: str) -> None:
+    def show_down(
+        self,
+        message: str,
+        remedy: list[str],
+        can_start: bool,
+        key: str,
+        title: str = "No Docker engine",
+    ) -> None:
         """Show what is wrong and what to do (and the key that starts an engine)."""
         text = Text()
-        text.append("No Docker engine: ", style="bold")
+        text.append(f"{title}: ", style="bold")
         text.append(message.splitlines()[0] if message else "unreachable")
         for line in remedy:
             text.append("\n" + line)
@@ -24,7 +31,7 @@ class EngineBanner(Static):
             text.append("\nPress ")
             text.append(key, style="bold reverse")
             text.append(" to start one (periph testenv up --tier docker).")
-        text.append("\nperiph reconnects on its own when the engine is back.", style="dim")
+        text.append("\nperiph retries on its own and reconnects when this is fixed.", style="dim")
         self.update(text)
         self.display = True
 

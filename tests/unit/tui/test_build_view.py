@@ -100,3 +100,25 @@ async def test_build_actions_are_in_the_palette(project):
     for title in ("Build: Build all", "Build: Push", "Build: Pin prod", "Deploy: Deploy",
                   "Deploy: Rollback", "Deploy: Pod logs", "Deploy: History"):  # fmt: skip
         assert title in titles
+
+
+class NoDocker(FakeImages):
+    """The engine raises what the images engine raises without a Docker daemon."""
+
+    def list_images(self, root):
+        from periph_env.errors import EngineError
+
+        raise EngineError("Docker engine not reachable at unix:///var/run/docker.sock")
+
+
+async def test_without_docker_the_build_area_says_how_to_get_one_and_the_app_works(project):
+    app = part2_app(project, images=NoDocker())
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("4")
+        await settle(app, pilot)
+        text = screen_text(app)
+        assert "Docker engine not reachable" in text
+        assert "periph testenv up --tier docker" in text
+        await pilot.press("3")
+        await settle(app, pilot)
+        assert app.area == "env"

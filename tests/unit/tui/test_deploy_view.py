@@ -168,3 +168,18 @@ async def test_part2_screen_matches_its_snapshot(screen, size, tmp_path):
         actual.write_text(svg)
         pytest.fail(f"{screen} at {size[0]}x{size[1]} differs from {expected.name}; see {actual}")
     actual.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("pane", ["g", "o", "l", "h"])
+async def test_number_keys_leave_the_deploy_area_from_every_pane(project, pane):
+    app = part2_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for area, key in (("build", "4"), ("deploy", "5")):
+            await pilot.press(key)
+            await settle(app, pilot)
+            if area == "deploy":
+                await pilot.press(pane)
+                await settle(app, pilot)
+            await pilot.press("3")
+            await settle(app, pilot)
+            assert app.area == "env", (area, pane)

@@ -7,15 +7,16 @@ import os
 
 import pytest
 
-from tests.unit.tui.conftest import SECRET, make_app, settle, write_env
+from tests.unit.tui.conftest import SECRET, make_app, settle, wait_text, write_env
 from tests.unit.tui.screen import screen_text
 
 pytestmark = pytest.mark.anyio
 
 
-async def _env(app, pilot):
+async def _env(app, pilot, expect: str = "Diff against"):
     await settle(app, pilot)
     await pilot.press("3")
+    await wait_text(app, pilot, expect)  # the first check runs in a worker
     await settle(app, pilot)
 
 
@@ -101,7 +102,7 @@ async def test_a_missing_example_is_a_clear_error_not_a_crash(project):
     (project / ".env.example").unlink()
     app = make_app(project)
     async with app.run_test(size=(100, 30)) as pilot:
-        await _env(app, pilot)
+        await _env(app, pilot, expect="does not")
         text = " ".join(screen_text(app).split())  # the message wraps
         assert "example file" in text and ".env.example does not exist" in text
         assert SECRET not in text

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from periph_env.tui.widgets.service_table import ServiceTable
-from tests.unit.tui.conftest import make_app, settle
+from tests.unit.tui.conftest import make_app, settle, wait_text
 
 pytestmark = pytest.mark.anyio
 
@@ -35,11 +35,17 @@ async def _press(keys, app, pilot):
     await settle(app, pilot)
 
 
+async def _env(app, pilot):
+    await _press(["3"], app, pilot)
+    await wait_text(app, pilot, "Diff against")  # the check runs in a worker
+    await settle(app, pilot)
+
+
 SCREENS = {
     "stack": _stack,
     "logs": lambda app, pilot: _press(["2"], app, pilot),
     "logs-filtered": lambda app, pilot: _press(["2", "slash", *"order", "enter"], app, pilot),
-    "env": lambda app, pilot: _press(["3"], app, pilot),
+    "env": _env,
     "help": lambda app, pilot: _press(["question_mark"], app, pilot),
 }
 

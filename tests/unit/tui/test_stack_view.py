@@ -128,7 +128,7 @@ async def test_without_an_engine_the_stack_says_so_and_reconnects_when_it_return
         text = await wait_text(app, pilot, "No Docker engine")
         assert "No Docker engine: cannot reach the Docker engine" in text
         assert "periph testenv up --tier docker" in text
-        assert "reconnects on its own" in text
+        assert "reconnects when this is fixed" in text
         await pilot.press("3")  # the rest of the app keeps working
         await pilot.pause(0.5)
         assert "target local" in screen_text(app)
@@ -156,7 +156,34 @@ async def test_an_unreachable_engine_shows_what_periph_doctor_says(tmp_path, mon
                 break
         text = " ".join(screen_text(app).split())
         assert "No Docker engine" in text and "no-docker.sock" in text
-        assert "reconnects on its own" in text
+        assert "reconnects when this is fixed" in text
         await pilot.press("2")
         await pilot.pause()
         assert "No Docker engine" in screen_text(app)
+
+
+async def test_shift_w_turns_hot_reload_on_for_every_service_with_watch_rules(project):
+    FakeWatcher.started.clear()
+    app = make_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("W")
+        await settle(app, pilot)
+        # One watcher over every service with rules (the fake engine's: backend, worker).
+        assert FakeWatcher.started == [["backend", "worker"]]
+        rows = {ln.split()[0]: ln.split() for ln in screen_text(app).splitlines()[3:9]}
+        assert rows["backend"][-1] == "on" and rows["db"][-1] == "off"
+        await pilot.press("W")
+        await settle(app, pilot)
+        assert not app.session.watched
+
+
+async def test_outside_a_project_the_stack_says_so_instead_of_blaming_docker(tmp_path, monkeypatch):
+    monkeypatch.delenv("PERIPH_PROJECT", raising=False)
+    app = make_app(tmp_path)
+    app.session.stack = None  # the real engine builds its Stack from the (empty) directory
+    app.session.api = None
+    async with app.run_test(size=(100, 30)) as pilot:
+        text = " ".join((await wait_text(app, pilot, "No stack")).split())
+        assert "No stack:" in text and "or set PERIPH_PROJECT" in text
+        assert "No Docker engine" not in text
