@@ -31,7 +31,7 @@ def compose_view(text: str) -> dict[str, str | None] | None:
     return {b.key: b.value for b in view.bindings}
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=ENV_TEXT)
 def test_init_never_changes_what_either_reader_reads(text: str):
     with tempfile.TemporaryDirectory() as tmp:
