@@ -156,14 +156,16 @@ def watch_error_rate(
     config: VerifyConfig,
     window: float,
     *,
+    started: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Iterator[Event]:
-    """Scrape the new pods every ``scrape_interval`` for ``window`` seconds; stop early on a
-    bad ratio or restarts. Returns the final ``(Judgement, Totals, restarts)``."""
+    """Scrape the new pods every ``scrape_interval`` until ``window`` seconds after
+    ``started`` (default: now); stop early on a bad ratio or restarts. Returns the final
+    ``(Judgement, Totals, restarts)``."""
+    started = time.monotonic() if started is None else started
     selector = _pod_selector(kube, config.deployment)
     rates = verify_rate.RateTracker(status_label=config.status_label)
     restarts = verify_rate.RestartTracker()
-    started = time.monotonic()
     judgement = verify_rate.Judgement(False)
     with ThreadPoolExecutor(max_workers=4) as pool:
         while True:
@@ -211,6 +213,9 @@ def run(kube: Kube, config: VerifyConfig, window: float | None = None) -> Iterat
     Yields events; returns the ``Outcome``. A failing check stops before the watch.
     """
     window = config.watch_window if window is None else window
+    # The window counts from the end of the rollout, checks included: verification adds
+    # the window to a deploy, not the window plus the checks.
+    started = time.monotonic()
     outcome = Outcome(ok=True)
     failed = []
     for result in run_checks(kube, config.checks):
@@ -227,7 +232,9 @@ def run(kube: Kube, config: VerifyConfig, window: float | None = None) -> Iterat
         yield VerifyVerdict(False, outcome.reason)
         return outcome
     if window > 0:
-        judgement, totals, restarts = yield from watch_error_rate(kube, config, window)
+        judgement, totals, restarts = yield from watch_error_rate(
+            kube, config, window, started=started
+        )
         outcome.error_rate = {
             "window": window,
             "requests": totals.requests,

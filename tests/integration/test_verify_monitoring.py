@@ -175,8 +175,7 @@ def dashboard_exprs() -> list[str]:
     board = json.loads((MONITORING / "grafana-dashboard.json").read_text())
     exprs = [t["expr"] for p in board["panels"] for t in p.get("targets", [])]
     return [
-        e.replace("$__rate_interval", "5m").replace("$namespace", "peripheral-prod")
-        for e in exprs
+        e.replace("$__rate_interval", "5m").replace("$namespace", "peripheral-prod") for e in exprs
     ]
 
 
