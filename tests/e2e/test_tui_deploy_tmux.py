@@ -47,7 +47,7 @@ def test_a_demo_deploy_driven_by_keys_rolls_out(
         tmux.keys("5")
         tmux.wait_for("Guards")
         tmux.keys("c")
-        tmux.wait_for("✓ images", timeout=120)
+        tmux.wait_for("demo: check dry-run", timeout=120)  # the check has finished
         tmux.keys("D")
         tmux.wait_for("Press enter or y")
         tmux.keys("Enter")

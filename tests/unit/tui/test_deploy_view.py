@@ -183,3 +183,17 @@ async def test_number_keys_leave_the_deploy_area_from_every_pane(project, pane):
             await pilot.press("3")
             await settle(app, pilot)
             assert app.area == "env", (area, pane)
+
+
+async def test_pod_log_lines_appear_in_the_logs_pane_and_survive_a_switch(project):
+    app = part2_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        await pilot.press("l")
+        app.deploy_session._post_lines(["[pod/backend-7f9-a1/backend] listening on :5058"], 0)
+        await settle(app, pilot)
+        assert "[pod/backend-7f9-a1/backend] listening on :5058" in screen_text(app)
+        await pilot.press("1", "5", "l")
+        await settle(app, pilot)
+        assert "listening on :5058" in screen_text(app)
