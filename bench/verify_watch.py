@@ -153,7 +153,8 @@ def main() -> int:
                 state.release("good")
                 verified = state.deploy(verify=True, watch_window=args.good_window)
                 results.setdefault("good_verified", []).append(verified[-1][0] - verified[0][0])
-                stage = verified[-1][0] - step_at(verified, "verify")
+                verdict = next(t for t, e in verified if isinstance(e, ev.VerifyVerdict))
+                stage = verdict - step_at(verified, "verify")
                 results.setdefault("verify_stage", []).append(stage)
     finally:
         if traffic:
@@ -185,7 +186,8 @@ def render(r: dict[str, Any], window: float, good_window: float) -> str:
         f"| bad release → rollback started (window {window:.0f} s, scrape every 5 s) | "
         f"{r['periph_bad']:.1f} s | {r['hand_bad']:.1f} s (checks, scrape, window, scrape, "
         f"`rollout undo`) | ≤ window + 15 s = {window + 15:.0f} s |",
-        f"| good release: verify stage (rollout done → verdict), `--watch-window "
+        f"| good release: verify stage (rollout done → verdict; the history write after it "
+        f"happens with or without `--verify`), `--watch-window "
         f"{good_window:.0f}s`, median of {runs} | {stage:.1f} s ({stages}) | — | "
         f"≤ window = {good_window:.0f} s |",
         f"| good release: whole deploy with `--verify` vs without, median of {runs} | "

@@ -84,19 +84,23 @@ def _commands_in(candidate: str, source: str) -> list[CommandLine]:
 
 
 def markdown_commands(text: str, source: str) -> list[CommandLine]:
-    """``periph ...`` in fenced code blocks and inline code spans (prose is not a command)."""
+    """``periph ...`` in fenced code blocks and inline code spans (prose is not a command).
+
+    Inline spans may wrap across lines, so they are read from the prose joined up.
+    """
     out: list[CommandLine] = []
+    prose: list[str] = []
     fenced = False
     for line in text.splitlines():
         if line.lstrip().startswith("```"):
             fenced = not fenced
             continue
-        if fenced:
-            if not line.lstrip().startswith("#"):
-                out += _commands_in(line, source)
-        else:
-            for span in re.findall(r"`([^`\n]+)`", line):
-                out += _commands_in(span, source)
+        if not fenced:
+            prose.append(line)
+        elif not line.lstrip().startswith("#"):
+            out += _commands_in(line, source)
+    for span in re.findall(r"`([^`]+)`", " ".join(prose)):
+        out += _commands_in(span, source)
     return out
 
 

@@ -149,6 +149,17 @@ def test_prod_image_ships_only_build_output_and_runs_unprivileged() -> None:
     assert "COPY . ." not in runtime
 
 
-def test_dockerignore_keeps_env_files_and_build_outputs_out() -> None:
-    ignored = set((FRONTEND / ".dockerignore").read_text().split())
-    assert {".env", ".env.*", "node_modules", ".svelte-kit", "build"} <= ignored
+def test_dockerignore_keeps_env_files_at_any_depth_and_build_outputs_out(tmp_path: Path) -> None:
+    from docker.utils.build import exclude_paths
+
+    sent = ["src/app.html", ".env.example", "src/lib/.env.example"]
+    kept_out = [".env", ".env.local", "src/.env", "src/lib/.env.prod", "prod.env", "src/x.env"]
+    kept_out += ["node_modules/x/index.js", ".svelte-kit/out.js", "build/index.js"]
+    for name in sent + kept_out:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    patterns = (FRONTEND / ".dockerignore").read_text().splitlines()
+    patterns = [p.strip() for p in patterns if p.strip() and not p.startswith("#")]
+    context = exclude_paths(str(tmp_path), list(patterns), dockerfile="Dockerfile.prod")
+    assert set(sent) <= context
+    assert context.isdisjoint(kept_out)
