@@ -182,7 +182,6 @@ def render(rows: list[list[str]], refusal: tuple[float, int]) -> str:
         "",
         f'A 30 MB file of keys is refused (exit 2, "periph reads env files up to '
         f'{MAX_ENV_BYTES >> 10} KiB") in {refusal[0] * 1000:.1f} ms with '
-        f"
         f"{refusal[1] / 1024:.0f} KiB peak memory: it is never read.",
         "",
         "Lines with a run of 128+ whitespace characters are PE010 and not parsed: "
