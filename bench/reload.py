@@ -177,7 +177,10 @@ class Bench:
             handle.write(f"# periph-bench {secrets.token_hex(6)}\n")
         line = self.logs.wait(
             lambda ln: (
-                ln.service == "worker" and ln.container_id != before and "worker started" in ln.text
+                ln.service == "worker"
+                and ln.container_id != before
+                and ln.timestamp >= saved
+                and "worker started" in ln.text
             ),
             600,
         )

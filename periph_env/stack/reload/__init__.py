@@ -1,6 +1,22 @@
 """Hot reload: ``Watcher`` (``watcher.py``) over pure rule matching (``rules.py``),
-one-tar syncs (``sync.py``), reload markers (``markers.py``) and the watch lock."""
+one-tar syncs (``sync.py``), reload markers (``markers.py``) and the watch lock.
 
-from periph_env.stack.reload.watcher import Watcher
+``Watcher`` loads on first use: ``periph ps`` only needs ``lock``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from periph_env.stack.reload.watcher import Watcher
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Watcher":
+        from periph_env.stack.reload.watcher import Watcher
+
+        return Watcher
+    raise AttributeError(name)
+
 
 __all__ = ["Watcher"]
