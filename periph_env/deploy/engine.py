@@ -166,9 +166,9 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
     with ThreadPoolExecutor(max_workers=4) as pool:
         context = pool.submit(guards.safely, "context", lambda: guards.context_guard(target, kube))
         clean = pool.submit(
-            guards.safely, "clean-tree", lambda: guards.clean_tree_guard(
-                target.root, target.release_dir / "kustomization.yaml"
-            )
+            guards.safely,
+            "clean-tree",
+            lambda: guards.clean_tree_guard(target.root, target.release_dir / "kustomization.yaml"),
         )
         env_check = pool.submit(
             guards.safely,
