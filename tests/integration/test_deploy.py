@@ -199,12 +199,22 @@ def test_rollout_status_agrees_with_the_deploy(released) -> None:
     assert 'deployment "backend" successfully rolled out' in proc.stdout
 
 
-def test_logs_cover_every_replica(released, monkeypatch, capsys) -> None:
+def test_logs_cover_every_replica(released, kube_cluster, monkeypatch, capsys) -> None:
     import argparse
 
     from periph_env.cli.deploy_cmd import env_logs
 
     state, _ = released
+    # The backend leaves replicas to its HPA (min 2 on demo), which scales it up from 1
+    # a few seconds after the first apply.
+    kube_cluster.kubectl(
+        "wait",
+        "--for=jsonpath={.status.readyReplicas}=2",
+        "deployment/backend",
+        "-n",
+        state.namespace,
+        "--timeout=90s",
+    )
     for key, value in state.env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("PERIPH_PROJECT", str(state.root))

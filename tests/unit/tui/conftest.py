@@ -62,11 +62,26 @@ def make_app(root: Path, *, stack: FakeStack | None = None, api=None, **override
     )
 
 
+async def workers_done(app: PeriphApp) -> None:
+    """Wait for every worker; a replaced exclusive worker is not a failure."""
+    # An exclusive worker (the env re-check) is cancelled when a newer one replaces it:
+    # that is the design, so wait again for the newer one instead of failing.
+    from textual.worker import WorkerCancelled
+
+    for _ in range(20):
+        try:
+            await app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
+    await app.workers.wait_for_complete()
+
+
 async def settle(app: PeriphApp, pilot, delay: float = 0.2) -> None:
     """Let workers finish and messages (log batches) arrive and render."""
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause(delay)
-    await app.workers.wait_for_complete()
+    await workers_done(app)
     await pilot.pause()
 
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from tests.unit.tui.conftest import SECRET, make_app, settle, wait_text, write_env
+from tests.unit.tui.conftest import SECRET, make_app, settle, wait_text, workers_done, write_env
 from tests.unit.tui.screen import screen_text
 
 pytestmark = pytest.mark.anyio
@@ -23,7 +23,7 @@ async def _env(app, pilot, expect: str = "Diff against"):
 async def _wait_for(app, pilot, text: str, tries: int = 30) -> str:
     """Poll the screen until ``text`` shows (the Env view re-checks on a 1 s stat poll)."""
     for _ in range(tries):
-        await app.workers.wait_for_complete()
+        await workers_done(app)
         shown = screen_text(app)
         if text in shown:
             return shown
