@@ -34,6 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import perfdoc  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from periph_env.testenv import base_images, kube, registry  # noqa: E402
 from periph_env.testenv.state import Log  # noqa: E402
 from tests.integration.test_deploy_harness import (  # noqa: E402
@@ -256,16 +258,6 @@ def render(latency: dict[str, list[float]], e2e: dict[str, list[float]], runs: i
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\nBenchmarks under `bench/`.\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per measurement (default 3)")
@@ -283,7 +275,7 @@ def main() -> int:
     section = render(latency, e2e, args.runs)
     print(section)
     if not args.no_write:
-        write_section(section)
+        perfdoc.write_section(START, END, section)
     return 0
 
 

@@ -28,6 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import perfdoc  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from periph_env.env import check  # noqa: E402
 from periph_env.env.files import MAX_ENV_BYTES  # noqa: E402
 from periph_env.errors import UsageError  # noqa: E402
@@ -192,17 +194,6 @@ def render(rows: list[list[str]], refusal: tuple[float, int]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of docs/performance.md (or append it)."""
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
@@ -212,7 +203,7 @@ def main() -> int:
     section = render(rows, refusal)
     print(section)
     if not args.no_write:
-        write_section(section)
+        perfdoc.write_section(START, END, section)
         print(f"bench: wrote {DOC.relative_to(ROOT)}", file=sys.stderr)
     for failure in failures:
         print(f"bench: bound NOT met: {failure}", file=sys.stderr)

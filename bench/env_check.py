@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import perfdoc
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("PERIPH_VENV", ROOT / ".venv"))
 CACHE = Path(os.environ.get("PERIPH_CACHE", Path.home() / ".cache" / "periph"))
@@ -203,17 +205,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    """Replace the env-check section of docs/performance.md (create the file if needed)."""
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\nBenchmarks under `bench/`.\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=40, help="runs per command (default 40)")
@@ -241,7 +232,7 @@ def main() -> int:
     section = render(results, cmds, args.runs, versions)
     print(section)
     if not args.no_write:
-        write_section(section)
+        perfdoc.write_section(START, END, section)
         print(f"bench: wrote {DOC.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -34,6 +34,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import perfdoc
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("PERIPH_VENV", ROOT / ".venv"))
 PERIPH = VENV / "bin" / "periph"
@@ -253,7 +255,7 @@ def main() -> int:
         )
     print(section)
     if not args.no_write:
-        write_section(section)
+        perfdoc.write_section(START, END, section)
         print(f"bench: wrote {DOC.relative_to(ROOT)}", file=sys.stderr)
     return 0
 
@@ -341,17 +343,6 @@ def render(load, runs, cold, warm, fresh, warm_status, fresh_status, sizes) -> s
         END,
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_section(section: str) -> None:
-    """Replace this benchmark's section of docs/performance.md (append it the first time)."""
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\nBenchmarks under `bench/`.\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import perfdoc  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from periph_env.stack import LogFollower, Stack  # noqa: E402
 from periph_env.stack.models import LogLine  # noqa: E402
 
@@ -347,16 +349,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_section(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\nBenchmarks under `bench/`.\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--edits", type=int, default=20, help="edits per sync kind (default 20)")
@@ -446,7 +438,7 @@ def main() -> int:
     section = render(results, ps, args.edits, args.rebuilds)
     print(section)
     if not args.no_write:
-        write_section(section)
+        perfdoc.write_section(START, END, section)
         print(f"bench: wrote {DOC.relative_to(ROOT)}", file=sys.stderr)
     return 0
 

@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import perfdoc
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DOC = ROOT / "docs" / "performance.md"
@@ -450,17 +452,6 @@ def section(r: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str) -> None:
-    """Replace the tui section of docs/performance.md (append it the first time)."""
-    doc = DOC.read_text() if DOC.exists() else "# Performance\n"
-    if START in doc and END in doc:
-        head, rest = doc.split(START, 1)
-        doc = head + text.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    DOC.write_text(doc)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--launches", type=int, default=5)
@@ -503,7 +494,7 @@ def main() -> int:
     text = section(results)
     print(text)
     if not args.no_write:
-        write_section(text)
+        perfdoc.write_section(START, END, text)
     return 0
 
 

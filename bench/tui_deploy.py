@@ -30,7 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from deploy import deployment, mark_ready, write_section  # noqa: E402
+import perfdoc  # noqa: E402
+from deploy import deployment, mark_ready  # noqa: E402
 
 from periph_env.testenv import kube  # noqa: E402
 from periph_env.testenv.state import Log  # noqa: E402
@@ -192,16 +193,8 @@ def main() -> int:
     section = render(results, args.runs)
     print(section)
     if not args.no_write:
-        write_section_between(section)
+        perfdoc.write_section(START, END, section)
     return 0
-
-
-def write_section_between(section: str) -> None:
-    """Replace this bench's section of docs/performance.md (bench/deploy.py's writer)."""
-    import deploy
-
-    deploy.START, deploy.END = START, END
-    write_section(section)
 
 
 if __name__ == "__main__":

@@ -35,6 +35,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import perfdoc  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 from periph_env.common.config import load  # noqa: E402
 from periph_env.deploy import events as ev  # noqa: E402
 from periph_env.deploy.kube import Kube  # noqa: E402
@@ -163,7 +165,7 @@ def main() -> int:
     section = render(results, default_window, args.good_window)
     print(section)
     if not args.no_write:
-        write_section(section)
+        perfdoc.write_section(START, END, section)
     return 0
 
 
@@ -204,16 +206,6 @@ def render(r: dict[str, Any], window: float, good_window: float) -> str:
         END,
         "",
     ])  # fmt: skip
-
-
-def write_section(section: str) -> None:
-    text = DOC.read_text() if DOC.exists() else "# Performance\n\nBenchmarks under `bench/`.\n\n"
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        text = head + section.rstrip("\n") + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOC.write_text(text)
 
 
 if __name__ == "__main__":
