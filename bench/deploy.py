@@ -50,7 +50,6 @@ from tests.integration.test_deploy_harness import (  # noqa: E402
     push_images,
 )
 
-DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:deploy:start -->", "<!-- bench:deploy:end -->"
 POLL_SECONDS = 2.0
 

@@ -42,7 +42,6 @@ import perfdoc
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:tui:start -->", "<!-- bench:tui:end -->"
 PERIPH = Path(sys.executable).parent / "periph"
 

@@ -61,7 +61,6 @@ from tests.integration.test_verify_deploy import (  # noqa: E402
     push_builds,
 )
 
-DOC = ROOT / "docs" / "performance.md"
 START, END = "<!-- bench:verify:start -->", "<!-- bench:verify:end -->"
 
 
