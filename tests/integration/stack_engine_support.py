@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 
 from periph_env.stack import Stack
+from periph_env.stack.models import ReloadEvent
 
 COMPOSE = """\
 name: ignored-by-project
@@ -138,3 +140,34 @@ def remove_image(ref: str) -> None:
 def token() -> str:
     """A short random suffix."""
     return secrets.token_hex(3)
+
+
+class Events:
+    """Collects finished reload events; ``wait(n)`` blocks until n have finished."""
+
+    def __init__(self) -> None:
+        self.done: list[ReloadEvent] = []
+        self.initial: ReloadEvent | None = None
+        self.updates: list[tuple[str, str]] = []
+        self._cond = threading.Condition()
+
+    def __call__(self, event: ReloadEvent) -> None:
+        with self._cond:
+            self.updates.append((event.service, event.breakdown()))
+            if event.done:
+                self.done.append(event)
+                self._cond.notify_all()
+
+    def wait(self, count: int, timeout: float = 60) -> list[ReloadEvent]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self.done) < count:
+                left = deadline - time.monotonic()
+                assert left > 0, f"only {len(self.done)} of {count} reloads finished: {self.done}"
+                self._cond.wait(left)
+            return list(self.done)
+
+
+def cat(stack, service: str, path: str) -> str:
+    code, out = exec_in(stack, service, "cat", path)
+    return out if code == 0 else f"<exit {code}>"

@@ -9,16 +9,16 @@ containers kept or replaced.
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 
 import pytest
 
 from periph_env.stack import StatusModel, Watcher, WatchLocked
 from periph_env.stack.logs import LogFollower
-from periph_env.stack.models import ReloadEvent
 from tests.fixtures.engines import remove_project
 from tests.integration.stack_engine_support import (
+    Events,
+    cat,
     exec_in,
     mini_stack,
     remove_image,
@@ -44,32 +44,6 @@ def mini(docker_engine, compose_v2, base_images, tmp_path_factory):
         remove_image(f"{project}-app:dev")
 
 
-class Events:
-    """Collects finished reload events; ``wait(n)`` blocks until n have finished."""
-
-    def __init__(self) -> None:
-        self.done: list[ReloadEvent] = []
-        self.initial: ReloadEvent | None = None
-        self.updates: list[tuple[str, str]] = []
-        self._cond = threading.Condition()
-
-    def __call__(self, event: ReloadEvent) -> None:
-        with self._cond:
-            self.updates.append((event.service, event.breakdown()))
-            if event.done:
-                self.done.append(event)
-                self._cond.notify_all()
-
-    def wait(self, count: int, timeout: float = 60) -> list[ReloadEvent]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.done) < count:
-                left = deadline - time.monotonic()
-                assert left > 0, f"only {len(self.done)} of {count} reloads finished: {self.done}"
-                self._cond.wait(left)
-            return list(self.done)
-
-
 @pytest.fixture
 def watch(mini):
     """A started Watcher on the mini project and its collected events."""
@@ -83,11 +57,6 @@ def watch(mini):
         yield watcher, events
     finally:
         watcher.stop()
-
-
-def cat(stack, service: str, path: str) -> str:
-    code, out = exec_in(stack, service, "cat", path)
-    return out if code == 0 else f"<exit {code}>"
 
 
 def test_up_ran_the_one_shot_to_completion_first(mini):
