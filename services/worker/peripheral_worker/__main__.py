@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -12,7 +13,16 @@ from .main import run
 def main() -> None:
     """Start the worker, or a reloading supervisor around it."""
     if truthy(os.environ.get("HOT_RELOAD")):
-        from watchfiles import PythonFilter, run_process
+        try:
+            from watchfiles import PythonFilter, run_process
+        except ImportError:
+            # The prod image ships no dev-only packages: a stray HOT_RELOAD=true there
+            # must not stop the worker, only the reloading.
+            logging.getLogger("peripheral_worker").warning(
+                "HOT_RELOAD is set but watchfiles is not installed; running without reload"
+            )
+            run()
+            return
 
         # run_process restarts `run` in a fresh process on every .py change, sending
         # SIGINT first (the worker finishes its current job), and turns SIGTERM on
