@@ -17,6 +17,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from periph_env.testenv import node_cleanup as ncleanup
 from periph_env.testenv import node_config as ncfg
 from periph_env.testenv.state import Log, run
 
@@ -135,7 +136,7 @@ def remove_cgroups(log: Log) -> None:
 def unmount_under(roots: list[Path], log: Log) -> None:
     """Unmount everything mounted at or below ``roots`` (pod volumes, netns, the kubelet root)."""
     mountinfo = Path("/proc/self/mountinfo").read_text()
-    for point in ncfg.mounts_under(mountinfo, roots):
+    for point in ncleanup.mounts_under(mountinfo, roots):
         proc = run(["umount", point], check=False, timeout=30)
         if proc.returncode != 0:
             proc = run(["umount", "-l", point], check=False, timeout=30)
@@ -160,9 +161,9 @@ def remove_iptables_chains(log: Log) -> None:
         if shutil.which(save) is None:
             continue
         dump = run([save], check=False, timeout=60).stdout
-        for table, spec in ncfg.rules_jumping_to_ours(dump):
+        for table, spec in ncleanup.rules_jumping_to_ours(dump):
             run([tool, "-w", "-t", table, *shlex.split(spec)], check=False, timeout=30)
-        for table, chains in ncfg.chains_to_remove(dump).items():
+        for table, chains in ncleanup.chains_to_remove(dump).items():
             for chain in chains:
                 run([tool, "-w", "-t", table, "-F", chain], check=False, timeout=30)
             for chain in chains:
@@ -216,6 +217,6 @@ def leftovers() -> list[str]:
             found.append(f"interface {name}")
     found += [f"cgroup {p}" for p in _cgroup_dirs()]
     if shutil.which("iptables-save"):
-        chains = ncfg.chains_to_remove(run(["iptables-save"], check=False, timeout=60).stdout)
+        chains = ncleanup.chains_to_remove(run(["iptables-save"], check=False, timeout=60).stdout)
         found += [f"iptables {t}/{c}" for t, cs in chains.items() for c in cs]
     return found

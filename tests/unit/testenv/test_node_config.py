@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 from periph_env.testenv import kube_config as kcfg
+from periph_env.testenv import node_cleanup as ncleanup
 from periph_env.testenv import node_config as ncfg
 from periph_env.testenv import orchestrator
 from periph_env.testenv.node_pause import image_archive
@@ -200,14 +201,14 @@ COMMIT
 
 
 def test_only_kube_and_cni_chains_are_removed_and_dockers_stay():
-    assert ncfg.chains_to_remove(IPTABLES_SAVE) == {
+    assert ncleanup.chains_to_remove(IPTABLES_SAVE) == {
         "filter": ["KUBE-FIREWALL", "CNI-FORWARD"],
         "nat": ["KUBE-POSTROUTING"],
     }
 
 
 def test_rules_jumping_to_our_chains_become_deletions():
-    assert ncfg.rules_jumping_to_ours(IPTABLES_SAVE) == [
+    assert ncleanup.rules_jumping_to_ours(IPTABLES_SAVE) == [
         ("filter", "-D INPUT -j KUBE-FIREWALL"),
         ("filter", '-D FORWARD -m comment --comment "CNI firewall plugin rules" -j CNI-FORWARD'),
         ("nat", "-D POSTROUTING -j KUBE-POSTROUTING"),
@@ -224,7 +225,7 @@ def test_mounts_under_the_node_dirs_come_deepest_first():
         ]
     )
 
-    assert ncfg.mounts_under(mountinfo, [Path("/run/periph-node")]) == [
+    assert ncleanup.mounts_under(mountinfo, [Path("/run/periph-node")]) == [
         "/run/periph-node/x/rootfs",
         "/run/periph-node/x",
     ]
@@ -267,7 +268,7 @@ def test_quoted_rule_comments_survive_as_one_argument():
         "-j CNI-abc\nCOMMIT\n"
     )
 
-    [(table, spec)] = ncfg.rules_jumping_to_ours(dump)
+    [(table, spec)] = ncleanup.rules_jumping_to_ours(dump)
 
     assert table == "nat"
     assert shlex.split(spec)[-4:] == ["--comment", 'name: "periph-node"', "-j", "CNI-abc"]
