@@ -7,13 +7,14 @@ names a credential is shown as ``****``.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 import re
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from periph_env.errors import CommandFailed
@@ -85,6 +86,28 @@ def run(
             tail = tail.replace(secret, MASK)
         raise CommandFailed(mask_argv(argv, known), proc.returncode, tail)
     return proc
+
+
+def run_streamed(
+    argv: Sequence[str],
+    echo: Callable[[str], None],
+    *,
+    env: dict[str, str] | None = None,
+    tail_lines: int = 30,
+) -> None:
+    """Run a long command (a build script), handing each output line to ``echo`` as it
+    comes; on failure raise CommandFailed with the last ``tail_lines`` lines."""
+    proc = subprocess.Popen(
+        list(argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
+    assert proc.stdout is not None
+    for raw in proc.stdout:
+        line = raw.rstrip()
+        tail.append(line)
+        echo(line)
+    if proc.wait() != 0:
+        raise CommandFailed(mask_argv(argv), proc.returncode, "\n".join(tail))
 
 
 def spawn(argv: Sequence[str], logfile: Path) -> subprocess.Popen[bytes]:

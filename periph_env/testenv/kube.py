@@ -23,7 +23,8 @@ from pathlib import Path
 
 import yaml
 
-from periph_env.errors import CommandFailed, EngineError
+from periph_env.common.process import run_streamed
+from periph_env.errors import EngineError
 from periph_env.testenv import kube_config as cfg
 from periph_env.testenv.state import Log, clear_started, mark_started, pid_alive, run, was_started
 
@@ -118,21 +119,7 @@ def ensure_binaries(log: Log) -> Path:
         )
     env = {**os.environ, "KUBE_VERSION": cfg.KUBE_VERSION, "KWOK_VERSION": cfg.KWOK_VERSION}
     with log.step("kube: built control-plane binaries (cold: 20-40 min on 2 cores)"):
-        proc = subprocess.Popen(
-            ["bash", str(BUILD_SCRIPT)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        tail: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            line = line.rstrip()
-            tail = [*tail[-29:], line]
-            log(f"kube: {line}")
-        if proc.wait() != 0:
-            raise CommandFailed(["bash", str(BUILD_SCRIPT)], proc.returncode, "\n".join(tail))
+        run_streamed(["bash", str(BUILD_SCRIPT)], lambda line: log(f"kube: {line}"), env=env)
     missing = cfg.missing_binaries(directory)
     if missing:
         raise EngineError(f"build-kube.sh finished but {', '.join(missing)} missing in {directory}")

@@ -32,7 +32,8 @@ from pathlib import Path
 
 import yaml
 
-from periph_env.errors import CommandFailed, EngineError
+from periph_env.common.process import run_streamed
+from periph_env.errors import EngineError
 from periph_env.testenv import kube, node_host
 from periph_env.testenv import kube_config as kcfg
 from periph_env.testenv import node_config as ncfg
@@ -98,20 +99,7 @@ def ensure_binaries(log: Log) -> Path:
         "COREDNS_VERSION": ncfg.COREDNS_VERSION,
     }
     with log.step("node: built kubelet, kube-proxy, coredns, pause"):
-        proc = subprocess.Popen(
-            ["bash", str(BUILD_SCRIPT)],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        tail: list[str] = []
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            tail = [*tail[-29:], line.rstrip()]
-            log(f"node: {line.rstrip()}")
-        if proc.wait() != 0:
-            raise CommandFailed(["bash", str(BUILD_SCRIPT)], proc.returncode, "\n".join(tail))
+        run_streamed(["bash", str(BUILD_SCRIPT)], lambda line: log(f"node: {line}"), env=env)
     missing = ncfg.missing_binaries(directory)
     if missing:
         raise EngineError(f"build-node.sh finished but {', '.join(missing)} missing in {directory}")
