@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -79,7 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "command", None) is None and sys.stdin.isatty() and sys.stdout.isatty():
             from periph_env.tui import run
 
-            return run()
+            code = run()
+            # Engine threads blocked in a network read (a watch, a log stream) are daemons
+            # that cannot be joined; letting the interpreter finalise under them can abort
+            # (exit 134) while they write. The app has stopped what it owns: leave now.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(int(code or 0))
         parser.print_help()
         return 0
     try:
