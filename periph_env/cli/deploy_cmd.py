@@ -162,7 +162,10 @@ def _text(event: Any) -> str | None:
     if isinstance(event, e.PodProblem):
         return f"   ! {event.deployment} pod/{event.pod}: {event.reason}: {event.message}"
     if isinstance(event, e.RolloutVerdict):
-        return f"   {'ok  ' if event.ok else 'FAIL'} {event.message}"
+        text = f"   {'ok  ' if event.ok else 'FAIL'} {event.message}"
+        if event.logs:
+            text += "\n" + "\n".join(f"      | {line}" for line in event.logs.splitlines())
+        return text
     if isinstance(event, e.RolledBack):
         return f"   {'rolled back' if event.ok else 'ROLLBACK INCOMPLETE'}: {event.message}"
     if isinstance(event, e.VerifyCheck):

@@ -258,8 +258,14 @@ def _notify(record: history.Record, source: SecretSource | None, kube: Kube) -> 
         yield Notified(channel, error is None, error)
 
 
-def _watch(kube: Kube, names: list[str], timeout: float) -> Iterator[Event]:
-    watch = RolloutWatch(kube.client(), kube.namespace, names, timeout)
+def _watch(
+    kube: Kube, names: list[str], timeout: float, *, after_change: bool = True
+) -> Iterator[Event]:
+    """Watch ``names`` roll out; ``after_change`` when periph has just changed them."""
+    watch = RolloutWatch(
+        kube.client(), kube.namespace, names, timeout,
+        after_change=after_change, secrets=kube.secrets,
+    )  # fmt: skip
     yield from watch.events()
     if watch.reconnects:
         yield Note(f"watch resumed {watch.reconnects} time(s) after a dropped connection")

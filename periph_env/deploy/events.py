@@ -106,11 +106,15 @@ class PodProblem(Event):
 
 @dataclass(frozen=True)
 class RolloutVerdict(Event):
-    """A Deployment's rollout finished (``ok``) or failed, in ``kubectl rollout status`` terms."""
+    """A Deployment's rollout finished (``ok``) or failed, in ``kubectl rollout status`` terms.
+
+    ``logs``: for a crash loop, the crashed container's last lines (masked).
+    """
 
     name: str
     ok: bool
     message: str
+    logs: str = ""
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ def rollout_status(
         yield Finished("failed", EXIT_FAILURE, 0.0, message=f"no Deployments in {target.namespace}")
         return
     failed = []
-    for event in _watch(kube, names, timeout or _timeout(kube, names)):
+    for event in _watch(kube, names, timeout or _timeout(kube, names), after_change=False):
         if isinstance(event, RolloutVerdict) and not event.ok:
             failed.append(event)
         yield event

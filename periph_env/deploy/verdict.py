@@ -6,6 +6,12 @@ verdict out. The Deployment logic is a line-by-line copy of kubectl's
 judged only once the controller has observed the current generation; a Progressing
 condition with reason ProgressDeadlineExceeded is a failure; then updated < desired, old
 replicas still present, and updated-but-unavailable replicas each mean "not yet".
+
+Two additions where kubectl's rules mislead a tool that has just changed the Deployment:
+a progress-deadline condition left over from an earlier rollout (the controller keeps it
+until it sees progress, so a rollback right after a failed rollout would read as failed at
+once), and a crash loop, which kubectl waits out until the deadline (minutes) although the
+new pods will never start.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ BAD_WAITING_REASONS = frozenset(
         "RunContainerError",
     }
 )
+# A container of the new template that has restarted this often and is backing off again
+# will not come up by itself: the rollout fails now rather than at the progress deadline.
+# One restart is forgiven (a dependency that was not ready yet).
+CRASH_LOOP_RESTARTS = 2
 # Warning events worth showing next to a pod (probe failures, scheduling, pulls, back-off).
 PROBLEM_EVENT_REASONS = frozenset(
     {"Unhealthy", "FailedScheduling", "Failed", "BackOff", "FailedMount", "FailedCreate"}
@@ -60,14 +70,26 @@ def revision(obj: Obj) -> int:
         return 0
 
 
-def deployment_verdict(deployment: Obj) -> Verdict:
-    """kubectl's DeploymentStatusViewer.Status for one Deployment."""
+def deadline_stamp(deployment: Obj) -> str | None:
+    """When the Deployment's progress deadline was exceeded (``lastUpdateTime``), if it was."""
+    cond = _condition(deployment.get("status") or {}, "Progressing")
+    if cond is not None and cond.get("reason") == TIMED_OUT_REASON:
+        return str(cond.get("lastUpdateTime") or cond.get("lastTransitionTime") or "")
+    return None
+
+
+def deployment_verdict(deployment: Obj, stale_deadline: str | None = None) -> Verdict:
+    """kubectl's DeploymentStatusViewer.Status for one Deployment.
+
+    ``stale_deadline``: a ``deadline_stamp`` seen before this rollout began; a condition
+    still carrying it belongs to the earlier rollout and is not this one's verdict.
+    """
     meta, spec = deployment.get("metadata", {}), deployment.get("spec", {})
     status = deployment.get("status") or {}
     name = meta.get("name", "?")
     if meta.get("generation", 0) <= status.get("observedGeneration", 0):
-        cond = _condition(status, "Progressing")
-        if cond is not None and cond.get("reason") == TIMED_OUT_REASON:
+        stamp = deadline_stamp(deployment)
+        if stamp is not None and stamp != stale_deadline:
             return Verdict(False, True, f'deployment "{name}" exceeded its progress deadline')
         desired = spec.get("replicas")
         updated = status.get("updatedReplicas", 0)
@@ -146,4 +168,63 @@ def owning_deployment(pod: Obj, replica_sets: dict[str, str]) -> str | None:
     for ref in pod.get("metadata", {}).get("ownerReferences") or []:
         if ref.get("kind") == "ReplicaSet":
             return replica_sets.get(ref.get("name", ""))
+    return None
+
+
+@dataclass(frozen=True)
+class CrashLoop:
+    """A container of the Deployment's current template that keeps crashing."""
+
+    pod: str
+    container: str
+    restarts: int
+    exit_code: int | None
+    reason: str
+
+    def describe(self) -> str:
+        """One line for the rollout verdict."""
+        code = "" if self.exit_code is None else f"exit code {self.exit_code}, "
+        return (
+            f"pod {self.pod}: container {self.container} is crash-looping "
+            f"({self.restarts} restarts; last {code}{self.reason or 'no reason given'})"
+        )
+
+
+def template_images(deployment: Obj) -> dict[str, str]:
+    """Container name -> image of the Deployment's pod template (init containers too)."""
+    spec = deployment.get("spec", {}).get("template", {}).get("spec", {})
+    containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
+    return {c.get("name", ""): c.get("image", "") for c in containers}
+
+
+def crash_loop(pod: Obj, images: dict[str, str]) -> CrashLoop | None:
+    """The pod's crash loop, if one of its containers runs the template's image (``images``)
+    and has restarted ``CRASH_LOOP_RESTARTS`` times and is backing off again.
+
+    Pods of an older template (another image) are not this rollout's failure: they are
+    being replaced.
+    """
+    spec = pod.get("spec") or {}
+    running = {
+        c.get("name", ""): c.get("image", "")
+        for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
+    }
+    status = pod.get("status") or {}
+    for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
+        name = cs.get("name", "")
+        waiting = (cs.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") != "CrashLoopBackOff":
+            continue
+        if cs.get("restartCount", 0) < CRASH_LOOP_RESTARTS:
+            continue
+        if name not in images or running.get(name) != images[name]:
+            continue
+        last = (cs.get("lastState") or {}).get("terminated") or {}
+        return CrashLoop(
+            pod=pod.get("metadata", {}).get("name", "?"),
+            container=name,
+            restarts=cs.get("restartCount", 0),
+            exit_code=last.get("exitCode"),
+            reason=last.get("reason", ""),
+        )
     return None

@@ -24,6 +24,8 @@ from periph_env.deploy.events import DeploymentProgress, Event, PodProblem, Roll
 Obj = dict[str, Any]
 WATCH_SECONDS = 50  # server-side timeout of one watch request; it is then resumed
 RETRY_SECONDS = 0.5
+PROBE_GRACE_SECONDS = 20.0
+CRASH_LOG_LINES = 15
 
 
 class _Gone(Exception):
@@ -62,9 +64,11 @@ class ResourceWatch(threading.Thread):
             self.out.put((self.kind, "LISTED", item))
         self.out.put((self.kind, "SYNCED", {}))
 
-    def _watch(self) -> None:
+    def _watch(self) -> bool:
+        """Follow one watch request; True when the server ended it at its timeout."""
         from kubernetes.watch.watch import iter_resp_lines
 
+        opened = time.monotonic()
         self._response = self.lister(
             self.namespace,
             watch=True,
@@ -78,16 +82,16 @@ class ResourceWatch(threading.Thread):
             # stop() may have run while the request was in flight (it saw no response).
             if self.stopping.is_set():
                 _shutdown(self._response)
-                return
+                return True
             for line in iter_resp_lines(self._response):
                 if self.stopping.is_set():
-                    return
+                    return True
                 event = json.loads(line)
                 obj = event.get("object") or {}
                 if event.get("type") == "ERROR":
                     if obj.get("code") == 410:
                         raise _Gone
-                    return
+                    return False
                 rv = obj.get("metadata", {}).get("resourceVersion")
                 if rv:
                     self.resource_version = rv
@@ -95,6 +99,7 @@ class ResourceWatch(threading.Thread):
                     self.out.put((self.kind, event["type"], obj))
         finally:
             self._response = None
+        return time.monotonic() - opened >= WATCH_SECONDS - 1
 
     def run(self) -> None:
         listed = False
@@ -103,7 +108,7 @@ class ResourceWatch(threading.Thread):
                 if not listed:
                     self._list()
                     listed = True
-                self._watch()
+                expired = self._watch()
             except _Gone:
                 listed = False
             except Exception:
@@ -112,7 +117,7 @@ class ResourceWatch(threading.Thread):
                 self.reconnects += 1
                 time.sleep(RETRY_SECONDS)
             else:
-                if not self.stopping.is_set():
+                if not expired and not self.stopping.is_set():
                     self.reconnects += 1
 
 
@@ -128,20 +133,42 @@ def _shutdown(response: Any) -> None:
         response.close()
 
 
+def _ready(pod: Obj) -> bool:
+    conditions = (pod.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
 def _matches(selector: Obj, labels: dict[str, str]) -> bool:
     wanted = (selector or {}).get("matchLabels") or {}
     return bool(wanted) and all(labels.get(k) == val for k, val in wanted.items())
 
 
 class RolloutWatch:
-    """Follow ``names`` (Deployments in ``namespace``) until all roll out or one fails."""
+    """Follow ``names`` (Deployments in ``namespace``) until all roll out or one fails.
 
-    def __init__(self, api_client: Any, namespace: str, names: list[str], timeout: float) -> None:
+    ``after_change``: the caller has just changed these Deployments (a deploy, a rollback),
+    so a progress-deadline condition already there when the watch starts belongs to the
+    earlier rollout and is not this one's verdict. ``secrets`` are masked in the log tail of
+    a crash-looping container.
+    """
+
+    def __init__(
+        self,
+        api_client: Any,
+        namespace: str,
+        names: list[str],
+        timeout: float,
+        *,
+        after_change: bool = False,
+        secrets: list[str] | None = None,
+    ) -> None:
         from kubernetes import client
 
         self.names, self.timeout = list(names), timeout
+        self.namespace, self.after_change, self.secrets = namespace, after_change, secrets or []
         self.queue: queue.Queue = queue.Queue()
         apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
+        self.core = core
         self.watches = [
             ResourceWatch("Deployment", apps.list_namespaced_deployment, namespace, self.queue),
             ResourceWatch("Pod", core.list_namespaced_pod, namespace, self.queue),
@@ -152,6 +179,10 @@ class RolloutWatch:
         self.results: dict[str, v.Verdict] = {}
         self._shown: dict[str, tuple] = {}
         self._problems: set[tuple[str, str]] = set()
+        self._stale: dict[str, str | None] = {}
+        # Probe failures wait PROBE_GRACE_SECONDS: most belong to a container still starting
+        # and vanish when the pod turns Ready. (pod, message) -> (first seen, event)
+        self._held: dict[tuple[str, str], tuple[float, PodProblem]] = {}
         self._started = time.monotonic()
 
     @property
@@ -176,15 +207,22 @@ class RolloutWatch:
         if name not in self.names:
             return
         self.deployments[name] = obj
-        result = v.deployment_verdict(obj)
+        if name not in self._stale:
+            self._stale[name] = v.deadline_stamp(obj) if self.after_change else None
+        result = v.deployment_verdict(obj, self._stale[name])
         c = v.counts(obj)
         shown = (tuple(c.values()), result.message)
         if self._shown.get(name) != shown:
             self._shown[name] = shown
             yield DeploymentProgress(name, message=result.message, **c)
         if (result.done or result.failed) and name not in self.results:
-            self.results[name] = result
-            yield RolloutVerdict(name, result.done, result.message)
+            yield from self._verdict(name, result)
+
+    def _verdict(self, name: str, result: v.Verdict, logs: str = "") -> Iterator[Event]:
+        self.results[name] = result
+        if not result.done:
+            yield from self._release_held(lambda problem: problem.deployment == name)
+        yield RolloutVerdict(name, result.done, result.message, logs)
 
     def _on_pod(self, kind: str, obj: Obj) -> Iterator[Event]:
         name = obj["metadata"]["name"]
@@ -193,22 +231,69 @@ class RolloutWatch:
             return
         self.pods[name] = obj
         deployment = self._deployment_of(obj)
-        if deployment is None or deployment in self.results:
+        if deployment is None or deployment in self.results or not self._current(obj, deployment):
             return
         for reason, message in v.pod_problems(obj):
             if (name, reason) not in self._problems:
                 self._problems.add((name, reason))
                 yield PodProblem(deployment, name, reason, message)
+        if _ready(obj):
+            for key in [k for k in self._held if k[0] == name]:
+                del self._held[key]
+        crash = v.crash_loop(obj, v.template_images(self.deployments.get(deployment, {})))
+        if crash is not None:
+            message = f'deployment "{deployment}" will not roll out: {crash.describe()}'
+            logs = self._crash_logs(crash)
+            yield from self._verdict(deployment, v.Verdict(False, True, message), logs)
+
+    def _current(self, pod: Obj, deployment: str) -> bool:
+        """Whether ``pod`` runs the Deployment's template (by images); the pods of an older
+        template are being replaced, and their troubles are not this rollout's."""
+        images = v.template_images(self.deployments.get(deployment, {}))
+        containers = (pod.get("spec") or {}).get("containers") or []
+        return all(images.get(c.get("name"), c.get("image")) == c.get("image") for c in containers)
+
+    def _crash_logs(self, crash: v.CrashLoop) -> str:
+        """The crashed container's last lines (its previous run), masked."""
+        from periph_env.deploy.migrate import mask
+
+        try:
+            text = self.core.read_namespaced_pod_log(
+                crash.pod, self.namespace, container=crash.container, previous=True,
+                tail_lines=CRASH_LOG_LINES, _request_timeout=(5, 10),
+            )  # fmt: skip
+        except Exception as exc:  # the log is a help, not the verdict
+            return f"(no log of the crashed run: {type(exc).__name__})"
+        return mask(str(text).rstrip("\n"), self.secrets) or "(the crashed run wrote no log)"
 
     def _on_event(self, obj: Obj) -> Iterator[Event]:
         found = v.event_problem(obj)
         if not found:
             return
         pod, reason, message = found
-        deployment = self._deployment_of(self.pods.get(pod, {"metadata": {}}))
-        if deployment and deployment not in self.results and (pod, message) not in self._problems:
+        known = self.pods.get(pod, {"metadata": {}})
+        deployment = self._deployment_of(known)
+        if not deployment or deployment in self.results or not self._current(known, deployment):
+            return
+        if (pod, message) not in self._problems:
             self._problems.add((pod, message))
-            yield PodProblem(deployment, pod, reason, message)
+            problem = PodProblem(deployment, pod, reason, message)
+            if reason == "Unhealthy" and not _ready(known):
+                self._held[(pod, message)] = (time.monotonic(), problem)
+            else:
+                yield problem
+
+    def _release_held(self, which: Callable[[PodProblem], bool]) -> Iterator[Event]:
+        for key, (_, problem) in list(self._held.items()):
+            if which(problem):
+                del self._held[key]
+                yield problem
+
+    def _due_held(self) -> Iterator[Event]:
+        """Probe failures of pods still not Ready after the grace period."""
+        now = time.monotonic()
+        due = {k for k, (seen, _) in self._held.items() if now - seen >= PROBE_GRACE_SECONDS}
+        yield from self._release_held(lambda p: (p.pod, p.message) in due)
 
     def failed(self) -> list[str]:
         """Deployments whose rollout failed."""
@@ -231,9 +316,10 @@ class RolloutWatch:
                     for name in self.names:
                         if name not in self.results:
                             msg = self._shown.get(name, ((), "not observed yet"))[1]
-                            self.results[name] = v.Verdict(False, True, f"timed out: {msg}")
-                            yield RolloutVerdict(name, False, self.results[name].message)
+                            timed_out = v.Verdict(False, True, f"timed out: {msg}")
+                            yield from self._verdict(name, timed_out)
                     return
+                yield from self._due_held()
                 try:
                     kind, kind_of_change, obj = self.queue.get(timeout=min(remaining, 1.0))
                 except queue.Empty:

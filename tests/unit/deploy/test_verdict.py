@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from periph_env.deploy.verdict import (
     counts,
+    crash_loop,
+    deadline_stamp,
     deployment_verdict,
     event_problem,
     pod_problems,
     revision,
+    template_images,
 )
 
 
@@ -111,3 +114,70 @@ def test_probe_failure_event_is_a_problem_and_normal_events_are_not():
     assert event_problem(warning) == ("backend-1", "Unhealthy", "Readiness probe failed: HTTP 503")
     assert event_problem({**warning, "type": "Normal"}) is None
     assert event_problem({**warning, "reason": "Pulled"}) is None
+
+
+TIMED_OUT = {
+    "type": "Progressing",
+    "status": "False",
+    "reason": "ProgressDeadlineExceeded",
+    "lastUpdateTime": "2026-11-27T09:20:00Z",
+}
+
+
+def test_a_deadline_left_from_the_earlier_rollout_is_not_this_rollouts_failure():
+    dep = deployment(conditions=[TIMED_OUT], updatedReplicas=2, replicas=4, availableReplicas=2)
+    verdict = deployment_verdict(dep, stale_deadline=deadline_stamp(dep))
+    assert not verdict.failed and not verdict.done
+    assert "old replicas are pending termination" in verdict.message
+
+
+def test_a_deadline_exceeded_again_after_the_change_is_a_failure():
+    dep = deployment(conditions=[{**TIMED_OUT, "lastUpdateTime": "2026-11-27T09:30:00Z"}])
+    assert deployment_verdict(dep, stale_deadline="2026-11-27T09:20:00Z").failed
+
+
+def crashing_pod(image="reg/worker@sha256:new", restarts=2, reason="CrashLoopBackOff"):
+    return {
+        "metadata": {"name": "worker-abc"},
+        "spec": {"containers": [{"name": "worker", "image": image}]},
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "worker",
+                    "restartCount": restarts,
+                    "state": {"waiting": {"reason": reason}},
+                    "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+                }
+            ]
+        },
+    }
+
+
+WORKER_TEMPLATE = {
+    "spec": {
+        "template": {"spec": {"containers": [{"name": "worker", "image": "reg/worker@sha256:new"}]}}
+    }
+}
+
+
+def test_a_new_pod_backing_off_after_repeated_crashes_is_a_crash_loop():
+    crash = crash_loop(crashing_pod(), template_images(WORKER_TEMPLATE))
+    assert crash is not None
+    assert crash.describe() == (
+        "pod worker-abc: container worker is crash-looping (2 restarts; last exit code 1, Error)"
+    )
+
+
+def test_a_single_restart_is_forgiven():
+    assert crash_loop(crashing_pod(restarts=1), template_images(WORKER_TEMPLATE)) is None
+
+
+def test_an_old_template_pod_crashing_is_not_the_new_rollouts_crash_loop():
+    old = crashing_pod(image="reg/worker@sha256:old", restarts=9)
+    assert crash_loop(old, template_images(WORKER_TEMPLATE)) is None
+
+
+def test_a_container_restarting_but_running_again_is_not_a_crash_loop():
+    pod = crashing_pod(restarts=5)
+    pod["status"]["containerStatuses"][0]["state"] = {"running": {}}
+    assert crash_loop(pod, template_images(WORKER_TEMPLATE)) is None
