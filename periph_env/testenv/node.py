@@ -306,9 +306,30 @@ def _stop_processes(log: Log) -> None:
         clear_started(_component(process))
 
 
+def _recycle_released_volumes(cluster: kube.ClusterInfo, volumes: Path) -> None:
+    """Local PVs whose claim is gone (Released, Failed) are emptied and made anew.
+
+    Their reclaim policy is Retain (no provisioner could delete them), so without this every
+    deleted test namespace would use up volumes for good.
+    """
+    out = cluster.kubectl("get", "pv", "-l", "periph.dev/local-pv=true", "-o", "json").stdout
+    done = [
+        pv["metadata"]["name"]
+        for pv in json.loads(out).get("items", [])
+        if (pv.get("status") or {}).get("phase") in ("Released", "Failed")
+    ]
+    if not done:
+        return
+    cluster.kubectl("delete", "pv", *done, "--wait=true", "--timeout=60s")
+    for name in done:
+        directory = volumes / f"pv-{name.rsplit('-', 1)[-1]}"
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _apply_cluster_objects(cluster: kube.ClusterInfo) -> None:
     """CoreDNS's read access, the local StorageClass and its PVs (directories made first)."""
     volumes = _dir() / "volumes"
+    _recycle_released_volumes(cluster, volumes)
     documents = [*ncfg.coredns_rbac_documents(), *ncfg.storage_documents(volumes)]
     for i in range(ncfg.LOCAL_VOLUMES):
         (volumes / f"pv-{i}").mkdir(parents=True, exist_ok=True)
@@ -355,6 +376,7 @@ def ensure(log: Log) -> NodeInfo:
         same = _fingerprint_file().is_file() and _fingerprint_file().read_text() == fingerprint
         if all(alive.values()) and same and _node_ready(cluster):
             log(f"node: reusing {ncfg.NODE_NAME} at {ncfg.NODE_IP}")
+            _apply_cluster_objects(cluster)
             return _info(cluster)
         if any(alive.values()) and not same:
             log("node: config changed; restarting its processes")
