@@ -180,6 +180,8 @@ class DeployState:
     steps: list[str] = field(default_factory=list)
     deployments: dict[str, Progress] = field(default_factory=dict)
     problems: dict[str, Any] = field(default_factory=dict)  # pod -> PodProblem
+    # (title, log tail) of what failed: the migration Job, a crash-looping container
+    failure_logs: list[tuple[str, str]] = field(default_factory=list)
     pods: list[PodRow] = field(default_factory=list)
     events: list[EventRow] = field(default_factory=list)
     history: list[Any] = field(default_factory=list)
@@ -196,6 +198,7 @@ class DeployState:
         self.finished = self.rolled_back = None
         self.steps = []
         self.problems = {}
+        self.failure_logs = []
         if operation in ("check", "deploy"):
             self.guards, self.summary = [], None
         for progress in self.deployments.values():
@@ -227,6 +230,8 @@ class DeployState:
         elif kind == "MigrationResult":
             word = "migration ok: " if event.ok else "migration FAILED: "
             self.steps.append(word + event.message)
+            if event.logs:
+                self.failure_logs.append(("migration log", event.logs))
         elif kind == "DeploymentProgress":
             progress = self.deployments.setdefault(event.name, Progress(event.name))
             progress.desired, progress.updated = event.desired, event.updated
@@ -239,6 +244,8 @@ class DeployState:
             progress = self.deployments.setdefault(event.name, Progress(event.name))
             progress.verdict = "ok" if event.ok else event.message
             progress.problem = not event.ok
+            if event.logs:
+                self.failure_logs.append((f"{event.name}: last run's log", event.logs))
         elif kind == "RolledBack":
             self.rolled_back = event
             self.steps.append(event.message)

@@ -112,6 +112,10 @@ def problems_text(state: DeployState) -> Text:
         if problem.message:
             text.append(f" — {problem.message}", style="red")
         text.append("\n")
+    for title, log in state.failure_logs:
+        text.append(f"{title}\n", style="bold")
+        for line in log.splitlines()[-10:]:
+            text.append(f"  | {line}\n", style="red")
     for step in state.steps[-4:]:
         text.append(f"· {step}\n", style="dim")
     if state.events:
@@ -120,7 +124,8 @@ def problems_text(state: DeployState) -> Text:
         style = "yellow" if event.type == "Warning" else "dim"
         line = f"{event.when:>6} {event.reason} {event.object}: {event.message}\n"
         text.append(line, style=style)
-    return text.rstrip() or Text("no events", style="dim")
+    text.rstrip()  # in place: rich's Text.rstrip returns None
+    return text if text.plain else Text("no events", style="dim")
 
 
 def history_cells(record: Any) -> tuple[Any, ...]:

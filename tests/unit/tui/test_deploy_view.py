@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from periph_env.tui.views.deploy_state import pod_row
+from periph_env.deploy.events import RolloutVerdict
+from periph_env.tui.views.deploy_state import DeployState, pod_row
+from periph_env.tui.widgets.deploy_panels import problems_text
 from tests.unit.tui.conftest import settle
 from tests.unit.tui.part2_fakes import FakeDeploy
 from tests.unit.tui.screen import screen_text
@@ -28,6 +30,17 @@ def test_a_crash_looping_pod_is_a_problem_with_its_restarts():
     row = pod_row(pod, 0.0)
     assert (row.deployment, row.status, row.restarts, row.ready, row.problem) == (
         "backend", "CrashLoopBackOff", 4, "0/1", True)  # fmt: skip
+
+
+def test_a_crash_loop_verdict_shows_the_crashed_runs_log_under_the_problems():
+    state = DeployState()
+    state.reset_for("deploy")
+    state.apply(RolloutVerdict("worker", False, "will not roll out", "boot\nfatal: no config"))
+    text = problems_text(state).plain
+    assert "worker: last run's log" in text
+    assert "  | fatal: no config" in text
+    state.reset_for("deploy")
+    assert "fatal" not in problems_text(state).plain
 
 
 async def test_guards_and_change_summary_show_after_a_check(project):
