@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -54,6 +55,14 @@ def demo(
         deployed = project.periph("deploy", "demo")
         deploy_seconds = time.monotonic() - started
         print(f"\nreal demo: build+push {build_seconds:.1f}s, deploy {deploy_seconds:.1f}s")
+        if deployed.returncode == 0:
+            # kube-proxy programs a new Service's rules a moment after its pods are Ready.
+            for service, port, path in (
+                ("backend", 5058, "/api/health"),
+                ("frontend", 3000, "/healthz"),
+            ):
+                url = service_url(project, service, port, path)
+                wait_for(lambda url=url: answers(url), 60, f"{url} through kube-proxy")
         yield {"project": project, "deploy": deployed, "build": built}
     finally:
         project.delete_namespace()
@@ -85,6 +94,17 @@ def http(url: str, data: dict | None = None, timeout: float = 10) -> tuple[int, 
     request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.status, json.loads(response.read() or b"null")
+
+
+def answers(url: str) -> bool:
+    """Whether ``url`` answers at all (any HTTP status)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
 
 
 def service_url(project: DemoProject, service: str, port: int, path: str) -> str:
@@ -269,6 +289,21 @@ def test_a_triggered_backup_writes_a_dump_that_restores_into_an_empty_database(d
     assert "kept by the backup" in names.split(",")
     assert psql(project, "db-restore", "SELECT count(*) FROM jobs WHERE status = 'done'") != "0"
     project.kubectl("delete", "pod", "db-restore", "--wait=false")
+
+
+def test_periph_verify_demo_passes_its_smoke_checks_and_error_rate_watch_on_real_pods(demo):
+    project = project_of(demo)
+    for _ in range(25):  # enough requests in the window to judge the 5xx ratio
+        http(service_url(project, "backend", 5058, "/api/strategies"))
+
+    out = project.periph("verify", "demo", "--watch-window", "12s", "--format", "json")
+
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    document = json.loads(out.stdout)
+    checks = [e for e in document["events"] if e["event"] == "verify-check"]
+    assert {c["name"] for c in checks} == {"api-health", "frontend-healthz", "api-strategies"}
+    assert all(c["ok"] for c in checks), checks
+    assert_no_secret(out.stdout + out.stderr)
 
 
 # -- changes to the release (these run last) -------------------------------------------
