@@ -56,15 +56,18 @@ def pinned_images(target: Target) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class SecretSource:
-    """Where the secret values came from and the values (never printed)."""
+    """Where the Secrets' values came from, the values, and which are secret (never
+    printed). ``secrets``: see ``periph_env.env.secret_values``."""
 
     origin: str  # the file path, or "process environment"
     path: Path | None
     values: dict[str, str]
+    secrets: tuple[str, ...] = ()
 
     def secret_values(self) -> list[str]:
-        """Every non-trivial value, for masking (short values would mask ordinary words)."""
-        return [v for v in self.values.values() if len(v) >= 4]
+        """The values every output of a deploy masks (a user name or a port stays readable:
+        masking them would turn every "5432" or "peripheral" in a log into ****)."""
+        return list(self.secrets)
 
 
 def in_ci() -> bool:
@@ -74,10 +77,16 @@ def in_ci() -> bool:
 
 def read_env_file(path: Path) -> dict[str, str]:
     """``KEY -> value`` as python-dotenv reads ``path`` (via the env engine's parser)."""
-    from periph_env.env.checker import effective, load
+    from periph_env.env import read_values
 
-    parsed = load(str(path), "secrets file")
-    return {key: value.expanded for key, value in effective(parsed.entries).items()}
+    return read_values(str(path), "secrets file")
+
+
+def _source(origin: str, path: Path | None, values: dict[str, str], root: Path) -> SecretSource:
+    from periph_env.env import secret_values
+
+    secrets = secret_values(values, str(root / ".env.example"))
+    return SecretSource(origin, path, values, tuple(secrets))
 
 
 def example_keys(root: Path) -> list[str]:
@@ -92,11 +101,11 @@ def read_source(target: Target) -> SecretSource:
     """The secrets for ``target``: its env file, or in CI the process environment."""
     path = target.secrets_file
     if path.is_file():
-        return SecretSource(str(path), path, read_env_file(path))
+        return _source(str(path), path, read_env_file(path), target.root)
     if in_ci():
         keys = example_keys(target.root)
         values = {k: os.environ[k] for k in keys if k in os.environ}
-        return SecretSource("process environment", None, values)
+        return _source("process environment", None, values, target.root)
     raise UsageError(
         f"secrets file {path} not found",
         hint=f"create it from .env.example (periph env init --env-file {path.name}); "

@@ -8,6 +8,8 @@ Public API (everything else is internal)::
         # InitResult(env_path, created, added, backup, generated, written)
     guard(root=None, env_files=None) -> list[Finding]   # any PE403 means exit 2
     render(report, fmt) -> str            # fmt: text | json | sarif
+    read_values(path) -> dict[str, str]   # as python-dotenv reads it
+    secret_values(values, example_path) -> list[str]   # what to mask in output
 
 Only ``check`` and ``render`` are imported eagerly: that is the hot path of
 ``periph env check`` and the pre-commit hook.
@@ -51,6 +53,20 @@ def guard(root: str | None = None, env_files: list[str] | None = None) -> list[F
     return _guard(root, env_files)
 
 
+def read_values(path: str, what: str = "env file") -> dict[str, str]:
+    """``KEY -> value`` of ``path`` as the services read it (python-dotenv)."""
+    from periph_env.env.values_api import read_values as _read_values
+
+    return _read_values(path, what)
+
+
+def secret_values(values: dict[str, str], example_path: str) -> list[str]:
+    """Which of ``values`` are secret (contract, key name, credential shape): to mask."""
+    from periph_env.env.values_api import secret_values as _secret_values
+
+    return _secret_values(values, example_path)
+
+
 __all__ = [
     "ERROR",
     "FORMATS",
@@ -62,5 +78,7 @@ __all__ = [
     "diff",
     "guard",
     "init",
+    "read_values",
     "render",
+    "secret_values",
 ]

@@ -107,6 +107,11 @@ def doubtful(values: list[str]) -> Masker:
     return Masker(set(values))
 
 
+def has_url_password(value: str) -> bool:
+    """True for ``scheme://user:password@host`` values (the password makes it secret)."""
+    return _URL_PASSWORD.search(value) is not None
+
+
 def secret_name(key: str) -> bool:
     """True for key names that announce a secret (``*_SECRET``, ``*_TOKEN``, ...)."""
     return _SECRET_NAME.search(key) is not None

@@ -237,6 +237,8 @@ def test_periph_logs_env_demo_shows_the_backends_real_lines(demo):
     records = [json.loads(line.split("] ", 1)[1]) for line in lines]
     assert any(r.get("msg") == "backend listening" for r in records)
     assert any(r.get("route") == "GET /api/strategies" and r.get("status") == 200 for r in records)
+    # Only secret values are masked: the user name inside a host name stays readable.
+    assert any(r.get("ws_origins") == ["demo.peripheral.internal"] for r in records)
     assert_no_secret(out.stdout + out.stderr)
 
 

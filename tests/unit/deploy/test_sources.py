@@ -84,3 +84,19 @@ def test_context_comes_from_the_environment_variable(tmp_path, monkeypatch):
     root = project(tmp_path, "images: []\n")
     monkeypatch.setenv("PERIPH_DEMO_CONTEXT", "other-ctx")
     assert resolve(root, "demo").context == "other-ctx"
+
+
+def test_secret_values_are_masked_but_a_user_name_and_a_port_stay_readable(tmp_path):
+    root = project(
+        tmp_path,
+        "images: []\n",
+        "DB_USER=peripheral\nDB_PORT=5432\nREDIS_HOST=cache\nDB_PASSWORD=sEcr3t-db-pass\n"
+        "ALERT_HOOK=https://hooks.example/abc\n"
+        "DATABASE_URL=postgres://app:hunter22x@db:5432/app\n",
+    )
+    (root / ".env.example").write_text("# @secret optional\nALERT_HOOK=\n")
+    secrets = read_source(resolve(root, "demo")).secret_values()
+    assert "sEcr3t-db-pass" in secrets  # the key's name says password
+    assert "https://hooks.example/abc" in secrets  # the contract says @secret
+    assert "postgres://app:hunter22x@db:5432/app" in secrets  # a URL with a password
+    assert not {"peripheral", "5432", "cache"} & set(secrets)
