@@ -172,9 +172,17 @@ def test_every_pod_runs_on_the_real_node_from_the_pinned_images(demo):
 
 def test_every_deployment_is_available_through_its_real_readiness_probe(demo):
     project = project_of(demo)
-    for dep in project.json("deployments")["items"]:
-        name, status = dep["metadata"]["name"], dep["status"]
-        assert status.get("availableReplicas", 0) == dep["spec"]["replicas"] >= 1, name
+
+    def all_available() -> list[dict[str, Any]] | None:
+        # A first deploy creates the Deployments at one replica; their HPAs then raise them
+        # to minReplicas, so the count can still grow after the rollout.
+        items = project.json("deployments")["items"]
+        ok = all(d["status"].get("availableReplicas", 0) == d["spec"]["replicas"] for d in items)
+        return items if ok else None
+
+    for dep in wait_for(all_available, 90, "every Deployment to be fully available"):
+        name = dep["metadata"]["name"]
+        assert dep["spec"]["replicas"] >= 1, name
         probe = dep["spec"]["template"]["spec"]["containers"][0].get("readinessProbe")
         assert probe, f"{name} has no readiness probe"
     for sts in STATEFULSETS:
