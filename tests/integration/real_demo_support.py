@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -204,6 +205,29 @@ class DemoProject:
                     image.update(newName=name, digest=digest)
 
         _edit_yaml(path, change)
+
+
+CRASHING_ENTRYPOINT = '["sh", "-c", "echo worker: fatal: cannot start >&2; exit 1"]'
+
+
+def push_crashing_image(project: DemoProject, registry: Any, base: str) -> str:
+    """``base`` with an entrypoint that exits 1, pushed; its pinned reference."""
+    ref = f"{registry.address}/peripheral-worker:crash-{time.time_ns()}"
+    dockerfile = f"FROM {base}\nENTRYPOINT {CRASHING_ENTRYPOINT}\nCMD []\n"
+    env = {**os.environ, **project.env}
+
+    def docker(*args: str, input: str | None = None) -> str:
+        return subprocess.run(
+            ["docker", *args], input=input, text=True, check=True, capture_output=True, env=env
+        ).stdout
+
+    login = ("login", registry.address, "-u", registry.username, "--password-stdin")
+    docker(*login, input=registry.password)
+    docker("build", "-q", "-t", ref, "-", input=dockerfile)
+    digest = re.search(r"digest: (sha256:[0-9a-f]{64})", docker("push", ref))
+    assert digest, f"no digest in the push output of {ref}"
+    docker("image", "rm", ref)
+    return f"{ref.rsplit(':', 1)[0]}@{digest.group(1)}"
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:

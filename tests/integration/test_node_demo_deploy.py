@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import subprocess
 import time
@@ -27,7 +26,12 @@ import yaml
 
 from periph_env.testenv import node
 from periph_env.testenv import node_config as ncfg
-from tests.integration.real_demo_support import DemoProject, assert_no_secret, wait_for
+from tests.integration.real_demo_support import (
+    DemoProject,
+    assert_no_secret,
+    push_crashing_image,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.node, pytest.mark.docker, pytest.mark.registry]
 
@@ -342,35 +346,12 @@ def test_periph_rollback_demo_brings_the_previous_pods_back_serving(demo):
     assert job["status"] == "done"
 
 
-CRASHING_ENTRYPOINT = '["sh", "-c", "echo worker: fatal: cannot start >&2; exit 1"]'
-
-
-def crashing_image(project: DemoProject, registry: Any, base: str) -> str:
-    """``base`` with an entrypoint that exits 1, pushed; its pinned reference."""
-    ref = f"{registry.address}/peripheral-worker:crash-{time.time_ns()}"
-    dockerfile = f"FROM {base}\nENTRYPOINT {CRASHING_ENTRYPOINT}\nCMD []\n"
-    env = {**os.environ, **project.env}
-
-    def docker(*args: str, input: str | None = None) -> str:
-        return subprocess.run(
-            ["docker", *args], input=input, text=True, check=True, capture_output=True, env=env
-        ).stdout
-
-    login = ("login", registry.address, "-u", registry.username, "--password-stdin")
-    docker(*login, input=registry.password)
-    docker("build", "-q", "-t", ref, "-", input=dockerfile)
-    digest = re.search(r"digest: (sha256:[0-9a-f]{64})", docker("push", ref))
-    assert digest, f"no digest in the push output of {ref}"
-    docker("image", "rm", ref)
-    return f"{ref.rsplit(':', 1)[0]}@{digest.group(1)}"
-
-
 def test_a_crash_looping_image_is_reported_and_auto_rollback_returns_to_the_previous_revision(
     demo, registry
 ):
     project = project_of(demo)
     before = project.image("worker")
-    project.pin("worker", crashing_image(project, registry, before))
+    project.pin("worker", push_crashing_image(project, registry, before))
     project.commit("pin a worker that cannot start")
 
     out = project.periph("deploy", "demo", "--auto-rollback")
