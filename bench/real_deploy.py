@@ -12,6 +12,9 @@ the same release into two fresh namespaces, side by side in one run:
    Job, three Deployments on real probes): `periph deploy demo` vs the seed guide's
    sequence (`kubectl apply` of the persistent objects, the Secret from the env file, the
    overlay, the migration Job and `kubectl wait`, `kubectl rollout status` per Deployment).
+   The kubectl side gets its env file pre-parsed: straight `--from-env-file` keeps quotes
+   and `${VAR}` (DB_USER becomes '"peripheral"'); with it, the migration Job had not
+   completed after 600 s in the first run of this bench.
 2. A worker image whose entrypoint exits 1, deployed by both at the same moment: the time
    until each says the release failed. periph fails a crash loop as soon as a new pod has
    restarted twice; `kubectl rollout status` waits for `progressDeadlineSeconds` (300 s).
@@ -33,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import perfdoc  # noqa: E402  (bench/ is on sys.path when run as a script)
 
+from periph_env.env import read_values  # noqa: E402
 from periph_env.testenv import base_images, node, registry  # noqa: E402
 from periph_env.testenv.state import Log  # noqa: E402
 from tests.integration.real_demo_support import DemoProject, push_crashing_image  # noqa: E402
@@ -46,9 +50,15 @@ def manual_deploy(project: DemoProject) -> None:
     k = project.kubectl
     demo = project.root / "k8s" / "overlays" / "demo"
     k("apply", "--server-side", "-k", str(demo / "persistent"))
-    secret = k("create", "secret", "generic", "peripheral-env",
-               f"--from-env-file={project.root / '.env.demo'}", "--dry-run=client",
-               "-o", "yaml").stdout  # fmt: skip
+    # `--from-env-file` keeps quotes and does not expand ${VAR} (DB_USER '"peripheral"');
+    # with it the migration Job had not completed after 600 s. A careful manual deploy
+    # writes the values as the services read them first, so this one does too.
+    clean = project.root / ".env.demo.kubectl"
+    clean.write_text(
+        "".join(f"{k}={v}\n" for k, v in read_values(str(project.root / ".env.demo")).items())
+    )
+    secret = k("create", "secret", "generic", "peripheral-env", f"--from-env-file={clean}",
+               "--dry-run=client", "-o", "yaml").stdout  # fmt: skip
     k("apply", "--server-side", "-f", "-", input=secret)
     k("apply", "--server-side", "-k", str(demo))
     k("delete", "job", "backend-migrate", "--ignore-not-found")
