@@ -230,18 +230,6 @@ def push_crashing_image(project: DemoProject, registry: Any, base: str) -> str:
     return f"{ref.rsplit(':', 1)[0]}@{digest.group(1)}"
 
 
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    """Poll ``check`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(1)
-
-
 def assert_no_secret(text: str) -> None:
     """No secret value of the demo env file appears in ``text``."""
     leaked = [s for s in SECRET_VALUES if s in text]

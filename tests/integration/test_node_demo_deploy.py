@@ -24,13 +24,13 @@ from typing import Any
 import pytest
 import yaml
 
+from periph_env.common.poll import wait_for
 from periph_env.testenv import node
 from periph_env.testenv import node_config as ncfg
 from tests.integration.real_demo_support import (
     DemoProject,
     assert_no_secret,
     push_crashing_image,
-    wait_for,
 )
 
 pytestmark = [pytest.mark.node, pytest.mark.docker, pytest.mark.registry]
@@ -66,7 +66,7 @@ def demo(
                 ("frontend", 3000, "/healthz"),
             ):
                 url = service_url(project, service, port, path)
-                wait_for(lambda url=url: answers(url), 60, f"{url} through kube-proxy")
+                wait_for(lambda url=url: answers(url), f"{url} through kube-proxy", 60, every=1)
         yield {"project": project, "deploy": deployed, "build": built}
     finally:
         project.delete_namespace()
@@ -140,7 +140,7 @@ def job_done(project: DemoProject, created: dict[str, Any]) -> dict[str, Any]:
         jobs = http(url)[1]["jobs"]
         return jobs[0] if jobs and jobs[0]["status"] == "done" else None
 
-    return wait_for(done, 90, f"backtest job {created['job']['id']} to be processed")
+    return wait_for(done, f"backtest job {created['job']['id']} to be processed", 90, every=1)
 
 
 # -- the release as deployed ------------------------------------------------------------
@@ -184,7 +184,7 @@ def test_every_deployment_is_available_through_its_real_readiness_probe(demo):
         ok = all(d["status"].get("availableReplicas", 0) == d["spec"]["replicas"] for d in items)
         return items if ok else None
 
-    for dep in wait_for(all_available, 90, "every Deployment to be fully available"):
+    for dep in wait_for(all_available, "every Deployment to be fully available", 90, every=1):
         name = dep["metadata"]["name"]
         assert dep["spec"]["replicas"] >= 1, name
         probe = dep["spec"]["template"]["spec"]["containers"][0].get("readinessProbe")

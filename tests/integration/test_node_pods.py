@@ -9,14 +9,13 @@ claim, a registry pull that needs credentials, and a real CrashLoopBackOff.
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import yaml
 
+from periph_env.common.poll import wait_for
 from periph_env.testenv import node
 from periph_env.testenv import node_config as ncfg
 
@@ -74,17 +73,6 @@ def raw_get(host: str, port: int = 80, request: str = "GET / HTTP/1.0") -> str:
     )
 
 
-def wait_for(check: Callable[[], Any], timeout: float = 120, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(1)
-
-
 @pytest.fixture(scope="module")
 def web(real_node, module_node_namespace, node_image, real_pod) -> str:
     """Pods `web` (httpd + readiness probe) and `client`, and the Service `web` (80 -> 8080)."""
@@ -127,7 +115,7 @@ def test_service_answers_from_the_host_through_its_cluster_ip(real_node, web):
         except OSError:
             return None
 
-    assert PAGE in wait_for(fetch, 60, "the Service from the host")
+    assert PAGE in wait_for(fetch, "the Service from the host", 60, every=1)
 
 
 def test_service_answers_another_pod_by_dns_name(real_node, web):
@@ -214,7 +202,7 @@ def test_image_from_the_registry_needs_the_pull_secret(
                 return reason
         return None
 
-    assert wait_for(waiting_reason, 90, "the unauthenticated pull to fail")
+    assert wait_for(waiting_reason, "the unauthenticated pull to fail", 90, every=1)
 
 
 def test_entrypoint_exiting_1_gives_a_real_crash_loop(
@@ -231,7 +219,7 @@ def test_entrypoint_exiting_1_gives_a_real_crash_loop(
                 return container_status
         return None
 
-    status = wait_for(crash_looping, 120, "CrashLoopBackOff")
+    status = wait_for(crash_looping, "CrashLoopBackOff", 120, every=1)
     assert status["restartCount"] >= 1
     assert status["lastState"]["terminated"]["exitCode"] == 1
     logs = real_node.cluster.kubectl("logs", "-n", node_namespace, "pod/crasher", "--previous")
