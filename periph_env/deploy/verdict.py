@@ -190,11 +190,15 @@ class CrashLoop:
         )
 
 
-def template_images(deployment: Obj) -> dict[str, str]:
-    """Container name -> image of the Deployment's pod template (init containers too)."""
-    spec = deployment.get("spec", {}).get("template", {}).get("spec", {})
+def pod_spec_images(spec: Obj) -> dict[str, str]:
+    """Container name -> image of a pod spec (init containers too)."""
     containers = (spec.get("initContainers") or []) + (spec.get("containers") or [])
     return {c.get("name", ""): c.get("image", "") for c in containers}
+
+
+def template_images(deployment: Obj) -> dict[str, str]:
+    """Container name -> image of the Deployment's pod template."""
+    return pod_spec_images(deployment.get("spec", {}).get("template", {}).get("spec", {}))
 
 
 def crash_loop(pod: Obj, images: dict[str, str]) -> CrashLoop | None:
@@ -204,11 +208,7 @@ def crash_loop(pod: Obj, images: dict[str, str]) -> CrashLoop | None:
     Pods of an older template (another image) are not this rollout's failure: they are
     being replaced.
     """
-    spec = pod.get("spec") or {}
-    running = {
-        c.get("name", ""): c.get("image", "")
-        for c in (spec.get("initContainers") or []) + (spec.get("containers") or [])
-    }
+    running = pod_spec_images(pod.get("spec") or {})
     status = pod.get("status") or {}
     for cs in (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or []):
         name = cs.get("name", "")

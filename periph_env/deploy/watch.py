@@ -20,6 +20,7 @@ from typing import Any
 
 from periph_env.deploy import verdict as v
 from periph_env.deploy.events import DeploymentProgress, Event, PodProblem, RolloutVerdict
+from periph_env.deploy.migrate import mask
 
 Obj = dict[str, Any]
 WATCH_SECONDS = 50  # server-side timeout of one watch request; it is then resumed
@@ -249,14 +250,12 @@ class RolloutWatch:
     def _current(self, pod: Obj, deployment: str) -> bool:
         """Whether ``pod`` runs the Deployment's template (by images); the pods of an older
         template are being replaced, and their troubles are not this rollout's."""
-        images = v.template_images(self.deployments.get(deployment, {}))
-        containers = (pod.get("spec") or {}).get("containers") or []
-        return all(images.get(c.get("name"), c.get("image")) == c.get("image") for c in containers)
+        wanted = v.template_images(self.deployments.get(deployment, {}))
+        running = v.pod_spec_images(pod.get("spec") or {})
+        return all(wanted.get(name, image) == image for name, image in running.items())
 
     def _crash_logs(self, crash: v.CrashLoop) -> str:
         """The crashed container's last lines (its previous run), masked."""
-        from periph_env.deploy.migrate import mask
-
         try:
             text = self.core.read_namespaced_pod_log(
                 crash.pod, self.namespace, container=crash.container, previous=True,

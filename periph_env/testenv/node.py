@@ -306,30 +306,29 @@ def _stop_processes(log: Log) -> None:
         clear_started(_component(process))
 
 
-def _recycle_released_volumes(cluster: kube.ClusterInfo, volumes: Path) -> None:
+def _recycle_released_volumes(cluster: kube.ClusterInfo) -> None:
     """Local PVs whose claim is gone (Released, Failed) are emptied and made anew.
 
     Their reclaim policy is Retain (no provisioner could delete them), so without this every
     deleted test namespace would use up volumes for good.
     """
     out = cluster.kubectl("get", "pv", "-l", "periph.dev/local-pv=true", "-o", "json").stdout
-    done = [
-        pv["metadata"]["name"]
+    done = {
+        pv["metadata"]["name"]: Path(pv["spec"]["local"]["path"])
         for pv in json.loads(out).get("items", [])
         if (pv.get("status") or {}).get("phase") in ("Released", "Failed")
-    ]
+    }
     if not done:
         return
     cluster.kubectl("delete", "pv", *done, "--wait=true", "--timeout=60s")
-    for name in done:
-        directory = volumes / f"pv-{name.rsplit('-', 1)[-1]}"
+    for directory in done.values():
         shutil.rmtree(directory, ignore_errors=True)
 
 
 def _apply_cluster_objects(cluster: kube.ClusterInfo) -> None:
     """CoreDNS's read access, the local StorageClass and its PVs (directories made first)."""
     volumes = _dir() / "volumes"
-    _recycle_released_volumes(cluster, volumes)
+    _recycle_released_volumes(cluster)
     documents = [*ncfg.coredns_rbac_documents(), *ncfg.storage_documents(volumes)]
     for i in range(ncfg.LOCAL_VOLUMES):
         (volumes / f"pv-{i}").mkdir(parents=True, exist_ok=True)

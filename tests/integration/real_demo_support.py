@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from typing import Any
 import yaml
 
 from periph_env.testenv import node_config as ncfg
-from tests.integration.test_deploy_harness import ENV_FILE, SECRET_VALUES, commit
+from tests.integration.test_deploy_harness import ENV_FILE, SECRET_VALUES, commit, edit_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PULL_SECRET = "periph-registry"
@@ -81,12 +80,6 @@ def real_node_component() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _edit_yaml(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
-    data = yaml.safe_load(path.read_text())
-    change(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-
-
 @dataclass
 class DemoProject:
     """The copy, the environment periph runs with there, and kubectl on its namespace."""
@@ -118,13 +111,13 @@ class DemoProject:
             ENV_FILE.format(vite="staging", slack="", telegram="", chat="")
         )
         demo = root / "k8s" / "overlays" / "demo"
-        _edit_yaml(demo / "release" / "kustomization.yaml", lambda d: d.update(namespace=namespace))
+        edit_yaml(demo / "release" / "kustomization.yaml", lambda d: d.update(namespace=namespace))
         component = root / "k8s" / "components" / "real-node"
         component.mkdir(parents=True)
         (component / "kustomization.yaml").write_text(yaml.safe_dump(real_node_component()))
         for sub in ("", "migrate", "persistent"):
             rel = os.path.relpath(component, demo / sub)
-            _edit_yaml(
+            edit_yaml(
                 demo / sub / "kustomization.yaml",
                 lambda d, rel=rel: d.setdefault("components", []).append(rel),
             )
@@ -204,7 +197,7 @@ class DemoProject:
                 if image["name"] == f"peripheral-{service}":
                     image.update(newName=name, digest=digest)
 
-        _edit_yaml(path, change)
+        edit_yaml(path, change)
 
 
 CRASHING_ENTRYPOINT = '["sh", "-c", "echo worker: fatal: cannot start >&2; exit 1"]'

@@ -113,7 +113,8 @@ def push_images(registry: Any, versions: tuple[str, ...] = ("v1", "v2")) -> Imag
     return _PUSHED[registry.address]
 
 
-def _edit_yaml(path: Path, change) -> None:
+def edit_yaml(path: Path, change) -> None:
+    """Load ``path``, let ``change`` edit the data in place, write it back."""
     data = yaml.safe_load(path.read_text())
     change(data)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
@@ -134,13 +135,13 @@ def pin(
             for s in SERVICES
         ]
 
-    _edit_yaml(root / "k8s" / "overlays" / env / "release" / "kustomization.yaml", change)
+    edit_yaml(root / "k8s" / "overlays" / env / "release" / "kustomization.yaml", change)
 
 
 def patch_overlay(root: Path, env: str, *patches: dict, migrate: bool = False) -> None:
     """Append kustomize patches to the overlay (or its migrate kustomization)."""
     directory = root / "k8s" / "overlays" / env / ("migrate" if migrate else "")
-    _edit_yaml(
+    edit_yaml(
         directory / "kustomization.yaml",
         lambda data: data.setdefault("patches", []).extend(patches),
     )
@@ -194,7 +195,7 @@ def make_project(
     if prod:
         text = text.replace("sk_test_", "sk_live_").replace("pk_test_", "pk_live_")
     (root / f".env.{env}").write_text(text)
-    _edit_yaml(
+    edit_yaml(
         root / "k8s" / "overlays" / env / "release" / "kustomization.yaml",
         lambda data: data.__setitem__("namespace", namespace),
     )
