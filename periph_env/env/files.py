@@ -1,7 +1,8 @@
 """Reading env files safely: regular files only, a size bound, encodings named.
 
-Every command (check, diff, init, guard) reads env files through ``read_env_bytes`` so
-they agree on what a missing, unreadable or unusable file is: a usage error (exit 2).
+Every command (check, diff, init, guard, doctor) judges env files through this module so
+they agree on what a missing, dangling, unreadable or non-regular file is: a usage error
+(exit 2) worded the same way, naming what is there instead ("a directory", "a FIFO").
 """
 
 from __future__ import annotations
@@ -33,42 +34,120 @@ _BOMS = (
     (b"\xfe\xff", "UTF-16-BE"),
 )
 
+# O_NONBLOCK: a file swapped for a FIFO between stat and open must not block the open.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
-def _kind(mode: int) -> str | None:
+
+def kind_of(mode: int) -> str | None:
+    """None for a regular file, else what it is ("a directory", "a FIFO (named pipe)")."""
     for test, name in _KINDS:
         if test(mode):
             return name
     return None if stat.S_ISREG(mode) else "not a regular file"
 
 
-def read_env_bytes(path: str, what: str = "env file") -> bytes:
-    """The bytes of the env-format file ``path``.
+def shown_path(path: str) -> str:
+    """A path safe to print on one line: control characters and undecodable bytes escaped
+    (and then quoted), like git's quoted paths; an ordinary path is shown as is."""
+    if path.isprintable() and '"' not in path and "\\" not in path:
+        return path
+    out = []
+    for char in path:
+        if char in '"\\':
+            out.append("\\" + char)
+        elif "\udc80" <= char <= "\udcff":  # an undecodable byte (surrogateescape)
+            out.append(f"\\x{ord(char) - 0xDC00:02x}")
+        elif char.isprintable():
+            out.append(char)
+        else:
+            out.append(repr(char)[1:-1])
+    return '"' + "".join(out) + '"'
 
-    Missing, unreadable, non-regular (FIFO, device, directory) and oversized files are
-    usage errors (exit 2) with the reason; a FIFO is never opened, so it cannot block.
+
+def problem(path: str) -> tuple[str, str] | None:
+    """Why ``path`` is not a regular file periph can read, or None when it is one.
+
+    Returns ``(state, phrase)``: state ``missing`` (nothing there), ``dangling`` (a
+    symlink whose target is missing or a loop), ``kind`` (a directory, FIFO, socket,
+    device) or ``unreadable``; the phrase completes "<what> <path> ...". Nothing is opened.
     """
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise UsageError(f"{what} {path} does not exist") from None
+        if os.path.islink(path):
+            target = _link_target(path)
+            return "dangling", f"does not exist: it is a symlink to {target}, which is missing"
+        return "missing", "does not exist"
     except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    kind = _kind(st.st_mode)
+        if os.path.islink(path):
+            reason = exc.strerror or str(exc)
+            return "dangling", f"is a symlink that cannot be followed ({reason})"
+        return "unreadable", f"cannot be read: {exc.strerror or exc}"
+    kind = kind_of(st.st_mode)
     if kind is not None:
-        raise UsageError(
-            f"cannot read {what} {path}: it is {kind}, not a regular file",
-            hint="env files must be plain files",
-        )
-    if st.st_size > MAX_ENV_BYTES:
-        raise UsageError(_too_big(what, path, st.st_size))
+        return "kind", f"is {kind}, not a regular file"
+    return None
+
+
+def _link_target(path: str) -> str:
+    return shown_path(os.path.realpath(path))
+
+
+def read_env_bytes(path: str, what: str = "env file") -> bytes:
+    """The bytes of the env-format file ``path``.
+
+    Missing, dangling, unreadable, non-regular (FIFO, device, directory, socket) and
+    oversized files are usage errors (exit 2) with the reason; a FIFO is never opened for
+    reading, so it cannot block.
+    """
+    shown = shown_path(path)
+    found = problem(path)
+    if found is not None:
+        state, phrase = found
+        if state in ("missing", "dangling"):
+            raise UsageError(f"{what} {shown} {phrase}")
+        if state == "kind":
+            # The wording `env check` has always used: "cannot read X: it is a FIFO ...".
+            raise UsageError(
+                f"cannot read {what} {shown}: it {phrase}",
+                hint="env files must be plain files",
+            )
+        raise UsageError(f"cannot read {what} {shown}: {phrase.removeprefix('cannot be read: ')}")
     try:
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_ENV_BYTES + 1)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot read {what} {shown}: {exc.strerror or exc}") from None
+    try:
+        st = os.fstat(fd)
+        kind = kind_of(st.st_mode)
+        if kind is not None:  # swapped for something else since the stat above
+            raise UsageError(
+                f"cannot read {what} {shown}: it is {kind}, not a regular file",
+                hint="env files must be plain files",
+            )
+        if st.st_size > MAX_ENV_BYTES:
+            raise UsageError(_too_big(what, shown, st.st_size))
+        data = read_fd(fd, MAX_ENV_BYTES + 1)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {shown}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     if len(data) > MAX_ENV_BYTES:  # grew since stat, or a /proc-style file
-        raise UsageError(_too_big(what, path, len(data)))
+        raise UsageError(_too_big(what, shown, len(data)))
     return data
+
+
+def read_fd(fd: int, limit: int) -> bytes:
+    """Up to ``limit`` bytes of the open file ``fd`` from its start (its offset is kept)."""
+    chunks: list[bytes] = []
+    offset = 0
+    while offset < limit:
+        chunk = os.pread(fd, min(1 << 16, limit - offset), offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
 
 
 def _too_big(what: str, path: str, size: int) -> str:

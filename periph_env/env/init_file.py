@@ -2,13 +2,18 @@
 
 It changes only what it owns:
 
-* existing lines are never touched; new keys are appended with their comments;
-* a symlinked env file is written through (the target gets the keys, the link stays);
-* the file keeps its owner, group and mode, also when init runs as root;
+* existing lines are never touched; new keys are appended with their comments, in place
+  under a lock on the file, after re-reading it (``init_target``), so lines another
+  process appends at the same time are never lost;
+* a symlinked (or hard-linked) env file is written through only when the file reads as
+  an env file and is the user's own; a dangling link is never followed to create a file;
+* when two inits race to create the file, exactly one creates it; the other finds it and
+  appends only what is still missing (usually nothing), and says so;
+* the file keeps its inode, owner, group and mode (appending never replaces it);
 * a key the file already sets in a form python-dotenv or compose understands is never
   appended again; a file the readers would split differently (bare CR line endings,
   undecodable bytes, UTF-16/32) or a line that only looks like it sets a key is refused;
-* writes are atomic (temporary file + fsync + rename) after a timestamped backup, and the
+* a timestamped backup is written first (temporary file + fsync + rename), and the
   temporary copy of the secrets is removed on every exit, signals included;
 * keys annotated ``generate`` get a fresh random value instead of the placeholder.
 
@@ -25,12 +30,13 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 
+from periph_env.env import init_target
 from periph_env.env.commit_guard import TEMP_PREFIX
-from periph_env.env.files import read_env_bytes
+from periph_env.env.files import read_env_bytes, shown_path
 from periph_env.env.masking import doubtful
 from periph_env.env.model import Entry
 from periph_env.env.parser import ParsedFile, parse_bytes
@@ -48,7 +54,9 @@ class InitResult:
     """What ``init`` did: created the file, or appended ``added`` keys (with a backup).
 
     ``generated`` lists the added keys that got a fresh random value; ``written`` is the
-    real file written (the symlink's target when ``env_path`` is a link).
+    real file written (the symlink's target when ``env_path`` is a link); ``raced`` is
+    True when another process created the file while this init was creating it (this
+    one then only appended what was still missing, usually nothing).
     """
 
     env_path: str
@@ -57,6 +65,7 @@ class InitResult:
     backup: str | None
     generated: list[str] = field(default_factory=list)
     written: str = ""
+    raced: bool = False
 
 
 def generate_secret() -> str:
@@ -145,16 +154,12 @@ def _cannot_write(path: str, exc: OSError) -> UsageError:
 def write_atomic(
     path: str, data: bytes, mode: int = 0o600, owner: tuple[int, int] | None = None
 ) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same directory and a rename.
+    """Write the new file ``path`` via a temporary file in the same directory and a rename.
 
     The temporary file gets ``mode`` (and ``owner``) before any byte is written, and is
-    removed on every exit. A file whose owner cannot be kept (not root, someone else's
-    file) is rewritten in place instead, so it keeps owner, group, mode and links.
+    removed on every exit. Used for backups: the env file itself is only ever appended to.
     """
     directory = os.path.dirname(os.path.abspath(path))
-    if owner is not None and owner != (os.geteuid(), os.getegid()) and os.geteuid() != 0:
-        _write_in_place(path, data)
-        return
     try:
         with _signals_raise():
             fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=directory)
@@ -174,17 +179,6 @@ def write_atomic(
     except OSError as exc:
         raise _cannot_write(path, exc) from None
     _sync_directory(directory)
-
-
-def _write_in_place(path: str, data: bytes) -> None:
-    try:
-        with open(path, "r+b") as handle:
-            handle.write(data)
-            handle.truncate()
-            handle.flush()
-            os.fsync(handle.fileno())
-    except OSError as exc:
-        raise _cannot_write(path, exc) from None
 
 
 def _sync_directory(directory: str) -> None:
@@ -262,23 +256,63 @@ def keys_set(parsed: ParsedFile, text: str) -> tuple[set[str], dict[str, int]]:
     return have, loose
 
 
-def init(env_path: str = ".env", example_path: str = ".env.example") -> InitResult:
-    """Create ``env_path`` from the example, or append the keys it lacks."""
+def init(
+    env_path: str = ".env",
+    example_path: str = ".env.example",
+    on_wait: Callable[[str], None] | None = None,
+) -> InitResult:
+    """Create ``env_path`` from the example, or append the keys it lacks.
+
+    ``on_wait`` is told (once) when init has waited 2 s for another holder of the lock.
+    """
     example_bytes = read_env_bytes(example_path, "example file")
     example = parse_bytes(example_bytes, example_path)
     _refuse_unless_plain(example, example_path, "example file")
     schema = build(example.entries, example_path)[0]
     example_text = example_bytes.decode("utf-8").removeprefix("\ufeff")
-    target = os.path.realpath(env_path)
-    if not os.path.lexists(target):
+    raced = False
+    for _ in range(3):
+        with init_target.locked(env_path, on_wait) as held:
+            if held is not None:
+                result = _extend(held, example_path, example_text, example, schema)
+                result.raced = raced
+                return result
         generated: list[str] = []
         data = _fresh(example_text, example, schema, generated).encode()
-        write_atomic(target, data)
-        keys = list(dict.fromkeys(e.key for e in example.entries))
-        return InitResult(env_path, True, keys, None, generated, target)
+        if _create(env_path, data):
+            keys = list(dict.fromkeys(e.key for e in example.entries))
+            real = os.path.realpath(env_path)
+            return InitResult(env_path, True, keys, None, generated, real)
+        # Someone else created it between our look and our create: extend theirs. The
+        # values generated for our copy were never written anywhere and are dropped.
+        raced = True
+    raise UsageError(
+        f"env file {shown_path(env_path)} kept appearing and disappearing while init ran; "
+        "nothing was written",
+        hint="run `periph env init` again when nothing else creates or removes the file",
+    )
 
-    current = read_env_bytes(target, "env file")
+
+def _create(env_path: str, data: bytes) -> bool:
+    try:
+        with _signals_raise():
+            return init_target.create(env_path, data, TEMP_PREFIX)
+    except OSError as exc:
+        raise _cannot_write(shown_path(os.path.realpath(env_path)), exc) from None
+
+
+def _extend(
+    held: init_target.Locked,
+    example_path: str,
+    example_text: str,
+    example: ParsedFile,
+    schema: Schema,
+) -> InitResult:
+    """Append what the locked file lacks (read under the lock: nothing appended before
+    the lock was taken is missed)."""
+    env_path, current = held.path, held.data
     parsed = parse_bytes(current, env_path)
+    init_target.check_shape(held, parsed)
     _refuse_unless_plain(parsed, env_path, "env file")
     text = current.decode("utf-8").removeprefix("\ufeff")
     have, loose = keys_set(parsed, text)
@@ -294,19 +328,22 @@ def init(env_path: str = ".env", example_path: str = ".env.example") -> InitResu
             hint=f"fix that line (KEY=value) or delete it; init will not add a second {key}",
         )
     if not wanted:
-        return InitResult(env_path, False, [], None, [], target)
-    generated = []
+        return InitResult(env_path, False, [], None, [], held.real)
+    init_target.require_writable(held)
+    generated: list[str] = []
     block = _blocks(example_text, example.entries, set(wanted), schema, generated)
-    newline = b"" if not current or current.endswith((b"\n", b"\r")) else b"\n"
     header = f"\n# Added by `periph env init` from {example_path} on {time.strftime('%Y-%m-%d')}\n"
     added = header + "\n".join(block) + "\n"
+    st = os.fstat(held.fd)
+    # A process that appends without the lock may have changed the last byte since the
+    # read: judge the line break by the file's end now (the header starts a line anyway).
+    tail = os.pread(held.fd, 1, st.st_size - 1) if st.st_size else b""
+    newline = b"" if not tail or tail in (b"\n", b"\r") else b"\n"
     if b"\r\n" in current:  # keep the file's own line endings
         added, newline = added.replace("\n", "\r\n"), newline.replace(b"\n", b"\r\n")
-    data = current + newline + added.encode()
-    st = os.stat(target)
-    owner = (st.st_uid, st.st_gid)
-    backup = _backup_path(target)
+    backup = _backup_path(held.real)
     # The backup is a new file: it can take the owner only as root (else it is ours).
-    write_atomic(backup, current, st.st_mode, owner if os.geteuid() == 0 else None)
-    write_atomic(target, data, st.st_mode, owner)
-    return InitResult(env_path, False, wanted, backup, generated, target)
+    owner = (st.st_uid, st.st_gid) if os.geteuid() == 0 else None
+    write_atomic(backup, current, st.st_mode, owner)
+    init_target.append(held, newline + added.encode())
+    return InitResult(env_path, False, wanted, backup, generated, held.real)

@@ -40,11 +40,14 @@ def test_init_writes_through_a_symlink_and_keeps_the_link(ws: Workspace, run_cli
     assert [b.parent for b in ws.root.rglob("env.bak.*")] == [real]
 
 
-def test_init_creates_the_target_of_a_dangling_symlink(ws: Workspace, run_cli):
+def test_init_never_creates_a_file_through_a_dangling_symlink(ws: Workspace, run_cli):
     (ws.root / "real").mkdir()
     ws.env.symlink_to("real/env")
-    assert run_cli("env", "init", cwd=ws.root)[0] == 0
-    assert ws.env.is_symlink() and "DB_PORT=5432" in (ws.root / "real" / "env").read_text()
+    code, out, err = run_cli("env", "init", cwd=ws.root)
+    assert (code, out) == (2, "")
+    assert f"env file .env is a symlink to {ws.root}/real/env, which does not exist" in err
+    assert "create the target yourself" in err
+    assert ws.env.is_symlink() and list((ws.root / "real").iterdir()) == []
 
 
 def test_init_keeps_owner_group_and_mode(ws: Workspace, run_cli):
