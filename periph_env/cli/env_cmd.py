@@ -94,11 +94,14 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def run_init(args: argparse.Namespace) -> int:
     """``periph env init``: create or complete the env file; never changes a value."""
-    from periph_env.env import init
+    from periph_env.env.init_file import init
     from periph_env.env.masking import Masker
 
+    def waiting(message: str) -> None:
+        print(f"periph: {message}...", file=sys.stderr, flush=True)
+
     masker = Masker()
-    result = init(args.env_file or ".env", args.example)
+    result = init(args.env_file or ".env", args.example, on_wait=waiting)
     where = masker.scrub_path(result.env_path)
     if result.written and result.written != os.path.abspath(result.env_path):
         where = f"{where} (-> {masker.scrub_path(os.path.relpath(result.written))})"
@@ -111,9 +114,15 @@ def run_init(args: argparse.Namespace) -> int:
             f"created {where} from {args.example} ({len(result.added)} keys{generated}); "
             "fill in the placeholders you need, then run `periph env check`"
         )
-    elif result.added:
+    elif result.raced and not result.added:
         message = (
-            f"appended {len(result.added)} keys to {where}: {keys}{generated} "
+            f"{where} was created by another process meanwhile and already has every key "
+            f"of {args.example}; appended 0 keys"
+        )
+    elif result.added:
+        raced = f"{where} was created by another process meanwhile; " if result.raced else ""
+        message = (
+            f"{raced}appended {len(result.added)} keys to {where}: {keys}{generated} "
             f"(backup: {masker.scrub_path(result.backup or '')})"
         )
     else:

@@ -15,7 +15,7 @@ import subprocess
 import threading
 from dataclasses import dataclass
 
-from periph_env.env.files import read_env_bytes
+from periph_env.env.files import read_env_bytes, shown_path
 from periph_env.env.masking import Masker, doubtful, secret_name
 from periph_env.env.model import ERROR, Finding
 from periph_env.env.parser import ParsedFile, parse_bytes
@@ -50,19 +50,7 @@ def is_env_file(path: str) -> bool:
 def shown_name(name: str) -> str:
     """A file name safe to print on one line: control characters and undecodable bytes
     escaped (and then quoted), like git's quoted paths."""
-    if name.isprintable() and '"' not in name and "\\" not in name:
-        return name
-    out = []
-    for char in name:
-        if char in '"\\':
-            out.append("\\" + char)
-        elif "\udc80" <= char <= "\udcff":  # an undecodable byte (surrogateescape)
-            out.append(f"\\x{ord(char) - 0xDC00:02x}")
-        elif char.isprintable():
-            out.append(char)
-        else:
-            out.append(repr(char)[1:-1])
-    return '"' + "".join(out) + '"'
+    return shown_path(name)
 
 
 @dataclass(slots=True, frozen=True)
@@ -130,6 +118,9 @@ def local_secrets(env_files: list[str], schema: Schema) -> list[Secret]:
             secrets.setdefault(value, Secret(value, key, path))
 
     for path in env_files:
+        # Fail closed: whatever sits where an env file should be (a directory, a FIFO, a
+        # dangling link, a file it may not read) may hide secrets the commit holds, so
+        # read_env_bytes refusing it is exit 2, worded as `env check` words it.
         parsed = parse_bytes(read_env_bytes(path, "env file"), path)
         why = _unreadable(parsed)
         if why:
@@ -212,12 +203,12 @@ def _blobs(root: str, items: list[Staged]):
 
 
 def default_env_files(root: str) -> list[str]:
-    """Real env files at the top of the repository (anything but directories)."""
-    return sorted(
-        os.path.join(root, name)
-        for name in os.listdir(root)
-        if is_env_file(name) and not os.path.isdir(os.path.join(root, name))
-    )
+    """Everything named like a real env file at the top of the repository.
+
+    Directories, FIFOs, sockets and dangling links are listed too: the guard must read
+    each of them and refuses (exit 2) what is not a regular, readable file.
+    """
+    return sorted(os.path.join(root, name) for name in os.listdir(root) if is_env_file(name))
 
 
 def _example_schema(root: str, example: str) -> Schema:

@@ -7,9 +7,12 @@ command that works when nothing else does.
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from periph_env.errors import PeriphError
@@ -68,40 +71,137 @@ def check_compose() -> Check:
     return Check("compose v2", "ok", f"docker compose {version}")
 
 
-def check_kubectl() -> Check:
-    """kubectl is installed and has contexts (needed for deploys, not for the stack)."""
-    if shutil.which("kubectl") is None:
+def configured_contexts(root: str | Path | None) -> dict[str, str]:
+    """Environment name -> the kube context periph deploys it with (``periph.toml`` with
+    ``PERIPH_<ENV>_CONTEXT`` applied); empty when nothing is configured or readable."""
+    if root is None:
+        return {}
+    from periph_env.common.config import load
+
+    try:
+        envs = load(root).get("environments", {})
+    except PeriphError:
+        return {}
+    if not isinstance(envs, dict):
+        return {}
+    return {
+        str(name): str(env["context"])
+        for name, env in sorted(envs.items())
+        if isinstance(env, dict) and env.get("context")
+    }
+
+
+def _env_var(name: str) -> str:
+    return "PERIPH_" + re.sub(r"[^A-Z0-9]", "_", name.upper()) + "_CONTEXT"
+
+
+def _testenv_hint() -> str:
+    """Where the contexts come from: the test cluster's kubeconfig, or the user's own."""
+    try:
+        from periph_env.testenv.kube_config import periph_dir
+
+        kubeconfig = periph_dir() / "kubeconfig"
+    except Exception:  # doctor never raises; the hint just gets less specific
+        kubeconfig = None
+    if kubeconfig is not None and kubeconfig.is_file():
+        return f"for the test cluster: export KUBECONFIG={kubeconfig} (after `periph testenv up`)"
+    return "run `periph testenv up` for the test cluster, or set KUBECONFIG"
+
+
+def check_kubectl(root: str | Path | None = None) -> Check:
+    """kubectl is installed and the kubeconfig holds the contexts periph deploys with
+    (needed for deploys, not for the stack)."""
+    binary = os.environ.get("PERIPH_KUBECTL") or shutil.which("kubectl")
+    if not binary:
         return Check("kubectl", "warn", "not installed (only deploys need it)", "install kubectl")
-    proc = _run(["kubectl", "config", "get-contexts", "-o", "name"])
-    contexts = proc.stdout.split() if proc and proc.returncode == 0 else []
+    proc = _run([binary, "config", "get-contexts", "-o", "name"])
+    if proc is None or proc.returncode != 0:
+        # Its stderr is not echoed: a broken kubeconfig's error can quote its lines.
+        return Check(
+            "kubectl",
+            "warn",
+            "kubectl cannot read the kubeconfig"
+            + (f" (exit {proc.returncode})" if proc is not None else " (it did not answer)"),
+            "run `kubectl config get-contexts` to see why, or set KUBECONFIG",
+        )
+    contexts = proc.stdout.split()
+    wanted = configured_contexts(root)
+    testenv = _testenv_hint()
     if not contexts:
         return Check(
             "kubectl",
             "warn",
-            "no contexts configured (only deploys need them)",
-            "add the demo/prod contexts to your kubeconfig",
+            "no contexts in the kubeconfig (only deploys need them)",
+            f"{testenv} (deploys need the demo/prod contexts)",
         )
-    current = _run(["kubectl", "config", "current-context"])
+    current = _run([binary, "config", "current-context"])
     now = current.stdout.strip() if current and current.returncode == 0 else "none"
-    return Check("kubectl", "ok", f"{len(contexts)} context(s), current: {now}")
+    missing = {name: ctx for name, ctx in wanted.items() if ctx not in contexts}
+    if wanted and len(missing) == len(wanted):
+        names = ", ".join(f"{ctx} ({name})" for name, ctx in missing.items())
+        variables = " / ".join(_env_var(name) for name in missing)
+        return Check(
+            "kubectl",
+            "warn",
+            f"none of the configured contexts is in the kubeconfig: {names} "
+            f"({len(contexts)} other context(s), current: {now}); deploys cannot run",
+            f"{testenv}, or set {variables} to contexts you have",
+        )
+    found = [f"{name}: {ctx}" for name, ctx in wanted.items() if name not in missing]
+    detail = f"{len(contexts)} context(s), current: {now}"
+    if found:
+        detail += f"; deploys use {', '.join(found)}"
+    if missing:
+        detail += "; not in the kubeconfig: " + ", ".join(
+            f"{ctx} ({name})" for name, ctx in missing.items()
+        )
+    return Check("kubectl", "ok", detail)
 
 
 def check_env(stack: Stack) -> Check:
-    """The .env passes the env check (findings counted, never shown with values)."""
-    if not stack.example_file.is_file():
+    """The .env passes the env check (findings counted, never shown with values).
+
+    What sits at the env file's path is named as it is: a directory or a FIFO is not
+    "missing", and a dangling link says where it points.
+    """
+    from periph_env.env.files import problem, shown_path
+
+    example_problem = problem(str(stack.example_file))
+    if example_problem is not None and example_problem[0] == "missing":
         return Check(".env", "ok", "no .env.example: nothing to check")
-    if not stack.env_file.is_file():
+    if example_problem is not None:
         return Check(
             ".env",
-            "warn",
-            f"{stack.env_file} does not exist",
-            "`periph up` creates it, or run `periph env init`",
+            "fail",
+            f"{shown_path(str(stack.example_file))} {example_problem[1]}",
+            "make .env.example a readable plain file (it is the contract)",
         )
+    env_problem = problem(str(stack.env_file))
+    if env_problem is not None:
+        state, phrase = env_problem
+        shown = shown_path(str(stack.env_file))
+        if state == "missing":
+            return Check(
+                ".env",
+                "warn",
+                f"{shown} does not exist",
+                "`periph up` creates it, or run `periph env init`",
+            )
+        remedy = (
+            "create the link's target or remove the link, then run `periph env init`"
+            if state == "dangling"
+            else "move it out of the way (periph reads it as the stack's env file), "
+            "then run `periph env init`"
+        )
+        return Check(".env", "fail", f"{shown} {phrase}", remedy)
     from periph_env import env as env_engine
 
-    report = env_engine.check(
-        str(stack.env_file), str(stack.example_file), "local", env_required=True
-    )
+    try:
+        report = env_engine.check(
+            str(stack.env_file), str(stack.example_file), "local", env_required=True
+        )
+    except PeriphError as exc:  # unreadable, too big, an unusable example: say which
+        return Check(".env", "fail", exc.message, exc.hint or "run `periph env check`")
     if report.errors:
         return Check(
             ".env",
@@ -133,7 +233,7 @@ def check_ports(stack: Stack) -> Check:
 def doctor(stack: Stack) -> list[Check]:
     """Every check, in the order a user fixes things."""
     engine = check_engine(stack)
-    checks = [engine, check_compose(), check_kubectl(), check_env(stack)]
+    checks = [engine, check_compose(), check_kubectl(stack.root), check_env(stack)]
     if engine.status == "ok":
         checks.append(check_ports(stack))
     else:
