@@ -108,7 +108,7 @@ def _resolve(path: str) -> tuple[str, str | None] | None:
                 f"cannot write env file {shown_path(path)}: it is {kind}, not a regular file",
                 hint="move it out of the way; init creates the file",
             )
-        return path, None
+        return os.path.abspath(path), None
     linked = f"a symlink to {shown_path(os.path.realpath(path))}"
     try:
         real = os.path.realpath(path, strict=True)
