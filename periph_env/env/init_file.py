@@ -294,6 +294,7 @@ def init(
 
 
 def _create(env_path: str, data: bytes) -> bool:
+    init_target.check_place(env_path)
     try:
         with _signals_raise():
             return init_target.create(env_path, data, TEMP_PREFIX)

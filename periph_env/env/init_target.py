@@ -1,12 +1,13 @@
 """Where ``periph env init`` may write, and how it writes without losing anyone's lines.
 
-* **What it may write.** The file the user named, when it is a regular file. When that
-  file is also reachable by another name (``.env`` is a symlink, or a hard link with more
-  than one name), init writes only if the file *reads as an env file* (see
-  ``shape_problem``), belongs to the user running init, and (for a link) does not lie in
-  a system directory. A dangling link, a link loop and a link to a directory, FIFO,
-  socket or device are refused: init never creates a file through a link, so a link
-  committed to a repository cannot make it write somewhere else.
+* **What it may write.** The file the user named, when it is a regular file outside the
+  system directories. When that file is also reachable by another name (``.env`` is a
+  symlink, or a hard link with more than one name), init writes only if the file *reads
+  as an env file* (see ``shape_problem``) and belongs to the user running init; a
+  symlink's target must also be named like an env file. A dangling link, a link loop
+  and a link to a directory, FIFO, socket or device are refused: init never creates a
+  file through a link, so a link committed to a repository cannot make it write
+  somewhere else.
 * **How it appends.** Under ``flock`` on the file itself, after re-reading it, and by
   appending in place (``O_APPEND``, one write, fsync). A rename-replace would drop the
   lines another process appended to the old inode after init read it (``echo X=1 >>
@@ -33,6 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
+from periph_env.env.commit_guard import is_env_file
 from periph_env.env.files import MAX_ENV_BYTES, kind_of, read_fd, shown_path
 from periph_env.env.model import ERROR
 from periph_env.env.parser import ParsedFile
@@ -89,6 +91,26 @@ def _in_system_dir(real: str) -> bool:
     return any(real == d or real.startswith(d + "/") for d in SYSTEM_DIRS)
 
 
+def check_place(path: str) -> None:
+    """Refuse (exit 2) a path that leads into a system directory, by any route (a named
+    path, a symlinked directory on the way): init writes project files, not the OS's."""
+    real = os.path.realpath(path)
+    if _in_system_dir(real):
+        raise UsageError(
+            f"env file {shown_path(path)} would be {shown_path(real)}, in a directory of the "
+            "operating system; init does not write there",
+            hint="keep the env file in your project (or your home) and point --env-file at it",
+        )
+
+
+def env_like_name(real: str) -> bool:
+    """True for names of real env files: ``.env``, ``.env.<name>``, ``<name>.env``,
+    ``env`` and ``<name>env``; not templates (``.env.example``) nor ``.envrc`` (direnv
+    runs it as shell)."""
+    base = os.path.basename(real)
+    return is_env_file(base) or base.lower().endswith("env")
+
+
 def _resolve(path: str) -> tuple[str, str | None] | None:
     """``(file to open, "a symlink to X" or None)``; None when nothing is at ``path``.
 
@@ -108,6 +130,7 @@ def _resolve(path: str) -> tuple[str, str | None] | None:
                 f"cannot write env file {shown_path(path)}: it is {kind}, not a regular file",
                 hint="move it out of the way; init creates the file",
             )
+        check_place(path)
         return os.path.abspath(path), None
     linked = f"a symlink to {shown_path(os.path.realpath(path))}"
     try:
@@ -133,6 +156,16 @@ def _resolve(path: str) -> tuple[str, str | None] | None:
         raise _refuse(path, linked, f"which is {kind}")
     if _in_system_dir(real):
         raise _refuse(path, linked, "a file of the operating system")
+    if not env_like_name(real):
+        # A shell profile of `export` lines reads as env; placeholders appended to it
+        # would break every login shell. The name says what the file is for.
+        raise _refuse(
+            path,
+            linked,
+            "which is not named like an env file (.env, .env.NAME, NAME.env, env)",
+            hint="rename the target (e.g. to dev.env) and point the link at it, or pass "
+            "--env-file with the target's path if you really mean that file",
+        )
     return real, linked
 
 
@@ -248,18 +281,13 @@ def _still_named(path: str, st: os.stat_result) -> bool:
     return (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino) and st.st_nlink > 0
 
 
-def _env_like_name(real: str) -> bool:
-    base = os.path.basename(real).lower()
-    return base == "env" or base.startswith(".env") or base.endswith(("env", ".env"))
-
-
-def shape_problem(parsed: ParsedFile, real: str) -> str | None:
+def shape_problem(parsed: ParsedFile) -> str | None:
     """Why a file reached by another name does not *read as an env file*, or None.
 
     It reads as one when it is UTF-8 text in which python-dotenv and compose both read
     every statement as ``KEY=value`` with a portable key and agree on the keys (blank and
-    comment lines are fine), and it holds at least one statement, or is named like an env
-    file (``.env*``, ``*env``). Only positions and shapes are named, never content.
+    comment lines are fine; an empty file reads as one). Only positions and shapes are
+    named, never content.
     """
     if parsed.encoding:
         return f"it is {parsed.encoding} text"
@@ -277,8 +305,6 @@ def shape_problem(parsed: ParsedFile, real: str) -> str | None:
         lines = sorted(bad)
         count = "1 line is" if len(lines) == 1 else f"{len(lines)} lines are"
         return f"{count} not KEY=value (first: line {lines[0]})"
-    if not parsed.entries and not _env_like_name(real):
-        return "it sets no KEY=value and is not named like an env file"
     return None
 
 
@@ -286,7 +312,7 @@ def check_shape(held: Locked, parsed: ParsedFile) -> None:
     """Refuse (exit 2) a linked file that does not read as an env file."""
     if held.linked is None:
         return
-    why = shape_problem(parsed, held.real)
+    why = shape_problem(parsed)
     if why is not None:
         raise _refuse(held.path, held.linked, f"which does not read as an env file: {why}")
 

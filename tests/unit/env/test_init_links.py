@@ -45,11 +45,11 @@ def refused(run_cli, ws: Workspace, *needles: str) -> str:
 def test_a_link_to_a_passwd_style_file_is_refused_naming_link_and_target(ws, run_cli):
     other = ws.root / "elsewhere"
     other.mkdir()
-    (other / "passwd").write_text(PASSWD)
-    ws.env.symlink_to(other / "passwd")
+    (other / "users.env").write_text(PASSWD)  # named like one, but it is not one
+    ws.env.symlink_to(other / "users.env")
     before = snapshot(other)
     err = refused(
-        run_cli, ws, f"a symlink to {other}/passwd", "does not read as an env file",
+        run_cli, ws, f"a symlink to {other}/users.env", "does not read as an env file",
         "3 lines are not KEY=value (first: line 1)",
     )  # fmt: skip
     assert "x:0:0" not in err and "Alice" not in err and "/bin/bash" not in err
@@ -57,7 +57,7 @@ def test_a_link_to_a_passwd_style_file_is_refused_naming_link_and_target(ws, run
 
 
 def test_a_link_to_a_binary_file_is_refused(ws: Workspace, run_cli):
-    blob = ws.root / "blob"
+    blob = ws.root / "blob.env"
     blob.write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
     ws.env.symlink_to(blob)
     refused(run_cli, ws, "does not read as an env file: it holds binary data")
@@ -77,11 +77,11 @@ def test_a_link_into_a_system_directory_is_refused_even_when_it_reads_as_env(
 ):
     system = ws.root / "system"
     system.mkdir()
-    (system / "environment").write_text('PATH="/usr/bin:/bin"\n')
+    (system / "periph.env").write_text('PATH="/usr/bin:/bin"\n')
     monkeypatch.setattr(init_target, "SYSTEM_DIRS", (str(system),))
-    ws.env.symlink_to(system / "environment")
+    ws.env.symlink_to(system / "periph.env")
     refused(run_cli, ws, "a file of the operating system")
-    assert (system / "environment").read_text() == 'PATH="/usr/bin:/bin"\n'
+    assert (system / "periph.env").read_text() == 'PATH="/usr/bin:/bin"\n'
 
 
 def test_a_chain_of_links_to_an_env_file_is_written_through_and_stays_a_chain(ws, run_cli):
@@ -186,18 +186,31 @@ def test_a_hard_link_to_a_file_that_is_not_an_env_file_is_refused(ws: Workspace,
     assert other.read_text() == PASSWD
 
 
-def test_an_empty_link_target_not_named_like_an_env_file_is_refused(ws, run_cli):
-    (ws.root / ".hushlogin").write_text("")
-    ws.env.symlink_to(".hushlogin")
-    refused(run_cli, ws, "it sets no KEY=value and is not named like an env file")
-    assert (ws.root / ".hushlogin").read_text() == ""
+@pytest.mark.parametrize("name", [".bash_profile", ".envrc", ".env.example", "settings"])
+def test_a_link_to_a_file_not_named_like_an_env_file_is_refused(ws, run_cli, name):
+    # `export` lines read as env: placeholders appended to a profile break every shell.
+    target = ws.root / "home" / name
+    target.parent.mkdir()
+    target.write_text("export PATH=/usr/bin\n")
+    ws.env.symlink_to(target)
+    refused(run_cli, ws, f"a symlink to {target}", "which is not named like an env file")
+    assert target.read_text() == "export PATH=/usr/bin\n"
 
 
-def test_an_empty_link_target_named_like_an_env_file_is_filled(ws: Workspace, run_cli):
-    (ws.root / "dev.env").write_text("")
-    ws.env.symlink_to("dev.env")
+@pytest.mark.parametrize("name", ["env", "dev.env", ".env.local", "periph-env"])
+def test_an_empty_link_target_named_like_an_env_file_is_filled(ws, run_cli, name):
+    (ws.root / name).write_text("")
+    ws.env.symlink_to(name)
     assert run_cli("env", "init", cwd=ws.root)[0] == 0
-    assert "DB_PORT=5432" in (ws.root / "dev.env").read_text()
+    assert "DB_PORT=5432" in (ws.root / name).read_text()
+
+
+def test_a_path_through_a_symlinked_directory_into_the_system_is_refused(ws, run_cli):
+    (ws.root / "config").symlink_to("/etc")
+    code, out, err = run_cli("env", "init", "--env-file", "config/periph.env", cwd=ws.root)
+    assert (code, out) == (2, "")
+    assert "would be /etc/periph.env, in a directory of the operating system" in err
+    assert not Path("/etc/periph.env").exists()
 
 
 LINES = [
@@ -218,7 +231,7 @@ def test_init_writes_through_a_link_only_into_a_file_that_reads_as_env(tmp_path_
     target.write_bytes(data)
     (root / ".env.example").write_text(EXAMPLE)
     (root / ".env").symlink_to(target)
-    reads_as_env = init_target.shape_problem(parse_bytes(data, "t"), str(target)) is None
+    reads_as_env = init_target.shape_problem(parse_bytes(data, "t")) is None
     try:
         init(str(root / ".env"), str(root / ".env.example"))
     except UsageError as exc:

@@ -131,9 +131,7 @@ def test_kubectl_is_not_ok_with_an_empty_kubeconfig(project, monkeypatch):
     assert "periph testenv up" in (check.remedy or "")
 
 
-def test_kubectl_is_ok_with_one_configured_context_and_names_the_missing_one(
-    project, monkeypatch
-):
+def test_kubectl_is_ok_with_one_configured_context_and_names_the_missing_one(project, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig(project / "kc", "peripheral-demo")))
     check = check_kubectl(project)
     assert check.status == "ok"
