@@ -10,6 +10,7 @@ periph's own per-service extension (Compose ignores ``x-`` keys)::
 
     x-periph:
       reload_marker: "periph:reloaded"   # regex the service logs once new code serves
+      reload_timeout: 15                 # seconds to wait for it (default 15)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class WatchRule:
     target: str | None = None
     ignore: tuple[str, ...] = ()
     initial_sync: bool = False
+    include: tuple[str, ...] = ()
     exec_command: tuple[str, ...] = ()
 
 
@@ -48,6 +50,9 @@ class ServiceSpec:
     has_build: bool = False
     reload_marker: str | None = None
     has_healthcheck: bool = False
+    reload_timeout: float | None = None  # x-periph.reload_timeout, seconds
+    build_context: Path | None = None  # absolute; its .dockerignore also filters watch
+    dockerfile: str | None = None
 
 
 @dataclass(slots=True)
@@ -151,15 +156,49 @@ def _depends(raw: Any, where: str) -> dict[str, str]:
     raise ComposeFileError(f"{where}: depends_on must be a list or a mapping")
 
 
+def _reload_timeout(value: Any, name: str, where: str) -> float | None:
+    if value is None:
+        return None
+    text = str(value).strip().removesuffix("s")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if isinstance(value, bool) or not 0 < seconds <= 3600:
+        raise ComposeFileError(
+            f"{where}: service {name!r}: x-periph.reload_timeout must be a number of "
+            f"seconds between 0 and 3600, got {value!r}",
+            hint="e.g. `reload_timeout: 15`",
+        )
+    return seconds
+
+
+def _build(raw: Any, base: Path) -> tuple[Path | None, str | None]:
+    """(absolute build context, dockerfile) as Compose resolves them."""
+    if isinstance(raw, str):
+        return (base / raw).resolve(), "Dockerfile"
+    if isinstance(raw, dict):
+        return (base / str(raw.get("context") or ".")).resolve(), str(
+            raw.get("dockerfile") or "Dockerfile"
+        )
+    return None, None
+
+
 def _service(name: str, raw: dict, base: Path, where: str) -> ServiceSpec:
     x_periph = raw.get("x-periph") or {}
+    if not isinstance(x_periph, dict):
+        x_periph = {}
     health = raw.get("healthcheck")
+    context, dockerfile = _build(raw.get("build"), base)
     spec = ServiceSpec(
         name=name,
         depends_on=_depends(raw.get("depends_on"), where),
         has_build="build" in raw,
-        reload_marker=x_periph.get("reload_marker") if isinstance(x_periph, dict) else None,
+        reload_marker=x_periph.get("reload_marker"),
         has_healthcheck=isinstance(health, dict) and not health.get("disable"),
+        reload_timeout=_reload_timeout(x_periph.get("reload_timeout"), name, where),
+        build_context=context,
+        dockerfile=dockerfile,
     )
     develop = raw.get("develop") or {}
     for entry in develop.get("watch") or []:
@@ -186,6 +225,7 @@ def _service(name: str, raw: dict, base: Path, where: str) -> ServiceSpec:
                 target=entry.get("target"),
                 ignore=tuple(str(p) for p in entry.get("ignore") or ()),
                 initial_sync=bool(entry.get("initial_sync")),
+                include=tuple(str(p) for p in entry.get("include") or ()),
                 exec_command=tuple(exec_cmd or ()),
             )
         )

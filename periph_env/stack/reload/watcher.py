@@ -6,7 +6,9 @@ thread and queue: a batch becomes at most one reload per affected service, chang
 arrive while a reload runs are merged into the next one, and a slow rebuild of one
 service never delays another service's sync.
 
-A sync is one tar through ``put_archive`` plus one ``rm`` exec for deletions. A service
+Which paths a rule takes and what lands where is ``docker compose watch``'s meaning
+(``rules.py``, ``patterns.py``): the same ``develop.watch`` gives the same container.
+A sync is one ``rm`` exec for deletions plus one tar through ``put_archive``. A service
 that is down keeps its pending changes until its container runs again. A rebuild builds
 first (a failure leaves the old container serving and reports the build error) and then
 recreates only that service (``--no-deps``), so db, cache and migrate are never touched.
@@ -14,7 +16,9 @@ recreates only that service (``--no-deps``), so db, cache and migrate are never 
 Every reload is one ``ReloadEvent`` passed to ``on_event`` at each step (seen → synced →
 restarted/rebuilt → serving), ``done`` on the last call. "Serving" is the service's
 reload marker in its log when it reloads in-process, the container healthy (or
-running) after a restart or rebuild, else the moment the files landed.
+running) after a restart or rebuild, else the moment the files landed. Every reload
+ends: a marker that does not come within the service's ``x-periph.reload_timeout``
+(default 15 s) ends it with a note naming the pattern (``markers.py``).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from typing import TYPE_CHECKING
 from periph_env.errors import PeriphError, UsageError
 from periph_env.stack.compose_file import WatchRule
 from periph_env.stack.models import ReloadEvent
-from periph_env.stack.reload import lock, rules, sync
+from periph_env.stack.reload import lock, patterns, rules, sync
 from periph_env.stack.reload.markers import MarkerWatch
 
 if TYPE_CHECKING:
@@ -40,7 +44,6 @@ STEP_MS = 30  # quiet period that ends a batch
 DEBOUNCE_MS = 3000  # longest a batch may keep growing
 BURST_FILES = 20  # a batch this big waits for the burst to end
 BURST_SETTLE = 0.3  # seconds without new changes that end a burst
-MARKER_TIMEOUT = 20.0
 READY_TIMEOUT = 120.0
 
 
@@ -100,12 +103,18 @@ class Watcher:
                 hint="add develop.watch rules to the service in the compose file",
             )
         self.services = sorted({r.service for r in self.rules})
-        self._by_service = {s: [r for r in self.rules if r.service == s] for s in self.services}
+        specs = stack.model.services
+        context_ignores = {
+            s: patterns.dockerignore(specs[s].build_context, specs[s].dockerfile)
+            for s in self.services
+            if s in specs
+        }
+        compiled = rules.compile_rules(self.rules, context_ignores)
+        self._by_service = {s: [r for r in compiled if r.rule.service == s] for s in self.services}
+        self._owners: dict[str, tuple[int, int] | None] = {}  # container id → file owner
         self._stop = threading.Event()
         self._queues = {s: _ServiceQueue() for s in self.services}
         self._threads: list[threading.Thread] = []
-        self._waiters: list[threading.Thread] = []  # reloads waiting for their marker
-        self._waiters_lock = threading.Lock()
         self._lock = None
         self._markers: MarkerWatch | None = None
         self.ready = threading.Event()  # set once the file watches are in place
@@ -117,12 +126,12 @@ class Watcher:
         self.stack.check_engine()
         self._lock = lock.acquire(self.stack.project, self.stack.compose_path)
         try:
-            markers = {
-                s: spec.reload_marker
-                for s, spec in self.stack.model.services.items()
-                if s in self.services and spec.reload_marker
-            }
-            self._markers = MarkerWatch(self.stack, markers, since=time.time()).start()
+            specs = {s: v for s, v in self.stack.model.services.items() if s in self.services}
+            markers = {s: v.reload_marker for s, v in specs.items() if v.reload_marker}
+            timeouts = {s: v.reload_timeout for s, v in specs.items() if v.reload_timeout}
+            self._markers = MarkerWatch(
+                self.stack, markers, time.time(), self._finish, timeouts
+            ).start()
             for service, q in self._queues.items():
                 q.thread = threading.Thread(
                     target=self._reload_loop,
@@ -164,7 +173,7 @@ class Watcher:
                 q.cond.notify_all()
         if self._markers is not None:
             self._markers.stop()
-        for thread in [*self._threads, *self._waiters]:
+        for thread in self._threads:
             thread.join(timeout=10)
         if self._lock is not None:
             lock.release(self._lock)
@@ -230,7 +239,7 @@ class Watcher:
             if taken is None:
                 return
             paths, seen_at = taken
-            plans = rules.plan(paths, self._by_service[service], Path.exists, sync.walk)
+            plans = rules.plan(paths, self._by_service[service], Path.exists, sync.walk_all)
             plan = plans.get(service)
             if plan is None:
                 continue
@@ -242,6 +251,8 @@ class Watcher:
                 seen_at=seen_at,
                 trigger=_shown(plan.trigger, root) if plan.trigger else None,
             )
+            if self._markers is not None:
+                self._markers.supersede(service)  # ends first: the newest one is shown
             self._emit(event)
             deferred = False
             try:
@@ -261,22 +272,6 @@ class Watcher:
             event.ok, event.error = False, "watch stopped before the reload finished"
         event.done = True
         self._emit(event)
-
-    def _await_marker(self, event: ReloadEvent, after: float) -> None:
-        """Finish ``event`` on the service's next reload marker (its own thread, so the
-        service's next change is synced at once instead of waiting for this marker)."""
-        assert self._markers is not None
-        stamp = self._markers.wait(event.service, after, MARKER_TIMEOUT, self._stop)
-        if stamp is not None:
-            event.serving_at = max(stamp, event.synced_at or stamp)
-        elif not self._stop.is_set():
-            # Not every synced file makes a service reload (a README next to Go code):
-            # the files are in place, the reload just has no "serving" moment.
-            event.note = (
-                f"synced; no reload marker from {event.service} within "
-                f"{MARKER_TIMEOUT:.0f}s (the service may not reload for these files)"
-            )
-        self._finish(event)
 
     def _running(self, event: ReloadEvent) -> tuple[str, dict] | None:
         """(container id, inspect) once the service's container runs; None when stopping.
@@ -308,8 +303,11 @@ class Watcher:
         cid, detail = found
         api = self.stack.sdk().api
         sync_started = time.time()  # a marker before this belongs to an earlier reload
-        sync.put_files(api, cid, plan.copies, detail)
+        if cid not in self._owners:
+            self._owners[cid] = sync.owner(detail, lambda p: sync.read_text(api, cid, p))
+        # Deletions first, then copies: what Compose does (a file replacing a folder).
         sync.delete_files(api, cid, plan.deletes)
+        sync.put_files(api, cid, plan.copies, detail, self._owners[cid])
         event.synced_at = time.time()
         self._emit(event)
         spec = self.stack.model.services[event.service]
@@ -327,18 +325,15 @@ class Watcher:
         if spec.reload_marker and self._markers is not None:
             # A marker at or after the sync started can only come from this reload (or a
             # later one, whose code includes this change).
-            waiter = threading.Thread(
-                target=self._await_marker,
-                args=(event, sync_started),
-                name=f"periph-marker-{event.service}",
-                daemon=True,
-            )
-            with self._waiters_lock:
-                self._waiters = [t for t in self._waiters if t.is_alive()] + [waiter]
-            waiter.start()
+            self._markers.expect(event, sync_started)
             return True
         if plan.kind == "sync+restart":
             event.serving_at = self._ready(event.service)
+            if event.serving_at is None and not self._stop.is_set():
+                event.ok = False
+                event.error = (
+                    f"{event.service} not running and healthy {READY_TIMEOUT:g} s after the restart"
+                )
         else:
             event.serving_at = event.restarted_at or event.synced_at
         return False

@@ -29,7 +29,48 @@ def test_watch_rule_paths_resolve_against_the_compose_directory():
     worker = {r.action: r for r in model.services["worker"].watch if r.action == "sync"}
     assert worker["sync"].path == REPO / "services" / "worker" / "peripheral_worker"
     assert worker["sync"].target == "/app/peripheral_worker"
-    assert "*.swp" in worker["sync"].ignore
+    assert "**/__pycache__/" in worker["sync"].ignore
+
+
+def test_every_sync_rule_ignores_bytecode_and_dependencies_at_any_depth():
+    # Compose's `*` stops at `/`: a bare `*.pyc` would only ignore top-level files.
+    model = load(REPO / "compose" / "compose.yaml")
+    for rule in model.rules():
+        for entry in rule.ignore:
+            assert "/" in entry.rstrip("/") or entry.startswith(("Dockerfile", "bin", "tmp")), (
+                rule.service,
+                entry,
+            )
+
+
+def test_reload_timeout_and_build_context_are_read_per_service(tmp_path):
+    text = """
+services:
+  web:
+    build: {context: ./web, dockerfile: Dockerfile.dev}
+    x-periph: {reload_marker: "ready", reload_timeout: 2.5}
+  api:
+    build: ./api
+"""
+    model = parse(text, tmp_path / "compose.yaml")
+    web, api = model.services["web"], model.services["api"]
+    assert (web.reload_timeout, web.build_context, web.dockerfile) == (
+        2.5,
+        tmp_path / "web",
+        "Dockerfile.dev",
+    )
+    assert (api.reload_timeout, api.build_context, api.dockerfile) == (
+        None,
+        tmp_path / "api",
+        "Dockerfile",
+    )
+
+
+@pytest.mark.parametrize("value", ["soon", 0, -1, True])
+def test_a_bad_reload_timeout_names_the_service_line(tmp_path, value):
+    text = f"services:\n  web:\n    image: x\n    x-periph:\n      reload_timeout: {value}\n"
+    with pytest.raises(ComposeFileError, match=r"compose.yaml:2: service 'web'.*reload_timeout"):
+        parse(text, tmp_path / "compose.yaml")
 
 
 def test_services_with_in_process_reload_declare_a_marker():
