@@ -82,7 +82,8 @@ def severity(status: Any) -> str:
 
 
 def reload_cell(watching: bool, event: Any | None) -> str:
-    """The table's reload column: ``off``, ``on``, ``on 0.55s``, ``on …``, ``on failed``."""
+    """The table's reload column: ``off``, ``on``, ``on 0.55s``, ``on …`` (in progress),
+    ``on failed``, ``on no marker`` (ended without its reload marker: see the detail)."""
     if not watching:
         return "off"
     if event is None:
@@ -90,7 +91,9 @@ def reload_cell(watching: bool, event: Any | None) -> str:
     if not event.ok:
         return "on failed"
     latency = event.latency
-    return "on …" if latency is None else f"on {latency:.2f}s"
+    if latency is None:
+        return "on no marker" if event.done else "on …"
+    return f"on {latency:.2f}s"
 
 
 def reload_detail(service: str, watching: bool, event: Any | None) -> list[str]:
@@ -109,4 +112,6 @@ def reload_detail(service: str, watching: bool, event: Any | None) -> list[str]:
         lines.append(f"  rebuilt because {why} matches a rebuild rule")
     if not event.ok:
         lines.append(f"  failed: {event.error or 'unknown error'}; the old container keeps serving")
+    elif event.note:
+        lines.append(f"  {event.note}")
     return lines
