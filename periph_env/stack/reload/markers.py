@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from periph_env.stack.logs import LogFollower
 from periph_env.stack.models import LogLine, ReloadEvent
-from periph_env.stack.reload.tracker import DEFAULT_TIMEOUT, MarkerTracker
+from periph_env.stack.reload.tracker import DEFAULT_TIMEOUT, STOPPED, MarkerTracker
 
 if TYPE_CHECKING:
     from periph_env.stack.control import Stack
@@ -87,12 +87,18 @@ class MarkerWatch:
         after ``after``."""
         service = event.service
         with self._cond:
-            if self._stopped:
-                return
-            ended = self._tracker.expect(
-                event, after, time.time(), self.timeout(service), self.patterns[service].pattern
-            )
-            self._cond.notify_all()
+            if self._stopped:  # watching stopped while this reload synced
+                event.ok, event.error = False, STOPPED
+                ended = [event]
+            else:
+                ended = self._tracker.expect(
+                    event,
+                    after,
+                    time.time(),
+                    self.timeout(service),
+                    self.patterns[service].pattern,
+                )
+                self._cond.notify_all()
         self._publish(ended)
 
     def supersede(self, service: str) -> None:
