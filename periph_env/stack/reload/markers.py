@@ -44,6 +44,10 @@ class MarkerWatch:
         self.on_ended = on_ended
         self._tracker = MarkerTracker()
         self._cond = threading.Condition()
+        # Held from taking waits out of the tracker until they are published (always
+        # before _cond): once supersede() returns, no older reload of that service can
+        # be published after the new one, whichever thread ended it.
+        self._publishing = threading.RLock()
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._follower = (
@@ -66,11 +70,12 @@ class MarkerWatch:
         """Stop following; reloads still waiting end as stopped."""
         if self._follower is not None:
             self._follower.stop()
-        with self._cond:
-            self._stopped = True
-            ended = self._tracker.stop()
-            self._cond.notify_all()
-        self._publish(ended)
+        with self._publishing:
+            with self._cond:
+                self._stopped = True
+                ended = self._tracker.stop()
+                self._cond.notify_all()
+            self._publish(ended)
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -86,35 +91,38 @@ class MarkerWatch:
         """Wait (without blocking) for the first marker of ``event.service`` at or
         after ``after``."""
         service = event.service
-        with self._cond:
-            if self._stopped:  # watching stopped while this reload synced
-                event.ok, event.error = False, STOPPED
-                ended = [event]
-            else:
-                ended = self._tracker.expect(
-                    event,
-                    after,
-                    time.time(),
-                    self.timeout(service),
-                    self.patterns[service].pattern,
-                )
-                self._cond.notify_all()
-        self._publish(ended)
+        with self._publishing:
+            with self._cond:
+                if self._stopped:  # watching stopped while this reload synced
+                    event.ok, event.error = False, STOPPED
+                    ended = [event]
+                else:
+                    ended = self._tracker.expect(
+                        event,
+                        after,
+                        time.time(),
+                        self.timeout(service),
+                        self.patterns[service].pattern,
+                    )
+                    self._cond.notify_all()
+            self._publish(ended)
 
     def supersede(self, service: str) -> None:
         """A new reload of ``service`` starts: its earlier waits end first."""
-        with self._cond:
-            ended = self._tracker.supersede(service)
-        self._publish(ended)
+        with self._publishing:
+            with self._cond:
+                ended = self._tracker.supersede(service)
+            self._publish(ended)
 
     def _on_lines(self, lines: list[LogLine]) -> None:
         ended: list[ReloadEvent] = []
-        with self._cond:
-            for line in lines:
-                pattern = self.patterns.get(line.service)
-                if pattern is not None and pattern.search(line.text):
-                    ended += self._tracker.marker(line.service, line.timestamp)
-        self._publish(ended)
+        with self._publishing:
+            with self._cond:
+                for line in lines:
+                    pattern = self.patterns.get(line.service)
+                    if pattern is not None and pattern.search(line.text):
+                        ended += self._tracker.marker(line.service, line.timestamp)
+            self._publish(ended)
 
     def _clock(self) -> None:
         while True:
@@ -125,8 +133,10 @@ class MarkerWatch:
                 wait = None if deadline is None else max(0.0, deadline - time.time())
                 if wait is None or wait > 0:
                     self._cond.wait(wait)
-                ended = self._tracker.tick(time.time())
-            self._publish(ended)
+            with self._publishing:
+                with self._cond:
+                    ended = self._tracker.tick(time.time())
+                self._publish(ended)
 
     def _publish(self, ended: list[ReloadEvent]) -> None:
         for event in ended:
