@@ -1,5 +1,6 @@
-"""Hot reload: ``Watcher`` (``watcher.py``) over pure rule matching (``rules.py``),
-one-tar syncs (``sync.py``), reload markers (``markers.py``) and the watch lock.
+"""Hot reload: ``Watcher`` (``watcher.py``) over pure rule matching with Compose's
+meaning (``rules.py``, ``patterns.py``), one-tar syncs (``sync.py``), reload markers
+(``markers.py`` over the pure ``tracker.py``: every wait ends) and the watch lock.
 
 ``Watcher`` loads on first use: ``periph ps`` only needs ``lock``."""
 
