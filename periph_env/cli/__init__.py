@@ -89,6 +89,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             os._exit(int(code or 0))
         parser.print_help()
         return 0
+    from periph_env.common import redact
+
+    # One invocation's secrets only; everything printed below goes through the masker.
+    redact.forget_all()
+    with redact.guard_streams():
+        return _run(handler, args)
+
+
+def _run(handler, args: argparse.Namespace) -> int:
+    """The handler's exit code; a PeriphError is one masked line (its hint on a second)."""
     try:
         return int(handler(args) or 0)
     except PeriphError as exc:

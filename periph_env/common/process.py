@@ -1,8 +1,10 @@
 """Subprocess helpers: capture-and-raise runs, detached engine processes, termination.
 
-Any argv that can reach an error message goes through ``mask_argv`` first: a password
-passed as a flag value (``--password x``, ``--token=x``) or a ``KEY=value`` pair whose key
-names a credential is shown as ``****``.
+A failure's argv and output tail go through the one masker (``common.redact``) before
+they reach ``CommandFailed``: a password passed as a flag value (``--password x``,
+``--token=x``), a ``KEY=value`` pair whose key names a credential, and every known secret
+in any of its forms (base64, URL, JSON) are shown as ``****``; control characters the
+tool wrote are escaped.
 """
 
 from __future__ import annotations
@@ -10,45 +12,25 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
-import re
 import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from periph_env.common.redact import MASK, mask_argv, redact
 from periph_env.errors import CommandFailed
 
-MASK = "****"
-# Flag or key names whose value is a credential.
-_SECRET_NAME = re.compile(
-    r"(pass(word|wd)?|secret|token|api[_-]?key|auth|credential|private[_-]?key|webhook)",
-    re.IGNORECASE,
-)
-_SECRET_FLAGS = frozenset(("-p", "--password", "--token", "--secret", "--auth"))
-
-
-def mask_argv(argv: Sequence[str], secrets: Iterable[str] = ()) -> list[str]:
-    """``argv`` safe to print: credential flag values and known secret values masked."""
-    known = sorted((s for s in secrets if s), key=len, reverse=True)
-    out: list[str] = []
-    hide_next = False
-    for token in argv:
-        shown = token
-        if hide_next:
-            shown, hide_next = MASK, False
-        elif token in _SECRET_FLAGS or (token.startswith("--") and _SECRET_NAME.search(token)):
-            hide_next = "=" not in token
-            if "=" in token:
-                shown = token.split("=", 1)[0] + "=" + MASK
-        elif "=" in token:
-            name = token.split("=", 1)[0]
-            if _SECRET_NAME.search(name):
-                shown = name + "=" + MASK
-        for secret in known:
-            shown = shown.replace(secret, MASK)
-        out.append(shown)
-    return out
+__all__ = [
+    "MASK",
+    "mask_argv",
+    "pid_alive",
+    "run",
+    "run_streamed",
+    "spawn",
+    "terminate",
+    "trim_tail",
+]
 
 
 def trim_tail(text: str, lines: int = 30) -> str:
@@ -74,6 +56,8 @@ def run(
         list(argv),
         capture_output=True,
         text=True,
+        # A tool's bytes that are not UTF-8 must not raise here; they are escaped later.
+        errors="surrogateescape",
         env=env,
         input=input.decode() if isinstance(input, bytes) else input,
         timeout=timeout,
@@ -81,9 +65,7 @@ def run(
     )
     if check and proc.returncode != 0:
         known = [s for s in secrets if s]
-        tail = trim_tail(proc.stdout + proc.stderr)
-        for secret in sorted(known, key=len, reverse=True):
-            tail = tail.replace(secret, MASK)
+        tail = redact(trim_tail(proc.stdout + proc.stderr), known)
         raise CommandFailed(mask_argv(argv, known), proc.returncode, tail)
     return proc
 
@@ -94,20 +76,28 @@ def run_streamed(
     *,
     env: dict[str, str] | None = None,
     tail_lines: int = 30,
+    secrets: Iterable[str] = (),
 ) -> None:
     """Run a long command (a build script), handing each output line to ``echo`` as it
-    comes; on failure raise CommandFailed with the last ``tail_lines`` lines."""
+    comes (masked, control characters escaped); on failure raise CommandFailed with the
+    last ``tail_lines`` lines."""
+    known = [s for s in secrets if s]
     proc = subprocess.Popen(
-        list(argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        list(argv),
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="surrogateescape",
     )
     tail: collections.deque[str] = collections.deque(maxlen=tail_lines)
     assert proc.stdout is not None
     for raw in proc.stdout:
-        line = raw.rstrip()
+        line = redact(raw.rstrip(), known, keep_lines=False)
         tail.append(line)
         echo(line)
     if proc.wait() != 0:
-        raise CommandFailed(mask_argv(argv), proc.returncode, "\n".join(tail))
+        raise CommandFailed(mask_argv(argv, known), proc.returncode, "\n".join(tail))
 
 
 def spawn(argv: Sequence[str], logfile: Path) -> subprocess.Popen[bytes]:

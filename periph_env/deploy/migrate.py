@@ -11,7 +11,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from periph_env.common.process import MASK
+from periph_env.common.redact import redact
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.manifests import Obj
 
@@ -45,10 +45,9 @@ def job_state(job: Obj) -> tuple[bool | None, str]:
 
 
 def mask(text: str, secrets: list[str]) -> str:
-    """``text`` with every known secret value replaced by ****."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    """``text`` safe to show: every known secret in any form (base64, URL, JSON) replaced
+    by ****, control characters escaped (the one masker, ``periph_env.common.redact``)."""
+    return redact(text, secrets)
 
 
 def run_migration(kube: Kube, objs: list[Obj], timeout: float | None = None) -> MigrationOutcome:

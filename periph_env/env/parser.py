@@ -16,11 +16,15 @@ import contextlib
 import io
 import re
 
+from periph_env.common.redact import looks_secret, secret_name
 from periph_env.env import compose_view
 from periph_env.env.files import wide_encoding
 from periph_env.env.model import ERROR, WARNING, Entry, Finding
 
 _VALID_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# How env keys are written by convention: a bare line shaped like this is a key that lost
+# its '=', anything else may be a pasted value.
+_KEY_NAME = re.compile(r"(?:export\s+)?[A-Z_][A-Z0-9_]*\Z")
 # python-dotenv strips inline comments with re.sub(r"\s+#.*", ...), quadratic in a run of
 # whitespace that no '#' follows. Lines with a run this long are reported, not parsed.
 MAX_SPACE_RUN = 128
@@ -85,6 +89,7 @@ class ParsedFile:
         "other_values",
         "path",
         "unread",
+        "unread_pairs",
     )
 
     def __init__(self, path: str) -> None:
@@ -95,6 +100,7 @@ class ParsedFile:
         self.bare_keys: list[str] = []  # `KEY` lines without '=' (compose: the host's value)
         self.encoding: str | None = None
         self.unread: list[int] = []
+        self.unread_pairs: list[tuple[str, str]] = []  # (key, value) of unread lines
         self.compose = compose_view.ComposeFile([], None, None)
 
     def add(self, line: int, code: str, message: str, key: str | None = None) -> None:
@@ -227,7 +233,7 @@ def _read(text: str, parsed: ParsedFile) -> None:
             parsed.bare_keys.append(key)
             _no_equals(parsed, key, line)
         elif not _VALID_KEY.match(key):
-            parsed.other_values.append(value)
+            parsed.other_values += [value, key]  # a malformed key may be a pasted value
             parsed.add(line, "PE003", "key is not a portable name ([A-Za-z_][A-Za-z0-9_]*)", None)
         else:
             quote = _quote_of(statement)
@@ -244,17 +250,51 @@ def _quote_of(statement: str) -> str:
 
 
 def _no_equals(parsed: ParsedFile, key: str, line: int) -> None:
+    # The line is described by its shape, never quoted: a password pasted alone on a line
+    # reads as a bare key. Its text joins the values that may be secrets (masked
+    # wherever it shows up, compose's own error about it included) unless it is
+    # written like a key name.
+    text = key.strip()
+    if not _KEY_NAME.match(text):
+        parsed.other_values.append(text)
     parsed.add(
         line,
         "PE001",
-        f"{key} has no '='; python-dotenv ignores it and compose copies it from the host "
-        "environment",
-        key,
+        f"line {line}: {_shape(text)}, no '='; python-dotenv ignores it and compose copies "
+        "a variable of that name from the host environment (add '=value' to a key, "
+        "delete a pasted value)",
     )
 
 
+def _shape(text: str) -> str:
+    """``11 characters`` (what a message may say about a line's content)."""
+    return f"{len(text)} character{'s' if len(text) != 1 else ''}"
+
+
+def _doubtful(parsed: ParsedFile, statement: str) -> None:
+    """Keep what may be a secret on a line python-dotenv could not read: the value when
+    the one secret rule says so (secret-named key, credential shape), the whole text
+    when no key can be told. Compose quotes such lines in its own errors, so they must be
+    masked. ``unread_pairs`` keeps every (key, value) for the contract's ``@secret``."""
+    first = statement.split("\n", 1)[0]
+    head, eq, rest = first.partition("=")
+    head = head.strip().removeprefix("export").strip().strip("'")
+    value = rest.strip().strip("'\"").strip()
+    if not eq or not _VALID_KEY.match(head):
+        parts = [first.strip(), head, rest.strip(), value] if eq else [first.strip()]
+    elif secret_name(head) or looks_secret(value):
+        parts = [rest.strip(), value]
+    else:
+        parts = []
+    if eq and _VALID_KEY.match(head) and value:
+        parsed.unread_pairs.append((head, value))
+    parsed.other_values.extend(p for p in dict.fromkeys(parts) if p)
+
+
 def _error(parsed: ParsedFile, statement: str, line: int) -> None:
-    """Name what python-dotenv could not read in ``statement`` (it skipped it)."""
+    """Name what python-dotenv could not read in ``statement`` (it skipped it). The key
+    is named only when it is a key name; the rest of the line is never quoted."""
+    _doubtful(parsed, statement)
     m = _HEAD.match(statement)
     if m is None or not m.group(1):
         if not statement.split("=", 1)[0].strip():
@@ -266,13 +306,17 @@ def _error(parsed: ParsedFile, statement: str, line: int) -> None:
     if key is None:
         parsed.add(line, "PE003", "empty key; the line is dropped")
         return
+    if not _VALID_KEY.match(key):
+        shown, key = f"line {line}: the text before '=' ({_shape(key)}, not a key name)", None
+    else:
+        shown = key
     at = m.end()
     quote = statement[at : at + 1]
     if quote in _QUOTED:
         closed = _QUOTED[quote].match(statement, at)
         if closed is None or "\n" in statement[at : closed.end()]:
-            parsed.add(line, "PE002", f"{key}: quote {quote} is not closed on this line", key)
+            parsed.add(line, "PE002", f"{shown}: quote {quote} is not closed on this line", key)
         else:
-            parsed.add(line, "PE004", f"{key}: text after the closing quote", key)
+            parsed.add(line, "PE004", f"{shown}: text after the closing quote", key)
         return
     parsed.add(line, "PE003", "python-dotenv cannot read this line; it is dropped", key)

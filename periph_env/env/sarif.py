@@ -1,4 +1,6 @@
-"""SARIF 2.1.0 output for code-scanning tools (GitHub code scanning, IDE viewers)."""
+"""SARIF 2.1.0 output for code-scanning tools (GitHub code scanning, IDE viewers).
+
+Every text goes through ``formats.line``: control characters escaped, one line each."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from urllib.parse import quote
 
 from periph_env import __version__
 from periph_env.env.codes import RULES
+from periph_env.env.formats import line
 from periph_env.env.model import Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -16,7 +19,8 @@ DOCS = "docs/env-rules.md"
 
 def _uri(path: str) -> str:
     rel = os.path.relpath(path) if os.path.isabs(path) else path
-    return quote(rel.replace(os.sep, "/"))
+    # Escaped first: a raw control character or an undecodable byte never reaches a URI.
+    return quote(line(rel.replace(os.sep, "/")) or "")
 
 
 def to_sarif(report: Report) -> str:
@@ -38,7 +42,7 @@ def to_sarif(report: Report) -> str:
             "ruleId": f.code,
             "ruleIndex": index[f.code],
             "level": f.severity,
-            "message": {"text": f.message},
+            "message": {"text": line(f.message)},
             "locations": [
                 {
                     "physicalLocation": {
@@ -62,7 +66,7 @@ def to_sarif(report: Report) -> str:
             {
                 "executionSuccessful": True,
                 "toolExecutionNotifications": [
-                    {"level": "note", "message": {"text": n}} for n in report.notices
+                    {"level": "note", "message": {"text": line(n)}} for n in report.notices
                 ],
             }
         ],

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import re
+
+# The credential shapes and entropy live with the one masker (common.redact); they are
+# re-exported here because the env rules judge values with them.
+from periph_env.common.redact import entropy, has_credential, looks_secret
 
 TYPES = ("string", "secret", "int", "port", "host", "url", "email", "bool", "enum")
 TRUE_WORDS = frozenset(("true", "1", "yes", "on"))
@@ -29,14 +32,7 @@ _PLACEHOLDER = re.compile(
 _EXAMPLE_DOMAIN = re.compile(r"(?i)(?:^|[@./])example\.(?:com|org|net)(?:\Z|[/:>?#\s])")
 _ADDRESS_TYPES = frozenset(("host", "url", "email"))
 
-# Well-known credential shapes. Stripe publishable keys (pk_) are public by design.
-_CREDENTIAL = re.compile(
-    r"(?:sk|rk)_(?:live|test)_|whsec_|gh[pousr]_[A-Za-z0-9]{20}|github_pat_|glpat-"
-    r"|xox[abposr]-|AKIA[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{30}|SG\.[\w-]{16,}\.[\w-]{16}"
-    r"|-----BEGIN [A-Z ]*PRIVATE KEY|eyJ[\w-]{10,}\.[\w-]{10,}\.|[0-9]{6,12}:[\w-]{30}"
-    r"|https://hooks\.slack\.com/|sk-[A-Za-z0-9_-]{20}|xai-[A-Za-z0-9]{20}"
-)
-_PUBLIC = re.compile(r"pk_(?:live|test)_")
+__all__ = ["entropy", "has_credential", "is_placeholder", "looks_secret", "type_error", "weakness"]
 
 
 def is_placeholder(value: str, kind: str = "string") -> bool:
@@ -44,35 +40,6 @@ def is_placeholder(value: str, kind: str = "string") -> bool:
     if _PLACEHOLDER.match(value):
         return True
     return kind in _ADDRESS_TYPES and _EXAMPLE_DOMAIN.search(value) is not None
-
-
-def entropy(value: str) -> float:
-    """Shannon entropy in bits per character of ``value``'s character distribution."""
-    if not value:
-        return 0.0
-    counts: dict[str, int] = {}
-    for char in value:
-        counts[char] = counts.get(char, 0) + 1
-    size = len(value)
-    return -sum(c / size * math.log2(c / size) for c in counts.values())
-
-
-def has_credential(value: str) -> bool:
-    """True when ``value`` holds a well-known credential shape (sk_live_..., ghp_...)."""
-    return _CREDENTIAL.search(value) is not None
-
-
-def looks_secret(value: str) -> bool:
-    """True for known credential shapes and long, random-looking tokens."""
-    if _CREDENTIAL.search(value):
-        return True
-    if len(value) < 20 or _PUBLIC.match(value) or "://" in value:
-        return False
-    if any(c.isspace() for c in value):
-        return False
-    has_digit = any(c.isdigit() for c in value)
-    has_alpha = any(c.isalpha() for c in value)
-    return has_digit and has_alpha and entropy(value) >= 3.3
 
 
 def weakness(value: str, default: str) -> str | None:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from periph_env.env.checker import effective, load
-from periph_env.env.masking import MIN_SECRET_LEN, has_url_password, secret_name
+from periph_env.common.redact import remember, secrets_in
+from periph_env.env.checker import effective, load, secrets_of
 from periph_env.env.schema import build
-from periph_env.env.values import looks_secret
+from periph_env.errors import PeriphError
 
 
 def read_values(path: str | Path, what: str = "env file") -> dict[str, str]:
@@ -33,13 +33,33 @@ def secret_keys(example_path: str | Path) -> frozenset[str]:
 
 def secret_values(values: dict[str, str], example_path: str | Path) -> list[str]:
     """The values to mask in output: those of ``@secret`` keys, of keys whose name says
-    secret (``*_PASSWORD``, ``*_TOKEN``, ...), and any value shaped like a credential or
-    a URL with a password. Other values (a user name, a port, a host) stay readable, and
-    values shorter than the masker's minimum are never searched for inside other text."""
+    secret (``*_PASSWORD``, ``*_TOKEN``, ...), any value shaped like a credential, and
+    URL passwords (with their URL). Other values (a user name, a port, a host) stay
+    readable. Every member is masked whatever its length, down to the masker's floor
+    (``periph_env.common.redact.MIN_SECRET_LEN``); they are also remembered process-wide
+    so that every printer masks them."""
+    found = sorted(secrets_in(values, secret_keys(example_path)))
+    remember(found)
+    return found
+
+
+def file_secrets(env_path: str | Path, example_path: str | Path) -> list[str]:
+    """Every secret of the env file at ``env_path`` for masking what periph prints while
+    it is in play (compose reads it): ``secret_values`` of what python-dotenv reads, plus
+    what may be a secret on lines no reader could parse (a password pasted alone on a
+    line, an unterminated quote: compose quotes such lines in its own errors), earlier
+    settings of a key and compose's reading. Empty when the file cannot be read."""
+    try:
+        parsed = load(str(env_path), "env file")
+        example = Path(example_path)
+        schema_entries = load(str(example), "example file").entries if example.is_file() else []
+    except (PeriphError, OSError):
+        return []
+    schema, _ = build(schema_entries, str(example_path))
+    values = effective(parsed.entries)
+    found = set(secrets_of(schema, values, parsed).secrets)
     marked = secret_keys(example_path)
-    found = {
-        value
-        for key, value in values.items()
-        if key in marked or secret_name(key) or looks_secret(value) or has_url_password(value)
-    }
-    return sorted(v for v in found if len(v) >= MIN_SECRET_LEN)
+    found |= secrets_in({k: v.expanded for k, v in values.items()}, marked)
+    found |= {value for key, value in parsed.unread_pairs if key in marked}
+    remember(found)
+    return sorted(found)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from periph_env.common import find_project_root, trim_tail
-from periph_env.common.process import MASK
+from periph_env.common.redact import redact
 from periph_env.errors import EngineError, PeriphError
 from periph_env.stack import compose_file, ports
 from periph_env.stack.engine_api import EngineAPI
@@ -30,7 +30,6 @@ from periph_env.stack.models import ServiceStatus
 from periph_env.stack.status_parse import statuses
 
 Progress = Callable[[str], None]
-_SECRET_KEY = re.compile(r"(PASSWORD|SECRET|TOKEN|KEY|CREDENTIAL|AUTH)", re.IGNORECASE)
 
 
 class EnvCheckFailed(PeriphError):
@@ -141,23 +140,18 @@ class Stack:
         return self._sdk
 
     def secrets(self) -> list[str]:
-        """Secret values from the env file, to mask in anything periph prints."""
+        """Secret values from the env file, to mask in anything periph prints (the env
+        engine's one reading, unparseable lines included: see ``env.file_secrets``)."""
         if not self.env_file.is_file():
             return []
-        from dotenv import dotenv_values
+        from periph_env.env.values_api import file_secrets
 
-        values = dotenv_values(self.env_file)
-        return sorted(
-            (v for k, v in values.items() if v and len(v) >= 4 and _SECRET_KEY.search(k)),
-            key=len,
-            reverse=True,
-        )
+        return file_secrets(self.env_file, self.example_file)
 
     def mask(self, text: str) -> str:
-        """``text`` with every env-file secret replaced by ``****``."""
-        for secret in self.secrets():
-            text = text.replace(secret, MASK)
-        return text
+        """``text`` safe to show: every env-file secret (in any form) masked, control
+        characters escaped (the one masker, ``periph_env.common.redact``)."""
+        return redact(text, self.secrets())
 
     def _compose(self) -> Any:
         from python_on_whales import DockerClient
@@ -179,18 +173,14 @@ class Stack:
         kept: list[str] = []
         try:
             for _source, raw in lines:
-                line = raw.decode(errors="replace").rstrip()
-                for secret in secrets:
-                    line = line.replace(secret, MASK)
+                line = redact(raw.decode(errors="surrogateescape").rstrip(), secrets)
                 if line:
                     kept.append(line)
                     del kept[:-200]
                     progress(line)
         except DockerException as exc:
             stderr = (exc.stderr or "") if isinstance(exc.stderr, str) else ""
-            tail = trim_tail("\n".join(kept) + "\n" + stderr)
-            for secret in secrets:
-                tail = tail.replace(secret, MASK)
+            tail = redact(trim_tail("\n".join(kept) + "\n" + stderr), secrets)
             raise _compose_error(what, tail, self.compose_path) from None
 
     # --- control ---------------------------------------------------------------------

@@ -32,5 +32,6 @@ def test_without_a_contract_key_names_and_credential_shapes_decide(tmp_path):
     assert found == sorted(["tok-123456", values["PAYLOAD"]])
 
 
-def test_values_too_short_to_search_for_are_not_listed(tmp_path):
-    assert secret_values({"DB_PASSWORD": "abc"}, str(tmp_path / "none")) == []
+def test_short_secrets_are_listed_down_to_the_floor_and_switch_words_never(tmp_path):
+    values = {"DB_PASSWORD": "abc", "PIN_TOKEN": "ab", "AUTH_ENABLED": "true"}
+    assert secret_values(values, str(tmp_path / "none")) == ["abc"]
