@@ -69,6 +69,9 @@ _CONTROL = re.compile(
     "[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
 )
 _CONTROL_OR_LINE = re.compile(_CONTROL.pattern[:-1] + "\t\n]")
+# Colour and style (SGR) sequences: harmless, so service logs may drop them instead of
+# showing them escaped. Any other escape sequence is escaped like every control.
+_SGR = re.compile(r"\x1b\[[0-9;:]*m")
 
 
 def secret_name(name: str) -> bool:
@@ -184,10 +187,13 @@ def forms_of(secret: str) -> set[str]:
     return {f for f in forms if len(f) >= MIN_FORM_LEN or f == secret.strip()}
 
 
-def escape_controls(text: str, *, keep_lines: bool = True) -> str:
+def escape_controls(text: str, *, keep_lines: bool = True, colors: str = "escape") -> str:
     """``text`` with every control character written visibly (``\\x1b``, ``\\u202e``,
     ``\\xff`` for an undecodable byte). ``keep_lines``: newlines and tabs stay (a tail
-    of tool output); otherwise they are escaped too (one-line fields)."""
+    of tool output); otherwise they are escaped too (one-line fields). ``colors="drop"``
+    removes colour (SGR) sequences instead of escaping them (service logs)."""
+    if colors == "drop" and "\x1b" in text:
+        text = _SGR.sub("", text)
     if keep_lines:
         text = text.replace("\r\n", "\n")
     pattern = _CONTROL if keep_lines else _CONTROL_OR_LINE
@@ -249,9 +255,9 @@ class Redactor:
                 text = text.replace(form, replace)
         return text
 
-    def text(self, text: str, *, keep_lines: bool = True) -> str:
+    def text(self, text: str, *, keep_lines: bool = True, colors: str = "escape") -> str:
         """``text`` safe to show: secrets masked, control characters escaped."""
-        return escape_controls(self.mask(text), keep_lines=keep_lines)
+        return escape_controls(self.mask(text), keep_lines=keep_lines, colors=colors)
 
 
 _KNOWN = Redactor()
@@ -273,13 +279,17 @@ def known() -> frozenset[str]:
     return _KNOWN.secrets
 
 
-def redact(text: str, secrets: Iterable[str] = (), *, keep_lines: bool = True) -> str:
+def redact(
+    text: str, secrets: Iterable[str] = (), *, keep_lines: bool = True, colors: str = "escape"
+) -> str:
     """``text`` safe to show: ``secrets`` and every remembered secret masked (all their
-    forms), control characters escaped. The function every printer calls."""
-    extra = [s for s in secrets if s not in _KNOWN.secrets]
+    forms), control characters escaped (see ``escape_controls`` for the options). The
+    function every printer calls."""
+    known = _KNOWN.secrets
+    extra = [s for s in secrets if s not in known]
     if extra:
         remember(extra)
-    return _KNOWN.text(text, keep_lines=keep_lines)
+    return _KNOWN.text(text, keep_lines=keep_lines, colors=colors)
 
 
 def safe(text: object, *, keep_lines: bool = True) -> str:

@@ -1,18 +1,30 @@
 """Typed events a deploy yields, in order; the CLI prints them, the TUI's Deploy screen shows them.
 
-Every text field is safe to show: secret values never reach an event (the engine masks
-before it builds one).
+Every text field is safe to show: the engine masks before it builds an event, and each
+event passes its text fields through the one masker again when it is built (every secret
+the process knows, in any form, and control characters escaped), so no printer of events
+(CLI text or JSON, the TUI, notifications) can show a raw one.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
+
+from periph_env.common.redact import redact
 
 
 @dataclass(frozen=True)
 class Event:
     """Base class: ``as_dict`` gives the JSON form (``{"event": "<kind>", ...}``)."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str):
+                object.__setattr__(self, f.name, redact(value))
+            elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                object.__setattr__(self, f.name, type(value)(redact(v) for v in value))
 
     def as_dict(self) -> dict[str, Any]:
         """The event as plain data, tagged with its kind (``guard``, ``progress``, ...)."""

@@ -12,6 +12,7 @@ import os
 
 import httpx
 
+from periph_env.common.redact import redact
 from periph_env.deploy.history import Record
 from periph_env.deploy.migrate import mask
 
@@ -31,7 +32,8 @@ def message(record: Record) -> str:
     ]
     if record.message:
         lines.append(record.message)
-    return "\n".join(lines)
+    # The record may come from the cluster: the one masker, whatever wrote it.
+    return redact("\n".join(lines))
 
 
 def _placeholder(value: str) -> bool:
@@ -42,7 +44,7 @@ def send(
     record: Record, values: dict[str, str], secrets: list[str]
 ) -> list[tuple[str, str | None]]:
     """Send to every configured channel; ``(channel, error or None)`` for each one tried."""
-    text = message(record)
+    text = mask(message(record), secrets)
     results: list[tuple[str, str | None]] = []
     webhook = values.get("SLACK_WEBHOOK_URL", "")
     if not _placeholder(webhook):

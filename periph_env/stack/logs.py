@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from periph_env.common.redact import redact
 from periph_env.stack.logfilter import LineSplitter, compile_grep, keep, parse_since
 from periph_env.stack.models import LogLine
 
@@ -121,11 +122,8 @@ def read_logs(
 
 
 def _masked(line: LogLine, secrets: list[str]) -> LogLine:
-    text = line.text
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "****")
-    if text is line.text:
+    text = redact(line.text, secrets, keep_lines=False, colors="drop")  # the one masker
+    if text == line.text:
         return line
     return LogLine(line.service, line.timestamp, text, line.stream, line.container_id)
 

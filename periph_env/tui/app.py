@@ -19,7 +19,7 @@ from textual.css.query import NoMatches
 from textual.lazy import Lazy
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
-from periph_env.tui import actions, keymap
+from periph_env.tui import actions, formatting, keymap
 from periph_env.tui.commands import ActionsProvider
 from periph_env.tui.messages import (
     ActionProgress,
@@ -51,6 +51,10 @@ class Settings:
 
 class PeriphApp(App[int]):
     """The ``periph`` terminal UI."""
+
+    def notify(self, message: str, **kwargs: Any) -> None:  # type: ignore[override]
+        """Every toast goes through the one masker (secrets, control characters)."""
+        super().notify(formatting.safe(message), **kwargs)
 
     CSS_PATH: ClassVar[list[str]] = [
         "styles/app.tcss",

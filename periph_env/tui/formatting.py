@@ -9,8 +9,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from periph_env.common.redact import safe as _safe
+
 # The host part may be an IPv4 address, "::" or "[::]": everything up to the last colon.
 _PORT = re.compile(r"^(?:.*:)?(?P<published>\d+)->(?P<target>\d+)(?:/(?P<proto>\w+))?$")
+
+
+def safe(text: object, *, one_line: bool = False) -> str:
+    """Text from a file or a tool, fit for a widget: every secret the process knows masked
+    (in any form) and control characters escaped (the one masker, ``common.redact``)."""
+    return _safe(text, keep_lines=not one_line)
 
 
 def uptime(started_at: float | None, now: float) -> str:
@@ -114,4 +122,5 @@ def reload_detail(service: str, watching: bool, event: Any | None) -> list[str]:
         lines.append(f"  failed: {event.error or 'unknown error'}; the old container keeps serving")
     elif event.note:
         lines.append(f"  {event.note}")
-    return lines
+    # File names and tool errors: anything a repository or a tool wrote.
+    return [safe(line, one_line=True) for line in lines]

@@ -7,6 +7,8 @@ from typing import Any
 
 from textual.message import Message
 
+from periph_env.tui.formatting import safe
+
 
 @dataclass
 class EngineReady(Message):
@@ -25,6 +27,10 @@ class EngineDown(Message):
     remedy: list[str]
     can_start: bool
     title: str = "No Docker engine"  # or "No stack" when the project itself is the problem
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.message = safe(self.message)  # an engine's error text: the one masker
 
 
 @dataclass
@@ -60,3 +66,7 @@ class ActionProgress(Message):
     text: str
     done: bool = False
     failed: bool = False
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.text = safe(self.text)  # compose's output and errors: the one masker
