@@ -40,3 +40,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _in_ci() and skipped and exitstatus == 0:
         reporter.write_line(f"CI: {skipped} skipped test(s) count as failures", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture(autouse=True)
+def _fresh_secret_set() -> None:
+    """Each test starts with an empty process-wide secret set (``common.redact``): the
+    secrets one test's engines learnt must not mask another test's output."""
+    from periph_env.common import redact
+
+    redact.forget_all()

@@ -16,8 +16,8 @@ The secret SET holds only real secrets: values of keys whose name says secret
 down to ``MIN_SECRET_LEN`` (3) characters. Why 3: a one- or two-character string occurs in
 almost every line, so masking it would wipe the output, and it protects nothing (there are
 fewer than 10,000 of them). Switch words (``true``, ``off``, ...) are never members: a
-secret-named setting such as ``AUTH_ENABLED=true`` is not a secret. Encoded forms shorter
-than ``MIN_FORM_LEN`` are not searched for, for the same reason.
+secret-named setting such as ``AUTH_ENABLED=true`` is not a secret. Encoded forms obey the
+same floor (the base64 of a 3-character secret inside a longer blob is 3 characters).
 
 A process-wide registry (``remember``) collects every secret any engine learns, so the
 last line of defence (``guard_streams`` around the CLI, ``safe`` in the TUI) masks them
@@ -36,7 +36,6 @@ from typing import TextIO
 
 MASK = "****"
 MIN_SECRET_LEN = 3
-MIN_FORM_LEN = 4
 
 # The one rule for names (env keys, CLI flags, KEY=value argv) that announce a secret.
 SECRET_NAME = re.compile(
@@ -184,7 +183,7 @@ def forms_of(secret: str) -> set[str]:
     for ascii_only in (True, False):
         forms.add(json.dumps(secret, ensure_ascii=ascii_only)[1:-1])
     forms.add(repr(secret)[1:-1])
-    return {f for f in forms if len(f) >= MIN_FORM_LEN or f == secret.strip()}
+    return {f for f in forms if len(f) >= MIN_SECRET_LEN}
 
 
 def escape_controls(text: str, *, keep_lines: bool = True, colors: str = "escape") -> str:
