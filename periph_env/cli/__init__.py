@@ -93,8 +93,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # One invocation's secrets only; everything printed below goes through the masker.
     redact.forget_all()
+    if args.command not in ("env", "testenv"):  # env learns its own files' secrets
+        _learn_project_secrets()
     with redact.guard_streams():
         return _run(handler, args)
+
+
+def _learn_project_secrets() -> None:
+    """Remember the secrets of the project's env files, so that whatever a tool prints
+    (compose, docker, kubectl, git) comes out masked even on a path that forgot them."""
+    from periph_env.common.paths import find_project_root
+
+    try:
+        root = find_project_root()
+    except PeriphError:
+        return  # outside a project: nothing to learn
+    from periph_env.env.values_api import project_secrets
+
+    project_secrets(root)
 
 
 def _run(handler, args: argparse.Namespace) -> int:

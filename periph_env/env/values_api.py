@@ -63,3 +63,18 @@ def file_secrets(env_path: str | Path, example_path: str | Path) -> list[str]:
     found |= {value for key, value in parsed.unread_pairs if key in marked}
     remember(found)
     return sorted(found)
+
+
+def project_secrets(root: str | Path) -> list[str]:
+    """The secrets of every env file of the project at ``root`` (``.env``, ``.env.demo``,
+    ``.env.prod``, their backups: anything named ``.env`` or ``.env.*`` but the example),
+    remembered process-wide so that every printer masks them whatever command runs."""
+    base = Path(root)
+    example = base / ".env.example"
+    found: set[str] = set()
+    for path in sorted(base.glob(".env*")):
+        if path.name == example.name or not (path.name == ".env" or path.name[4:5] == "."):
+            continue
+        if path.is_file():  # a FIFO or a device would block or lie: skip it
+            found.update(file_secrets(path, example))
+    return sorted(found)
