@@ -431,3 +431,16 @@ def test_the_notification_payload_sent_over_http_is_masked():
     assert results == [("slack", None)]
     text = json.loads(_Sink.bodies[-1])["text"]
     assert_clean(text, SHORT)
+
+
+def test_every_command_first_learns_the_secrets_of_the_projects_env_files():
+    from periph_env import cli
+
+    env = b"JWT_SECRET=jw7!\nDB_HOST=localhost\nTr0ub4dor&3\n"
+    with project(env) as root:
+        (root / ".env.demo").write_text("DB_PASSWORD=demo-pw9\n")
+        (root / ".env.prod").write_text("API_TOKEN=prod-tok\n")
+        cli._learn_project_secrets()
+    known = redact.known()
+    assert {"jw7!", "Tr0ub4dor&3", "demo-pw9", "prod-tok"} <= known
+    assert "localhost" not in known
