@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from periph_env.tui.formatting import safe
+
 # Status words the table shows, and their style.
 STYLES = {
     "queued": "dim",
@@ -219,4 +221,4 @@ class BuildBoard:
                 out.append((f"hint: {row.hint}", "yellow"))
         for note in row.notes[-3:]:
             out.append((f"note: {note}", "dim"))
-        return out
+        return [(safe(text, one_line=True), style) for text, style in out]  # the one masker

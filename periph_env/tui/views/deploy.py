@@ -20,6 +20,7 @@ from textual.widgets import DataTable, RichLog, Select, Static, Switch, TabbedCo
 
 from periph_env.errors import PeriphError
 from periph_env.tui import actions
+from periph_env.tui.formatting import safe
 from periph_env.tui.views.deploy_session import (
     K8S_REMEDY,
     PodLogLines,
@@ -167,7 +168,7 @@ class DeployView(Vertical):
         cluster = self.query_one("#deploy-cluster-banner", Static)
         cluster.display = bool(state.cluster_error)
         if state.cluster_error:
-            cluster.update(panels.cluster_banner(state.env, state.cluster_error, K8S_REMEDY))
+            cluster.update(panels.cluster_banner(state.env, safe(state.cluster_error), K8S_REMEDY))
         check_key = actions.key_display(self.papp.key_for("deploy.check"))
         self.query_one("#deploy-guards", Static).update(panels.guards_text(state, check_key))
         self.query_one("#deploy-summary", Static).update(panels.summary_text(state))
@@ -189,7 +190,7 @@ class DeployView(Vertical):
             },
         )
         self.query_one("#deploy-problems", Static).update(panels.problems_text(state))
-        history = state.history_error and {"error": (Text(state.history_error, style="red"),)}
+        history = state.history_error and {"error": (Text(safe(state.history_error), style="red"),)}
         self._fill(
             "#deploy-history-table",
             history or {str(r.revision): panels.history_cells(r) for r in state.history},

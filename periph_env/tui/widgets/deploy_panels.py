@@ -7,6 +7,7 @@ from typing import Any
 
 from rich.text import Text
 
+from periph_env.tui.formatting import safe
 from periph_env.tui.views.deploy_state import RESULT_STYLES, DeployState, Progress
 
 
@@ -122,7 +123,10 @@ def problems_text(state: DeployState) -> Text:
         text.append("Events\n", style="bold")
     for event in state.events[-8:]:
         style = "yellow" if event.type == "Warning" else "dim"
-        line = f"{event.when:>6} {event.reason} {event.object}: {event.message}\n"
+        line = (
+            safe(f"{event.when:>6} {event.reason} {event.object}: {event.message}", one_line=True)
+            + "\n"
+        )
         text.append(line, style=style)
     text.rstrip()  # in place: rich's Text.rstrip returns None
     return text if text.plain else Text("no events", style="dim")
@@ -139,9 +143,9 @@ def history_cells(record: Any) -> tuple[Any, ...]:
         f"#{record.revision}",
         record.action,
         Text(record.status, style=RESULT_STYLES.get(record.status, "")),
-        record.user,
+        safe(record.user, one_line=True),  # a record read from the cluster: the one masker
         record.started.replace("T", " ")[:16],
         duration,
         (record.git_sha or "")[:8],
-        Text(digests or record.message, overflow="ellipsis", no_wrap=True),
+        Text(safe(digests or record.message, one_line=True), overflow="ellipsis", no_wrap=True),
     )
