@@ -211,6 +211,7 @@ class Redactor:
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self._secrets: set[str] = set()
+        self._found: set[str] = set()  # every form of every secret
         self._forms: list[str] | None = None
         self._lock = threading.Lock()
         self.update(secrets)
@@ -222,9 +223,11 @@ class Redactor:
 
     def add(self, value: str) -> None:
         """Remember ``value`` as secret (ignored when it cannot be one, see ``maskable``)."""
-        if value and maskable(value) and value not in self._secrets:
+        if value and value not in self._secrets and maskable(value):
+            forms = forms_of(value)  # computed once per secret, outside the lock
             with self._lock:
                 self._secrets.add(value)
+                self._found |= forms
                 self._forms = None
 
     def update(self, values: Iterable[str]) -> None:
@@ -236,11 +239,8 @@ class Redactor:
         forms = self._forms
         if forms is None:
             with self._lock:
-                found: set[str] = set()
-                for secret in self._secrets:
-                    found |= forms_of(secret)
                 # Longest first, so a secret that contains another is masked whole.
-                forms = self._forms = sorted(found, key=lambda f: (-len(f), f))
+                forms = self._forms = sorted(self._found, key=lambda f: (-len(f), f))
         return forms
 
     def is_secret(self, value: str) -> bool:
