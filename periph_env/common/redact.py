@@ -183,6 +183,10 @@ def forms_of(secret: str) -> set[str]:
     for ascii_only in (True, False):
         forms.add(json.dumps(secret, ensure_ascii=ascii_only)[1:-1])
     forms.add(repr(secret)[1:-1])
+    if "\n" in secret:
+        # A multi-line secret (a PEM key) is printed, and masked, line by line: each line
+        # long enough to be its own is a form (short ones such as "}" would hit anything).
+        forms.update(line.strip() for line in secret.splitlines() if len(line.strip()) >= 8)
     return {f for f in forms if len(f) >= MIN_SECRET_LEN}
 
 

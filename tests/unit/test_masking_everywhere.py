@@ -316,6 +316,17 @@ def test_a_short_secret_is_masked_in_every_form():
     assert masked == "x **** **** **** y"
 
 
+def test_a_multi_line_secret_printed_line_by_line_is_masked_on_every_line():
+    key = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0B\nAQEFAASCBKcwggSjAgEAAoIB\n-----END"
+    out = io.StringIO()
+    redact.remember([key])
+    with contextlib.redirect_stdout(out), redact.guard_streams():
+        for line in key.splitlines():
+            print(line)
+    assert "MIIEvQIBADANBgkqhkiG9w0B" not in out.getvalue()
+    assert "AQEFAASCBKcwggSjAgEAAoIB" not in out.getvalue()
+
+
 def test_values_below_the_floor_and_switch_words_are_never_searched_for():
     masker = Redactor(["ab", "true", "off", "5"])
     assert masker.secrets == frozenset()
