@@ -455,3 +455,15 @@ def test_every_command_first_learns_the_secrets_of_the_projects_env_files():
     known = redact.known()
     assert {"jw7!", "Tr0ub4dor&3", "demo-pw9", "prod-tok"} <= known
     assert "localhost" not in known
+
+
+def test_env_guard_refuses_a_staged_copy_of_a_password_pasted_alone_in_env_and_never_prints_it():
+    import subprocess
+
+    with project(f"JWT_SECRET=x\n{SHORT}\n".encode()) as root:
+        subprocess.run(["git", "init", "-q", str(root)], check=True)
+        (root / "notes.txt").write_text(f"the db password is {SHORT}\n")
+        subprocess.run(["git", "-C", str(root), "add", "notes.txt"], check=True)
+        code, out = cli("env", "guard")
+    assert code == 1  # refused: the pasted line counts as a secret
+    assert "notes.txt" in out and SHORT not in out
