@@ -181,7 +181,11 @@ def test_values_match_python_dotenv_on_arbitrary_text():
             ours[entry.key] = entry.value
         theirs = dotenv_values(stream=io.StringIO(text), interpolate=False)
         portable = {k: v for k, v in theirs.items() if v is not None and re.match(KEY, k)}
-        assert ours == portable
+        # A bare `KEY` line after `KEY=v` unbinds it for python-dotenv (None); periph keeps
+        # the assignment and reports the bare line on its own, so such keys are compared
+        # by neither side.
+        unbound = {k for k, v in theirs.items() if v is None}
+        assert {k: v for k, v in ours.items() if k not in unbound} == portable
 
     agree()
 
