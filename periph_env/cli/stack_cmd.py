@@ -249,7 +249,10 @@ def _watch(stack, services) -> int:
 
 def run_watch(args: argparse.Namespace) -> int:
     """``periph watch [SERVICE...]``: hot reload until ctrl+c."""
-    return _watch(_stack(), args.services)
+    stack = _stack()
+    stack.check_engine()
+    stack.ps()  # an engine that is down or not an engine fails here, not in a thread
+    return _watch(stack, args.services)
 
 
 def run_doctor(args: argparse.Namespace) -> int:

@@ -96,9 +96,11 @@ class EngineAPI:
 
     def ping(self) -> bool:
         """Raise ``EngineUnavailable`` unless the engine answers ``/_ping``."""
-        status, _type, _body = self._request("/_ping")
+        status, _type, body = self._request("/_ping")
         if status != 200:
             raise unavailable(self.host, f"HTTP {status} for /_ping")
+        if body.strip() != b"OK":  # what every engine answers; anything else is not one
+            raise not_the_engine(self.host, f"/_ping with {len(body)} bytes other than OK")
         return True
 
     def _request(self, target: str) -> tuple[int, str, bytes]:

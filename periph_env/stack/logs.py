@@ -174,8 +174,10 @@ class LogFollower:
         self._retry_at = 0.0
 
     def start(self) -> LogFollower:
-        """Start one reader per service, the heartbeat and the dispatcher."""
+        """Start one reader per service, the heartbeat and the dispatcher; an engine that
+        is down or does not answer as one raises here, before anything is started."""
         self.stack.check_engine()
+        self.stack.ps()
         self._threads.append(
             threading.Thread(target=self._heartbeat, name="periph-logs-heartbeat", daemon=True)
         )
