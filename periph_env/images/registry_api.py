@@ -255,7 +255,10 @@ class RegistryClient:
 
     def ping(self) -> None:
         """Check that the registry answers and accepts our credentials (raises otherwise)."""
-        self._check(self._request("GET", "/v2/"), "ping")
+        response = self._check(self._request("GET", "/v2/"), "ping")
+        # Every v2 registry sends this header or a JSON object here; a web page does not.
+        if not response.headers.get("Docker-Distribution-API-Version"):
+            self._json(response, "ping")
 
     def manifest_digest(self, repository: str, reference: str) -> str | None:
         """The digest of ``repository:reference`` in the registry, or None if absent."""

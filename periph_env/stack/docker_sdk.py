@@ -98,6 +98,9 @@ def translate(exc: BaseException, what: str, host: str | None = None) -> PeriphE
     if isinstance(exc, PeriphError):
         return exc
     chain = _chain(exc)
+    if any(isinstance(e, ConnectionRefusedError) for e in chain):
+        return unavailable(host, f"connection refused while trying to {what}")
+    # (urllib3's NewConnectionError is a ConnectTimeoutError too: refused comes first.)
     if any(_is_timeout(e) for e in chain):
         return unavailable(host, f"it did not answer in time while trying to {what}")
     if isinstance(exc, docker.errors.APIError):
@@ -123,13 +126,16 @@ def translate(exc: BaseException, what: str, host: str | None = None) -> PeriphE
             ),
         ):
             return unavailable(host, f"{_reason(cause)} while trying to {what}")
+    for cause in chain:
+        # The SDK reading an answer of the wrong shape (a list where it indexes a key).
+        odd = isinstance(cause, (KeyError, TypeError, AttributeError, ValueError))
+        if odd and (isinstance(exc, docker.errors.DockerException) or _from_docker(cause)):
+            return lying(host, what, type(cause).__name__)
     if isinstance(exc, (docker.errors.DockerException, requests.exceptions.RequestException)):
         return EngineError(
             f"the Docker engine at {host}: cannot {what} ({type(exc).__name__}: {exc})",
             hint="`periph doctor` checks the engine",
         )
-    if isinstance(exc, (ValueError, KeyError, TypeError)) and _from_docker(exc):
-        return lying(host, what, type(exc).__name__)
     return None
 
 
