@@ -9,8 +9,10 @@ read here, by periph's own parser, because the docker SDK's crashes on a malform
 (``auths`` a list, ``auth`` not base64) and its messages can quote what it read. A file
 periph cannot use is a ``DockerConfigError`` (exit 2, like every unusable input file)
 naming the file and the field — ``auths["ghcr.io"].auth: not valid base64`` — and never
-the value. Only what periph needs is checked: the top level, ``auths``, the entry of the
-registry asked for, and the helper that ``credHelpers``/``credsStore`` name for it.
+the value. The whole file is checked (``check_config``), not only the entry periph needs:
+the docker SDK reads every ``auths`` entry, ``proxies`` and ``HttpHeaders`` when a client
+is made, and would crash on any of them (``docker_sdk.client`` checks first). The helper
+``credHelpers``/``credsStore`` name is run only for the registry asked for.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import base64
 import binascii
 import json
 import os
+import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +72,7 @@ def from_docker_config(host: str, path: Path | None = None) -> Credentials | Non
     """The credentials ``docker login`` stored for ``host`` (None when there are none);
     ``DockerConfigError`` when the file or the entry cannot be used."""
     path = path or config_path()
-    config = _load(path)
+    config = check_config(path)
     if config is None:
         return None
     names = _names(host)
@@ -88,6 +92,26 @@ def from_docker_config(host: str, path: Path | None = None) -> Credentials | Non
         if _hostname(key) in names:
             return _from_entry(entry, f'auths["{key}"]', path)
     return None
+
+
+def check_config(path: Path | None = None) -> dict[str, Any] | None:
+    """The Docker config as an object (None when there is no file), after checking every
+    field a docker client reads; ``DockerConfigError`` names the first that is unusable."""
+    path = path or config_path()
+    config = _load(path)
+    if config is None:
+        return None
+    for name in ("auths", "credHelpers", "proxies", "HttpHeaders"):
+        _field(config, path, name, dict)
+    store = config.get("credsStore")
+    if store is not None and not isinstance(store, str):
+        raise DockerConfigError(f"{path}: credsStore: expected the name of a credential helper")
+    for key, entry in (config.get("auths") or {}).items():
+        _from_entry(entry, f'auths["{key}"]', path)
+    for key, value in (config.get("proxies") or {}).items():
+        if not isinstance(value, dict):
+            raise DockerConfigError(f'{path}: proxies["{key}"]: expected an object')
+    return config
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -184,8 +208,13 @@ def _from_helper(helper: str, host: str, path: Path, where: str) -> Credentials 
     from docker.credentials.errors import CredentialsNotFound, StoreError
 
     server = "https://index.docker.io/v1/" if "docker.io" in _names(host) else host
+    program = f"docker-credential-{helper}"
     try:
-        found = Store(helper).get(server)
+        if shutil.which(program) is None:
+            raise StoreError(f"{program} not installed")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the SDK warns on stderr besides raising
+            found = Store(helper).get(server)
     except CredentialsNotFound:
         return None
     except StoreError as exc:

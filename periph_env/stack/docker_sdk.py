@@ -38,7 +38,10 @@ def client(host: str | None = None, timeout: float = CALL_TIMEOUT) -> Any:
     ping within ``PING_TIMEOUT`` seconds; its later calls time out after ``timeout``."""
     import docker
 
+    from periph_env.images.credentials import check_config
+
     host = host or docker_host()
+    check_config()  # the SDK reads config.json on creation and crashes on a malformed one
     with sdk_errors("connect", host), waiting_for(f"the Docker engine at {host}"):
         if host == docker_host():
             made = docker.from_env(timeout=int(PING_TIMEOUT))  # honours DOCKER_TLS_* too

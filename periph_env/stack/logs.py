@@ -148,6 +148,8 @@ class LogFollower:
     """Follow services' logs live; ``on_lines`` gets time-ordered batches and
     ``on_notice`` one line each time the engine is lost, retried or found again."""
 
+    first_retry = 1.0  # seconds before the first retry after the engine is lost; doubles
+
     def __init__(
         self,
         stack: Stack,
@@ -170,7 +172,7 @@ class LogFollower:
         self.on_notice = on_notice or (lambda _line: None)
         self._engine_lock = threading.Lock()
         self._lost_at: float | None = None  # monotonic time the engine was lost, or None
-        self._backoff = 1.0
+        self._backoff = self.first_retry
         self._retry_at = 0.0
 
     def start(self) -> LogFollower:
@@ -224,7 +226,7 @@ class LogFollower:
         with self._engine_lock:
             now = time.monotonic()
             if self._lost_at is None:
-                self._lost_at, self._backoff = now, 1.0
+                self._lost_at, self._backoff = now, self.first_retry
                 self._retry_at = now + self._backoff
                 reason = error.message.splitlines()[0]
                 self.on_notice(

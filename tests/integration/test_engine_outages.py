@@ -116,9 +116,7 @@ def test_an_endpoint_that_answers_but_is_not_an_engine_is_named_as_such(
     assert "not" in proc.stderr and "Docker Engine API" in proc.stderr
 
 
-def test_engine_down_gives_the_same_exit_code_from_images_ps_and_stack_commands(
-    tmp_path, user_env
-):
+def test_engine_down_gives_the_same_exit_code_from_images_ps_and_stack_commands(tmp_path, user_env):
     env = {**user_env, "DOCKER_HOST": f"unix://{tmp_path}/nothing.sock"}
     codes = {c[0]: periph(*c, env=env)[0].returncode for c in (["images"], ["ps"], ["up"])}
     assert codes == {"images": 1, "ps": 1, "up": 1}
@@ -256,3 +254,35 @@ def test_logs_follow_says_it_lost_the_engine_retries_and_reconnects(
     assert not any("Traceback" in line for line in err.lines)
     ticks = [int(line.rsplit(" ", 1)[1]) for line in out.lines if "tick" in line]
     assert ticks == sorted(set(ticks)), "a line was repeated or reordered across the loss"
+
+
+# --- a Docker config file periph cannot use ---------------------------------------------
+
+SECRET = "Tr0ub4dor&3-config-secret"
+
+
+@pytest.mark.parametrize(
+    ("config", "field"),
+    [
+        ('{"auths": ["' + SECRET + '"]}', "auths: expected an object, found a list"),
+        ('{"auths": {"REG": {"auth": "' + SECRET + '"}}}', 'auths["REG"].auth: not valid base64'),
+        ('{"credsStore": "periph-missing"}', "docker-credential-periph-missing is not installed"),
+        ('{"auths": {"REG": {"auth": "' + SECRET, "not valid JSON"),
+    ],
+    ids=["auths a list", "auth not base64", "missing helper", "invalid json"],
+)
+@pytest.mark.parametrize(
+    "command", [["images"], ["build", "--branch", "o", "--push"]], ids=" ".join
+)
+def test_a_malformed_docker_config_is_exit_2_naming_the_file_and_field_never_the_value(
+    command, config, field, tmp_path, user_env, docker_engine
+):
+    address = f"127.0.0.1:{refused_port()}"
+    root = registry_project(tmp_path / "project", address)
+    path = Path(user_env["DOCKER_CONFIG"]) / "config.json"
+    path.write_text(config.replace("REG", address))
+    proc, _ = periph(*command, env=user_env, cwd=root)
+    shown = proc.stdout + proc.stderr
+    assert proc.returncode == 2, shown
+    assert str(path) in shown and field.replace("REG", address) in shown
+    assert SECRET not in shown and "Traceback" not in shown
