@@ -33,9 +33,10 @@ CALL_TIMEOUT = 60.0
 BUILD_TIMEOUT = 900.0  # a build step may be silent for minutes (a compile, a download)
 
 
-def client(host: str | None = None, timeout: float = CALL_TIMEOUT) -> Any:
+def client(host: str | None = None, timeout: float | None = CALL_TIMEOUT) -> Any:
     """A ``docker.DockerClient`` for ``host`` (default ``DOCKER_HOST``) that has answered a
-    ping within ``PING_TIMEOUT`` seconds; its later calls time out after ``timeout``."""
+    ping within ``PING_TIMEOUT`` seconds; its later calls time out after ``timeout``
+    (None: no read timeout, for an events stream that a heartbeat watches instead)."""
     import docker
 
     from periph_env.images.credentials import check_config

@@ -215,9 +215,10 @@ class Lines:
         raise AssertionError(f"no line with {text!r} in {timeout}s; got {self.lines[-20:]}")
 
 
-def test_logs_follow_says_it_lost_the_engine_retries_and_reconnects(
-    tmp_path, user_env, compose_project, base_images, docker_engine
-):
+@pytest.fixture
+def ticker(tmp_path, user_env, compose_project, base_images, docker_engine):
+    """A running one-service project that logs a numbered line every 0.2 s, and a proxy to
+    the real engine in front of it; (env for periph through the proxy, the proxy)."""
     compose = tmp_path / "compose.yaml"
     compose.write_text(TICKER)
     subprocess.run(
@@ -225,35 +226,97 @@ def test_logs_follow_says_it_lost_the_engine_retries_and_reconnects(
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     real = docker_engine.host.removeprefix("unix://")
-    env = {
-        **user_env,
-        "PERIPH_COMPOSE_FILE": str(compose),
-        "COMPOSE_PROJECT_NAME": compose_project,
-    }
     with Proxy(real, tmp_path / "engine.sock") as proxy:
-        env["DOCKER_HOST"] = proxy.docker_host
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "periph_env", "logs", "-f"],
-            cwd=tmp_path, env={**os.environ, **env},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        out, err = Lines(proc.stdout), Lines(proc.stderr)
-        try:
-            out.wait_for("tick")
-            proxy.cut()
-            lost = err.wait_for(f"lost the Docker engine at {proxy.docker_host}", timeout=20)
-            err.wait_for("retrying in", after=lost)
-            err.wait_for("still no Docker engine", after=lost, timeout=30)
-            seen = len(out.lines)
-            proxy.restore()
-            err.wait_for(f"reconnected to the Docker engine at {proxy.docker_host}", timeout=30)
-            out.wait_for("tick", after=seen)  # and the lines flow again
-        finally:
-            proc.terminate()
-            proc.wait(15)
-    assert not any("Traceback" in line for line in err.lines)
+        env = {
+            **user_env,
+            "PERIPH_COMPOSE_FILE": str(compose),
+            "COMPOSE_PROJECT_NAME": compose_project,
+            "DOCKER_HOST": proxy.docker_host,
+        }
+        yield env, proxy
+
+
+def follow_logs(env: dict[str, str], cwd: Path) -> tuple[subprocess.Popen, Lines, Lines]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "periph_env", "logs", "-f"],
+        cwd=cwd, env={**os.environ, **env},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    return proc, Lines(proc.stdout), Lines(proc.stderr)
+
+
+def assert_in_order_without_repeats(out: Lines) -> None:
     ticks = [int(line.rsplit(" ", 1)[1]) for line in out.lines if "tick" in line]
     assert ticks == sorted(set(ticks)), "a line was repeated or reordered across the loss"
+
+
+def test_logs_follow_says_it_lost_the_engine_retries_and_reconnects(ticker, tmp_path):
+    env, proxy = ticker
+    proc, out, err = follow_logs(env, tmp_path)
+    try:
+        out.wait_for("tick")
+        proxy.cut()
+        lost = err.wait_for(f"lost the Docker engine at {proxy.docker_host}", timeout=20)
+        err.wait_for("retrying in", after=lost)
+        err.wait_for("still no Docker engine", after=lost, timeout=30)
+        seen = len(out.lines)
+        proxy.restore()
+        err.wait_for(f"reconnected to the Docker engine at {proxy.docker_host}", timeout=30)
+        out.wait_for("tick", after=seen)  # and the lines flow again
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    assert not any("Traceback" in line for line in err.lines)
+    assert_in_order_without_repeats(out)
+
+
+def test_logs_follow_notices_an_engine_that_stops_answering_within_15s(ticker, tmp_path):
+    env, proxy = ticker
+    proc, out, err = follow_logs(env, tmp_path)
+    try:
+        out.wait_for("tick")
+        frozen_at = time.monotonic()
+        proxy.freeze()
+        err.wait_for(f"lost the Docker engine at {proxy.docker_host}", timeout=LIMIT)
+        assert time.monotonic() - frozen_at < LIMIT
+        assert "did not answer" in "\n".join(err.lines)
+        seen = len(out.lines)
+        proxy.restore()
+        err.wait_for("reconnected to the Docker engine", timeout=40)
+        out.wait_for("tick", after=seen)
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    assert_in_order_without_repeats(out)
+
+
+def test_the_status_model_says_disconnected_when_the_engine_stops_answering(ticker, monkeypatch):
+    from periph_env.stack import Stack, StatusModel
+
+    env, proxy = ticker
+    for name in ("DOCKER_HOST", "COMPOSE_PROJECT_NAME"):
+        monkeypatch.setenv(name, env[name])
+    compose = Path(env["PERIPH_COMPOSE_FILE"])
+    stack = Stack(compose.parent, compose_path=compose, env_file=env["PERIPH_ENV_FILE"])
+    model = StatusModel(stack).start()
+    try:
+        deadline = time.monotonic() + 30
+        while not model.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert model.connected
+        frozen_at = time.monotonic()
+        proxy.freeze()
+        while model.connected and time.monotonic() - frozen_at < LIMIT:
+            time.sleep(0.05)
+        assert not model.connected, "still 'connected' to an engine that does not answer"
+        assert proxy.docker_host in (model.error or "")
+        proxy.restore()
+        deadline = time.monotonic() + 40
+        while not model.connected and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert model.connected
+    finally:
+        model.stop()
 
 
 # --- a Docker config file periph cannot use ---------------------------------------------
