@@ -20,6 +20,10 @@ import pytest
 
 from tests.fixtures.endpoints import Lying, Proxy, Silent, refused_port
 
+# The Docker tier: the fake endpoints need no engine, but these are process-level tests
+# of the Docker side (minutes, not the unit tier's seconds); the log tests use the engine.
+pytestmark = pytest.mark.docker
+
 REPO = Path(__file__).resolve().parents[2]
 LIMIT = 15.0
 
@@ -141,6 +145,7 @@ def registry_project(root: Path, address: str) -> Path:
 REGISTRY_COMMANDS = [["images"], ["push"], ["build", "--branch", "outage", "--push"]]
 
 
+@pytest.mark.registry
 @pytest.mark.parametrize("command", REGISTRY_COMMANDS, ids=" ".join)
 def test_a_registry_that_accepts_and_never_answers_fails_within_15s_naming_it(
     command, tmp_path, user_env, docker_engine
@@ -153,6 +158,7 @@ def test_a_registry_that_accepts_and_never_answers_fails_within_15s_naming_it(
     assert "did not answer" in proc.stdout + proc.stderr
 
 
+@pytest.mark.registry
 @pytest.mark.parametrize("command", REGISTRY_COMMANDS, ids=" ".join)
 def test_a_registry_that_refuses_connections_fails_naming_it(
     command, tmp_path, user_env, docker_engine
@@ -164,6 +170,7 @@ def test_a_registry_that_refuses_connections_fails_naming_it(
     assert "connection refused" in proc.stdout + proc.stderr
 
 
+@pytest.mark.registry
 @pytest.mark.parametrize(
     ("body", "content_type"),
     [(b"<html>login</html>", "text/html"), (b'{"tags": ["a"', "application/json")],
