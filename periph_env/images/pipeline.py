@@ -274,7 +274,8 @@ def _describe(exc: Exception, what: str) -> str:
     """An engine error as ``docker_sdk`` words it (endpoint named); a file error as is."""
     from periph_env.stack.docker_sdk import translate
 
-    error = None if isinstance(exc, FileNotFoundError) else translate(exc, what)
+    engine_side = isinstance(exc, (DockerException, ConnectionError, TimeoutError))
+    error = translate(exc, what) if engine_side else None
     return error.message if error else f"{type(exc).__name__}: {exc}"
 
 
