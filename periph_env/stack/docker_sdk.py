@@ -44,10 +44,20 @@ def client(host: str | None = None, timeout: float | None = CALL_TIMEOUT) -> Any
     host = host or docker_host()
     check_config()  # the SDK reads config.json on creation and crashes on a malformed one
     with sdk_errors("connect", host), waiting_for(f"the Docker engine at {host}"):
-        if host == docker_host():
-            made = docker.from_env(timeout=int(PING_TIMEOUT))  # honours DOCKER_TLS_* too
-        else:
-            made = docker.DockerClient(base_url=host, timeout=int(PING_TIMEOUT))
+        try:
+            if host == docker_host():
+                made = docker.from_env(timeout=int(PING_TIMEOUT))  # honours DOCKER_TLS_* too
+            else:
+                made = docker.DockerClient(base_url=host, timeout=int(PING_TIMEOUT))
+        except (ValueError, docker.errors.DockerException) as exc:
+            # Only the API version query talks to the engine (and chains its cause):
+            # anything else is an address the SDK cannot use (a bad port, ssh without
+            # paramiko, npipe on Linux).
+            if isinstance(exc, docker.errors.DockerException) and exc.__cause__ is not None:
+                raise
+            raise unavailable(
+                host, f"DOCKER_HOST is not an address periph can use: {exc}"
+            ) from None
         made.api.ping()
     made.api.timeout = timeout
     return made
@@ -104,7 +114,14 @@ def translate(exc: BaseException, what: str, host: str | None = None) -> PeriphE
     chain = _chain(exc)
     if any(isinstance(e, ConnectionRefusedError) for e in chain):
         return unavailable(host, f"connection refused while trying to {what}")
-    # (urllib3's NewConnectionError is a ConnectTimeoutError too: refused comes first.)
+    if any(isinstance(e, socket.gaierror) for e in chain):
+        return unavailable(host, f"its host name does not resolve (while trying to {what})")
+    # urllib3's NewConnectionError is a ConnectTimeoutError too: only a real timeout is one.
+    new_connection = urllib3.exceptions.NewConnectionError
+    if any(isinstance(e, new_connection) for e in chain) and not any(
+        isinstance(e, (socket.timeout, TimeoutError)) for e in chain
+    ):
+        return unavailable(host, f"cannot connect while trying to {what}")
     if any(_is_timeout(e) for e in chain):
         return unavailable(host, f"it did not answer in time while trying to {what}")
     if isinstance(exc, docker.errors.APIError):

@@ -70,10 +70,14 @@ class EngineAPI:
         parsed = urllib.parse.urlparse(self.host)
         if parsed.scheme == "unix":
             return _UnixConnection(parsed.path, self.timeout)
+        if parsed.scheme in ("tcp", "http") and parsed.hostname:
+            try:
+                port = parsed.port or 2375
+            except ValueError:  # a port that is not a number
+                raise unavailable(self.host, "DOCKER_HOST has an invalid port") from None
+            return http.client.HTTPConnection(parsed.hostname, port, timeout=self.timeout)
         if parsed.scheme in ("tcp", "http"):
-            return http.client.HTTPConnection(
-                parsed.hostname, parsed.port or 2375, timeout=self.timeout
-            )
+            raise unavailable(self.host, "DOCKER_HOST names no host")
         raise unavailable(self.host, f"unsupported DOCKER_HOST scheme {parsed.scheme!r}")
 
     def get(self, path: str, params: dict[str, str] | None = None) -> Any:
@@ -120,6 +124,8 @@ class EngineAPI:
             raise unavailable(self.host, "connection refused") from None
         except FileNotFoundError:
             raise unavailable(self.host, "no socket there") from None
+        except socket.gaierror:
+            raise unavailable(self.host, "its host name does not resolve") from None
         except (OSError, http.client.HTTPException) as exc:
             raise unavailable(self.host, str(exc) or type(exc).__name__) from None
         finally:

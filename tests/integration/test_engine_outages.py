@@ -93,6 +93,15 @@ def test_an_engine_that_is_not_there_fails_at_once_naming_it(command, tmp_path, 
     assert_clean_failure(proc, seconds, host, command)
 
 
+@pytest.mark.parametrize(
+    "host", ["tcp://", "tcp://engine:abc", "garbage", "tcp://no-such-host.invalid:2375"]
+)
+@pytest.mark.parametrize("command", [["ps"], ["images"], ["logs"]], ids=" ".join)
+def test_a_docker_host_periph_cannot_use_is_named_without_a_traceback(command, host, user_env):
+    proc, seconds = periph(*command, env={**user_env, "DOCKER_HOST": host})
+    assert_clean_failure(proc, seconds, f"the Docker engine at {host}", command)
+
+
 def test_an_engine_refusing_tcp_connections_fails_naming_it(user_env):
     host = f"tcp://127.0.0.1:{refused_port()}"
     for command in (["ps"], ["images"]):
