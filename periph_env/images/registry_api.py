@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import httpx
 
 from periph_env.common.waiting import waiting_for
-from periph_env.errors import EngineError
+from periph_env.errors import EngineError, UsageError
 from periph_env.images.credentials import Credentials, registry_host
 from periph_env.images.models import PushRefused
 
@@ -115,6 +115,13 @@ class RegistryClient:
         api_host = "registry-1.docker.io" if self.host == "docker.io" else self.host
         scheme = "http" if _is_loopback(self.host) else "https"
         self.base = f"{scheme}://{api_host}"
+        try:
+            httpx.URL(self.base + "/v2/")
+        except (httpx.InvalidURL, ValueError):
+            raise UsageError(
+                f"registry {registry!r} is not a valid address (host[:port][/path])",
+                hint="fix [images] registry in periph.toml, or PERIPH_REGISTRY",
+            ) from None
         self.credentials = credentials
         self._timeout = httpx.Timeout(
             min(timeout, READ_TIMEOUT), connect=min(timeout, CONNECT_TIMEOUT)
@@ -179,7 +186,16 @@ class RegistryClient:
                 else f"accepted the connection but did not answer within {self._timeout.read:g} s"
             )
         elif isinstance(exc, httpx.ConnectError):
-            why = "connection refused" if "refused" in str(exc).lower() else "cannot connect"
+            text = str(exc).lower()
+            why = (
+                "connection refused"
+                if "refused" in text
+                else "its host name does not resolve"
+                if "name or service" in text or "name resolution" in text
+                else "the TLS handshake failed"
+                if "ssl" in text or "certificate" in text
+                else "cannot connect"
+            )
         else:
             why = type(exc).__name__
         return RegistryUnreachable(

@@ -95,3 +95,17 @@ def test_every_request_has_connect_and_read_timeouts():
     made = client(answering(b"{}"))
     timeout = made._client.timeout
     assert timeout.connect == 5.0 and timeout.read == 10.0
+
+
+@pytest.mark.parametrize("registry", ["127.0.0.1:abc/team", "[::1/team"])
+def test_a_registry_address_that_is_not_one_is_a_usage_error_naming_it(registry):
+    from periph_env.errors import UsageError
+
+    with pytest.raises(UsageError, match="is not a valid address"):
+        RegistryClient(registry, None)
+
+
+def test_a_host_that_does_not_resolve_says_so():
+    error = httpx.ConnectError("[Errno -2] Name or service not known")
+    with pytest.raises(RegistryUnreachable, match="its host name does not resolve"):
+        client(raising(error)).ping()
