@@ -150,25 +150,31 @@ class Engine:
         start = time.monotonic()
         stream = BuildStream(plan.spec.name)
         context = create_archive(root=str(plan.spec.context), files=plan.paths)
+        heartbeat = docker_sdk.Heartbeat(self.host, None)
         try:
-            messages = self.api.build(
-                fileobj=context,
-                custom_context=True,
-                dockerfile=plan.spec.dockerfile,
-                tag=plan.ref(plan.content_tag),
-                buildargs=dict(plan.spec.args),
-                labels={CONTENT_LABEL: plan.content_tag, SERVICE_LABEL: plan.spec.name},
-                rm=True,
-                forcerm=True,
-                nocache=no_cache,
-                decode=True,
-                timeout=int(docker_sdk.BUILD_TIMEOUT),
-            )
-            for message in messages:
-                if not isinstance(message, dict):
-                    raise docker_sdk.lying(self.host, "build", "a message not an object")
-                yield from stream.feed(message)
-            yield from stream.finish()
+            with docker_sdk.responses_of_this_thread(self.api) as responses:
+                messages = self.api.build(
+                    fileobj=context,
+                    custom_context=True,
+                    dockerfile=plan.spec.dockerfile,
+                    tag=plan.ref(plan.content_tag),
+                    buildargs=dict(plan.spec.args),
+                    labels={CONTENT_LABEL: plan.content_tag, SERVICE_LABEL: plan.spec.name},
+                    rm=True,
+                    forcerm=True,
+                    nocache=no_cache,
+                    decode=True,
+                    timeout=int(docker_sdk.BUILD_TIMEOUT),
+                )
+            # A silent RUN step may take minutes: the read timeout is long, and a
+            # heartbeat notices an engine that stopped answering long before it.
+            heartbeat = docker_sdk.Heartbeat(self.host, responses[-1] if responses else None)
+            with heartbeat:
+                for message in messages:
+                    if not isinstance(message, dict):
+                        raise docker_sdk.lying(self.host, "build", "a message not an object")
+                    yield from stream.feed(message)
+                yield from stream.finish()
         except Exception as exc:
             error = docker_sdk.translate(exc, f"build {plan.spec.name}", self.host)
             if error is None:
@@ -176,6 +182,8 @@ class Engine:
             stream.error = stream.error or error.message
         finally:
             context.close()
+        if heartbeat.lost:  # the real cause, whatever the cut stream looked like
+            stream.error = heartbeat.lost
         if stream.error or not stream.image_id:
             yield Failed(
                 plan.spec.name,

@@ -16,8 +16,10 @@ between two messages; log follows have a heartbeat instead, see ``logs.py``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -26,7 +28,16 @@ from periph_env.common.waiting import waiting_for
 from periph_env.errors import EngineError, PeriphError
 from periph_env.stack.engine_api import docker_host, unavailable
 
-__all__ = ["client", "docker_host", "lying", "sdk_errors", "translate"]
+__all__ = [
+    "Heartbeat",
+    "client",
+    "docker_host",
+    "lying",
+    "responses_of_this_thread",
+    "sdk_errors",
+    "shutdown",
+    "translate",
+]
 
 PING_TIMEOUT = 5.0
 CALL_TIMEOUT = 60.0
@@ -193,3 +204,75 @@ def _reason(exc: BaseException) -> str:
     if "Connection aborted" in text or "RemoteDisconnected" in text:
         return "the engine closed the connection"
     return type(exc).__name__
+
+
+# --- long streams: a heartbeat instead of an endless read ------------------------------
+
+
+def shutdown(response: Any) -> None:
+    """Shut a streaming response's socket down, which wakes a thread blocked reading it
+    (a plain close would wait for that reader). Uses the SDK's ``CancellableStream``,
+    which knows how to find the socket under requests and urllib3."""
+    from docker.types.daemon import CancellableStream
+
+    with contextlib.suppress(Exception):
+        CancellableStream(iter(()), response).close()
+
+
+@contextlib.contextmanager
+def responses_of_this_thread(api: Any) -> Iterator[list[Any]]:
+    """Collect the HTTP responses the SDK's ``api`` gets in this thread (the SDK's
+    streaming calls return a generator and keep the response to themselves)."""
+    me = threading.get_ident()
+    got: list[Any] = []
+
+    def hook(response: Any, *_args: Any, **_kwargs: Any) -> Any:
+        if threading.get_ident() == me:
+            got.append(response)
+        return response
+
+    api.hooks["response"].append(hook)
+    try:
+        yield got
+    finally:
+        api.hooks["response"].remove(hook)
+
+
+class Heartbeat:
+    """Pings the engine every ``every`` seconds while a long stream (a build) runs; after
+    ``misses`` unanswered pings in a row it shuts the stream down, so the reader wakes
+    within ~``every * misses + PING_TIMEOUT`` seconds of the engine going silent instead
+    of waiting out the stream's read timeout. ``lost`` then says what happened."""
+
+    def __init__(self, host: str, response: Any, every: float = 5.0, misses: int = 2) -> None:
+        self.host, self.response, self.every, self.misses = host, response, every, misses
+        self.lost: str | None = None
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="periph-heartbeat", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        if self.response is not None:
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+
+    def _run(self) -> None:
+        pinger = None
+        missed = 0
+        while not self._done.wait(self.every):
+            try:
+                pinger = pinger or client(self.host, timeout=PING_TIMEOUT)
+                with sdk_errors("ping", self.host):
+                    pinger.api.ping()
+                missed = 0
+            except PeriphError:
+                pinger, missed = None, missed + 1
+            if missed >= self.misses and not self._done.is_set():
+                self.lost = (
+                    f"the Docker engine at {self.host} stopped answering "
+                    f"({missed} pings in a row unanswered)"
+                )
+                shutdown(self.response)
+                return

@@ -254,13 +254,10 @@ class LogFollower:
             )
 
     def _close_streams(self) -> None:
-        from docker.types.daemon import CancellableStream
+        from periph_env.stack.docker_sdk import shutdown
 
         for response in list(self._responses.values()):
-            # Shuts the socket down, which unblocks the reader (a plain close would wait
-            # for the reader's lock).
-            with contextlib.suppress(Exception):
-                CancellableStream(iter(()), response).close()
+            shutdown(response)  # wakes the reader blocked on it
 
     def _statuses(self) -> dict[str, Any] | None:
         """Every service's status, or None (said, and waited for) when the engine is lost."""

@@ -365,3 +365,40 @@ def test_a_malformed_docker_config_is_exit_2_naming_the_file_and_field_never_the
     assert proc.returncode == 2, shown
     assert str(path) in shown and field.replace("REG", address) in shown
     assert SECRET not in shown and "Traceback" not in shown
+
+
+# --- a build when the engine stops answering mid-way -----------------------------------
+
+
+def test_a_build_notices_an_engine_that_stops_answering_mid_build(
+    tmp_path, user_env, docker_engine, base_images
+):
+    root = registry_project(tmp_path / "project", f"127.0.0.1:{refused_port()}")
+    marker = f"outage-{time.time_ns()}"  # a fresh RUN step: never served from the cache
+    (root / "services" / "alpha" / "Dockerfile.prod").write_text(
+        f"FROM debian:bookworm-slim\nRUN echo {marker} && sleep 60\n"
+    )
+    real = docker_engine.host.removeprefix("unix://")
+    with Proxy(real, tmp_path / "engine.sock") as proxy:
+        env = {**user_env, "DOCKER_HOST": proxy.docker_host}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "periph_env", "build", "--branch", "outage", "-v"],
+            cwd=root, env={**os.environ, **env},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        out, err = Lines(proc.stdout), Lines(proc.stderr)
+        try:
+            err.wait_for(marker, timeout=120)
+            frozen_at = time.monotonic()
+            proxy.freeze()
+            code = proc.wait(60)
+            took = time.monotonic() - frozen_at
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proxy.restore()
+    shown = "\n".join(out.lines + err.lines)
+    assert code == 1, shown
+    assert f"the Docker engine at {proxy.docker_host} stopped answering" in shown
+    assert "Traceback" not in shown
+    assert took < 30, took
