@@ -233,29 +233,47 @@ class Engine:
 
     def _push_once(self, service, repo, tag, auth, on_progress):
         """Events on success; ``(message, transient)`` on failure."""
-        events: list[Event] = []
-        last_status = ""
+        heartbeat = docker_sdk.Heartbeat(self.host, None)
         try:
-            for message in self.api.push(repo, tag=tag, stream=True, decode=True, auth_config=auth):
-                if on_progress:
-                    on_progress(message)
-                if "error" in message or "errorDetail" in message:
-                    detail = message.get("errorDetail") or {}
-                    text = str(message.get("error") or detail.get("message") or "push failed")
-                    return text, _is(text, _TRANSIENT) and not _is(text, _REFUSED)
-                status = str(message.get("status", ""))
-                if status and status != last_status and "id" not in message:
-                    events.append(PushProgress(service, tag, status))
-                last_status = status or last_status
+            with docker_sdk.responses_of_this_thread(self.api) as responses:
+                messages = self.api.push(repo, tag=tag, stream=True, decode=True, auth_config=auth)
+            # An engine that stops answering mid-push is noticed by the heartbeat, and not
+            # retried: the engine is gone, not the registry.
+            heartbeat = docker_sdk.Heartbeat(self.host, responses[-1] if responses else None)
+            with heartbeat:
+                return _push_events(messages, service, tag, on_progress, self.host)
         except APIError as exc:
             text = str(exc.explanation or exc)
             return text, exc.is_server_error() or _is(text, _TRANSIENT)
         except Exception as exc:
+            if heartbeat.lost:
+                return heartbeat.lost, False
             error = docker_sdk.translate(exc, f"push {repo}:{tag}", self.host)
             if error is None:
                 raise
             return error.message, True
-        return events
+
+
+def _push_events(
+    messages, service: str, tag: str, on_progress, host: str
+) -> list[Event] | tuple[str, bool]:
+    """The push stream's progress as events, or ``(message, transient)`` for its error."""
+    events: list[Event] = []
+    last_status = ""
+    for message in messages:
+        if not isinstance(message, dict):
+            raise docker_sdk.lying(host, f"push {tag}", "a message that is not an object")
+        if on_progress:
+            on_progress(message)
+        if "error" in message or "errorDetail" in message:
+            detail = message.get("errorDetail") or {}
+            text = str(message.get("error") or detail.get("message") or "push failed")
+            return text, _is(text, _TRANSIENT) and not _is(text, _REFUSED)
+        status = str(message.get("status", ""))
+        if status and status != last_status and "id" not in message:
+            events.append(PushProgress(service, tag, status))
+        last_status = status or last_status
+    return events
 
 
 def _is(text: str, needles: tuple[str, ...]) -> bool:

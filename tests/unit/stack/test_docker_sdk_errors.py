@@ -103,3 +103,27 @@ def test_an_unreachable_engine_is_a_failure_not_a_usage_error():
 def test_sdk_errors_turns_the_sdk_exception_into_the_translation():
     with pytest.raises(EngineUnavailable, match=HOST), sdk_errors("ping", HOST):
         raise requests.exceptions.ReadTimeout("Read timed out.")
+
+
+def test_a_heartbeat_that_loses_the_engine_says_so_and_shuts_the_stream(tmp_path):
+    from periph_env.stack.docker_sdk import Heartbeat
+
+    class Response:
+        closed = False
+
+    host = f"unix://{tmp_path}/gone.sock"
+    heartbeat = Heartbeat(host, Response(), every=0.01, misses=2)
+    with heartbeat:
+        heartbeat._thread.join(timeout=30)
+    assert (
+        heartbeat.lost
+        == f"the Docker engine at {host} stopped answering (2 pings in a row unanswered)"
+    )
+
+
+def test_a_heartbeat_without_a_stream_starts_nothing():
+    from periph_env.stack.docker_sdk import Heartbeat
+
+    with Heartbeat(HOST, None) as heartbeat:
+        assert not heartbeat._thread.is_alive()
+    assert heartbeat.lost is None
