@@ -1,5 +1,8 @@
 """``periph build|push|images``: production images. Progress goes to stderr, the result
-(text or JSON) to stdout; exit 0 ok, 1 a service failed, 2 usage. Imports the engine lazily.
+(text or JSON) to stdout; exit 0 ok, 1 a service failed or an engine or registry is down
+or does not answer, 2 usage (bad flags, an unusable Docker config file). A call to the
+engine or the registry that takes more than two seconds says what it waits for on
+stderr. Imports the engine lazily.
 """
 
 from __future__ import annotations
@@ -52,6 +55,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     images.add_argument("--format", choices=("text", "json"), default="text")
     images.set_defaults(handler=run_images)
+
+
+def _speak() -> None:
+    """Show waits longer than two seconds (``waiting for the registry at … (3 s)…``)."""
+    from periph_env.common.waiting import set_reporter
+
+    set_reporter(lambda line: print(f"[periph] {line}", file=sys.stderr, flush=True))
 
 
 def _positive(text: str) -> int:
@@ -114,6 +124,7 @@ def run_build(args: argparse.Namespace) -> int:
     from periph_env.images.pipeline import BuildOptions, build
 
     root = find_project_root()
+    _speak()
     options = BuildOptions(
         services=args.services or None,
         branch=args.branch,
@@ -134,6 +145,7 @@ def run_push(args: argparse.Namespace) -> int:
     from periph_env.images.pipeline import push
 
     root = find_project_root()
+    _speak()
     results, _ = _follow(push(root, args.services or None, jobs=args.jobs), args.verbose)
     _print_results(results, args.format, args.services or [r.service for r in results])
     return 1 if any(r.status == "failed" for r in results) else 0
@@ -153,14 +165,17 @@ def _age(seconds: float | None) -> str:
 
 
 def run_images(args: argparse.Namespace) -> int:
-    """``periph images``: what is here and what is in the registry, per service."""
+    """``periph images``: what is here and what is in the registry, per service; exit 1
+    (after the listing) when the registry could not be listed."""
     from periph_env.common import find_project_root
     from periph_env.images.listing import list_images
 
+    _speak()
     listing = list_images(find_project_root())
+    failed = 1 if any(s.remote_error for s in listing) else 0
     if args.format == "json":
         print(json.dumps([s.to_json() for s in listing], indent=2))
-        return 0
+        return failed
     for s in listing:
         print(f"{s.service} ({s.repository})")
         for where, rows in (("local", s.local), ("registry", s.remote)):
@@ -173,4 +188,4 @@ def run_images(args: argparse.Namespace) -> int:
                 ident = row.digest if where == "registry" else (row.id or "")[:19]
                 tags = ", ".join(row.tags) or "<untagged>"
                 print(f"  {where:<8} {tags}  {ident}  {_size(row.size)}  {_age(row.age_seconds)}")
-    return 0
+    return failed

@@ -4,17 +4,24 @@ The app can deploy to prod, so the server listens on 127.0.0.1 only (there is no
 to listen elsewhere: use SSH port forwarding from another machine) and every request
 needs a random token, printed at start as Jupyter does. The page loads only what the
 textual-serve wheel ships (xterm.js): our template drops its external font link.
+
+The URL (with its token) is printed only once the socket listens: a port that is taken
+fails first, with ``port N is in use by pid 1234 (python3)`` and exit 1, and never
+after a URL that leads nowhere (or to whatever holds the port).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import hmac
 import secrets
 import shlex
 import sys
 from pathlib import Path
 from typing import Any
+
+from periph_env.errors import EngineError
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -79,13 +86,37 @@ def make_server(root: Path, port: int, token: str) -> Any:
             app.middlewares.append(require_token)
             return app
 
-        async def on_startup(self, app: web.Application) -> None:
+        def announce(self, *_aiohttp_banner: object) -> None:
+            """Print the URL; aiohttp calls this once every site listens."""
             url = f"http://{HOST}:{self.port}/?token={token}"
             print(f"periph serve: the TUI of {root} at\n\n    {url}\n", flush=True)
             print(
                 f"From another machine: ssh -L {self.port}:127.0.0.1:{self.port} <this host>, "
                 "then open the URL above. Ctrl+C stops.",
                 flush=True,
+            )
+
+        def serve(self, debug: bool = False) -> None:
+            """textual-serve's ``Server.serve`` (1.1.3), with the URL printed by aiohttp's
+            after-listen hook instead of ``on_startup`` (which runs before the bind)."""
+            import asyncio
+            import contextlib
+            import signal
+
+            self.debug = debug
+            self.initialize_logging()
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(signal.SIGINT, self.request_exit)
+                loop.add_signal_handler(signal.SIGTERM, self.request_exit)
+            web.run_app(
+                self._make_app(),
+                host=self.host,
+                port=self.port,
+                handle_signals=False,
+                loop=loop,
+                print=self.announce,
             )
 
     return TokenServer(
@@ -98,7 +129,8 @@ def make_server(root: Path, port: int, token: str) -> Any:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    """Serve until Ctrl+C; exit 2 for a bad port, 1 when the port is taken."""
+    """Serve until Ctrl+C; exit 2 for a bad port, 1 when the port is taken (said before
+    any URL is printed)."""
     from periph_env.errors import UsageError
     from periph_env.tui import project_root
 
@@ -110,11 +142,29 @@ def run_serve(args: argparse.Namespace) -> int:
         raise UsageError(
             "periph serve needs textual-serve", hint="pip install textual-serve==1.1.3"
         ) from exc
+    taken = in_use(args.port)
+    if taken:
+        raise taken
     token = secrets.token_urlsafe(24)
     server = make_server(project_root(), args.port, token)
     try:
         server.serve()
     except OSError as exc:
-        print(f"periph serve: cannot listen on {HOST}:{args.port}: {exc.strerror}", file=sys.stderr)
-        return 1
+        # Taken between the check and the bind: the same message, still before any URL.
+        error = in_use(args.port, taken=True) if exc.errno == errno.EADDRINUSE else None
+        raise error or EngineError(f"cannot listen on {HOST}:{args.port}: {exc.strerror}") from None
     return 0
+
+
+def in_use(port: int, taken: bool = False) -> EngineError | None:
+    """A ``PortInUse`` (exit 1) naming the holder when ``127.0.0.1:port`` is taken."""
+    from periph_env.stack.errors import PortInUse
+    from periph_env.stack.ports import holder, port_taken
+
+    if not (taken or port_taken(HOST, port)):
+        return None
+    who = holder(port)
+    return PortInUse(
+        f"port {port} is in use by {who or 'another process (not visible to this user)'}",
+        hint=f"stop it, or serve elsewhere: periph serve --port {port + 1}",
+    )

@@ -3,7 +3,9 @@
 A thin layer over ``periph_env.stack`` (imported inside the handlers). The stack is
 ``compose/compose.yaml`` with the project's ``.env``; ``PERIPH_ENV_FILE``,
 ``PERIPH_COMPOSE_FILE`` and ``COMPOSE_PROJECT_NAME`` point it elsewhere (parallel stacks,
-tests). Exit codes: 0 ok, 1 a failed operation or check, 2 usage or no engine.
+tests). Exit codes: 0 ok, 1 a failed operation or check (an engine that is down or does
+not answer included), 2 usage (bad flags, a broken compose file). A call to the engine
+that takes more than two seconds says what it waits for on stderr.
 """
 
 from __future__ import annotations
@@ -71,8 +73,10 @@ def _services(parser: argparse.ArgumentParser) -> None:
 
 
 def _stack():
+    from periph_env.common.waiting import set_reporter
     from periph_env.stack import Stack
 
+    set_reporter(_notice)
     compose = os.environ.get("PERIPH_COMPOSE_FILE") or None
     return Stack(
         root=os.path.dirname(os.path.abspath(compose)) if compose else None,
@@ -83,6 +87,11 @@ def _stack():
 
 def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
+
+
+def _notice(line: str) -> None:
+    """What periph waits for, or a lost and found engine: on stderr, apart from output."""
+    print(f"periph: {line}", file=sys.stderr, flush=True)
 
 
 def run_up(args: argparse.Namespace) -> int:
@@ -188,6 +197,7 @@ def run_logs(args: argparse.Namespace) -> int:
         services=args.services,
         since=args.since,
         grep=args.grep,
+        on_notice=_notice,
     ).start()
     try:
         while True:
@@ -239,7 +249,10 @@ def _watch(stack, services) -> int:
 
 def run_watch(args: argparse.Namespace) -> int:
     """``periph watch [SERVICE...]``: hot reload until ctrl+c."""
-    return _watch(_stack(), args.services)
+    stack = _stack()
+    stack.check_engine()
+    stack.ps()  # an engine that is down or not an engine fails here, not in a thread
+    return _watch(stack, args.services)
 
 
 def run_doctor(args: argparse.Namespace) -> int:

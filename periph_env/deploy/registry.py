@@ -10,11 +10,8 @@ Loopback registries speak plain HTTP, others HTTPS.
 
 from __future__ import annotations
 
-import base64
-import json
 import os
 import re
-from pathlib import Path
 
 import httpx
 
@@ -48,18 +45,12 @@ def credentials(host: str) -> tuple[str, str] | None:
         user, password = os.environ.get(f"{prefix}_USERNAME"), os.environ.get(f"{prefix}_PASSWORD")
         if user and password:
             return user, password
-    config = Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
-    try:
-        auths = json.loads(config.read_text()).get("auths", {})
-    except (OSError, ValueError):
-        return None
-    for name in (host, f"http://{host}", f"https://{host}"):
-        auth = (auths.get(name) or {}).get("auth")
-        if auth:
-            decoded = base64.b64decode(auth).decode()
-            user, _, password = decoded.partition(":")
-            return user, password
-    return None
+    # One reader of config.json (images.credentials): a malformed file is a clear error
+    # naming the file and the field, never a crash or a value in a message.
+    from periph_env.images.credentials import from_docker_config
+
+    found = from_docker_config(host)
+    return (found.username, found.password) if found else None
 
 
 def _bearer(client: httpx.Client, challenge: str, auth: tuple[str, str] | None) -> str | None:

@@ -68,7 +68,7 @@ def list_images(root: str | Path, engine: Engine | None = None) -> list[ServiceI
         for name in services.configured_services(config):
             repository = services.image_repository(registry, name)
             entry = ServiceImages(name, repository)
-            for image in engine.api.images(name=repository):
+            for image in engine.images(repository):
                 repo_tags = image.get("RepoTags") or []
                 tags = sorted(t for t in repo_tags if t.startswith(repository + ":"))
                 digests = [d.split("@", 1)[1] for d in image.get("RepoDigests") or [] if "@" in d]
@@ -104,9 +104,10 @@ def _remote(client: RegistryClient, repository: str, now: float) -> list[ImageRo
         row = by_digest.get(manifest.digest)
         if row is None:
             created = None
-            config_digest = manifest.json().get("config", {}).get("digest")
+            config_digest = manifest.config_digest()
             if config_digest:
                 created = client.config_blob(repository, config_digest).get("created")
+                created = created if isinstance(created, str) else None
             row = by_digest[manifest.digest] = ImageRow(
                 tags=[], size=manifest.size(), created=created,
                 age_seconds=_age(created, now), digest=manifest.digest,

@@ -261,13 +261,22 @@ def _one_service(ctx: _Context, spec: services.ServiceSpec) -> Iterator[Event]:
         yield Failed(spec.name, exc.message, result.step or "", result.log_tail or "", exc.hint)
     except (DockerException, OSError) as exc:
         # An engine or file error mid-way fails this service only, with what went wrong.
-        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+        result.status, result.error = "failed", _describe(exc, f"build {spec.name}")
         yield Failed(spec.name, result.error)
     finally:
         result.seconds = time.monotonic() - start
         if result.status != "failed":
             _remember(ctx, plan, result)
         yield Done(spec.name, result)
+
+
+def _describe(exc: Exception, what: str) -> str:
+    """An engine error as ``docker_sdk`` words it (endpoint named); a file error as is."""
+    from periph_env.stack.docker_sdk import translate
+
+    engine_side = isinstance(exc, (DockerException, ConnectionError, TimeoutError))
+    error = translate(exc, what) if engine_side else None
+    return error.message if error else f"{type(exc).__name__}: {exc}"
 
 
 def _remote_lookup(ctx: _Context, plan: BuildPlan) -> Iterator[Event]:
@@ -408,7 +417,7 @@ def _push_recorded(ctx: _Context, name: str) -> Iterator[Event]:
         result.error = exc.message
         yield Failed(name, exc.message, hint=exc.hint)
     except (DockerException, OSError) as exc:
-        result.error = f"{type(exc).__name__}: {exc}"
+        result.error = _describe(exc, f"push {name}")
         yield Failed(name, result.error)
     finally:
         result.seconds = time.monotonic() - start

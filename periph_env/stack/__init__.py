@@ -20,8 +20,11 @@ Public API (the CLI and the TUI use only these names):
   progresses; ``start()``, ``stop()``.
 - ``doctor(stack) -> list[Check]`` (``checks.py``).
 
-Models live in ``models.py``. Errors are ``periph_env.errors`` types: an unreachable
-engine is a ``UsageError``-coded ``EngineUnavailable`` (exit 2) with a remedy hint.
+Models live in ``models.py``. Errors are ``periph_env.errors`` types: an engine that is
+down or does not answer is an ``EngineUnavailable`` (exit 1, like ``periph images``)
+naming the endpoint, with a remedy hint; one that answers but is not an engine an
+``EngineError``. Docker SDK clients come from ``docker_sdk.client()`` and its errors are
+translated in ``docker_sdk.translate`` (one place).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Compose v2 (through python-on-whales) does what Compose owns: ordering by
 ``depends_on``, health waits, builds, recreation. periph adds what Compose does not:
-a fast engine check first (an unreachable engine is a clear exit 2, never a hang), the
+a fast engine check first (an unreachable engine is a clear exit 1 within seconds, never
+a hang), the
 ``.env`` created and checked before ``up``, a published-port pre-check that names the
 port and its holder, and ``ps`` straight from the Engine API (``engine_api``) so it
 answers in a fraction of ``docker compose ps``'s time.
@@ -127,16 +128,17 @@ class Stack:
     # --- engine clients --------------------------------------------------------------
 
     def check_engine(self) -> None:
-        """Raise ``EngineUnavailable`` (exit 2) unless the engine answers within seconds."""
+        """Raise ``EngineUnavailable`` unless the engine answers within seconds."""
         self.api.ping()
 
     def sdk(self) -> Any:
-        """A docker SDK client (events, logs, archives), created on first use."""
+        """A docker SDK client (events, logs, archives), created on first use; made by
+        ``docker_sdk.client`` (a ping within seconds, then bounded reads). Wrap its calls
+        in ``docker_sdk.sdk_errors`` so its errors leave as ``PeriphError``s."""
         if self._sdk is None:
-            self.check_engine()
-            import docker
+            from periph_env.stack import docker_sdk
 
-            self._sdk = docker.DockerClient(base_url=self.api.host, version="1.41", timeout=60)
+            self._sdk = docker_sdk.client(self.api.host)
         return self._sdk
 
     def secrets(self) -> list[str]:
@@ -182,6 +184,12 @@ class Stack:
             stderr = (exc.stderr or "") if isinstance(exc.stderr, str) else ""
             tail = redact(trim_tail("\n".join(kept) + "\n" + stderr), secrets)
             raise _compose_error(what, tail, self.compose_path) from None
+        except OSError as exc:
+            # The docker CLI itself could not be run (not installed, not executable).
+            raise EngineError(
+                f"cannot run `docker compose {what}`: {exc.strerror or type(exc).__name__}",
+                hint="install the docker CLI with the Compose v2 plugin; `periph doctor` checks",
+            ) from None
 
     # --- control ---------------------------------------------------------------------
 
@@ -337,6 +345,11 @@ class Stack:
 
         try:
             return self._compose().compose.config(return_json=True)
+        except OSError as exc:
+            raise EngineError(
+                f"cannot run `docker compose config`: {exc.strerror or type(exc).__name__}",
+                hint="install the docker CLI with the Compose v2 plugin; `periph doctor` checks",
+            ) from None
         except DockerException as exc:
             stderr = exc.stderr if isinstance(exc.stderr, str) else ""
             raise _compose_error(

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from periph_env.errors import EXIT_USAGE, EngineError, UsageError
+from periph_env.errors import EngineError, UsageError
 
 
 class EngineUnavailable(EngineError):
-    """The Docker engine does not answer: nothing periph does can work (exit 2)."""
+    """The Docker engine does not answer (refused, no socket, or silent past the timeout).
 
-    exit_code = EXIT_USAGE
+    Exit 1, like every failed operation: ``images``, ``ps`` and every stack command agree.
+    (It used to be 2 for the stack commands only; 2 is kept for usage errors.)
+    """
 
 
 class ComposeFileError(UsageError):

@@ -9,6 +9,14 @@ dispatcher that calls ``on_lines`` with time-ordered batches every ~50 ms.
 
 The engine's multiplexed frames are split by their 8-byte headers so each line keeps
 its stream (stdout/stderr).
+
+A lost engine is said, never waited on in silence. A follow stream has no read timeout
+(a quiet service is not a dead engine), so a heartbeat thread pings the engine every
+``HEARTBEAT_SECONDS``: when a ping fails (engine stopped, restarted, or accepting but
+not answering) the follower calls ``on_notice("lost the Docker engine at …; retrying in
+1 s…")``, closes the streams, and retries with backoff (1, 2, 4 … ``MAX_BACKOFF`` s),
+saying so each time; when the engine answers again it says ``reconnected …`` and the
+readers re-attach from just after the last line they delivered.
 """
 
 from __future__ import annotations
@@ -22,6 +30,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from periph_env.common.redact import redact
+from periph_env.errors import PeriphError
+from periph_env.stack.docker_sdk import sdk_errors
 from periph_env.stack.logfilter import LineSplitter, compile_grep, keep, parse_since
 from periph_env.stack.models import LogLine
 
@@ -29,7 +39,10 @@ if TYPE_CHECKING:
     from periph_env.stack.control import Stack
 
 OnLines = Callable[[list[LogLine]], None]
+OnNotice = Callable[[str], None]
 BATCH_SECONDS = 0.05
+HEARTBEAT_SECONDS = 5.0
+MAX_BACKOFF = 16.0
 QUEUE_LINES = 10_000
 _STREAMS = {1: "stdout", 2: "stderr"}
 
@@ -79,14 +92,15 @@ def _read_container(
     stack: Stack, service: str, container_id: str, since: float | None, tail: int | None = None
 ) -> list[LogLine]:
     api = stack.sdk().api
-    response, frames = _open_stream(api, container_id, follow=False, since=since, tail=tail)
     splitters = {n: LineSplitter(service, container_id, s) for n, s in _STREAMS.items()}
     lines: list[LogLine] = []
-    try:
-        for stream_id, data in frames:
-            lines.extend(splitters.get(stream_id, splitters[1]).feed(data))
-    finally:
-        response.close()
+    with sdk_errors(f"read the logs of {service}", stack.api.host):
+        response, frames = _open_stream(api, container_id, follow=False, since=since, tail=tail)
+        try:
+            for stream_id, data in frames:
+                lines.extend(splitters.get(stream_id, splitters[1]).feed(data))
+        finally:
+            response.close()
     for splitter in splitters.values():
         lines.extend(splitter.flush())
     return lines
@@ -129,7 +143,10 @@ def _masked(line: LogLine, secrets: list[str]) -> LogLine:
 
 
 class LogFollower:
-    """Follow services' logs live; ``on_lines`` gets time-ordered batches."""
+    """Follow services' logs live; ``on_lines`` gets time-ordered batches and
+    ``on_notice`` one line each time the engine is lost, retried or found again."""
+
+    first_retry = 1.0  # seconds before the first retry after the engine is lost; doubles
 
     def __init__(
         self,
@@ -138,6 +155,7 @@ class LogFollower:
         services: list[str] | None = None,
         since: str | float | None = None,
         grep: str | None = None,
+        on_notice: OnNotice | None = None,
     ) -> None:
         self.stack = stack
         self.on_lines = on_lines
@@ -149,10 +167,20 @@ class LogFollower:
         self._threads: list[threading.Thread] = []
         self._responses: dict[str, Any] = {}
         self._secrets = stack.secrets()
+        self.on_notice = on_notice or (lambda _line: None)
+        self._engine_lock = threading.Lock()
+        self._lost_at: float | None = None  # monotonic time the engine was lost, or None
+        self._backoff = self.first_retry
+        self._retry_at = 0.0
 
     def start(self) -> LogFollower:
-        """Start one reader per service and the dispatcher."""
+        """Start one reader per service, the heartbeat and the dispatcher; an engine that
+        is down or does not answer as one raises here, before anything is started."""
         self.stack.check_engine()
+        self.stack.ps()
+        self._threads.append(
+            threading.Thread(target=self._heartbeat, name="periph-logs-heartbeat", daemon=True)
+        )
         for service in self.services:
             thread = threading.Thread(
                 target=self._follow, args=(service,), name=f"periph-logs-{service}", daemon=True
@@ -168,13 +196,7 @@ class LogFollower:
     def stop(self) -> None:
         """Stop following: close every stream, deliver what is queued, join the threads."""
         self._stop.set()
-        from docker.types.daemon import CancellableStream
-
-        for response in list(self._responses.values()):
-            # Shuts the socket down, which unblocks the reader (a plain close would wait
-            # for the reader's lock).
-            with contextlib.suppress(Exception):
-                CancellableStream(iter(()), response).close()
+        self._close_streams()
         for thread in self._threads:
             thread.join(timeout=5)
 
@@ -189,14 +211,87 @@ class LogFollower:
             except queue.Full:
                 continue
 
+    # --- the engine: lost, retried, found again -------------------------------------
+
+    @property
+    def engine_lost(self) -> bool:
+        """True from a failed engine call until the engine answers again."""
+        return self._lost_at is not None
+
+    def _lost(self, error: PeriphError) -> float:
+        """Record a failed engine call; say so once per retry; the seconds to wait."""
+        host = self.stack.api.host
+        with self._engine_lock:
+            now = time.monotonic()
+            if self._lost_at is None:
+                self._lost_at, self._backoff = now, self.first_retry
+                self._retry_at = now + self._backoff
+                reason = error.message.splitlines()[0]
+                self.on_notice(
+                    f"lost the Docker engine at {host} ({reason}); "
+                    f"retrying in {self._backoff:.0f} s…"
+                )
+                self._close_streams()
+            elif now >= self._retry_at:
+                self._backoff = min(self._backoff * 2, MAX_BACKOFF)
+                self._retry_at = now + self._backoff
+                self.on_notice(
+                    f"still no Docker engine at {host} after {now - self._lost_at:.0f} s; "
+                    f"retrying in {self._backoff:.0f} s…"
+                )
+            return max(0.05, self._retry_at - now)
+
+    def _found(self) -> None:
+        with self._engine_lock:
+            if self._lost_at is None:
+                return
+            spent = time.monotonic() - self._lost_at
+            self._lost_at = None
+            self.on_notice(
+                f"reconnected to the Docker engine at {self.stack.api.host} after {spent:.0f} s"
+            )
+
+    def _close_streams(self) -> None:
+        from periph_env.stack.docker_sdk import shutdown
+
+        for response in list(self._responses.values()):
+            shutdown(response)  # wakes the reader blocked on it
+
+    def _statuses(self) -> dict[str, Any] | None:
+        """Every service's status, or None (said, and waited for) when the engine is lost."""
+        if self.engine_lost and time.monotonic() < self._retry_at:
+            self._stop.wait(max(0.05, self._retry_at - time.monotonic()))
+            return None
+        try:
+            statuses = {s.service: s for s in self.stack.ps()}
+        except PeriphError as exc:
+            self._stop.wait(self._lost(exc))
+            return None
+        self._found()
+        return statuses
+
+    def _heartbeat(self) -> None:
+        """Ping the engine while following: a follow stream alone cannot tell a quiet
+        service from an engine that stopped answering."""
+        while not self._stop.wait(HEARTBEAT_SECONDS if not self.engine_lost else 0.2):
+            if self.engine_lost:
+                continue  # the readers retry on their own schedule (and say so)
+            try:
+                self.stack.check_engine()
+            except PeriphError as exc:
+                self._lost(exc)
+
+    # --- the readers --------------------------------------------------------------
+
     def _follow(self, service: str) -> None:
         """Attach to the service's current container, again and again, until stopped."""
         cursors: dict[str, float] = {}  # container id -> timestamp of the last line delivered
         while not self._stop.is_set():
-            try:
-                container_id = self.stack.container_id(service)
-            except Exception:
-                container_id = None
+            statuses = self._statuses()
+            if statuses is None:
+                continue
+            status = statuses.get(service)
+            container_id = status.container_id if status is not None else None
             if container_id is None:
                 self._stop.wait(0.3)
                 continue
@@ -235,10 +330,9 @@ class LogFollower:
 
     def _wait_for_next(self, service: str, old_id: str) -> None:
         while not self._stop.is_set():
-            try:
-                statuses = {s.service: s for s in self.stack.ps()}
-            except Exception:
-                statuses = {}
+            statuses = self._statuses()
+            if statuses is None:
+                continue
             status = statuses.get(service)
             if (
                 status is not None

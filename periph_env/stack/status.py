@@ -5,6 +5,10 @@ re-inspects the project after each event; it calls ``on_change`` with the whole 
 only when something the user sees changed. Health transitions arrive as
 ``health_status`` events, so nothing polls. When the stream breaks (the engine
 restarted), the thread reconnects with back-off and resynchronises from a fresh ``ps``.
+The events stream has no read timeout (a quiet stack sends nothing), so a heartbeat pings
+the engine every ``HEARTBEAT_SECONDS`` while it follows: an engine that stopped
+answering closes the stream, and the model says it is disconnected instead of showing
+the last statuses as current.
 Reload results (``record_reload``) are merged in so the UI shows each service's last
 reload next to its state.
 """
@@ -23,6 +27,7 @@ if TYPE_CHECKING:
     from periph_env.stack.control import Stack
 
 OnChange = Callable[[list[ServiceStatus]], None]
+HEARTBEAT_SECONDS = 5.0
 
 
 class StatusModel:
@@ -110,13 +115,32 @@ class StatusModel:
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 5.0)
 
-    def _follow(self) -> None:
-        import docker
+    def _heartbeat(self, stream: object, done: threading.Event) -> None:
+        """Close ``stream`` when the engine stops answering pings (see the module doc)."""
+        while not done.wait(HEARTBEAT_SECONDS):
+            try:
+                self.stack.check_engine()
+            except PeriphError as exc:
+                self.error = exc.message
+                with contextlib.suppress(Exception):
+                    stream.close()  # type: ignore[attr-defined]
+                return
 
-        client = docker.DockerClient(base_url=self.stack.api.host, version="1.41", timeout=None)
+    def _follow(self) -> None:
+        from periph_env.stack import docker_sdk
+
+        client = docker_sdk.client(self.stack.api.host, timeout=None)
+        done = threading.Event()
         try:
             label = f"com.docker.compose.project={self.stack.project}"
-            self._stream = client.events(decode=True, filters={"type": "container", "label": label})
+            with docker_sdk.sdk_errors("follow the engine's events", self.stack.api.host):
+                self._stream = client.events(
+                    decode=True, filters={"type": "container", "label": label}
+                )
+            threading.Thread(
+                target=self._heartbeat, args=(self._stream, done), name="periph-status-ping",
+                daemon=True,
+            ).start()  # fmt: skip
             # Subscribed first, then resynchronised: no event can fall in between.
             self.connected, self.error = True, None
             self.refresh()
@@ -129,5 +153,6 @@ class StatusModel:
                     continue
                 self.refresh()
         finally:
+            done.set()
             self._stream = None
             client.close()

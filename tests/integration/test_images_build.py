@@ -452,6 +452,6 @@ def test_images_with_wrong_credentials_reports_the_registry_refusal_without_secr
     code, out, err = periph(capsys, "images", "--format", "json")
 
     (alpha,) = json.loads(out)
-    assert code == 0 and alpha["local"] == []
+    assert code == 1 and alpha["local"] == []  # the listing is printed, the failure counted
     assert "refused the credentials" in alpha["remote_error"]
     assert wrong not in out + err
