@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from typing import Any
@@ -53,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="error-rate watch length, e.g. 90s, 5m (implies --verify; default: [verify] "
         "watch_window)",
     )  # fmt: skip
+    _wait_flag(deploy, "deploy")
     deploy.add_argument("--format", choices=("text", "json"), default="text")
     deploy.set_defaults(handler=run_deploy)
 
@@ -67,6 +69,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--watch-window", type=_duration, metavar="DURATION",
         help="error-rate watch length, e.g. 90s, 5m; 0 runs only the checks",
     )  # fmt: skip
+    _wait_flag(verify, "verify")
     verify.add_argument("--format", choices=("text", "json"), default="text")
     verify.set_defaults(handler=run_verify)
 
@@ -89,6 +92,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="deploy number from `periph history` (default: each Deployment's previous revision)",
     )
+    _wait_flag(back, "rollback")
     back.add_argument("--format", choices=("text", "json"), default="text")
     back.set_defaults(handler=run_rollback)
 
@@ -96,6 +100,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hist.add_argument("environment", choices=ENVIRONMENTS)
     hist.add_argument("--format", choices=("text", "json"), default="text")
     hist.set_defaults(handler=run_history)
+
+
+def _wait_flag(parser: argparse.ArgumentParser, action: str) -> None:
+    parser.add_argument(
+        "--wait",
+        action="store_true",
+        help=f"when another deploy, rollback or verify of the environment runs, wait for it "
+        f"(saying for whom) instead of refusing with exit 2; then {action}",
+    )
 
 
 def _duration(value: str) -> float:
@@ -194,15 +207,20 @@ def _drive(events: Any, fmt: str, environment: str, action: str) -> int:
 
     collected: list[dict[str, Any]] = []
     code = 1
-    for event in events:
-        if isinstance(event, Finished):
-            code = event.exit_code
-        if fmt == "json":
-            collected.append(event.as_dict())
-        else:
-            text = _text(event)
-            if text is not None:
-                _print(text)
+    # Closed on ctrl+c or an error here: the run's own cleanup (its history record, the
+    # environment's lock) happens now, not whenever the generator is collected.
+    with contextlib.ExitStack() as stack:
+        if hasattr(events, "close"):
+            stack.callback(events.close)
+        for event in events:
+            if isinstance(event, Finished):
+                code = event.exit_code
+            if fmt == "json":
+                collected.append(event.as_dict())
+            else:
+                text = _text(event)
+                if text is not None:
+                    _print(text)
     if fmt == "json":
         final = collected[-1] if collected else {}
         document = {
@@ -229,6 +247,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         rollout_timeout=args.timeout,
         verify=args.verify or args.watch_window is not None,
         watch_window=args.watch_window,
+        wait=args.wait,
     )
     return _drive(
         deploy(_root(), args.environment, options), args.format, args.environment, "deploy"
@@ -239,7 +258,7 @@ def run_verify(args: argparse.Namespace) -> int:
     """``periph verify ENV``: 0 verified, 1 a check failed or the error rate is too high."""
     from periph_env.deploy.verify_stage import verify_environment
 
-    events = verify_environment(_root(), args.environment, args.watch_window)
+    events = verify_environment(_root(), args.environment, args.watch_window, wait=args.wait)
     return _drive(events, args.format, args.environment, "verify")
 
 
@@ -255,7 +274,7 @@ def run_rollback(args: argparse.Namespace) -> int:
     """``periph rollback ENV [--to-revision N]``."""
     from periph_env.deploy import rollback_environment
 
-    events = rollback_environment(_root(), args.environment, args.to_revision)
+    events = rollback_environment(_root(), args.environment, args.to_revision, wait=args.wait)
     return _drive(events, args.format, args.environment, "rollback")
 
 

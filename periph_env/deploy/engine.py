@@ -11,6 +11,9 @@ them and the TUI shows them. Order matters and is the point of this module:
 6. the Deployments, watched until ``kubectl rollout status`` would say done or failed;
 7. on failure with ``auto_rollback``, every Deployment this deploy moved goes back;
 8. prune (only with ``prune``), record the result in the cluster, notify.
+
+Steps 3-8 run holding the environment's deploy lock (``periph_env.deploy.lock``): a second
+deploy, rollback or verify refuses (exit 2) or waits (``wait``). A dry run takes no lock.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from periph_env.deploy.events import (
     Summary,
 )
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.lock import DeployLock, locked, peek
 from periph_env.deploy.manifests import Obj
 from periph_env.deploy.migrate import mask, run_migration
 from periph_env.deploy.sources import SecretSource, pinned_images, read_source
@@ -75,6 +79,7 @@ class Options:
     rollout_timeout: float | None = None  # default: longest progressDeadlineSeconds + 60 s
     verify: bool = False  # smoke checks + error-rate watch after the rollout (verify_stage)
     watch_window: float | None = None  # seconds; default: [verify] watch_window
+    wait: bool = False  # wait for the environment's lock instead of refusing
 
 
 @dataclass
@@ -313,19 +318,33 @@ def deploy(root: str | Path, environment: str, options: Options | None = None) -
         )
         return
 
+    if options.dry_run:  # changes nothing: takes no lock
+        yield from _summarized(plan_, kube, options, started, holder="")
+        return
+    lock = DeployLock(kube, target.name, "deploy", _git_info(target.root)[0])
+    run = _summarized(plan_, kube, options, started, holder=lock.identity)
+    yield from locked(lock, run, wait=options.wait, started=started)
+
+
+def _summarized(
+    plan_: Plan, kube: Kube, options: Options, started: float, holder: str
+) -> Iterator[Event]:
     yield Step("summary")
     summary = summarize(plan_, kube)
     yield summary
     if options.dry_run:
+        busy = peek(kube, plan_.target.name)
+        if busy:
+            yield Note(f"{busy}: the change may differ once that is done")
         yield Finished(
             "dry-run", EXIT_OK, time.monotonic() - started, message="dry run: nothing applied"
         )
         return
-    yield from _apply(plan_, kube, options, summary, started)
+    yield from _apply(plan_, kube, options, summary, started, holder)
 
 
 def _apply(
-    plan_: Plan, kube: Kube, options: Options, summary: Summary, started: float
+    plan_: Plan, kube: Kube, options: Options, summary: Summary, started: float, holder: str
 ) -> Iterator[Event]:
     target = plan_.target
     existing = history_store.records(kube, target.name)
@@ -342,11 +361,15 @@ def _apply(
         git_branch=branch,
         images=pinned_images(target),
         previous={name: before.get(name, 0) for name in plan_.deployments},
+        holder=holder,
     )
-    # One apply: the Namespace and the claims first (their own kustomization, never pruned;
-    # an overlay that still renders its Namespace works too), then the "running" record.
+    # The Namespace and the claims first (their own kustomization, never pruned; an overlay
+    # that still renders its Namespace works too), then the "running" record: created, never
+    # written over (a revision taken meanwhile moves this one up).
     namespaces = [o for o in plan_.stack if o.get("kind") == "Namespace"]
-    kube.apply([*plan_.persistent, *namespaces, history.encode(record, kube.namespace)])
+    kube.apply([*plan_.persistent, *namespaces])
+    history_store.save(kube, record)
+    # Under the lock, a "running" record of another run is one whose process is gone.
     history_store.mark_interrupted(kube, existing)
     try:
         yield from _rollout(plan_, kube, options, summary, record, before, started)

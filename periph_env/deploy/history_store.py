@@ -1,4 +1,10 @@
-"""Reading and writing deploy history records in the cluster (see ``history`` for the format)."""
+"""Reading and writing deploy history records in the cluster (see ``history`` for the format).
+
+Writes go through the kubernetes client, not kubectl, for their status codes: a record's
+first write is a ``create`` (409: that revision exists, so take the next one), later writes
+``replace`` it at the resourceVersion last written (409: someone wrote it since; re-read
+and write again only if it is still this run's record). No record is overwritten blindly.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,15 @@ import json
 import os
 import socket
 from datetime import UTC, datetime
+from typing import Any
 
 from periph_env.deploy import history as h
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.lock import api_failure, api_json, holder_now
 from periph_env.errors import EngineError
+
+CREATE_ATTEMPTS = 100  # revisions tried upwards before giving up (each 409 is one taken)
+UPDATE_ATTEMPTS = 5
 
 
 def who() -> str:
@@ -44,12 +55,127 @@ def records(kube: Kube, environment: str) -> list[h.Record]:
         raise EngineError(
             f"cannot read the deploy history in {kube.namespace}: {proc.stderr.strip()[-300:]}"
         )
-    return h.ordered(json.loads(proc.stdout).get("items", []))
+    items = json.loads(proc.stdout).get("items", [])
+    found = h.ordered(items)
+    versions = {
+        (cm.get("metadata") or {}).get("name"): (cm.get("metadata") or {}).get("resourceVersion")
+        for cm in items
+        if isinstance(cm, dict)
+    }
+    for record in found:  # so that an update of one (mark_interrupted) is at its version
+        record.resource_version = str(
+            versions.get(h.object_name(record.environment, record.revision)) or ""
+        )
+    return found
+
+
+def shown_records(kube: Kube, environment: str) -> list[h.Record]:
+    """The records as ``periph history`` shows them: a ``running`` one whose run holds no
+    live lock is ``abandoned`` (left as stored when the lock cannot be read)."""
+    found = records(kube, environment)
+    if not any(r.status == h.RUNNING for r in found):
+        return found
+    try:
+        live = holder_now(kube)
+    except EngineError:
+        return found
+    return [h.shown(r, live) for r in found]
 
 
 def save(kube: Kube, record: h.Record) -> None:
-    """Create or update ``record``'s ConfigMap, then drop records beyond the newest KEEP."""
-    kube.apply([h.encode(record, kube.namespace)])
+    """Create ``record`` (a new one, at its revision or the next free one) or update it at
+    the version last written."""
+    if record.resource_version:
+        _update(kube, record)
+    else:
+        create(kube, record)
+
+
+def _core(kube: Kube) -> Any:
+    from kubernetes.client import CoreV1Api
+
+    return CoreV1Api(kube.client())
+
+
+def create(kube: Kube, record: h.Record, attempts: int = CREATE_ATTEMPTS) -> None:
+    """Create ``record``'s ConfigMap; when its revision exists already (a concurrent run
+    took it), move ``record.revision`` up until a create succeeds."""
+    from kubernetes.client.exceptions import ApiException
+
+    api = _core(kube)
+    for _ in range(attempts):
+        what = f"create history record {h.object_name(record.environment, record.revision)}"
+        record.resource_version = ""
+        try:
+            written = api_json(
+                kube, what, api.create_namespaced_config_map, kube.namespace,
+                h.encode(record, kube.namespace),
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status == 409:
+                record.revision += 1
+                continue
+            raise api_failure(what, exc) from None
+        record.resource_version = _version(written)
+        return
+    raise EngineError(
+        f"no free history revision for {record.environment} in {attempts} attempts "
+        f"(up to #{record.revision})"
+    )
+
+
+def _update(kube: Kube, record: h.Record) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    api = _core(kube)
+    name = h.object_name(record.environment, record.revision)
+    what = f"update history record {name}"
+    for _ in range(UPDATE_ATTEMPTS):
+        try:
+            written = api_json(
+                kube, what, api.replace_namespaced_config_map, name, kube.namespace,
+                h.encode(record, kube.namespace),
+            )  # fmt: skip
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                raise api_failure(what, exc) from None
+            current = _read(kube, name)
+            if current is None or not _same_run(current[0], record):
+                # Deleted, or replaced by another run's record: never write over that one.
+                create(kube, record)
+                return
+            record.resource_version = current[1]
+            continue
+        record.resource_version = _version(written)
+        return
+    raise EngineError(f"cannot {what}: it kept changing under this run ({UPDATE_ATTEMPTS} tries)")
+
+
+def _read(kube: Kube, name: str) -> tuple[h.Record, str] | None:
+    """The record stored as ``name`` and its resourceVersion (None: gone or unreadable)."""
+    from kubernetes.client.exceptions import ApiException
+
+    what = f"read history record {name}"
+    try:
+        cm = api_json(kube, what, _core(kube).read_namespaced_config_map, name, kube.namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise api_failure(what, exc) from None
+    try:
+        return h.decode(cm), _version(cm)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def _same_run(stored: h.Record, mine: h.Record) -> bool:
+    return (stored.started, stored.user, stored.holder, stored.action) == (
+        mine.started, mine.user, mine.holder, mine.action,
+    )  # fmt: skip
+
+
+def _version(obj: dict[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")
 
 
 def prune(kube: Kube, environment: str) -> None:

@@ -10,6 +10,8 @@ from periph_env.deploy import guards, history, history_store, manifests, rollbac
 from periph_env.deploy.engine import _finish_record, _git_info, _notify, _open, _watch
 from periph_env.deploy.events import Event, Finished, Note, RolledBack, RolloutVerdict, Step
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.lock import DeployLock, locked
+from periph_env.deploy.sources import SecretSource
 from periph_env.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
 
 DEFAULT_TIMEOUT = 660.0
@@ -93,9 +95,10 @@ def _targets_for(
 
 
 def rollback_environment(
-    root: str | Path, environment: str, to_revision: int | None = None
+    root: str | Path, environment: str, to_revision: int | None = None, *, wait: bool = False
 ) -> Iterator[Event]:
-    """Return the environment's Deployments to their previous revision (or to deploy #N)."""
+    """Return the environment's Deployments to their previous revision (or to deploy #N),
+    holding the environment's lock (refused, exit 2, while another run holds it; ``wait``)."""
     started = time.monotonic()
     target, source, _, kube = _open(root, environment)
     context = guards.safely("context", lambda: guards.context_guard(target, kube))
@@ -103,6 +106,17 @@ def rollback_environment(
     if not context.ok:
         yield Finished("refused", EXIT_USAGE, 0.0, message="refused by context")
         return
+    lock = DeployLock(
+        kube, environment, "rollback", _git_info(target.root)[0], create_namespace=False
+    )
+    run = _rollback(target.root, source, kube, environment, to_revision, started, lock.identity)
+    yield from locked(lock, run, wait=wait, started=started)
+
+
+def _rollback(
+    root: Path, source: SecretSource | None, kube: Kube, environment: str,
+    to_revision: int | None, started: float, holder: str,
+) -> Iterator[Event]:  # fmt: skip
     names = deployments(kube, environment)
     targets = _targets_for(kube, environment, names, to_revision)
     if not targets:
@@ -110,7 +124,7 @@ def rollback_environment(
         yield Finished("succeeded", EXIT_OK, time.monotonic() - started)
         return
     existing = history_store.records(kube, environment)
-    sha, branch = _git_info(target.root)
+    sha, branch = _git_info(root)
     before = rollback.revisions(kube, names)
     record = history.Record(
         environment=environment,
@@ -123,6 +137,7 @@ def rollback_environment(
         git_branch=branch,
         previous=before,
         message=f"to deploy #{to_revision}" if to_revision else "to previous revisions",
+        holder=holder,
     )
     history_store.save(kube, record)
     yield Step("rollback")
@@ -153,4 +168,4 @@ def read_history(root: str | Path, environment: str) -> list[history.Record]:
     context = guards.context_guard(target, kube)
     if not context.ok:
         raise UsageError(context.message, hint=context.hint)
-    return history_store.records(kube, environment)
+    return history_store.shown_records(kube, environment)

@@ -53,13 +53,22 @@ def stage(target: Target, kube: Kube, window: float | None) -> Iterator[Event]:
 
 
 def verify_environment(
-    root: str | Path, environment: str, window: float | None = None
+    root: str | Path, environment: str, window: float | None = None, *, wait: bool = False
 ) -> Iterator[Event]:
-    """``periph verify ENV``: the checks and the watch on what is deployed; ends Finished."""
-    from periph_env.deploy.engine import _open
+    """``periph verify ENV``: the checks and the watch on what is deployed; ends Finished.
+    Holds the environment's lock: a deploy or rollback under way would make it judge a
+    moving target (refused, exit 2, while one runs; ``wait`` waits for it)."""
+    from periph_env.deploy.engine import _git_info, _open
+    from periph_env.deploy.lock import DeployLock, locked
 
     started = time.monotonic()
     target, _source, _error, kube = _open(root, environment)
+    commit = _git_info(target.root)[0]
+    lock = DeployLock(kube, environment, "verify", commit, create_namespace=False)
+    yield from locked(lock, _verify(target, kube, window, started), wait=wait, started=started)
+
+
+def _verify(target: Target, kube: Kube, window: float | None, started: float) -> Iterator[Event]:
     yield Step("verify")
     try:
         outcome = yield from stage(target, kube, window)

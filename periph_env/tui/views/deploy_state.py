@@ -31,6 +31,7 @@ RESULT_STYLES = {
     "rolled-back": "yellow",
     "refused": "bold red",
     "interrupted": "yellow",
+    "abandoned": "yellow",
     "dry-run": "dim",
 }
 
