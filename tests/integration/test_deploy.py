@@ -402,7 +402,8 @@ def test_deploy_killed_half_way_converges_when_run_again(
     proc.wait(timeout=60)
     assert proc.returncode == -signal.SIGKILL
 
-    again = periph_cli(root, periph_env_vars, "deploy", "demo")
+    # --wait: the killed deploy's lock lapses by itself (it is no longer renewed).
+    again = periph_cli(root, periph_env_vars, "deploy", "demo", "--wait")
     assert again.returncode == 0, again.stdout + again.stderr
     records = json.loads(
         periph_cli(root, periph_env_vars, "history", "demo", "--format", "json").stdout
