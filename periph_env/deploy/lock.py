@@ -181,7 +181,7 @@ class DeployLock:
         return lease_body(self.holder, self.kube.namespace, self.seconds, now, self._acquired,
                           self._transitions, version)  # fmt: skip
 
-    def try_acquire(self) -> tuple[bool, str, LeaseState | None]:
+    def try_acquire(self, _made_namespace: bool = False) -> tuple[bool, str, LeaseState | None]:
         """One attempt: (taken, what happened, the lease that stands in the way or was taken
         over). ``what`` is CREATE, TAKE_OVER, OURS, BUSY, or NO_NAMESPACE."""
         from kubernetes.client.exceptions import ApiException
@@ -210,11 +210,11 @@ class DeployLock:
         except ApiException as exc:
             if exc.status == 409:  # another run created or took it between read and write
                 return False, BUSY, self.read()
-            if exc.status == 404 and decision == CREATE:
+            if exc.status == 404 and decision == CREATE and not _made_namespace:
                 if not self.create_namespace:
                     return False, NO_NAMESPACE, None
                 self._make_namespace()
-                return self.try_acquire()
+                return self.try_acquire(_made_namespace=True)
             raise self._failure("create" if decision == CREATE else "take over", exc) from None
         self._version = str((written.get("metadata") or {}).get("resourceVersion") or "")
         self.held = True
@@ -330,7 +330,9 @@ class DeployLock:
         """Stop renewing and delete the lease if it is still this run's (never raises)."""
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(timeout=REQUEST_TIMEOUT[0] + REQUEST_TIMEOUT[1])
+            # A renewal stuck on a stalled API server does not hold up ctrl+c for long; the
+            # delete below then fails its precondition and the lease lapses by itself.
+            self._thread.join(timeout=REQUEST_TIMEOUT[0])
         if not self.held:
             return
         self.held = False

@@ -58,12 +58,13 @@ def verify_environment(
     """``periph verify ENV``: the checks and the watch on what is deployed; ends Finished.
     Holds the environment's lock: a deploy or rollback under way would make it judge a
     moving target (refused, exit 2, while one runs; ``wait`` waits for it)."""
-    from periph_env.deploy.engine import _git_info, _open
+    from periph_env.deploy.engine import _open
+    from periph_env.deploy.guards import git
     from periph_env.deploy.lock import DeployLock, locked
 
     started = time.monotonic()
     target, _source, _error, kube = _open(root, environment)
-    commit = _git_info(target.root)[0]
+    commit = git(target.root, "rev-parse", "HEAD")
     lock = DeployLock(kube, environment, "verify", commit, create_namespace=False)
     yield from locked(lock, _verify(target, kube, window, started), wait=wait, started=started)
 
