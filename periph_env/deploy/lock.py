@@ -231,7 +231,7 @@ class DeployLock:
                 self.kube, f"create namespace {self.kube.namespace}", api.create_namespace, body
             )
         except ApiException as exc:
-            if exc.status != 409:
+            if exc.status != 409:  # 409: a concurrent first deploy created it
                 raise api_failure(f"create namespace {self.kube.namespace}", exc) from None
 
     def acquire(self, wait: bool = False, poll: float = WAIT_POLL) -> Iterator[Event]:
@@ -266,9 +266,11 @@ class DeployLock:
             yield Note(f"namespace {self.kube.namespace} does not exist: nothing to lock")
             return
         if what == TAKE_OVER and lease is not None and lease.holder:
+            lapsed = lease.expires()
+            when = f"lease lapsed at {lapsed:%H:%M:%S} UTC" if lapsed else "never renewed"
             yield Note(
                 f"took over the lock of {describe(lease)}: it stopped renewing "
-                f"(lease lapsed at {lease.expires():%H:%M:%S} UTC; killed or lost?)"
+                f"({when}; killed or lost?)"
             )
         self.start_renewing()
 
