@@ -159,10 +159,11 @@ def test_of_two_deploys_started_together_one_proceeds_and_one_is_refused(contend
 
 def test_the_refused_deploy_names_the_holder_and_how_to_wait(contended) -> None:
     pid = contended.winner.proc.pid
+    [refused] = [line for _, line in contended.loser.lines if line.startswith("REFUSED in ")]
+    assert "demo is being deployed by " in refused and f" pid {pid} (commit " in refused
+    assert refused.endswith("— `--wait` to wait for it")
     last = contended.loser.lines[-1][1]
-    assert last.startswith("REFUSED in ")
-    assert "demo is being deployed by " in last and f" pid {pid} (commit " in last
-    assert "— `--wait` to wait for it" in last
+    assert last.startswith("hint: kubectl get lease periph-deploy-lock -n ")
     assert "== summary" not in contended.loser.output  # refused before touching anything
 
 
@@ -186,7 +187,7 @@ def test_a_deploy_with_wait_says_for_whom_and_runs_after_the_holder(contended) -
     waiting = [line for _, line in waiter.lines if line.startswith("   waiting for the lock")]
     assert f" pid {winner.proc.pid} " in waiting[0]
     # It changed nothing until the holder had finished.
-    assert waiter.wait_for("== summary") >= winner.ended - 1.0
+    assert waiter.wait_for("== summary") > winner.wait_for("SUCCEEDED in ")
 
 
 def test_both_deploys_are_recorded_under_distinct_revisions(contended) -> None:
