@@ -249,3 +249,25 @@ def test_a_killed_deploy_is_shown_abandoned_and_its_lock_taken_over_within_a_min
         ]
     finally:
         drop_namespace(kube_cluster, namespace)
+
+
+def test_ctrl_c_mid_deploy_releases_the_lock_and_records_interrupted(
+    kube_cluster, registry, images, tmp_path
+) -> None:
+    namespace = new_namespace(kube_cluster)
+    try:
+        env = deploy_env(kube_cluster, registry, tmp_path / "xdg")
+        root = make_project(tmp_path, "demo", namespace, kube_cluster.context, images, "<w>")
+        run = Run.start(root, env, "deploy", "demo")
+        run.wait_for("== deployments")
+        run.proc.send_signal(signal.SIGINT)
+        assert run.finish() != 0
+        proc = kube_cluster.kubectl("get", "lease", LEASE_NAME, "-n", namespace, check=False)
+        assert proc.returncode != 0 and "NotFound" in proc.stderr  # released, not left to lapse
+        records = json.loads(periph_cli(root, env, "history", "demo", "--format", "json").stdout)
+        assert [(r["revision"], r["status"]) for r in records] == [(1, "interrupted")]
+        again = periph_cli(root, env, "deploy", "demo")  # at once: nothing to wait for
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "took over" not in again.stdout
+    finally:
+        drop_namespace(kube_cluster, namespace)
