@@ -413,7 +413,7 @@ def _rollout(
     )
 
     yield Step("migrations")
-    outcome = run_migration(kube, plan_.migration)
+    outcome = yield from run_migration(kube, plan_.migration)
     yield MigrationResult(outcome.ok, outcome.message, outcome.logs)
     if not outcome.ok:
         _finish_record(kube, record, "failed", started, outcome.message)

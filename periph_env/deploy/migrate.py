@@ -3,19 +3,31 @@
 Jobs are immutable, so a finished Job of the same name is deleted first. The Job's result
 is read from its conditions (Complete / Failed, which includes its activeDeadlineSeconds);
 on failure the tail of its pods' logs comes back, masked.
+
+The wait speaks: no pod created, a pod Pending and why, the API server away and back
+(``outage``) are told as Note events; an API server away for good ends it with an
+EngineError naming the endpoint.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Generator
+from dataclasses import dataclass, field
 
 from periph_env.common.redact import redact
+from periph_env.deploy import verdict as v
+from periph_env.deploy.events import Event, Note
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.manifests import Obj
+from periph_env.deploy.outage import CALL_TIMEOUT, Outage, describe, is_transient
+from periph_env.errors import EngineError
 
 POLL_SECONDS = 0.25  # a cheap GET through the client, not a kubectl process
+POD_POLL_SECONDS = 1.0  # the Job's pods are listed less often than the Job is read
+NO_POD_SECONDS = 10.0  # no pod after this long: say which controller should have made one
+UNSCHEDULED_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -50,8 +62,54 @@ def mask(text: str, secrets: list[str]) -> str:
     return redact(text, secrets)
 
 
-def run_migration(kube: Kube, objs: list[Obj], timeout: float | None = None) -> MigrationOutcome:
-    """Apply the migrate kustomization's objects and wait for its Job to finish."""
+@dataclass
+class JobWait:
+    """What a Job's wait has said so far, so each reason is told once."""
+
+    job: str
+    started: float
+    said: set[str] = field(default_factory=set)
+    unscheduled_since: dict[str, float] = field(default_factory=dict)
+
+    def notes(self, pods: list[Obj], now: float) -> list[str]:
+        """Lines worth telling about the Job's ``pods`` at ``now`` (each reason once)."""
+        out: list[str] = []
+        if not pods and now - self.started >= NO_POD_SECONDS:
+            out.append(
+                f"no pod created for job {self.job} after {now - self.started:.0f}s "
+                "(is kube-controller-manager running?)"
+            )
+        for pod in pods:
+            name = pod.get("metadata", {}).get("name", "?")
+            status, spec = pod.get("status") or {}, pod.get("spec") or {}
+            phase = status.get("phase") or "Pending"
+            for reason, message in v.pod_problems(pod):
+                out.append(f"pod {name} {phase}: {message} ({reason})")
+            conditions = {c.get("type") for c in status.get("conditions") or []}
+            if phase == "Pending" and not spec.get("nodeName") and "PodScheduled" not in conditions:
+                since = self.unscheduled_since.setdefault(name, now)
+                if now - since >= UNSCHEDULED_SECONDS:
+                    out.append(
+                        f"pod {name} not scheduled after {now - since:.0f}s "
+                        "(is kube-scheduler running?)"
+                    )
+        fresh = [line for line in out if _key(line) not in self.said]
+        self.said.update(_key(line) for line in fresh)
+        return fresh
+
+
+def _key(line: str) -> str:
+    """A note without its changing seconds, so "after 10s" and "after 11s" are one reason."""
+    return " ".join(word for word in line.split() if not word.rstrip("s").isdigit())
+
+
+def run_migration(
+    kube: Kube, objs: list[Obj], timeout: float | None = None
+) -> Generator[Event, None, MigrationOutcome]:
+    """Apply the migrate kustomization's objects and wait for its Job to finish.
+
+    Yields Note events while it waits (see ``JobWait``); returns how the Job ended.
+    """
     jobs = [o for o in objs if o.get("kind") == "Job"]
     if not jobs:
         return MigrationOutcome(True, "no migration Job in the migrate overlay")
@@ -59,20 +117,58 @@ def run_migration(kube: Kube, objs: list[Obj], timeout: float | None = None) -> 
     kube.run("delete", "job", name, "--ignore-not-found", "--wait=true", "--cascade=background")
     kube.apply(objs)
     deadline_s = jobs[0].get("spec", {}).get("activeDeadlineSeconds") or 600
-    deadline = time.monotonic() + (timeout if timeout is not None else deadline_s + 60)
+    started = time.monotonic()
+    deadline = started + (timeout if timeout is not None else deadline_s + 60)
     from kubernetes import client
 
-    batch = client.BatchV1Api(kube.client())
+    api = kube.client()
+    batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
+    outage = Outage(getattr(api.configuration, "host", "") or kube.context)
+    wait = JobWait(f"{name}", started)
+    pods_read = 0.0
     while True:
-        raw = batch.read_namespaced_job(name, kube.namespace, _preload_content=False)
-        job = json.loads(raw.data)
+        try:
+            raw = batch.read_namespaced_job(
+                name, kube.namespace, _preload_content=False, _request_timeout=CALL_TIMEOUT
+            )
+            job = json.loads(raw.data)
+            pods = None
+            if time.monotonic() - pods_read >= POD_POLL_SECONDS:
+                pods, pods_read = _job_pods(core, kube.namespace, job), time.monotonic()
+        except Exception as exc:
+            if not is_transient(exc):
+                reason = mask(describe(exc), kube.secrets)
+                raise EngineError(f"cannot read job/{name}: {reason}") from None
+            said = outage.failure(describe(exc))  # raises once the server is gone for good
+            if said:
+                yield Note(said)
+            time.sleep(POLL_SECONDS * 4)
+            continue
+        said = outage.success()
+        if said:
+            yield Note(said)
         ok, why = job_state(job)
         if ok:
             return MigrationOutcome(True, f"job/{name} {why}")
         if ok is False or time.monotonic() > deadline:
             why = why if ok is False else "did not finish in time"
             return MigrationOutcome(False, f"job/{name} failed: {why}", job_logs(kube, job))
+        if pods is not None:
+            for line in wait.notes(pods, time.monotonic()):
+                yield Note(mask(line, kube.secrets))
         time.sleep(POLL_SECONDS)
+
+
+def _job_pods(core: object, namespace: str, job: Obj) -> list[Obj]:
+    """The Job's pods, by the controller-uid label the Job controller puts on them."""
+    uid = job.get("metadata", {}).get("uid", "")
+    raw = core.list_namespaced_pod(  # type: ignore[attr-defined]
+        namespace,
+        label_selector=f"batch.kubernetes.io/controller-uid={uid}",
+        _preload_content=False,
+        _request_timeout=CALL_TIMEOUT,
+    )
+    return json.loads(raw.data).get("items", [])
 
 
 def job_logs(kube: Kube, job: Obj, lines: int = 40) -> str:

@@ -5,6 +5,12 @@ list's resourceVersion; when a connection drops (an API server restart, a proxy 
 it resumes from the last resourceVersion it saw, and re-lists only when the server says
 that version is gone (410). Verdicts come from ``verdict.deployment_verdict`` (kubectl's
 rules), so the watch only decides *when* to look, never *what* success means.
+
+A probe thread asks the API server for its version every few seconds: a stalled server
+(it accepts connections and never answers) is noticed, said, and the watches resume when
+it is back; one away for ``outage.GIVE_UP_SECONDS`` ends the watch with an EngineError
+naming the endpoint. A rollout that makes no progress says why it waits (no controller
+picked the Deployment up, a pod nobody schedules) instead of waiting in silence.
 """
 
 from __future__ import annotations
@@ -19,14 +25,24 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from periph_env.deploy import verdict as v
-from periph_env.deploy.events import DeploymentProgress, Event, PodProblem, RolloutVerdict
+from periph_env.deploy.events import (
+    DeploymentProgress,
+    Event,
+    Note,
+    PodProblem,
+    RolloutVerdict,
+)
 from periph_env.deploy.migrate import mask
+from periph_env.deploy.outage import CALL_TIMEOUT, Outage, describe
 
 Obj = dict[str, Any]
 WATCH_SECONDS = 50  # server-side timeout of one watch request; it is then resumed
 RETRY_SECONDS = 0.5
 PROBE_GRACE_SECONDS = 20.0
 CRASH_LOG_LINES = 15
+API_PROBE_SECONDS = 2.0
+API_PROBE_FAILURES = 2  # one slow answer on a busy machine is not an outage
+STUCK_SECONDS = 10.0  # no controller / scheduler acting for this long is worth saying
 
 
 class _Gone(Exception):
@@ -44,6 +60,7 @@ class ResourceWatch(threading.Thread):
         self.stopping = threading.Event()
         self.resource_version = ""
         self.reconnects = 0
+        self._connected = False  # a failed retry while the server is away is no new drop
         self._response: Any = None
 
     def stop(self) -> None:
@@ -59,6 +76,7 @@ class ResourceWatch(threading.Thread):
 
     def _list(self) -> None:
         resp = self.lister(self.namespace, _preload_content=False, _request_timeout=(5, 30))
+        self._connected = True
         data = json.loads(resp.data)
         self.resource_version = data.get("metadata", {}).get("resourceVersion", "")
         for item in data.get("items", []):
@@ -79,6 +97,7 @@ class ResourceWatch(threading.Thread):
             _preload_content=False,
             _request_timeout=(5, WATCH_SECONDS + 15),
         )
+        self._connected = True
         try:
             # stop() may have run while the request was in flight (it saw no response).
             if self.stopping.is_set():
@@ -115,11 +134,49 @@ class ResourceWatch(threading.Thread):
             except Exception:
                 if self.stopping.is_set():
                     return
-                self.reconnects += 1
+                if self._connected:
+                    self.reconnects += 1
+                    self._connected = False
                 time.sleep(RETRY_SECONDS)
             else:
                 if not expired and not self.stopping.is_set():
                     self.reconnects += 1
+
+
+class ApiProbe(threading.Thread):
+    """Ask the API server for its version every few seconds, with short timeouts.
+
+    Puts ``("Api", "DOWN", {"reason": ...})`` after ``API_PROBE_FAILURES`` failures in a
+    row (and on every further failure, so the watch can give up on time), and
+    ``("Api", "UP", {})`` on the first answer after that.
+    """
+
+    def __init__(self, api_client: Any, out: queue.Queue, every: float = API_PROBE_SECONDS):
+        super().__init__(daemon=True, name="periph-watch-api-probe")
+        from kubernetes import client
+
+        self.version = client.VersionApi(api_client)
+        self.out, self.every = out, every
+        self.stopping = threading.Event()
+        self.reconnects = 0  # the interface RolloutWatch sums over its threads
+
+    def stop(self) -> None:
+        """Stop after the current probe (at most its timeouts)."""
+        self.stopping.set()
+
+    def run(self) -> None:
+        failures = 0
+        while not self.stopping.wait(self.every):
+            try:
+                self.version.get_code(_request_timeout=CALL_TIMEOUT)
+            except Exception as exc:
+                failures += 1
+                if failures >= API_PROBE_FAILURES and not self.stopping.is_set():
+                    self.out.put(("Api", "DOWN", {"reason": describe(exc)}))
+            else:
+                if failures >= API_PROBE_FAILURES:
+                    self.out.put(("Api", "UP", {}))
+                failures = 0
 
 
 def _shutdown(response: Any) -> None:
@@ -170,11 +227,16 @@ class RolloutWatch:
         self.queue: queue.Queue = queue.Queue()
         apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
         self.core = core
-        self.watches = [
+        self.watches: list[Any] = [
             ResourceWatch("Deployment", apps.list_namespaced_deployment, namespace, self.queue),
             ResourceWatch("Pod", core.list_namespaced_pod, namespace, self.queue),
             ResourceWatch("Event", core.list_namespaced_event, namespace, self.queue),
+            ApiProbe(api_client, self.queue),
         ]
+        self.outage = Outage(getattr(api_client.configuration, "host", "") or "(unknown)")
+        # What has been waiting since when, and what was said about it: (kind, name) -> t
+        self._waiting: dict[tuple[str, str], float] = {}
+        self._said: set[tuple[str, str]] = set()
         self.deployments: dict[str, Obj] = {}
         self.pods: dict[str, Obj] = {}
         self.results: dict[str, v.Verdict] = {}
@@ -294,6 +356,52 @@ class RolloutWatch:
         due = {k for k, (seen, _) in self._held.items() if now - seen >= PROBE_GRACE_SECONDS}
         yield from self._release_held(lambda p: (p.pod, p.message) in due)
 
+    def _on_api(self, state: str, info: Obj) -> Iterator[Event]:
+        """The probe's news: say when the API server stops and starts answering."""
+        if state == "DOWN":
+            said = self.outage.failure(info.get("reason", "no answer"))  # raises at give-up
+            if said:
+                # A stalled server may never finish the open requests: start them afresh.
+                self.drop_connections()
+                yield Note(said)
+        else:
+            said = self.outage.success()
+            if said:
+                self.drop_connections()
+                yield Note(said.replace("; resuming", "; watch resumed"))
+
+    def _stuck(self, now: float) -> Iterator[Event]:
+        """Say, once each, what a rollout waiting in silence waits for."""
+        if self.outage.away:
+            return  # nothing moves while the API server is away; that is said already
+        for key, text in self._stuck_reasons():
+            since = self._waiting.setdefault(key, now)
+            if now - since >= STUCK_SECONDS and key not in self._said:
+                self._said.add(key)
+                yield Note(text.format(seconds=f"{now - since:.0f}s"))
+        current = dict(self._stuck_reasons())
+        for key in [k for k in self._waiting if k not in current]:
+            del self._waiting[key]
+
+    def _stuck_reasons(self) -> Iterator[tuple[tuple[str, str], str]]:
+        for name, dep in self.deployments.items():
+            if name in self.results:
+                continue
+            generation = dep.get("metadata", {}).get("generation", 0)
+            observed = (dep.get("status") or {}).get("observedGeneration", 0)
+            if observed < generation:
+                yield (("Deployment", name), f"deployment/{name} not picked up by a controller "
+                       "after {seconds} (is kube-controller-manager running?)")  # fmt: skip
+        for name, pod in self.pods.items():
+            deployment = self._deployment_of(pod)
+            if deployment is None or deployment in self.results:
+                continue
+            status, spec = pod.get("status") or {}, pod.get("spec") or {}
+            scheduled = any(c.get("type") == "PodScheduled" for c in status.get("conditions") or [])
+            if status.get("phase") == "Pending" and not spec.get("nodeName") and not scheduled:
+                yield (("Pod", name), f"pod {name} not scheduled after {{seconds}} "
+                       "(is kube-scheduler running?)")  # fmt: skip
+
     def failed(self) -> list[str]:
         """Deployments whose rollout failed."""
         return [n for n, r in self.results.items() if r.failed]
@@ -319,13 +427,16 @@ class RolloutWatch:
                             yield from self._verdict(name, timed_out)
                     return
                 yield from self._due_held()
+                yield from self._stuck(time.monotonic())
                 try:
                     kind, kind_of_change, obj = self.queue.get(timeout=min(remaining, 1.0))
                 except queue.Empty:
                     continue
                 if kind_of_change == "SYNCED":
                     continue
-                if kind == "Deployment" and kind_of_change != "DELETED":
+                if kind == "Api":
+                    yield from self._on_api(kind_of_change, obj)
+                elif kind == "Deployment" and kind_of_change != "DELETED":
                     yield from self._on_deployment(obj)
                 elif kind == "Pod":
                     yield from self._on_pod(kind_of_change, obj)

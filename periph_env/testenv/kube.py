@@ -16,6 +16,7 @@ import contextlib
 import fcntl
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,12 +25,19 @@ from pathlib import Path
 import yaml
 
 from periph_env.common.process import run_streamed
-from periph_env.errors import EngineError
+from periph_env.errors import EngineError, PeriphError
 from periph_env.testenv import kube_config as cfg
-from periph_env.testenv.state import Log, clear_started, mark_started, pid_alive, run, was_started
+from periph_env.testenv.state import (
+    Log,
+    clear_started,
+    mark_started,
+    pid_alive,
+    run,
+    spawn,
+    terminate,
+    was_started,
+)
 
-# The default cluster keeps its historical state-file name; another one gets its own.
-COMPONENT = "kube" if cfg.CLUSTER_NAME == cfg.DEFAULT_CLUSTER_NAME else f"kube-{cfg.CLUSTER_NAME}"
 BUILD_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "build-kube.sh"
 # Processes kwokctl starts, by the pid-file name it gives them.
 PROCESSES = (
@@ -40,6 +48,12 @@ PROCESSES = (
     "kwok-controller",
 )
 READY_TIMEOUT = 120.0
+WATCHDOG_MODULE = "periph_env.testenv.kube_watchdog"
+
+
+def component() -> str:
+    """State-file name of the cluster: the default keeps its historical name ("kube")."""
+    return "kube" if cfg.CLUSTER_NAME == cfg.DEFAULT_CLUSTER_NAME else f"kube-{cfg.CLUSTER_NAME}"
 
 
 @dataclass(frozen=True)
@@ -128,11 +142,114 @@ def ensure_binaries(log: Log) -> Path:
 
 @contextlib.contextmanager
 def _locked() -> Iterator[None]:
-    """Serialise ensure/stop across processes (the orchestrator and a pytest session)."""
+    """Serialise ensure/stop/restarts across processes (testenv, pytest, the watchdog)."""
     cfg.periph_dir().mkdir(parents=True, exist_ok=True)
     with open(cfg.periph_dir() / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
+
+
+@contextlib.contextmanager
+def _try_locked() -> Iterator[bool]:
+    """The same lock without waiting: True if taken (the watchdog retries later if not)."""
+    cfg.periph_dir().mkdir(parents=True, exist_ok=True)
+    with open(cfg.periph_dir() / ".lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+        else:
+            yield True
+
+
+# --- the watchdog: restarts components that exit (see kube_watchdog) ---------------------
+
+
+def watchdog_pid_file() -> Path:
+    return cfg.periph_dir() / "watchdog.pid"
+
+
+def watchdog_log_file() -> Path:
+    return cfg.periph_dir() / "watchdog.log"
+
+
+def _hold_file() -> Path:
+    return cfg.periph_dir() / "watchdog.hold"
+
+
+def watchdog_pid() -> int | None:
+    """Pid of this cluster's watchdog, if it runs (checked by its command line)."""
+    try:
+        pid = int(watchdog_pid_file().read_text().strip())
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    ours = WATCHDOG_MODULE.encode() in argv and cfg.CLUSTER_NAME.encode() in argv
+    return pid if ours and pid_alive(pid) else None
+
+
+def restarts_are_held() -> bool:
+    """Whether a test asked the watchdog to leave dead components dead for now."""
+    return _hold_file().exists()
+
+
+@contextlib.contextmanager
+def restarts_held() -> Iterator[None]:
+    """Pause the watchdog's restarts (a test killing the apiserver for good); resume after."""
+    cfg.periph_dir().mkdir(parents=True, exist_ok=True)
+    _hold_file().write_text(f"{os.getpid()}\n")
+    try:
+        yield
+    finally:
+        _hold_file().unlink(missing_ok=True)
+
+
+def dead_components() -> list[str]:
+    """The control-plane processes of the cluster that are not running."""
+    return [name for name in PROCESSES if component_pid(name) is None]
+
+
+def restart_dead(_: list[str] | None = None) -> str | None:
+    """Start the components that exited (``kwokctl start cluster`` skips live ones).
+
+    Returns None when done, or why not (the lock is busy, kwokctl failed).
+    """
+    with _try_locked() as taken:
+        if not taken:
+            return "the cluster is locked by testenv up/down; retrying"
+        if not dead_components():  # ensure restarted them while we waited
+            return None
+        _drop_stale_pid_files()
+        try:
+            _kwokctl("start", "cluster", "--timeout", "2m", timeout=240)
+        except PeriphError as exc:
+            return str(exc).splitlines()[0]
+    return None
+
+
+def _ensure_watchdog(log: Log) -> None:
+    if watchdog_pid() is not None:
+        return
+    argv = [sys.executable, "-m", WATCHDOG_MODULE, cfg.CLUSTER_NAME]
+    proc = spawn(argv, watchdog_log_file())
+    watchdog_pid_file().write_text(f"{proc.pid}\n")
+    log(f"kube: watchdog (pid {proc.pid}) restarts components that exit")
+
+
+def _stop_watchdog(log: Log) -> None:
+    pid = watchdog_pid()
+    if pid is not None:
+        terminate(pid, timeout=5)
+        log(f"kube: watchdog (pid {pid}) stopped")
+    watchdog_pid_file().unlink(missing_ok=True)
+    _hold_file().unlink(missing_ok=True)
+
+
+def _drop_stale_pid_files() -> None:
+    """After a reboot a pid file can name an unrelated process; never let kwokctl signal it."""
+    for name in PROCESSES:
+        if component_pid(name) is None:
+            (cfg.cluster_dir() / "pids" / f"{name}.pid").unlink(missing_ok=True)
 
 
 def _kwokctl(*args: str, timeout: float = 360) -> subprocess.CompletedProcess[str]:
@@ -152,7 +269,7 @@ def _info() -> ClusterInfo:
         context=cfg.CONTEXT_NAME,
         bin_dir=cfg.bin_dir(),
         server=_server(),
-        started_by_periph=was_started(COMPONENT),
+        started_by_periph=was_started(component()),
     )
 
 
@@ -229,10 +346,7 @@ def _delete_cluster() -> None:
 
 def _start_existing(log: Log) -> bool:
     """Restart the processes of an existing cluster; False if it cannot come back."""
-    # After a reboot a pid file can name an unrelated process; never let kwokctl signal it.
-    for name in PROCESSES:
-        if component_pid(name) is None:
-            (cfg.cluster_dir() / "pids" / f"{name}.pid").unlink(missing_ok=True)
+    _drop_stale_pid_files()
     try:
         with log.step(f"kube: restarted cluster {cfg.CLUSTER_NAME}"):
             # Stop the survivors first (SIGKILL): kwokctl start skips a component whose
@@ -250,7 +364,7 @@ def _start_existing(log: Log) -> bool:
 def _create(log: Log, fingerprint: str) -> None:
     with log.step(f"kube: created cluster {cfg.CLUSTER_NAME} ({cfg.KUBE_VERSION}, kwok)"):
         _kwokctl(*cfg.create_args(config_file()))
-        mark_started(COMPONENT)
+        mark_started(component())
         fingerprint_file().write_text(fingerprint + "\n")
         _write_kubeconfig()
         _wait_ready()
@@ -278,6 +392,7 @@ def ensure(log: Log, *, require_real_node: bool = False) -> ClusterInfo:
         if exists and same_config and _healthy():
             info = _info()
             log(f"kube: reusing cluster {info.name} at {info.server}")
+            _ensure_watchdog(log)
             return info
         if exists and not same_config:
             with log.step(f"kube: deleted cluster {cfg.CLUSTER_NAME} (config changed)"):
@@ -290,6 +405,7 @@ def ensure(log: Log, *, require_real_node: bool = False) -> ClusterInfo:
         info = _info()
         with log.step(f"kube: {len(cfg.NODE_NAMES)} fake nodes Ready"):
             _bring_up_workloads(info)
+        _ensure_watchdog(log)
         log(f"kube: cluster {info.name} ready at {info.server} (kubeconfig {info.kubeconfig})")
         return info
 
@@ -303,20 +419,30 @@ def status() -> str:
     if not _healthy():
         dead = [p for p in PROCESSES if component_pid(p) is None]
         return f"stopped ({', '.join(dead) or 'apiserver not ready'}); `up` restarts it"
-    owner = "started by periph" if was_started(COMPONENT) else "not started by periph"
-    return f"running {cfg.CLUSTER_NAME} at {_server()} ({owner}; kubeconfig {kubeconfig_file()})"
+    owner = "started by periph" if was_started(component()) else "not started by periph"
+    pid = watchdog_pid()
+    watchdog = f"watchdog pid {pid}" if pid else "no watchdog: `up` starts it"
+    return (
+        f"running {cfg.CLUSTER_NAME} at {_server()} "
+        f"({owner}; {watchdog}; kubeconfig {kubeconfig_file()})"
+    )
 
 
 def stop(log: Log) -> None:
-    """Delete the cluster if periph created it; otherwise leave it alone."""
+    """Delete the cluster if periph created it; otherwise leave it alone.
+
+    The watchdog stops either way: nothing periph started outlives ``down``.
+    """
+    with _locked():
+        _stop_watchdog(log)
     if not (cfg.cluster_dir() / "kwok.yaml").is_file():
-        clear_started(COMPONENT)
+        clear_started(component())
         return
-    if not was_started(COMPONENT):
+    if not was_started(component()):
         log(f"kube: cluster {cfg.CLUSTER_NAME} was not started by periph; leaving it running")
         return
     if cfg.missing_binaries(cfg.bin_dir()):
         raise EngineError(f"cannot delete {cfg.CLUSTER_NAME}: kwokctl missing in {cfg.bin_dir()}")
     with _locked(), log.step(f"kube: deleted cluster {cfg.CLUSTER_NAME}"):
         _delete_cluster()
-        clear_started(COMPONENT)
+        clear_started(component())

@@ -6,11 +6,12 @@ to kwokctl. ``periph_env.testenv.kube`` runs them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -30,6 +31,25 @@ DEFAULT_CLUSTER_NAME = "periph-test"
 # default cluster serves other test runs.
 CLUSTER_NAME = os.environ.get("PERIPH_KUBE_CLUSTER") or DEFAULT_CLUSTER_NAME
 CONTEXT_NAME = CLUSTER_NAME
+
+
+@contextlib.contextmanager
+def use_cluster(name: str) -> Iterator[None]:
+    """Point this module (and so ``kube``'s ensure/stop/component_pid) at cluster ``name``.
+
+    For a test that needs a cluster of its own in the same process (the chaos tier pauses
+    and kills its control plane, never the shared one's). Not thread-safe: pytest runs
+    serially.
+    """
+    global CLUSTER_NAME, CONTEXT_NAME
+    saved = CLUSTER_NAME, CONTEXT_NAME
+    CLUSTER_NAME = CONTEXT_NAME = name
+    try:
+        yield
+    finally:
+        CLUSTER_NAME, CONTEXT_NAME = saved
+
+
 # Whether a new cluster's control plane makes room for the real node of the node tier (kwok
 # restricted to its own nodes, the apiserver advertising the node IP): see
 # node_config.control_plane_patches. A cluster created without them keeps serving the k8s
