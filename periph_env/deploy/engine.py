@@ -374,7 +374,10 @@ def _apply(
     try:
         yield from _rollout(plan_, kube, options, summary, record, before, started)
     except PeriphError as exc:
-        _finish_record(kube, record, "failed", started, exc.message)
+        # The cluster may be what failed (its API server gone): recording that there can
+        # fail too, and must not replace the cause (the next deploy marks it interrupted).
+        with contextlib.suppress(PeriphError):
+            _finish_record(kube, record, "failed", started, exc.message)
         yield from _notify(record, plan_.source, kube)
         yield Finished(
             "failed",
