@@ -367,7 +367,7 @@ class RolloutWatch:
         else:
             said = self.outage.success()
             if said:
-                self.drop_connections()
+                # The watches reconnect on their own (from their last resourceVersion).
                 yield Note(said.replace("; resuming", "; watch resumed"))
 
     def _stuck(self, now: float) -> Iterator[Event]:
