@@ -124,7 +124,7 @@ def run_migration(
     api = kube.client()
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
     outage = Outage(getattr(api.configuration, "host", "") or kube.context)
-    wait = JobWait(f"{name}", started)
+    wait = JobWait(name, started)
     pods_read = 0.0
     while True:
         try:
