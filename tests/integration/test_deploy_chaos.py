@@ -99,6 +99,19 @@ def restarts_held() -> Iterator[None]:
         yield
 
 
+def stall(seconds: float) -> float:
+    """SIGSTOP the chaos cluster's API server for ``seconds``, then SIGCONT; how long."""
+    apiserver = pid("kube-apiserver")
+    assert apiserver is not None
+    started = time.monotonic()
+    os.kill(apiserver, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        os.kill(apiserver, signal.SIGCONT)
+    return time.monotonic() - started
+
+
 def serving(cluster: kube.ClusterInfo) -> bool:
     proc = cluster.kubectl("get", "--raw", "/readyz", "--request-timeout=3s", check=False)
     return proc.returncode == 0
@@ -179,6 +192,23 @@ def test_killed_controller_manager_and_scheduler_come_back_and_a_job_gets_its_po
         assert "restarted kube-controller-manager" in kube.watchdog_log_file().read_text()
 
 
+def test_after_a_20s_api_server_stall_the_control_plane_serves_jobs_again(
+    chaos_cluster, chaos_namespace
+) -> None:
+    before = {name: pid(name) for name in kube.PROCESSES}
+    stall(STALL_SECONDS)
+    back_up(chaos_cluster)
+    chaos_cluster.kubectl("create", "job", "after-stall", "-n", chaos_namespace,
+                          "--image=registry.invalid/migrate:1")  # fmt: skip
+    done = chaos_cluster.kubectl("wait", "--for=condition=Complete", "job/after-stall",
+                                 "-n", chaos_namespace, "--timeout=90s", check=False)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The API server and etcd never exited; whatever lost its lease was restarted.
+    after = {name: pid(name) for name in kube.PROCESSES}
+    assert after["kube-apiserver"] == before["kube-apiserver"]
+    assert all(after.values()), after
+
+
 # --- waits that make no progress speak ----------------------------------------------------
 
 
@@ -219,20 +249,12 @@ def test_a_20s_api_server_stall_mid_rollout_ends_in_success_with_the_watch_resum
     commit(root, "backend waits for the test")
     stalls: list[float] = []
 
-    def stall() -> None:
-        apiserver = pid("kube-apiserver")
-        assert apiserver is not None
-        started = time.monotonic()
-        os.kill(apiserver, signal.SIGSTOP)
-        try:
-            time.sleep(STALL_SECONDS)
-        finally:
-            os.kill(apiserver, signal.SIGCONT)
-        stalls.append(time.monotonic() - started)
+    def stall_then_ready() -> None:
+        stalls.append(stall(STALL_SECONDS))
         back_up(chaos_cluster)  # the controllers lost their lease; the watchdog restarts them
         mark_backend_ready(chaos_cluster, chaos_namespace, seconds=90)
 
-    staller = threading.Thread(target=stall, daemon=True)
+    staller = threading.Thread(target=stall_then_ready, daemon=True)
 
     def on_event(event: ev.Event) -> None:
         backend = isinstance(event, ev.DeploymentProgress) and event.name == "backend"
