@@ -21,7 +21,13 @@ from periph_env.deploy import verdict as v
 from periph_env.deploy.events import Event, Note
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.manifests import Obj
-from periph_env.deploy.outage import CALL_TIMEOUT, Outage, describe, is_transient
+from periph_env.deploy.outage import (
+    CALL_TIMEOUT,
+    Outage,
+    describe,
+    is_transient,
+    quick_client,
+)
 from periph_env.errors import EngineError
 
 POLL_SECONDS = 0.25  # a cheap GET through the client, not a kubectl process
@@ -121,7 +127,7 @@ def run_migration(
     deadline = started + (timeout if timeout is not None else deadline_s + 60)
     from kubernetes import client
 
-    api = kube.client()
+    api = quick_client(kube.client())
     batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
     outage = Outage(getattr(api.configuration, "host", "") or kube.context)
     wait = JobWait(name, started)

@@ -33,7 +33,7 @@ from periph_env.deploy.events import (
     RolloutVerdict,
 )
 from periph_env.deploy.migrate import mask
-from periph_env.deploy.outage import CALL_TIMEOUT, Outage, describe
+from periph_env.deploy.outage import CALL_TIMEOUT, Outage, describe, quick_client
 
 Obj = dict[str, Any]
 WATCH_SECONDS = 50  # server-side timeout of one watch request; it is then resumed
@@ -155,7 +155,7 @@ class ApiProbe(threading.Thread):
         super().__init__(daemon=True, name="periph-watch-api-probe")
         from kubernetes import client
 
-        self.version = client.VersionApi(api_client)
+        self.version = client.VersionApi(quick_client(api_client))
         self.out, self.every = out, every
         self.stopping = threading.Event()
         self.reconnects = 0  # the interface RolloutWatch sums over its threads
