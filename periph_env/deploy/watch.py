@@ -164,6 +164,9 @@ class ApiProbe(threading.Thread):
         """Stop after the current probe (at most its timeouts)."""
         self.stopping.set()
 
+    def drop(self) -> None:
+        """Nothing to drop: every probe is a short request of its own."""
+
     def run(self) -> None:
         failures = 0
         while not self.stopping.wait(self.every):

@@ -143,3 +143,9 @@ def test_a_deployment_no_controller_picks_up_is_told_once():
         "(is kube-controller-manager running?)"
     )
     assert list(watch._stuck(20.0)) == []
+
+
+def test_an_outage_cuts_every_open_connection_of_the_watch_probe_included():
+    watch = w.RolloutWatch(ApiClient(), "ns", ["worker"], 5.0)  # threads built, not started
+    [note] = list(watch._on_api("DOWN", {"reason": "read timed out"}))
+    assert "retrying" in note.text
