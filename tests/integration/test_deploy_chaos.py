@@ -264,6 +264,7 @@ def test_a_20s_api_server_stall_mid_rollout_ends_in_success_with_the_watch_resum
     events = run_deploy(root, on_event=on_event)
     staller.join(timeout=120)
     notes = [e.text for e in events if isinstance(e, ev.Note)]
+    print("\n".join(notes))  # shown with -rP
     assert stalls and stalls[0] >= STALL_SECONDS
     end = events[-1]
     assert isinstance(end, ev.Finished) and end.result == "succeeded", (end, notes)
@@ -294,6 +295,7 @@ def test_an_api_server_killed_mid_deploy_fails_in_one_line_and_the_next_deploy_s
         proc.wait(timeout=30)
         took = time.monotonic() - (killed_at or 0)
     output = "\n".join(lines)
+    print(f"{output}\n-- exit {proc.returncode} {took:.1f}s after the kill")  # shown with -rP
     assert killed_at is not None, output
     assert proc.returncode == 1, output
     assert took < 120, output
