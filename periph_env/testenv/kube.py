@@ -433,8 +433,9 @@ def stop(log: Log) -> None:
 
     The watchdog stops either way: nothing periph started outlives ``down``.
     """
-    with _locked():
-        _stop_watchdog(log)
+    if watchdog_pid_file().exists():  # no lock file (nor directory) where nothing ran
+        with _locked():
+            _stop_watchdog(log)
     if not (cfg.cluster_dir() / "kwok.yaml").is_file():
         clear_started(component())
         return
