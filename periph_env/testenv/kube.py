@@ -189,8 +189,15 @@ def watchdog_pid() -> int | None:
 
 
 def restarts_are_held() -> bool:
-    """Whether a test asked the watchdog to leave dead components dead for now."""
-    return _hold_file().exists()
+    """Whether a test asked the watchdog to leave dead components dead for now.
+
+    A hold whose process is gone (a test run killed mid-test) no longer counts.
+    """
+    try:
+        holder = int(_hold_file().read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return pid_alive(holder)
 
 
 @contextlib.contextmanager

@@ -60,3 +60,15 @@ def test_use_cluster_points_every_path_at_the_named_cluster():
         assert cfg.periph_dir().name == "periph-chaos"
         assert cfg.kwokctl_argv(cfg.bin_dir() / "kwokctl")[1:3] == ["--name", "periph-chaos"]
     assert cfg.cluster_dir() == before
+
+
+def test_a_hold_lasts_while_its_holder_lives(tmp_path, monkeypatch):
+    from periph_env.testenv import kube
+
+    monkeypatch.setattr(kube.cfg, "periph_dir", lambda: tmp_path)
+    assert not kube.restarts_are_held()
+    with kube.restarts_held():
+        assert kube.restarts_are_held()
+        (tmp_path / "watchdog.hold").write_text("999999999\n")  # a holder that died
+        assert not kube.restarts_are_held()
+    assert not (tmp_path / "watchdog.hold").exists()
