@@ -90,7 +90,8 @@ def connection_budget(docs: list[Doc], migrations: list[Doc]) -> tuple[int, int,
     terms["migrate"] = len(by_kind(migrations, "Job"))
     terms["backup"] = len(by_kind(docs, "CronJob"))
     terms["reserved"] = SUPERUSER_RESERVED
-    return sum(terms.values()), int(config["POSTGRES_MAX_CONNECTIONS"]), terms
+    allowed = int(config_map_data(docs, "db-config")["POSTGRES_MAX_CONNECTIONS"])
+    return sum(terms.values()), allowed, terms
 
 
 def test_postgres_connection_budget_covers_the_hpa_maxima(
@@ -100,17 +101,13 @@ def test_postgres_connection_budget_covers_the_hpa_maxima(
     assert needed <= allowed, f"{terms} = {needed} > max_connections {allowed}"
 
 
-def test_postgres_takes_max_connections_from_the_same_config_map_as_the_pools(
+def test_postgres_takes_max_connections_from_its_own_config_map(
     overlays: dict[str, list[Doc]], env: str
 ) -> None:
     postgres = pod_spec(one(overlays[env], "StatefulSet", "db"))["containers"][0]
     assert "max_connections=$(POSTGRES_MAX_CONNECTIONS)" in postgres["args"]
     (var,) = [v for v in postgres["env"] if v["name"] == "POSTGRES_MAX_CONNECTIONS"]
-    assert var["valueFrom"]["configMapKeyRef"]["name"].startswith("peripheral-config-")
-    backend = pod_spec(one(overlays[env], "Deployment", "backend"))["containers"][0]
-    assert (
-        backend["envFrom"][0]["configMapRef"]["name"] == var["valueFrom"]["configMapKeyRef"]["name"]
-    )
+    assert var["valueFrom"]["configMapKeyRef"]["name"].startswith("db-config-")
 
 
 def test_the_documented_budget_arithmetic_matches_the_manifests(
