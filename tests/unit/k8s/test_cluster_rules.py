@@ -35,7 +35,7 @@ SECRET_KEYS = {
     "backend": {"DB_USER", "DB_PASSWORD", "POSTGRES_DB", "JWT_SECRET", "REDIS_PASSWORD"},
     "worker": {"DB_USER", "DB_PASSWORD", "POSTGRES_DB", "REDIS_PASSWORD"},
     "frontend": set(),
-    "db": {"DB_USER", "DB_PASSWORD", "POSTGRES_DB"},
+    "db": {"DB_USER", "DB_PASSWORD", "POSTGRES_DB", "DB_ADMIN_PASSWORD"},
     "cache": {"REDIS_PASSWORD"},
     "db-backup": {
         "DB_USER",
@@ -421,3 +421,21 @@ def test_prod_worker_image_is_multi_stage_and_drops_dev_only_packages() -> None:
     assert len(re.findall(r"^FROM ", dockerfile, re.MULTILINE)) == 2
     assert "grep -v '# dev-only'" in dockerfile
     assert re.search(r"^watchfiles==\S+\s+# dev-only$", requirements, re.MULTILINE)
+
+
+def test_the_database_superuser_is_not_the_apps_role(
+    overlays: dict[str, list[Doc]], env: str
+) -> None:
+    postgres = pod_spec(one(overlays[env], "StatefulSet", "db"))["containers"][0]
+    env_vars = {v["name"]: v for v in postgres["env"]}
+    assert env_vars["DB_ADMIN_USER"]["value"] == "postgres"
+    assert env_vars["DB_USER"]["valueFrom"]["secretKeyRef"]["key"] == "DB_USER"
+    assert env_vars["DB_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    role_script = (SERVICES / "db" / "initdb" / "20-app-role.sh").read_text()
+    assert "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION" in role_script
+    # No client gets the superuser's password.
+    readers = {
+        owner for owner, c in containers(overlays[env]) for v in c.get("env", [])
+        if v.get("valueFrom", {}).get("secretKeyRef", {}).get("key") == "DB_ADMIN_PASSWORD"
+    }  # fmt: skip
+    assert readers == {"StatefulSet/db"}
