@@ -114,3 +114,11 @@ def test_common_labels_still_reach_every_object_and_pod_template(
         if any(k not in labels for k in COMMON_LABELS):
             unlabelled.append(f"{doc['kind']}/{doc['metadata']['name']} pod template")
     assert unlabelled == []
+
+
+def test_prod_requires_timescaledb_and_demo_does_not(overlays: dict[str, list[Doc]]) -> None:
+    # Migration 0004 fails the migration Job where this is on and job_results is not a
+    # hypertable (services/db/migrations/0004_require_timescaledb.sql).
+    flag = "peripheral.require_timescaledb=on"
+    assert flag in _postgres(overlays["prod"])["args"]
+    assert flag not in _postgres(overlays["demo"])["args"]
