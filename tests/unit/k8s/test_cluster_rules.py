@@ -439,3 +439,15 @@ def test_the_database_superuser_is_not_the_apps_role(
         if v.get("valueFrom", {}).get("secretKeyRef", {}).get("key") == "DB_ADMIN_PASSWORD"
     }  # fmt: skip
     assert readers == {"StatefulSet/db"}
+
+
+def test_cert_manager_http01_solver_pods_are_reachable_from_the_ingress_controller(
+    overlays: dict[str, list[Doc]], env: str
+) -> None:
+    spec = _policy(overlays[env], "acme-http01-solver")
+    assert spec["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8089}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
