@@ -33,6 +33,7 @@ from periph_env.deploy import (
     manifests,
     notify,
     rollback,
+    secret_hash,
     verify_stage,
 )
 from periph_env.deploy.events import (
@@ -155,6 +156,8 @@ def plan(
         result.secrets.append(
             manifests.secret_object(need.name, target.namespace, data, target.name)
         )
+    # A changed Secret must roll the pods that read it (docs/k8s.md, "Secret changes").
+    secret_hash.stamp(result.stack + result.migration, result.secrets)
     return result
 
 

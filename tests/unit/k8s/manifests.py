@@ -126,12 +126,10 @@ def secret_keys_by_workload(docs: list[Doc]) -> dict[str, set[str]]:
     return out
 
 
-def config_map_data(docs: list[Doc]) -> dict[str, str]:
-    """The generated peripheral-config ConfigMap's data."""
+def config_map_data(docs: list[Doc], name: str = "peripheral-config") -> dict[str, str]:
+    """The data of the generated ConfigMap ``<name>-<hash>`` (default: peripheral-config)."""
     (config,) = [
-        d
-        for d in docs
-        if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith("peripheral-config-")
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].startswith(f"{name}-")
     ]
     return config["data"]
 

@@ -35,7 +35,7 @@ SECRET_KEYS = {
     "backend": {"DB_USER", "DB_PASSWORD", "POSTGRES_DB", "JWT_SECRET", "REDIS_PASSWORD"},
     "worker": {"DB_USER", "DB_PASSWORD", "POSTGRES_DB", "REDIS_PASSWORD"},
     "frontend": set(),
-    "db": {"DB_USER", "DB_PASSWORD", "POSTGRES_DB"},
+    "db": {"DB_USER", "DB_PASSWORD", "POSTGRES_DB", "DB_ADMIN_PASSWORD"},
     "cache": {"REDIS_PASSWORD"},
     "db-backup": {
         "DB_USER",
@@ -90,7 +90,8 @@ def connection_budget(docs: list[Doc], migrations: list[Doc]) -> tuple[int, int,
     terms["migrate"] = len(by_kind(migrations, "Job"))
     terms["backup"] = len(by_kind(docs, "CronJob"))
     terms["reserved"] = SUPERUSER_RESERVED
-    return sum(terms.values()), int(config["POSTGRES_MAX_CONNECTIONS"]), terms
+    allowed = int(config_map_data(docs, "db-config")["POSTGRES_MAX_CONNECTIONS"])
+    return sum(terms.values()), allowed, terms
 
 
 def test_postgres_connection_budget_covers_the_hpa_maxima(
@@ -100,17 +101,13 @@ def test_postgres_connection_budget_covers_the_hpa_maxima(
     assert needed <= allowed, f"{terms} = {needed} > max_connections {allowed}"
 
 
-def test_postgres_takes_max_connections_from_the_same_config_map_as_the_pools(
+def test_postgres_takes_max_connections_from_its_own_config_map(
     overlays: dict[str, list[Doc]], env: str
 ) -> None:
     postgres = pod_spec(one(overlays[env], "StatefulSet", "db"))["containers"][0]
     assert "max_connections=$(POSTGRES_MAX_CONNECTIONS)" in postgres["args"]
     (var,) = [v for v in postgres["env"] if v["name"] == "POSTGRES_MAX_CONNECTIONS"]
-    assert var["valueFrom"]["configMapKeyRef"]["name"].startswith("peripheral-config-")
-    backend = pod_spec(one(overlays[env], "Deployment", "backend"))["containers"][0]
-    assert (
-        backend["envFrom"][0]["configMapRef"]["name"] == var["valueFrom"]["configMapKeyRef"]["name"]
-    )
+    assert var["valueFrom"]["configMapKeyRef"]["name"].startswith("db-config-")
 
 
 def test_the_documented_budget_arithmetic_matches_the_manifests(
@@ -424,3 +421,33 @@ def test_prod_worker_image_is_multi_stage_and_drops_dev_only_packages() -> None:
     assert len(re.findall(r"^FROM ", dockerfile, re.MULTILINE)) == 2
     assert "grep -v '# dev-only'" in dockerfile
     assert re.search(r"^watchfiles==\S+\s+# dev-only$", requirements, re.MULTILINE)
+
+
+def test_the_database_superuser_is_not_the_apps_role(
+    overlays: dict[str, list[Doc]], env: str
+) -> None:
+    postgres = pod_spec(one(overlays[env], "StatefulSet", "db"))["containers"][0]
+    env_vars = {v["name"]: v for v in postgres["env"]}
+    assert env_vars["DB_ADMIN_USER"]["value"] == "postgres"
+    assert env_vars["DB_USER"]["valueFrom"]["secretKeyRef"]["key"] == "DB_USER"
+    assert env_vars["DB_ADMIN_PASSWORD"]["valueFrom"]["secretKeyRef"]["optional"] is True
+    role_script = (SERVICES / "db" / "initdb" / "20-app-role.sh").read_text()
+    assert "NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION" in role_script
+    # No client gets the superuser's password.
+    readers = {
+        owner for owner, c in containers(overlays[env]) for v in c.get("env", [])
+        if v.get("valueFrom", {}).get("secretKeyRef", {}).get("key") == "DB_ADMIN_PASSWORD"
+    }  # fmt: skip
+    assert readers == {"StatefulSet/db"}
+
+
+def test_cert_manager_http01_solver_pods_are_reachable_from_the_ingress_controller(
+    overlays: dict[str, list[Doc]], env: str
+) -> None:
+    spec = _policy(overlays[env], "acme-http01-solver")
+    assert spec["podSelector"] == {"matchLabels": {"acme.cert-manager.io/http01-solver": "true"}}
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8089}]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]

@@ -35,17 +35,26 @@ def _routes(ingress: Doc) -> dict[str, str]:
 def test_ingress_sends_api_and_ws_to_backend_and_the_rest_to_frontend(
     overlays: dict[str, list[Doc]], env: str
 ) -> None:
-    ingress = one(overlays[env], "Ingress", "peripheral")
-    assert _routes(ingress) == {"/api": "backend", "/ws": "backend", "/": "frontend"}
+    routes = {}
+    for ingress in by_kind(overlays[env], "Ingress").values():
+        routes.update(_routes(ingress))
+    assert routes == {"/api": "backend", "/ws": "backend", "/": "frontend"}
 
 
 def test_ingress_serves_the_environments_host_over_tls_from_cert_manager(
     overlays: dict[str, list[Doc]], env: str
 ) -> None:
-    ingress = one(overlays[env], "Ingress", "peripheral")
-    assert ingress["spec"]["rules"][0]["host"] == HOSTS[env]
-    assert ingress["spec"]["tls"][0]["hosts"] == [HOSTS[env]]
-    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == ISSUERS[env]
+    ingresses = by_kind(overlays[env], "Ingress")
+    for ingress in ingresses.values():
+        assert ingress["spec"]["rules"][0]["host"] == HOSTS[env]
+        assert ingress["spec"]["tls"][0]["hosts"] == [HOSTS[env]]
+    # One Certificate owns the TLS Secret: only `peripheral` asks cert-manager for it.
+    issuers = {
+        name: i["metadata"].get("annotations", {}).get("cert-manager.io/cluster-issuer")
+        for name, i in ingresses.items()
+    }
+    assert issuers == {"peripheral": ISSUERS[env], "peripheral-ws": None}
+    assert len({i["spec"]["tls"][0]["secretName"] for i in ingresses.values()}) == 1
 
 
 def test_services_exist_for_every_component(overlays: dict[str, list[Doc]], env: str) -> None:

@@ -93,12 +93,14 @@ def _probe(docs: list[Doc], name: str, probe: str) -> Doc:
     return pod_spec(one(docs, "Deployment", name))["containers"][0][probe]
 
 
-def test_backend_is_ready_only_while_api_health_passes(
+def test_backend_readiness_is_its_own_readyz_not_the_shared_health_report(
     overlays: dict[str, list[Doc]], env: str
 ) -> None:
+    # /readyz fails while draining and without Postgres, never for a Redis outage
+    # (services/backend: TestReadinessIgnoresARedisOutageButNotAPostgresOne).
     assert _probe(overlays[env], "backend", "readinessProbe")["httpGet"] == {
-        "path": "/api/health",
-        "port": "http",
+        "path": "/readyz",
+        "port": "internal",
     }
 
 

@@ -75,6 +75,10 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		Hub: hub, Metrics: metrics, Log: log, Redact: redact,
 		WSOrigins: cfg.WSOrigins,
 		Features:  server.Features(cfg.Features),
+		Life:      &server.Lifecycle{},
+		// Without Postgres this pod serves nothing (and a pod with bad credentials must
+		// not get traffic); Redis only carries the queue and live results.
+		ReadyChecks: []string{"postgres"},
 	}
 	log.Info("configuration", "pool_max_conns", cfg.PoolMaxConns,
 		"feature_strategy_create", cfg.Features.StrategyCreate,
@@ -95,6 +99,7 @@ func serve(ctx context.Context, log *slog.Logger) error {
 	errc := make(chan error, 2)
 	go func() { errc <- srv.ListenAndServe() }()
 	log.Info("backend listening", "addr", cfg.ListenAddr)
+	stoppers := []server.Stopper{srv}
 	if cfg.InternalAddr != "" {
 		internal := &http.Server{
 			Addr:              cfg.InternalAddr,
@@ -103,6 +108,9 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		}
 		go func() { errc <- internal.ListenAndServe() }()
 		defer internal.Close()
+		// Shut down after the public server: probes and scrapes keep answering (readiness
+		// with 503) for the whole drain.
+		stoppers = append(stoppers, internal)
 		log.Info("internal endpoints listening", "addr", cfg.InternalAddr)
 	}
 
@@ -111,12 +119,9 @@ func serve(ctx context.Context, log *slog.Logger) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
-	defer cancel()
-	err = srv.Shutdown(shutCtx)
+	err = server.GracefulStop(log, api.Life, cfg.Drain, config.ShutdownTimeout, time.Sleep, stoppers...)
 	stopRelay()
-	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err != nil {
 		return err
 	}
 	log.Info("stopped")

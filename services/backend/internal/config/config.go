@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DB holds what is needed to reach Postgres.
@@ -55,11 +56,22 @@ type Config struct {
 	Features     Features
 	// WSOrigins are the browser origins /ws accepts besides same-origin pages.
 	WSOrigins []string
+	// Drain is the time between SIGTERM (readiness turns 503) and Shutdown.
+	Drain time.Duration
 }
 
 // DefaultPoolMaxConns is the pool size when DB_POOL_MAX_CONNS is unset. The connection
 // budget test in tests/unit/k8s reads this constant.
 const DefaultPoolMaxConns = 8
+
+// DefaultDrainSeconds is how long, after SIGTERM, the server keeps serving while it
+// answers readiness with 503 (SHUTDOWN_DRAIN_SECONDS), so load balancers stop sending
+// before it stops accepting. The pod's terminationGracePeriodSeconds covers the preStop
+// sleep, this drain and ShutdownTimeout (a unit test on the manifests checks the sum).
+const DefaultDrainSeconds = 5
+
+// ShutdownTimeout bounds how long in-flight requests may run once the drain is over.
+const ShutdownTimeout = 10 * time.Second
 
 // DefaultWSOrigins lets the Vite dev server (localhost:5173), which proxies /ws with its
 // own Origin, connect when WS_ALLOWED_ORIGINS is unset (local development).
@@ -153,6 +165,10 @@ func Load(lookup Getenv) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	drain, err := intIn(lookup, "SHUTDOWN_DRAIN_SECONDS", DefaultDrainSeconds, 0, 120)
+	if err != nil {
+		return Config{}, err
+	}
 	return Config{
 		DB:           db,
 		Redis:        Redis{Host: lookup("REDIS_HOST"), Port: rp, Password: lookup("REDIS_PASSWORD")},
@@ -162,6 +178,7 @@ func Load(lookup Getenv) (Config, error) {
 		PoolMaxConns: int32(pool),
 		Features:     Features{StrategyCreate: create, LiveJobs: live},
 		WSOrigins:    wsOrigins(lookup("WS_ALLOWED_ORIGINS")),
+		Drain:        time.Duration(drain) * time.Second,
 	}, nil
 }
 

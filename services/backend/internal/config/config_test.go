@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) Getenv { return func(k string) string { return m[k] } }
@@ -154,5 +155,21 @@ func TestInternalAddrDefaultsTo9091AndCanBeSwitchedOff(t *testing.T) {
 	m["INTERNAL_ADDR"] = "off"
 	if c, _ := Load(env(m)); c.InternalAddr != "" {
 		t.Fatalf("internal addr = %q, want none", c.InternalAddr)
+	}
+}
+
+func TestDrainDefaultsToFiveSecondsAndIsBounded(t *testing.T) {
+	c, _ := Load(env(full()))
+	if c.Drain != DefaultDrainSeconds*time.Second {
+		t.Fatalf("default drain = %s", c.Drain)
+	}
+	m := full()
+	m["SHUTDOWN_DRAIN_SECONDS"] = "0"
+	if c, err := Load(env(m)); err != nil || c.Drain != 0 {
+		t.Fatalf("drain 0: %v %s", err, c.Drain)
+	}
+	m["SHUTDOWN_DRAIN_SECONDS"] = "soon"
+	if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "SHUTDOWN_DRAIN_SECONDS") {
+		t.Fatalf("want an error naming SHUTDOWN_DRAIN_SECONDS, got %v", err)
 	}
 }

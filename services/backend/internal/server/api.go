@@ -28,6 +28,13 @@ type API struct {
 	Redact    func(string) string
 	WSOrigins []string
 	Features  Features
+	// Life is this process's serving state: readiness fails once it drains.
+	Life *Lifecycle
+	// ReadyChecks are the Checks readiness (GET /readyz) requires: what this pod needs
+	// to serve at all. Shared dependencies whose loss degrades only some routes (Redis:
+	// job queue, live results) stay out, or a short outage would take every pod out of
+	// the Service at once.
+	ReadyChecks []string
 }
 
 // Handler returns the public, routed, instrumented handler (the Ingress's target).
@@ -46,12 +53,14 @@ func (a *API) Handler() http.Handler {
 }
 
 // InternalHandler serves the internal port: /metrics, /livez (liveness: the process
-// answers) and /internal/health (each dependency's scrubbed error text). Requests here
-// are neither logged nor counted: probes and scrapes would drown the access log.
+// answers), /readyz (readiness: not draining, and ReadyChecks pass) and /internal/health
+// (each dependency's scrubbed error text). Requests here are neither logged nor
+// counted: probes and scrapes would drown the access log.
 func (a *API) InternalHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.Metrics.Registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /livez", livez)
+	mux.HandleFunc("GET /readyz", a.readyz)
 	mux.HandleFunc("GET /internal/health", a.healthDetail)
 	return mux
 }

@@ -91,3 +91,20 @@ func (a *API) healthDetail(w http.ResponseWriter, r *http.Request) {
 func livez(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
+
+// readyz is readiness: 503 while the process drains for shutdown (so load balancers
+// stop sending before it stops accepting), else the ReadyChecks only.
+func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
+	if a.Life.Draining() {
+		writeJSON(w, http.StatusServiceUnavailable, HealthReport{Status: "draining", Checks: map[string]string{}})
+		return
+	}
+	checks := make(map[string]Check, len(a.ReadyChecks))
+	for _, name := range a.ReadyChecks {
+		if c, ok := a.Checks[name]; ok {
+			checks[name] = c
+		}
+	}
+	rep := RunChecks(r.Context(), checks, a.Redact)
+	writeJSON(w, rep.code(), rep.Public())
+}

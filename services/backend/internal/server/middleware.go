@@ -50,11 +50,28 @@ func (r *recorder) Flush() {
 
 func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
+// quietPaths are health, probe and scrape endpoints: polled every few seconds by
+// kubelets, browsers and Prometheus, they would flood the request log and dilute the
+// error ratio of backend_http_requests_total that `periph verify` and the alerts judge.
+// They are neither logged nor counted (matched by path, so an unrouted 404 on one of
+// them is quiet too).
+var quietPaths = map[string]bool{
+	"/api/health": true,
+	"/healthz":    true,
+	"/livez":      true,
+	"/readyz":     true,
+	"/metrics":    true,
+}
+
 // observe logs one JSON line per request and feeds the request metrics. The route
 // label is the mux pattern (e.g. "GET /api/strategies/{id}/jobs"), never the raw path,
 // so label cardinality stays bounded.
 func observe(next http.Handler, log *slog.Logger, m *Metrics) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if quietPaths[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
 		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)

@@ -229,3 +229,27 @@ func scrape(t *testing.T, h http.Handler) (int, string) {
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	return rec.Code, rec.Body.String()
 }
+
+func TestHealthAndProbeRequestsAreNeitherLoggedNorCounted(t *testing.T) {
+	api, _, logs := newAPI(nil)
+	h := api.Handler()
+	for _, path := range []string{"/api/health", "/healthz", "/livez", "/readyz", "/metrics"} {
+		do(t, h, "GET", path, "")
+	}
+	if logs.Len() != 0 {
+		t.Fatalf("health and probe requests were logged:\n%s", logs)
+	}
+	_, out := scrape(t, h)
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "backend_http_requests_total{") {
+			t.Fatalf("health and probe requests were counted: %s", line)
+		}
+	}
+	// The API itself still is.
+	do(t, h, "GET", "/api/strategies", "")
+	_, out = scrape(t, h)
+	want := `backend_http_requests_total{method="GET",route="GET /api/strategies",status="200"} 1`
+	if !strings.Contains(out, want) || !strings.Contains(logs.String(), `"route":"GET /api/strategies"`) {
+		t.Fatalf("the API request was not observed:\n%s\n%s", logs, out)
+	}
+}
