@@ -7,20 +7,26 @@ kubectl is ``$PERIPH_KUBECTL`` or the one on PATH.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import sys
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import yaml
 
-from periph_env.common.process import run
-from periph_env.errors import EngineError, UsageError
+from periph_env.common.process import MASK, mask_argv, run, trim_tail
+from periph_env.deploy import kube_reach as reach
+from periph_env.errors import CommandFailed, EngineError, UsageError
 
 Obj = dict[str, Any]
+NOTICE_AFTER = 2.0  # a wait longer than this says what it waits for
+PROBE_EVERY = 5.0  # while kubectl runs that long, check that the API server still answers
 
 
 def kubectl_binary() -> str:
@@ -37,15 +43,78 @@ def dump(objs: Iterable[Obj]) -> str:
 
 
 class Kube:
-    """kubectl bound to one context (and namespace), masking ``secrets`` in any error."""
+    """kubectl and the Python client bound to one context (and namespace).
 
-    def __init__(self, context: str, namespace: str, secrets: Iterable[str] = ()) -> None:
+    Every failure leaves as a ``PeriphError`` naming the API server and the context
+    (``kube_reach``), with ``secrets`` masked; every request is bounded (connect and read
+    timeouts, ``--request-timeout``), and a wait longer than ``NOTICE_AFTER`` seconds says
+    on ``notice`` (stderr by default) what it waits for.
+    """
+
+    def __init__(
+        self,
+        context: str,
+        namespace: str,
+        secrets: Iterable[str] = (),
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
         self.context = context
         self.namespace = namespace
         self.secrets = [s for s in secrets if s]
         self.binary = kubectl_binary()
+        self.notice = notice or _stderr_notice
         self._client: Any = None
         self._lock = threading.Lock()
+        self._probe_lock = threading.Lock()
+        self._reachable = False
+        self._endpoint: reach.Endpoint | None = None
+
+    @property
+    def endpoint(self) -> reach.Endpoint:
+        """The context's API server as the kubeconfig names it."""
+        if self._endpoint is None:
+            self._endpoint = reach.endpoint(self.context)
+        return self._endpoint
+
+    def mask(self, text: str) -> str:
+        """``text`` with this environment's secret values replaced by ****."""
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
+        return text
+
+    def unreachable(self, reason: str) -> reach.ClusterUnreachable:
+        """The error for an API server that cannot be used, for ``reason``."""
+        return reach.ClusterUnreachable(self.endpoint, self.mask(reason))
+
+    def ensure_reachable(self, *, again: bool = False) -> None:
+        """Probe the API server once (``again``: even if it answered before); raise
+        ``ClusterUnreachable`` within a few seconds when it does not answer."""
+        with self._probe_lock:
+            if self._reachable and not again:
+                return
+            limit = reach.PROBE_CONNECT + reach.PROBE_ANSWER
+            with self.waiting("a liveness check", limit):
+                reason = reach.probe(self.endpoint)
+            if reason is not None:
+                self._reachable = False
+                raise self.unreachable(reason)
+            self._reachable = True
+
+    @contextlib.contextmanager
+    def waiting(self, what: str, limit: float = reach.READ_TIMEOUT) -> Iterator[None]:
+        """Say on ``notice`` what is awaited if the block lasts over ``NOTICE_AFTER`` s."""
+        timer = threading.Timer(
+            NOTICE_AFTER,
+            lambda: self.notice(
+                f"waiting for {self.endpoint.describe()} to answer {what} (up to {limit:.0f} s)"
+            ),
+        )
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
 
     def argv(self, *args: str, namespaced: bool = True) -> list[str]:
         """kubectl argv with ``--context`` (and ``-n``) set."""
@@ -61,15 +130,75 @@ class Kube:
         check: bool = True,
         timeout: float = 300,
         namespaced: bool = True,
+        local: bool = False,
     ) -> subprocess.CompletedProcess[str]:
-        """Run kubectl; CommandFailed (with secrets masked) on a non-zero exit if ``check``."""
-        return run(
-            self.argv(*args, namespaced=namespaced),
-            input=input,
-            check=check,
-            timeout=timeout,
-            secrets=self.secrets,
-        )
+        """Run kubectl; CommandFailed (with secrets masked) on a non-zero exit if ``check``.
+
+        ``local``: the command needs no API server (``kustomize``, ``config``). Otherwise
+        an API server that cannot be reached raises ``ClusterUnreachable`` even with
+        ``check=False``: no caller can take that for an answer (a "not found").
+        """
+        argv = self.argv(*args, namespaced=namespaced)
+        if not local:
+            self.ensure_reachable()
+            if not any(a.startswith("--request-timeout") for a in args) and not _waits(args):
+                argv.append(f"--request-timeout={reach.READ_TIMEOUT:.0f}s")
+        proc = self._communicate(argv, input, timeout, None if local else self._describe(args))
+        if proc.returncode != 0 and not local:
+            reason = reach.kubectl_reason(proc.stderr)
+            if reason is not None:
+                raise self.unreachable(reason)
+        if check and proc.returncode != 0:
+            tail = self.mask(trim_tail(proc.stdout + proc.stderr))
+            raise CommandFailed(mask_argv(argv, self.secrets), proc.returncode, tail)
+        return proc
+
+    def _describe(self, args: tuple[str, ...]) -> str:
+        """```kubectl get configmaps```: the verb and its object, for a notice."""
+        words = [a for a in args if not a.startswith("-")][:2]
+        return "`" + " ".join(mask_argv(["kubectl", *words], self.secrets)) + "`"
+
+    def _communicate(
+        self, argv: list[str], input: str | None, timeout: float, what: str | None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run ``argv`` to its end; while it runs past NOTICE_AFTER, say so and re-probe
+        the API server every PROBE_EVERY seconds: kubectl's own retries against a server
+        that stopped answering take close to a minute."""
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        pending: str | None = input or ""
+        told, next_probe = False, started + PROBE_EVERY
+        try:
+            while True:
+                elapsed = time.monotonic() - started
+                step = max(0.05, min(NOTICE_AFTER if not told else PROBE_EVERY, timeout - elapsed))
+                try:
+                    out, err = proc.communicate(pending, timeout=step)
+                    return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+                except subprocess.TimeoutExpired:
+                    pending = None
+                now = time.monotonic()
+                if now - started >= timeout:
+                    if what is None:
+                        raise EngineError(f"`kubectl {argv[3] if len(argv) > 3 else ''}` "
+                                          f"did not finish within {timeout:.0f} s")  # fmt: skip
+                    raise self.unreachable(f"did not finish {what} within {timeout:.0f} s")
+                if what is None:
+                    continue
+                if not told:
+                    told = True
+                    self.notice(f"waiting for {self.endpoint.describe()} to answer {what}")
+                if now >= next_probe:
+                    next_probe = now + PROBE_EVERY
+                    self.ensure_reachable(again=True)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                with contextlib.suppress(Exception):
+                    proc.communicate(timeout=5)
 
     def json(self, *args: str, input: str | None = None, namespaced: bool = True) -> Obj:
         """kubectl with ``-o json``, parsed."""
@@ -85,7 +214,7 @@ class Kube:
 
     def render(self, directory: str) -> list[Obj]:
         """``kubectl kustomize DIR`` as objects."""
-        out = self.run("kustomize", directory, namespaced=False).stdout
+        out = self.run("kustomize", directory, namespaced=False, local=True).stdout
         return [d for d in yaml.safe_load_all(out) if d]
 
     def apply(self, objs: list[Obj], *, dry_run: bool = False) -> list[Obj]:
@@ -98,21 +227,33 @@ class Kube:
         return self.items(*args, "-f", "-", input=dump(objs))
 
     def client(self) -> Any:
-        """A kubernetes ``ApiClient`` for this context (imported lazily: 0.6 s)."""
+        """A kubernetes ``ApiClient`` for this context (imported lazily: 0.6 s) whose every
+        request has connect and read timeouts and whose every failure is a PeriphError."""
         with self._lock:
-            return self._load_client()
+            client = self._load_client()
+        self.ensure_reachable()
+        return client
 
     def _load_client(self) -> Any:
         if self._client is None:
-            from kubernetes import config
+            from kubernetes import client, config
 
+            configuration = type.__call__(client.Configuration)
             try:
                 # The client reads $KUBECONFIG once, when first imported: pass it each time.
-                self._client = config.new_client_from_config(
-                    config_file=os.environ.get("KUBECONFIG") or None, context=self.context
+                config.load_kube_config(
+                    config_file=os.environ.get("KUBECONFIG") or None,
+                    context=self.context,
+                    client_configuration=configuration,
                 )
             except Exception as exc:
-                raise EngineError(f"cannot load kube context {self.context!r}: {exc}") from None
+                raise EngineError(
+                    f"cannot load kube context {self.context!r}: {self.mask(str(exc))}"
+                ) from None
+            from periph_env.deploy import kube_client
+
+            configuration.retries = _retries()
+            self._client = kube_client.BoundedApiClient(configuration, self)
         return self._client
 
     def contexts(self) -> tuple[list[str], str]:
@@ -120,3 +261,22 @@ class Kube:
         names = run([self.binary, "config", "get-contexts", "-o", "name"], check=False).stdout
         current = run([self.binary, "config", "current-context"], check=False).stdout.strip()
         return names.split(), current
+
+
+def _waits(args: tuple[str, ...]) -> bool:
+    """kubectl commands that hold a watch open on purpose (a per-request limit would cut it)."""
+    return bool(args) and (
+        args[0] == "wait" or "--wait=true" in args or args[:2] == ("rollout", "status")
+    )
+
+
+def _retries() -> Any:
+    """One retry of a refused connection, none of a read: a stalled API server must fail
+    within READ_TIMEOUT, not four times that (urllib3's default is three retries)."""
+    import urllib3
+
+    return urllib3.Retry(total=1, read=0, redirect=0)
+
+
+def _stderr_notice(text: str) -> None:
+    print(f"periph: {text}", file=sys.stderr, flush=True)

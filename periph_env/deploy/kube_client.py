@@ -1,0 +1,106 @@
+"""The kubernetes ``ApiClient`` periph uses: bounded requests, failures as PeriphErrors.
+
+Every call through the generated API classes (``CoreV1Api(client).list_...``) and every
+direct ``call_api`` passes here, so the call sites need no error handling of their own:
+
+- a request without ``_request_timeout`` gets ``(CONNECT_TIMEOUT, READ_TIMEOUT)``; a watch
+  (``watch=true``) gets a read timeout ``WATCH_MARGIN`` seconds past its ``timeoutSeconds``
+  (the server ends it then; a silent connection is dead after that);
+- urllib3, ssl and socket errors become ``ClusterUnreachable``, an error status a
+  ``KubeApiError`` (still an ``ApiException``: ``except ApiException`` keeps working);
+- a request still unanswered after ``NOTICE_AFTER`` seconds says what it waits for.
+
+Imported only by ``Kube.client()``, after the (slow) kubernetes package itself.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlsplit
+
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+from periph_env.deploy import kube_reach as reach
+from periph_env.errors import PeriphError
+
+if TYPE_CHECKING:
+    from periph_env.deploy.kube import Kube
+
+WATCH_MARGIN = 15.0
+WATCH_DEFAULT_READ = 60.0  # a watch without timeoutSeconds: the longest silence accepted
+
+
+def default_timeout(url: str) -> tuple[float, float]:
+    """``(connect, read)`` for a request to ``url`` that did not set its own."""
+    query = parse_qs(urlsplit(url).query)
+    if query.get("watch", [""])[0].lower() in ("true", "1"):
+        try:
+            seconds = float(query.get("timeoutSeconds", [""])[0])
+        except ValueError:
+            return reach.CONNECT_TIMEOUT, WATCH_DEFAULT_READ
+        return reach.CONNECT_TIMEOUT, seconds + WATCH_MARGIN
+    return reach.CONNECT_TIMEOUT, reach.READ_TIMEOUT
+
+
+def _what(method: str, url: str) -> str:
+    return f"{method} {urlsplit(url).path}"
+
+
+class BoundedApiClient(ApiClient):
+    """An ``ApiClient`` bound to one ``Kube``: its endpoint, secrets and notices."""
+
+    def __init__(self, configuration: Any, kube: Kube) -> None:
+        super().__init__(configuration)
+        self._kube = kube
+
+    def call_api(
+        self,
+        method: str,
+        url: str,
+        header_params: Any = None,
+        body: Any = None,
+        post_params: Any = None,
+        _request_timeout: Any = None,
+    ) -> Any:
+        """The HTTP request, bounded, with transport failures translated."""
+        import urllib3.exceptions
+
+        timeout = _request_timeout or default_timeout(url)
+        try:
+            with self._kube.waiting(_what(method, url)):
+                return super().call_api(
+                    method, url, header_params, body, post_params, _request_timeout=timeout
+                )
+        except PeriphError:
+            raise
+        except ApiException as exc:
+            if exc.status:  # an answer: _call_with_legacy_options translates those
+                raise
+            # status 0: the REST layer's wrapping of an SSL error
+            raise self._kube.unreachable("failed the TLS handshake") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise self._kube.unreachable(reach.exception_reason(exc)) from None
+
+    def _call_with_legacy_options(self, *args: Any, **kwargs: Any) -> Any:
+        import urllib3.exceptions
+
+        # Every generated API method ends here (kubernetes==37): the one place an error
+        # status of any call can be given the endpoint's name.
+        try:
+            return super()._call_with_legacy_options(*args, **kwargs)
+        except PeriphError:
+            raise
+        except ApiException as exc:
+            raise reach.api_error(exc, self._kube.endpoint, self._kube.mask) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # reading a body can fail too
+            raise self._kube.unreachable(reach.exception_reason(exc)) from None
+
+    def response_deserialize(self, *args: Any, **kwargs: Any) -> Any:
+        """As the base class; an error status raises ``KubeApiError``."""
+        try:
+            return super().response_deserialize(*args, **kwargs)
+        except PeriphError:
+            raise
+        except ApiException as exc:
+            raise reach.api_error(exc, self._kube.endpoint, self._kube.mask) from None
