@@ -202,36 +202,72 @@ def _text(event: Any) -> str | None:
 
 
 def _drive(events: Any, fmt: str, environment: str, action: str) -> int:
-    """Print (text) or collect (json) the events; return the Finished event's exit code."""
-    from periph_env.deploy.events import Finished
+    """Print (text) or collect (json) the events; return the Finished event's exit code.
+
+    An error raised in any step (the summary's dry-run, a guard, the API server gone) ends
+    the run like a Finished event would: JSON still prints one document, with the step it
+    failed in and the (masked) error; text prints the step, then the error, as ``main``
+    would.
+    """
+    from periph_env.deploy.events import Finished, Step
+    from periph_env.errors import PeriphError
 
     collected: list[dict[str, Any]] = []
     code = 1
-    # Closed on ctrl+c or an error here: the run's own cleanup (its history record, the
-    # environment's lock) happens now, not whenever the generator is collected.
-    with contextlib.ExitStack() as stack:
-        if hasattr(events, "close"):
-            stack.callback(events.close)
-        for event in events:
-            if isinstance(event, Finished):
-                code = event.exit_code
-            if fmt == "json":
-                collected.append(event.as_dict())
-            else:
-                text = _text(event)
-                if text is not None:
-                    _print(text)
+    step = ""
+    error: PeriphError | None = None
+    try:
+        # Closed on ctrl+c or an error here: the run's own cleanup (its history record, the
+        # environment's lock) happens now, not whenever the generator is collected.
+        with contextlib.ExitStack() as stack:
+            if hasattr(events, "close"):
+                stack.callback(events.close)
+            for event in events:
+                if isinstance(event, Step):
+                    step = event.name
+                if isinstance(event, Finished):
+                    code = event.exit_code
+                if fmt == "json":
+                    collected.append(event.as_dict())
+                else:
+                    text = _text(event)
+                    if text is not None:
+                        _print(text)
+    except PeriphError as exc:
+        error, code = exc, exc.exit_code
     if fmt == "json":
-        final = collected[-1] if collected else {}
-        document = {
+        final = collected[-1] if collected and error is None else {}
+        document: dict[str, Any] = {
             "environment": environment,
             "action": action,
-            "result": final.get("result"),
+            "result": final.get("result") if error is None else "failed",
             "exit_code": code,
+            "step": step,
             "events": collected,
         }
+        if error is not None:
+            document["error"] = _masked(environment, error.message)
+            document["hint"] = error.hint and _masked(environment, error.hint)
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return code
+    if error is not None:
+        where = f" in step {step}" if step else ""
+        print(f"periph: error{where}: {_masked(environment, str(error))}", file=sys.stderr)
     return code
+
+
+def _masked(environment: str, text: str) -> str:
+    """``text`` with the environment's secret values masked (the errors are masked where
+    they are raised; this is the last line of defence before the terminal)."""
+    from periph_env.deploy.migrate import mask
+    from periph_env.deploy.sources import read_source
+    from periph_env.deploy.target import resolve
+
+    try:
+        secrets = read_source(resolve(_root(), environment)).secret_values()
+    except Exception:  # no source, no project: nothing more to mask with
+        return text
+    return mask(text, secrets)
 
 
 def run_deploy(args: argparse.Namespace) -> int:
@@ -295,11 +331,21 @@ def run_history(args: argparse.Namespace) -> int:
     )
     for r in records:
         took = f"{r.duration:.0f}s" if r.duration is not None else "-"
-        _print(
-            f"{r.revision:>4}  {r.action:8}  {r.status:11}  {r.started:25}  {took:>6}  "
-            f"{r.git_sha[:12] or '-':12}  {r.user}" + (f"\n      {r.message}" if r.message else "")
+        number = str(r.revision) if r.revision else "?"
+        row = (
+            f"{number:>4}  {r.action:8}  {r.status:11}  {r.started:25}  {took:>6}  "
+            f"{r.git_sha[:12] or '-':12}  {r.user}"
         )
+        _print(_printable(row))
+        for line in r.message.splitlines():
+            _print(f"      {_printable(line)}")
     return 0
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters shown escaped (a record is data from the cluster:
+    it must not drive the terminal)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def env_logs(args: argparse.Namespace) -> int:
@@ -319,7 +365,7 @@ def env_logs(args: argparse.Namespace) -> int:
     services = list(getattr(args, "services", None) or [])
     if getattr(args, "follow", False):
         try:
-            follow(kube, services, _print)
+            follow(kube, services, _print, notice=kube.notice)
         except KeyboardInterrupt:
             return 0
         return 0

@@ -29,6 +29,7 @@ KEEP = 20  # records kept per environment; older ones are deleted
 RUNNING = "running"
 INTERRUPTED = "interrupted"
 ABANDONED = "abandoned"  # shown, never stored: "running", but its run holds no live lock
+UNREADABLE = "unreadable"  # a stand-in for a ConfigMap whose record cannot be read
 
 
 @dataclass
@@ -102,22 +103,138 @@ def encode(record: Record, namespace: str) -> dict[str, Any]:
     }
 
 
+class UnreadableRecord(ValueError):
+    """A history ConfigMap whose shape periph does not recognise; says why, never what."""
+
+
+# Field -> the JSON types it may hold (bool is excluded from int separately).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "environment": (str,),
+    "revision": (int,),
+    "action": (str,),
+    "status": (str,),
+    "user": (str,),
+    "started": (str,),
+    "git_sha": (str,),
+    "git_branch": (str,),
+    "images": (dict,),
+    "deployments": (dict,),
+    "previous": (dict,),
+    "templates": (dict,),
+    "duration": (int, float, type(None)),
+    "message": (str,),
+    "verification": (dict,),
+}
+_REQUIRED = ("environment", "revision", "action", "status", "user", "started")
+_MAPS = {"images": str, "deployments": int, "previous": int, "templates": str}
+MAX_RECORD_BYTES = 256 * 1024  # periph writes ~2 KB; anything near 1 MiB is not its record
+
+
+def _type_name(value: Any) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
+            type(None): "null"}.get(type(value), "a number")  # fmt: skip
+
+
+def _check_shape(data: Any) -> None:
+    """UnreadableRecord naming the first field of the wrong shape (never its value)."""
+    if not isinstance(data, dict):
+        raise UnreadableRecord(f"{DATA_KEY} holds {_type_name(data)}, expected an object")
+    missing = [k for k in _REQUIRED if k not in data]
+    if missing:
+        raise UnreadableRecord(f"{DATA_KEY} lacks {', '.join(missing)}")
+    for name, types in _FIELD_TYPES.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            raise UnreadableRecord(f"{name} is {_type_name(value)}, of the wrong type")
+        wanted = _MAPS.get(name)
+        if wanted is not None:
+            for item in value.values():
+                if not isinstance(item, wanted) or isinstance(item, bool):
+                    raise UnreadableRecord(f"{name} holds {_type_name(item)}, of the wrong type")
+
+
 def decode(configmap: dict[str, Any]) -> Record:
-    """The record a ConfigMap holds; unknown fields (a newer periph) are ignored."""
-    data = json.loads((configmap.get("data") or {})[DATA_KEY])
-    known = {k: v for k, v in data.items() if k in Record.__dataclass_fields__}
-    return Record(**known)
+    """The record a ConfigMap holds; unknown fields (a newer periph) are ignored.
+
+    Raises ``UnreadableRecord`` (why, never the content) for any other shape: no data,
+    data that is not JSON, missing or mistyped fields, an implausibly large record.
+    """
+    if not isinstance(configmap, dict):
+        raise UnreadableRecord("not an object")
+    data = configmap.get("data")
+    if not isinstance(data, dict) or DATA_KEY not in data:
+        raise UnreadableRecord(f"no {DATA_KEY} in its data")
+    raw = data[DATA_KEY]
+    if not isinstance(raw, str):
+        raise UnreadableRecord(f"{DATA_KEY} is {_type_name(raw)}, expected text")
+    if len(raw) > MAX_RECORD_BYTES:
+        raise UnreadableRecord(f"{DATA_KEY} is {len(raw) // 1024} KiB, larger than any record")
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise UnreadableRecord(f"{DATA_KEY} is not JSON{where}") from None
+    except RecursionError:
+        raise UnreadableRecord(f"{DATA_KEY} is nested too deeply") from None
+    _check_shape(parsed)
+    known = {k: v for k, v in parsed.items() if k in Record.__dataclass_fields__}
+    record = Record(**known)
+    named = _revision_in_name(configmap)
+    if named is not None and named != record.revision:
+        raise UnreadableRecord(f"its name says revision {named}, its record {record.revision}")
+    return record
 
 
-def ordered(configmaps: list[dict[str, Any]]) -> list[Record]:
-    """Records from a label query, newest first; unreadable ones are skipped."""
+def configmap_name(configmap: Any) -> str:
+    """The ConfigMap's name, or ``(unnamed)``."""
+    meta = configmap.get("metadata") if isinstance(configmap, dict) else None
+    name = meta.get("name") if isinstance(meta, dict) else None
+    return name if isinstance(name, str) and name else "(unnamed)"
+
+
+def _revision_in_name(configmap: Any) -> int | None:
+    """N of ``periph.deploy.<env>.v<N>``, None when the name has another shape."""
+    _, _, tail = configmap_name(configmap).rpartition(".v")
+    return int(tail) if tail.isdigit() and len(tail) < 10 else None
+
+
+def unreadable(configmap: Any, environment: str, why: str) -> Record:
+    """A stand-in for a record that cannot be read: its name and why, never its content.
+
+    Its revision comes from the ConfigMap's name (0 when that is odd too), so the next
+    deploy still counts past it and ``history`` shows it in its place.
+    """
+    name = configmap_name(configmap)
+    return Record(
+        environment=environment,
+        revision=_revision_in_name(configmap) or 0,
+        action="-",
+        status=UNREADABLE,
+        user="-",
+        started="-",
+        message=f"unreadable record {name}: {why}",
+    )
+
+
+def ordered(configmaps: list[dict[str, Any]], environment: str = "") -> list[Record]:
+    """Records from a label query, newest first; one that cannot be read stays in the list
+    as an ``unreadable`` stand-in naming the ConfigMap and why."""
     records = []
-    for cm in configmaps:
+    for cm in configmaps if isinstance(configmaps, list) else []:
         try:
             records.append(decode(cm))
-        except (KeyError, ValueError, TypeError):
-            continue
+        except UnreadableRecord as exc:
+            records.append(unreadable(cm, environment or _label_environment(cm), str(exc)))
     return sorted(records, key=lambda r: r.revision, reverse=True)
+
+
+def _label_environment(configmap: Any) -> str:
+    meta = configmap.get("metadata") if isinstance(configmap, dict) else None
+    labels = meta.get("labels") if isinstance(meta, dict) else None
+    env = labels.get(ENV_LABEL) if isinstance(labels, dict) else None
+    return env if isinstance(env, str) else ""
 
 
 def next_revision(records: list[Record]) -> int:

@@ -1,23 +1,34 @@
 """Logs of an environment's services: every replica, following pods as they are replaced.
 
-Without ``follow``: the tail of every pod of each service. With ``follow``: a pod watch
-starts ``kubectl logs -f`` for each pod as it starts running (new replicas of a rollout
-included) and lets it end when the pod goes; lines carry ``[pod/<name>/<container>]``.
-Secret values are masked in every line.
+Without ``follow``: the tail of every pod of each service. With ``follow``: the pods are
+listed every ``POLL_SECONDS``; ``kubectl logs -f`` starts for each pod as it starts running
+(new replicas of a rollout included) and ends when the pod goes; lines carry
+``[pod/<name>/<container>]``. Secret values are masked in every line.
+
+When the API server cannot be reached, ``follow`` says so once, retries with a growing
+pause (``BACKOFF``) and says when it retries, and resumes when the server answers again:
+each pod's stream restarts from the moment it was cut (``--since-time``), so the lines of
+the outage are not lost (a line at the cut may show twice).
 """
 
 from __future__ import annotations
 
-import queue
+import json
 import subprocess
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.migrate import mask
-from periph_env.deploy.watch import ResourceWatch
+from periph_env.errors import PeriphError
 
 SERVICE_LABEL = "app.kubernetes.io/name"
+POLL_SECONDS = 2.0  # how soon a new replica's log is followed
+BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # pauses between retries of a lost API server
+RESTART_AFTER = 5.0  # a stream that ended while its pod runs restarts no sooner than this
 
 
 def selector(services: list[str]) -> str:
@@ -46,53 +57,135 @@ def _running(pod: dict) -> bool:
     )
 
 
+@dataclass
+class _Stream:
+    """One pod's ``kubectl logs -f``: the process and when it was cut (for --since-time)."""
+
+    proc: subprocess.Popen | None = None
+    cut_at: str = ""  # RFC 3339, UTC: where a restarted stream picks up
+    ended: float = 0.0  # monotonic time the last process ended
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Follower:
+    """Follows every matching pod's log until ``stop`` is set; see the module docstring."""
+
+    def __init__(
+        self,
+        kube: Kube,
+        services: list[str],
+        out: Callable[[str], None],
+        notice: Callable[[str], None],
+        stop: threading.Event,
+    ) -> None:
+        self.kube, self.out, self.notice, self.stop = kube, out, notice, stop
+        self.wanted = selector(services)
+        self.streams: dict[str, _Stream] = {}
+        self.lock = threading.Lock()
+        self.lost_since: float | None = None
+        self.retries = 0
+
+    def pods(self) -> list[dict]:
+        """The matching pods, through the client (bounded; errors are PeriphErrors)."""
+        from kubernetes import client
+
+        core = client.CoreV1Api(self.kube.client())
+        resp = core.list_namespaced_pod(
+            self.kube.namespace, label_selector=self.wanted, _preload_content=False
+        )
+        return list(json.loads(resp.data).get("items", []))
+
+    def run(self) -> None:
+        """The follow loop."""
+        try:
+            while not self.stop.is_set():
+                try:
+                    pods = self.pods()
+                except PeriphError as exc:
+                    self.lost(exc)
+                    continue
+                self.back()
+                self.sync(pods)
+                self.stop.wait(POLL_SECONDS)
+        finally:
+            for stream in self.streams.values():
+                self.end(stream)
+
+    def lost(self, exc: PeriphError) -> None:
+        """Say the API server is lost (once, then at each retry), cut the streams, pause."""
+        pause = BACKOFF[min(self.retries, len(BACKOFF) - 1)]
+        self.retries += 1
+        if self.lost_since is None:
+            self.lost_since = time.monotonic()
+            self.notice(f"lost the connection: {exc.message}")
+            for stream in self.streams.values():
+                self.end(stream)
+        self.notice(f"retrying in {pause:.0f} s (attempt {self.retries}); ctrl+c to stop")
+        self.stop.wait(pause)
+
+    def back(self) -> None:
+        """Say the API server answers again, after an outage."""
+        if self.lost_since is not None:
+            down = time.monotonic() - self.lost_since
+            self.notice(
+                f"{self.kube.endpoint.describe()} answers again after {down:.0f} s; "
+                "following the logs again"
+            )
+            self.lost_since, self.retries = None, 0
+
+    def sync(self, pods: list[dict]) -> None:
+        """Start streams of running pods, end those of pods gone, restart cut ones."""
+        running = {p["metadata"]["name"] for p in pods if _running(p)}
+        for name in list(self.streams):
+            if name not in running:
+                self.end(self.streams.pop(name))
+        now = time.monotonic()
+        for name in sorted(running):
+            stream = self.streams.setdefault(name, _Stream())
+            if stream.proc is not None and stream.proc.poll() is not None:
+                self.end(stream)
+            if stream.proc is None and now - stream.ended >= RESTART_AFTER:
+                self.start(name, stream)
+
+    def start(self, name: str, stream: _Stream) -> None:
+        """``kubectl logs -f`` of pod ``name``, from where its last stream was cut."""
+        args = ["logs", "-f", f"pod/{name}", "--all-containers", "--prefix"]
+        if stream.cut_at:
+            args.append(f"--since-time={stream.cut_at}")
+        stream.proc = subprocess.Popen(
+            self.kube.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        threading.Thread(target=self.pump, args=(stream.proc,), daemon=True).start()
+
+    def end(self, stream: _Stream) -> None:
+        """Stop a stream (if running) and remember where it was cut."""
+        proc = stream.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+        stream.proc, stream.cut_at, stream.ended = None, _now_rfc3339(), time.monotonic()
+
+    def pump(self, proc: subprocess.Popen) -> None:
+        """Hand each line of ``proc`` to ``out``, masked."""
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            with self.lock:
+                self.out(mask(line.rstrip("\n"), self.kube.secrets))
+
+
 def follow(
     kube: Kube,
     services: list[str],
     out: Callable[[str], None],
     stop: threading.Event | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> None:
-    """Stream every matching pod's log until ``stop`` is set (or Ctrl-C)."""
-    stop = stop or threading.Event()
-    events: queue.Queue = queue.Queue()
-    from kubernetes import client
-
-    core = client.CoreV1Api(kube.client())
-    wanted = selector(services)
-
-    def lister(namespace: str, **kwargs):
-        return core.list_namespaced_pod(namespace, label_selector=wanted, **kwargs)
-
-    watch = ResourceWatch("Pod", lister, kube.namespace, events)
-    watch.start()
-    streams: dict[str, subprocess.Popen] = {}
-    lock = threading.Lock()
-
-    def pump(proc: subprocess.Popen) -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            with lock:
-                out(mask(line.rstrip("\n"), kube.secrets))
-
-    try:
-        while not stop.is_set():
-            try:
-                _, change, pod = events.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            name = pod.get("metadata", {}).get("name")
-            if not name or change == "SYNCED":
-                continue
-            if change != "DELETED" and _running(pod) and name not in streams:
-                argv = kube.argv("logs", "-f", f"pod/{name}", "--all-containers", "--prefix")
-                proc = subprocess.Popen(
-                    argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-                )
-                streams[name] = proc
-                threading.Thread(target=pump, args=(proc,), daemon=True).start()
-            elif change == "DELETED" and name in streams:
-                streams.pop(name).terminate()
-    finally:
-        watch.stop()
-        for proc in streams.values():
-            proc.terminate()
+    """Stream every matching pod's log until ``stop`` is set (or Ctrl-C); a lost API server
+    is reported on ``notice`` (default: a ``[periph]`` line on ``out``) and retried, never
+    fatal."""
+    notice = notice or (lambda text: out(f"[periph] {text}"))
+    Follower(kube, services, out, notice, stop or threading.Event()).run()

@@ -23,6 +23,7 @@ from periph_env.deploy.events import ErrorRateSample, Event, VerifyCheck, Verify
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.migrate import mask
 from periph_env.deploy.verify_config import Check, VerifyConfig
+from periph_env.errors import PeriphError
 
 REQUEST_TIMEOUT = 10.0
 BODY_IN_MESSAGE = 160  # characters of an unexpected answer shown to the user
@@ -59,7 +60,9 @@ def proxy_get(kube: Kube, path: str, timeout: float = REQUEST_TIMEOUT) -> tuple[
         )
         response = client.call_api(method, url, header_params=headers, _request_timeout=timeout)
         data = response.read() or b""
-    except Exception as exc:  # urllib3 timeouts, refused connections: say what happened
+    except PeriphError as exc:  # the client's translation: the endpoint and what happened
+        return None, exc.message
+    except Exception as exc:  # anything else the proxied answer brings: say what it was
         return None, f"{type(exc).__name__}: {exc}"
     return response.status, data.decode(errors="replace")
 
