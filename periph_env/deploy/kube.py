@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from periph_env.common.process import MASK, mask_argv, run, trim_tail
+from periph_env.common.process import MASK, mask_argv, trim_tail
 from periph_env.deploy import kube_reach as reach
 from periph_env.errors import CommandFailed, EngineError, UsageError
 
@@ -67,6 +67,8 @@ class Kube:
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._reachable = False
+        self._probed_at = 0.0
+        self._probe_failure: str | None = None
         self._endpoint: reach.Endpoint | None = None
 
     @property
@@ -89,16 +91,20 @@ class Kube:
     def ensure_reachable(self, *, again: bool = False) -> None:
         """Probe the API server once (``again``: even if it answered before); raise
         ``ClusterUnreachable`` within a few seconds when it does not answer."""
+        asked = time.monotonic()
         with self._probe_lock:
-            if self._reachable and not again:
-                return
-            limit = reach.PROBE_CONNECT + reach.PROBE_ANSWER
-            with self.waiting("a liveness check", limit):
-                reason = reach.probe(self.endpoint)
-            if reason is not None:
-                self._reachable = False
-                raise self.unreachable(reason)
-            self._reachable = True
+            # A probe that ended while this call waited for the lock answers for it too:
+            # threads starting together (the guards, the client warm-up) probe once.
+            if self._probed_at < asked:
+                if self._reachable and not again:
+                    return
+                limit = reach.PROBE_CONNECT + reach.PROBE_ANSWER
+                with self.waiting("a liveness check", limit):
+                    self._probe_failure = reach.probe(self.endpoint)
+                self._probed_at = time.monotonic()
+                self._reachable = self._probe_failure is None
+            if self._probe_failure is not None:
+                raise self.unreachable(self._probe_failure)
 
     @contextlib.contextmanager
     def waiting(self, what: str, limit: float = reach.READ_TIMEOUT) -> Iterator[None]:
@@ -258,9 +264,7 @@ class Kube:
 
     def contexts(self) -> tuple[list[str], str]:
         """The kubeconfig's context names and its current context (unused, shown in errors)."""
-        names = run([self.binary, "config", "get-contexts", "-o", "name"], check=False).stdout
-        current = run([self.binary, "config", "current-context"], check=False).stdout.strip()
-        return names.split(), current
+        return reach.contexts()
 
 
 def _waits(args: tuple[str, ...]) -> bool:

@@ -77,9 +77,7 @@ def _named(entries: Any, name: str) -> dict[str, Any] | None:
     return None
 
 
-def endpoint(context: str, kubeconfig: str | None = None) -> Endpoint:
-    """The server of ``context``, read from the kubeconfig files as kubectl merges them
-    (the first file naming a context or cluster wins); unknown parts stay empty."""
+def _documents(kubeconfig: str | None) -> list[dict[str, Any]]:
     docs = []
     for path in _kubeconfig_files(kubeconfig if kubeconfig is not None else _env_kubeconfig()):
         try:
@@ -88,6 +86,30 @@ def endpoint(context: str, kubeconfig: str | None = None) -> Endpoint:
             continue
         if isinstance(data, dict):
             docs.append(data)
+    return docs
+
+
+def contexts(kubeconfig: str | None = None) -> tuple[list[str], str]:
+    """The context names of the kubeconfig files and the current context, merged as kubectl
+    merges them; read here, not by kubectl: some kubectl wrappers (gcloud's) contact the
+    API server even for ``kubectl config``."""
+    names: list[str] = []
+    current = ""
+    for data in _documents(kubeconfig):
+        entries = data.get("contexts")
+        for entry in entries if isinstance(entries, list) else []:
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+        if not current and isinstance(data.get("current-context"), str):
+            current = data["current-context"]
+    return names, current
+
+
+def endpoint(context: str, kubeconfig: str | None = None) -> Endpoint:
+    """The server of ``context``, read from the kubeconfig files as kubectl merges them
+    (the first file naming a context or cluster wins); unknown parts stay empty."""
+    docs = _documents(kubeconfig)
     cluster_name = None
     for data in docs:
         entry = _named(data.get("contexts"), context)

@@ -79,6 +79,11 @@ def _targets_for(
             f"no deploy #{to_revision} in the history of {environment} (recorded: {known})",
             hint=f"periph history {environment}",
         )
+    if record.status == history.UNREADABLE:
+        raise UsageError(
+            f"cannot return to deploy #{to_revision}: {record.message}",
+            hint=f"periph history {environment}",
+        )
     out = {}
     current = rollback.revisions(kube, names)
     for name in names:
@@ -118,6 +123,9 @@ def _rollback(
     to_revision: int | None, started: float, holder: str,
 ) -> Iterator[Event]:  # fmt: skip
     names = deployments(kube, environment)
+    if not names:
+        yield Finished("failed", EXIT_FAILURE, 0.0, message=f"no Deployments in {target.namespace}")
+        return
     targets = _targets_for(kube, environment, names, to_revision)
     if not targets:
         yield Note("every Deployment already runs that revision; nothing to roll back")
