@@ -50,3 +50,45 @@ def test_unknown_environment_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["deploy", "staging"])
     assert exc.value.code == 2
+
+
+def failing_in_summary():
+    """A deploy whose summary step raises (the server-side dry-run refused the manifests)."""
+    from periph_env.errors import EngineError
+
+    yield ev.Step("render")
+    yield ev.Step("guards")
+    yield ev.GuardResult("context", True, "kube context peripheral-demo")
+    yield ev.Step("summary")
+    raise EngineError("`kubectl apply --dry-run=server` exited with 1\nspec.replicas: Invalid")
+
+
+def test_json_output_is_printed_when_a_step_fails(capsys):
+    code = deploy_cmd._drive(failing_in_summary(), "json", "demo", "deploy")
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert document["result"] == "failed" and document["exit_code"] == 1
+    assert document["step"] == "summary"
+    assert document["error"].startswith("`kubectl apply --dry-run=server` exited with 1")
+    assert [e["event"] for e in document["events"]] == ["step", "step", "guard", "step"]
+
+
+def test_text_output_names_the_step_that_failed(capsys):
+    code = deploy_cmd._drive(failing_in_summary(), "text", "demo", "deploy")
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("periph: error in step summary: `kubectl apply --dry-run=server`")
+
+
+def test_history_rows_escape_control_characters(capsys, monkeypatch):
+    from periph_env.deploy import history as h
+
+    record = h.Record("demo", 3, "deploy", "failed", "dev\x1b]0;owned\x07", "2026-01-01",
+                      message="line one\nline\x1b[2J two")  # fmt: skip
+    monkeypatch.setattr("periph_env.deploy.read_history", lambda _root, _env: [record])
+    monkeypatch.setattr(deploy_cmd, "_root", lambda: ".")
+    assert main(["history", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out
+    assert "dev\\x1b]0;owned\\x07" in out
+    assert "      line one\n      line\\x1b[2J two" in out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from periph_env.deploy import history as h
 
 
@@ -47,10 +49,60 @@ def test_unknown_fields_from_a_newer_periph_are_ignored():
     assert h.decode(cm).revision == 1
 
 
-def test_ordered_newest_first_and_skips_unreadable():
+def test_ordered_newest_first_with_an_unreadable_record_in_its_place():
     cms = [h.encode(record(r), "ns") for r in (2, 10, 3)]
-    cms.append({"data": {h.DATA_KEY: "not json"}})
-    assert [r.revision for r in h.ordered(cms)] == [10, 3, 2]
+    cms.append({"metadata": {"name": "periph.deploy.demo.v7"}, "data": {h.DATA_KEY: "not json"}})
+    listed = h.ordered(cms)
+    assert [(r.revision, r.status) for r in listed] == [
+        (10, "succeeded"), (7, h.UNREADABLE), (3, "succeeded"), (2, "succeeded"),
+    ]  # fmt: skip
+    assert h.next_revision(listed) == 11
+
+
+def odd(data: object, name: str = "periph.deploy.demo.v4") -> dict:
+    """A ConfigMap with periph's name and labels holding ``data`` as its record."""
+    text = data if isinstance(data, str) else json.dumps(data)
+    return {
+        "metadata": {"name": name, "labels": {h.ENV_LABEL: "demo"}},
+        "data": {h.DATA_KEY: text},
+    }
+
+
+GOOD = record(4).as_dict()
+SECRETISH = "Tr0ub4dor&3-in-the-record"
+
+
+@pytest.mark.parametrize(
+    ("configmap", "why"),
+    [
+        ({"metadata": {"name": "periph.deploy.demo.v4"}}, "no record.json in its data"),
+        ({"metadata": {"name": "periph.deploy.demo.v4"}, "data": ["a"]}, "no record.json"),
+        (odd("{" + SECRETISH), "record.json is not JSON (line 1, column 2)"),
+        (odd([SECRETISH]), "record.json holds a list, expected an object"),
+        (odd({"revision": 4, "note": SECRETISH}), "record.json lacks environment, action"),
+        (odd({**GOOD, "revision": SECRETISH}), "revision is a string, of the wrong type"),
+        (odd({**GOOD, "revision": True}), "revision is a boolean, of the wrong type"),
+        (odd({**GOOD, "duration": SECRETISH}), "duration is a string, of the wrong type"),
+        (odd({**GOOD, "images": [SECRETISH]}), "images is a list, of the wrong type"),
+        (odd({**GOOD, "templates": {"backend": [SECRETISH]}}), "templates holds a list"),
+        (odd({**GOOD, "message": "x" * (h.MAX_RECORD_BYTES + 1)}), "larger than any record"),
+        (odd("[" * 100_000), "record.json is"),
+        (odd({**GOOD, "revision": 9}), "its name says revision 4, its record 9"),
+    ],
+)
+def test_an_odd_history_config_map_is_unreadable_with_its_name_and_why(configmap, why):
+    (shown,) = h.ordered([configmap])
+    assert shown.status == h.UNREADABLE
+    assert shown.revision == 4
+    assert shown.message.startswith("unreadable record periph.deploy.demo.v4: ")
+    assert why in shown.message
+    assert SECRETISH not in json.dumps(shown.as_dict())
+
+
+def test_a_config_map_that_is_not_an_object_is_listed_as_unnamed():
+    (shown,) = h.ordered(["just a string"])  # type: ignore[list-item]
+    assert (shown.revision, shown.status) == (0, h.UNREADABLE)
+    assert "(unnamed)" in shown.message
 
 
 def test_next_revision_and_expiry():
