@@ -1,0 +1,168 @@
+"""Every cluster command against an API server that refuses or never answers.
+
+The kubeconfig points at a closed port (refused) or at a listener that accepts connections
+and never answers (a stopped API server): no cluster is needed, only kubectl. Each command
+must end, within the issue's 15 s contract (a generous bound: the probe gives up after
+~5 s), with exit 1 or 2, one clear line naming the API server's address and the context,
+and no traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from periph_env.testenv import kube_config as cfg
+from tests.integration.test_deploy_harness import SERVICES, ImageSet, make_project
+
+pytestmark = [pytest.mark.k8s]
+
+CONTEXT = "peripheral-demo"
+CONTRACT_SECONDS = 15.0
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: c
+  cluster: {{server: "https://127.0.0.1:{port}", insecure-skip-tls-verify: true}}
+users:
+- name: u
+  user: {{token: not-a-real-token}}
+contexts:
+- name: {context}
+  context: {{cluster: c, user: u}}
+current-context: {context}
+"""
+COMMANDS = [
+    ("history", "demo"),
+    ("rollback", "demo"),
+    ("rollback", "demo", "--to-revision", "3"),
+    ("deploy", "demo", "--dry-run"),
+    ("deploy", "demo", "--dry-run", "--format", "json"),
+    ("verify", "demo"),
+    ("rollout", "status", "demo"),
+    ("logs", "--env", "demo"),
+]
+
+
+@pytest.fixture(scope="module")
+def kubectl_path(request: pytest.FixtureRequest) -> Path:
+    """``$PERIPH_KUBECTL``, else the test cluster's kubectl (built by testenv if missing)."""
+    if os.environ.get("PERIPH_KUBECTL"):
+        return Path(os.environ["PERIPH_KUBECTL"])
+    path = cfg.bin_dir() / "kubectl"
+    if not path.is_file():
+        request.getfixturevalue("kube_cluster")
+    return path
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A committed demo project whose images live in a registry that is not there."""
+    images = ImageSet("127.0.0.1:1", {"v1": {s: "sha256:" + "0" * 64 for s in SERVICES}})
+    base = tmp_path_factory.mktemp("unreachable")
+    return make_project(base, "demo", "periphtest-unreachable", CONTEXT, images, "<none>")
+
+
+@pytest.fixture(scope="module")
+def silent_port() -> Iterator[int]:
+    """A listener that accepts every connection and never sends a byte."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(128)
+    held: list[socket.socket] = []
+
+    def accept() -> None:
+        while True:
+            try:
+                held.append(server.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for s in held:
+        s.close()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_periph(
+    project: Path, kubectl: Path, kubeconfig: Path, args: tuple[str, ...]
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        "PERIPH_KUBECTL": str(kubectl),
+        "XDG_CONFIG_HOME": str(project.parent / "xdg"),
+    }
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "periph_env", *args],
+        cwd=project, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return proc, time.monotonic() - started
+
+
+def write_kubeconfig(directory: Path, port: int) -> Path:
+    path = directory / f"kubeconfig-{port}"
+    path.write_text(KUBECONFIG.format(port=port, context=CONTEXT))
+    path.chmod(0o600)
+    return path
+
+
+def assert_one_clear_failure(proc: subprocess.CompletedProcess[str], port: int, said: str) -> None:
+    output = proc.stdout + proc.stderr
+    assert proc.returncode in (1, 2), output
+    assert "Traceback" not in output
+    named = f"the API server https://127.0.0.1:{port} (context {CONTEXT}) {said}"
+    assert named in output, output
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_a_refusing_api_server_fails_fast_with_its_address(
+    args: tuple[str, ...], project: Path, kubectl_path: Path, tmp_path: Path
+) -> None:
+    port = closed_port()
+    proc, seconds = run_periph(project, kubectl_path, write_kubeconfig(tmp_path, port), args)
+    assert_one_clear_failure(proc, port, "refused the connection")
+    assert seconds < CONTRACT_SECONDS
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_a_silent_api_server_fails_within_15_seconds_saying_what_it_waited_for(
+    args: tuple[str, ...], project: Path, kubectl_path: Path, silent_port: int, tmp_path: Path
+) -> None:
+    kubeconfig = write_kubeconfig(tmp_path, silent_port)
+    proc, seconds = run_periph(project, kubectl_path, kubeconfig, args)
+    assert_one_clear_failure(proc, silent_port, "accepted the connection but did not answer")
+    assert seconds < CONTRACT_SECONDS
+    assert f"periph: waiting for the API server https://127.0.0.1:{silent_port}" in proc.stderr
+
+
+def test_deploy_json_on_an_unreachable_api_server_is_one_document(
+    project: Path, kubectl_path: Path, tmp_path: Path
+) -> None:
+    import json
+
+    port = closed_port()
+    args = ("deploy", "demo", "--dry-run", "--format", "json")
+    proc, _ = run_periph(project, kubectl_path, write_kubeconfig(tmp_path, port), args)
+    document: dict[str, Any] = json.loads(proc.stdout)
+    assert document["exit_code"] == proc.returncode == 2
+    context = next(e for e in document["events"] if e.get("name") == "context")
+    assert context["ok"] is False and f"127.0.0.1:{port}" in context["message"]
