@@ -85,7 +85,9 @@ class Kube:
         return text
 
     def unreachable(self, reason: str) -> reach.ClusterUnreachable:
-        """The error for an API server that cannot be used, for ``reason``."""
+        """The error for an API server that cannot be used, for ``reason``; the next call
+        probes first again (a quick failure rather than a full request timeout)."""
+        self._reachable = False
         return reach.ClusterUnreachable(self.endpoint, self.mask(reason))
 
     def ensure_reachable(self, *, again: bool = False) -> None:
