@@ -78,7 +78,7 @@ class BoundedApiClient(ApiClient):
             if exc.status:  # an answer: _call_with_legacy_options translates those
                 raise
             # status 0: the REST layer's wrapping of an SSL error
-            raise self._kube.unreachable("failed the TLS handshake") from None
+            raise self._kube.unreachable(reach.tls_reason(str(exc.reason))) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._kube.unreachable(reach.exception_reason(exc)) from None
 

@@ -193,6 +193,8 @@ _KUBECTL_REASONS = (
     ("client.timeout exceeded", f"did not answer within {READ_TIMEOUT:.0f} s"),
     ("context deadline exceeded", f"did not answer within {READ_TIMEOUT:.0f} s"),
     ("i/o timeout", f"did not answer within {READ_TIMEOUT:.0f} s"),
+    ("x509:", "presented a certificate kubectl does not trust (x509)"),
+    ("tls: failed to verify", "presented a certificate kubectl does not trust"),
     ("connection reset by peer", "dropped the connection (reset by peer)"),
     ("unexpected eof", "dropped the connection"),
     ("server sent goaway", "dropped the connection"),
@@ -231,10 +233,19 @@ def exception_reason(exc: BaseException) -> str:
     if isinstance(cause, (u.ReadTimeoutError, TimeoutError, socket.timeout)):
         return "accepted the connection but did not answer in time"
     if isinstance(cause, (u.SSLError, ssl.SSLError)):
-        return "failed the TLS handshake"
+        return tls_reason(str(cause))
     if isinstance(cause, (u.ProtocolError, ConnectionError)):
         return "dropped the connection"
     return f"cannot be reached ({type(cause).__name__})"
+
+
+def tls_reason(text: str) -> str:
+    """A TLS failure, with OpenSSL's own words when ``text`` has them."""
+    import re
+
+    found = re.search(r"\[SSL: [A-Z_]+\] ([^'\"]+)", text)
+    words = re.sub(r"\s*\(_ssl\.c:\d+\)", "", found.group(1)).strip() if found else ""
+    return "failed the TLS handshake" + (f" ({words})" if words else "")
 
 
 _API_ERROR_CLASS: type | None = None

@@ -167,3 +167,22 @@ def test_an_api_error_names_the_endpoint_and_stays_an_api_exception():
         "Forbidden: configmaps is forbidden: ****"
     )
     assert "RBAC" in (error.hint or "")
+
+
+def test_a_certificate_failure_keeps_openssls_words():
+    text = (
+        "SSLError\nHTTPSConnectionPool(host='10.0.0.7', port=6443): Max retries exceeded "
+        "(Caused by SSLError(SSLCertVerificationError(1, '[SSL: CERTIFICATE_VERIFY_FAILED] "
+        "certificate verify failed: self-signed certificate in certificate chain (_ssl.c:1006)')))"
+    )
+    assert reach.tls_reason(text) == (
+        "failed the TLS handshake (certificate verify failed: self-signed certificate in "
+        "certificate chain)"
+    )
+    assert (
+        reach.kubectl_reason(
+            "Unable to connect to the server: tls: failed to verify certificate: x509: "
+            "certificate signed by unknown authority"
+        )
+        == "presented a certificate kubectl does not trust (x509)"
+    )
