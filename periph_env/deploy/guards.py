@@ -45,7 +45,7 @@ def context_guard(target: Target, kube: Kube) -> GuardResult:
         return GuardResult(
             "context",
             False,
-            f"kube context {target.context!r}: API server not reachable",
+            f"{kube.endpoint.describe()} did not answer `kubectl version`",
             hint=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else None,
         )
     return GuardResult("context", True, f"kube context {target.context}")

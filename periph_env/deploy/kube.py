@@ -157,8 +157,11 @@ class Kube:
             if reason is not None:
                 raise self.unreachable(reason)
         if check and proc.returncode != 0:
-            tail = self.mask(trim_tail(proc.stdout + proc.stderr))
-            raise CommandFailed(mask_argv(argv, self.secrets), proc.returncode, tail)
+            tail = self.mask(trim_tail(reach.kubectl_output(proc.stdout + proc.stderr)))
+            error = CommandFailed(mask_argv(argv, self.secrets), proc.returncode, tail)
+            if not local:
+                error.hint = f"sent to {self.endpoint.describe()}"
+            raise error
         return proc
 
     def _describe(self, args: tuple[str, ...]) -> str:

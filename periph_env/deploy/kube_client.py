@@ -97,10 +97,14 @@ class BoundedApiClient(ApiClient):
             raise self._kube.unreachable(reach.exception_reason(exc)) from None
 
     def response_deserialize(self, *args: Any, **kwargs: Any) -> Any:
-        """As the base class; an error status raises ``KubeApiError``."""
+        """As the base class; an error status raises ``KubeApiError``, a body that is not
+        what the API promises ``ClusterUnreachable``."""
         try:
             return super().response_deserialize(*args, **kwargs)
         except PeriphError:
             raise
         except ApiException as exc:
             raise reach.api_error(exc, self._kube.endpoint, self._kube.mask) from None
+        except (ValueError, TypeError, AttributeError, KeyError):
+            # A 2xx whose body is no Kubernetes object (a proxy's page, another service).
+            raise self._kube.unreachable(reach.NOT_KUBERNETES) from None

@@ -16,6 +16,7 @@ of after kubectl's discovery retries (55 s against a black hole with
 from __future__ import annotations
 
 import os
+import re
 import socket
 import ssl
 import time
@@ -184,6 +185,7 @@ def probe(ep: Endpoint) -> str | None:
     return None
 
 
+NOT_KUBERNETES = "answered with something that is not the Kubernetes API"
 # kubectl (client-go) wording of transport failures -> what it means, most specific first.
 _KUBECTL_REASONS = (
     ("connection refused", "refused the connection"),
@@ -201,7 +203,22 @@ _KUBECTL_REASONS = (
     ("no route to host", "cannot be reached (no route to host)"),
     ("network is unreachable", "cannot be reached (network unreachable)"),
     ("unable to connect to the server", "cannot be reached"),
+    # Something answers, but not as a Kubernetes API server (a web page, another service).
+    ("invalid character", "answered with something that is not the Kubernetes API"),
+    (
+        "unable to parse the server version",
+        "answered with something that is not the Kubernetes API",
+    ),
 )
+_KLOG_LINE = re.compile(r"^[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\] ")
+
+
+def kubectl_output(text: str) -> str:
+    """kubectl's output without client-go's log lines (``E1202 13:26:30.29 ... memcache.go:265]
+    ...``, repeated per retry), unless they are all there is."""
+    lines = text.strip().splitlines()
+    kept = [line for line in lines if not _KLOG_LINE.match(line)]
+    return "\n".join(kept or lines)
 
 
 def kubectl_reason(stderr: str) -> str | None:
@@ -241,8 +258,6 @@ def exception_reason(exc: BaseException) -> str:
 
 def tls_reason(text: str) -> str:
     """A TLS failure, with OpenSSL's own words when ``text`` has them."""
-    import re
-
     found = re.search(r"\[SSL: [A-Z_]+\] ([^'\"]+)", text)
     words = re.sub(r"\s*\(_ssl\.c:\d+\)", "", found.group(1)).strip() if found else ""
     return "failed the TLS handshake" + (f" ({words})" if words else "")

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.kube_reach import NOT_KUBERNETES
 from periph_env.deploy.migrate import mask
 from periph_env.errors import PeriphError
 
@@ -96,7 +97,15 @@ class Follower:
         resp = core.list_namespaced_pod(
             self.kube.namespace, label_selector=self.wanted, _preload_content=False
         )
-        return list(json.loads(resp.data).get("items", []))
+        try:
+            items = json.loads(resp.data).get("items", [])
+        except (ValueError, AttributeError):
+            raise self.kube.unreachable(NOT_KUBERNETES) from None
+        # Only well-formed pods: the loop must not trip over a lying answer.
+        return [
+            p for p in items if isinstance(p, dict) and isinstance(p.get("metadata"), dict)
+            and isinstance(p["metadata"].get("name"), str)
+        ] if isinstance(items, list) else []  # fmt: skip
 
     def run(self) -> None:
         """The follow loop."""

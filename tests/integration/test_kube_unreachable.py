@@ -1,10 +1,11 @@
-"""Every cluster command against an API server that refuses or never answers.
+"""Every cluster command against an API server that refuses, never answers, or lies.
 
-The kubeconfig points at a closed port (refused) or at a listener that accepts connections
-and never answers (a stopped API server): no cluster is needed, only kubectl. Each command
-must end, within the issue's 15 s contract (a generous bound: the probe gives up after
-~5 s), with exit 1 or 2, one clear line naming the API server's address and the context,
-and no traceback.
+The kubeconfig points at a closed port (refused), at a listener that accepts connections
+and never answers (a stopped API server), or at a web server answering every request with
+a page (a lying endpoint: a wrong port, a captive proxy): no cluster is needed, only
+kubectl. Each command must end, within the issue's 15 s contract (a generous bound: the
+probe gives up after ~5 s), with exit 1 or 2, one clear line naming the API server's
+address and the context, and no traceback.
 """
 
 from __future__ import annotations
@@ -95,6 +96,35 @@ def silent_port() -> Iterator[int]:
         s.close()
 
 
+@pytest.fixture(scope="module")
+def lying_port() -> Iterator[int]:
+    """An HTTP server answering every request 200 with a web page."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html>not an API server</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_PATCH = do_PUT = do_DELETE = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class Quiet(ThreadingHTTPServer):
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # the liveness probe hangs up early: nothing to report
+
+    server = Quiet(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -118,18 +148,24 @@ def run_periph(
     return proc, time.monotonic() - started
 
 
-def write_kubeconfig(directory: Path, port: int) -> Path:
+def write_kubeconfig(directory: Path, port: int, scheme: str = "https") -> Path:
     path = directory / f"kubeconfig-{port}"
-    path.write_text(KUBECONFIG.format(port=port, context=CONTEXT))
+    text = KUBECONFIG.format(port=port, context=CONTEXT)
+    if scheme == "http":
+        text = text.replace(f'"https://127.0.0.1:{port}", insecure-skip-tls-verify: true',
+                            f'"http://127.0.0.1:{port}"')  # fmt: skip
+    path.write_text(text)
     path.chmod(0o600)
     return path
 
 
-def assert_one_clear_failure(proc: subprocess.CompletedProcess[str], port: int, said: str) -> None:
+def assert_one_clear_failure(
+    proc: subprocess.CompletedProcess[str], port: int, said: str, scheme: str = "https"
+) -> None:
     output = proc.stdout + proc.stderr
     assert proc.returncode in (1, 2), output
     assert "Traceback" not in output
-    named = f"the API server https://127.0.0.1:{port} (context {CONTEXT}) {said}"
+    named = f"the API server {scheme}://127.0.0.1:{port} (context {CONTEXT}) {said}"
     assert named in output, output
 
 
@@ -152,6 +188,41 @@ def test_a_silent_api_server_fails_within_15_seconds_saying_what_it_waited_for(
     assert_one_clear_failure(proc, silent_port, "accepted the connection but did not answer")
     assert seconds < CONTRACT_SECONDS
     assert f"periph: waiting for the API server https://127.0.0.1:{silent_port}" in proc.stderr
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_a_lying_api_server_is_named_as_not_kubernetes(
+    args: tuple[str, ...], project: Path, kubectl_path: Path, lying_port: int, tmp_path: Path
+) -> None:
+    kubeconfig = write_kubeconfig(tmp_path, lying_port, scheme="http")
+    proc, seconds = run_periph(project, kubectl_path, kubeconfig, args)
+    said = "answered with something that is not the Kubernetes API"
+    assert_one_clear_failure(proc, lying_port, said, scheme="http")
+    assert seconds < CONTRACT_SECONDS
+
+
+def test_logs_follow_keeps_retrying_a_lying_api_server_and_says_so(
+    project: Path, kubectl_path: Path, lying_port: int, tmp_path: Path
+) -> None:
+    import signal
+
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(write_kubeconfig(tmp_path, lying_port, scheme="http")),
+        "PERIPH_KUBECTL": str(kubectl_path),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "periph_env", "logs", "--env", "demo", "-f"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(6.0)  # long enough for the first loss and two retries (1 s, 2 s)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode in (0, 130)
+    assert "Traceback" not in err
+    assert err.splitlines()[0].startswith("periph: lost the connection: the API server http://")
+    assert "periph: retrying in 1 s (attempt 1); ctrl+c to stop" in err
+    assert "periph: retrying in 2 s (attempt 2); ctrl+c to stop" in err
 
 
 def test_deploy_json_on_an_unreachable_api_server_is_one_document(
