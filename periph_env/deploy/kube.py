@@ -8,6 +8,7 @@ kubectl is ``$PERIPH_KUBECTL`` or the one on PATH.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -166,7 +167,7 @@ class Kube:
 
     def _describe(self, args: tuple[str, ...]) -> str:
         """```kubectl get configmaps```: the verb and its object, for a notice."""
-        words = [a for a in args if not a.startswith("-")][:2]
+        words = list(itertools.takewhile(lambda a: not a.startswith("-"), args))[:2]
         return "`" + " ".join(mask_argv(["kubectl", *words], self.secrets)) + "`"
 
     def _communicate(

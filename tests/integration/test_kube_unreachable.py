@@ -125,6 +125,37 @@ def lying_port() -> Iterator[int]:
     server.shutdown()
 
 
+@pytest.fixture
+def stalling_port() -> Iterator[int]:
+    """An HTTP server that answers the first connection, then accepts and never answers
+    (an API server that stops mid-command: periph's liveness check passes, kubectl hangs)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(128)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        first = True
+        while True:
+            try:
+                conn = server.accept()[0]
+            except OSError:
+                return
+            if first:
+                first = False
+                conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                conn.close()
+            else:
+                held.append(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield server.getsockname()[1]
+    server.close()
+    for s in held:
+        s.close()
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -223,6 +254,16 @@ def test_logs_follow_keeps_retrying_a_lying_api_server_and_says_so(
     assert err.splitlines()[0].startswith("periph: lost the connection: the API server http://")
     assert "periph: retrying in 1 s (attempt 1); ctrl+c to stop" in err
     assert "periph: retrying in 2 s (attempt 2); ctrl+c to stop" in err
+
+
+def test_an_api_server_that_stalls_mid_command_is_given_up_within_15_seconds(
+    project: Path, kubectl_path: Path, stalling_port: int, tmp_path: Path
+) -> None:
+    kubeconfig = write_kubeconfig(tmp_path, stalling_port, scheme="http")
+    proc, seconds = run_periph(project, kubectl_path, kubeconfig, ("history", "demo"))
+    assert_one_clear_failure(proc, stalling_port, "accepted the connection", scheme="http")
+    assert "to answer `kubectl version`" in proc.stderr  # what it waited for, said at 2 s
+    assert seconds < CONTRACT_SECONDS
 
 
 def test_deploy_json_on_an_unreachable_api_server_is_one_document(
