@@ -27,7 +27,8 @@ from periph_env.errors import CommandFailed, EngineError, UsageError
 
 Obj = dict[str, Any]
 NOTICE_AFTER = 2.0  # a wait longer than this says what it waits for
-PROBE_EVERY = 5.0  # while kubectl runs that long, check that the API server still answers
+FIRST_PROBE = 3.0  # kubectl running this long: check that the API server still answers,
+PROBE_EVERY = 5.0  # and again this often
 
 
 def kubectl_binary() -> str:
@@ -173,20 +174,22 @@ class Kube:
     def _communicate(
         self, argv: list[str], input: str | None, timeout: float, what: str | None
     ) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` to its end; while it runs past NOTICE_AFTER, say so and re-probe
-        the API server every PROBE_EVERY seconds: kubectl's own retries against a server
-        that stopped answering take close to a minute."""
+        """Run ``argv`` to its end; past NOTICE_AFTER say what it waits for, past
+        FIRST_PROBE (then every PROBE_EVERY) check that the API server still answers:
+        kubectl's own retries against a server that stopped answering take close to a
+        minute."""
         started = time.monotonic()
         proc = subprocess.Popen(
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True,
         )  # fmt: skip
         pending: str | None = input or ""
-        told, next_probe = False, started + PROBE_EVERY
+        told, next_probe = False, started + FIRST_PROBE
         try:
             while True:
                 elapsed = time.monotonic() - started
-                step = max(0.05, min(NOTICE_AFTER if not told else PROBE_EVERY, timeout - elapsed))
+                wake = (started + NOTICE_AFTER if not told else next_probe) - time.monotonic()
+                step = max(0.05, min(wake, timeout - elapsed))
                 try:
                     out, err = proc.communicate(pending, timeout=step)
                     return subprocess.CompletedProcess(argv, proc.returncode, out, err)
