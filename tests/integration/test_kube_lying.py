@@ -63,8 +63,9 @@ def periph(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
 
 
 def good(revision: int) -> dict[str, Any]:
-    record = h.Record("demo", revision, "deploy", "succeeded", "dev@example.com", "2026-01-0"
-                      f"{revision}T00:00:00+00:00", git_sha="abc123")  # fmt: skip
+    started = f"2026-01-{revision:02d}T00:00:00+00:00"
+    record = h.Record("demo", revision, "deploy", "succeeded", "dev@example.com", started,
+                      git_sha="abc123")  # fmt: skip
     return h.encode(record, "")
 
 
