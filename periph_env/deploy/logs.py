@@ -8,7 +8,10 @@ listed every ``POLL_SECONDS``; ``kubectl logs -f`` starts for each pod as it sta
 When the API server cannot be reached, ``follow`` says so once, retries with a growing
 pause (``BACKOFF``) and says when it retries, and resumes when the server answers again:
 each pod's stream restarts from the moment it was cut (``--since-time``), so the lines of
-the outage are not lost (a line at the cut may show twice).
+the outage are not lost (a line at the cut may show twice). A stream that ends by itself
+(a container ended, a dropped connection) restarts at once if it was giving lines, else
+when the pod changes or after a pause that grows to a minute: a log that cannot be read
+yet shows its error once in a while, not every poll.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from periph_env.errors import PeriphError
 SERVICE_LABEL = "app.kubernetes.io/name"
 POLL_SECONDS = 2.0  # how soon a new replica's log is followed
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # pauses between retries of a lost API server
-RESTART_AFTER = 5.0  # a stream that ended while its pod runs restarts no sooner than this
+SILENT_RESTART, SILENT_RESTART_MAX = 2.5, 60.0  # a pod's stream that keeps ending empty
 
 
 def selector(services: list[str]) -> str:
@@ -64,7 +67,13 @@ class _Stream:
 
     proc: subprocess.Popen | None = None
     cut_at: str = ""  # RFC 3339, UTC: where a restarted stream picks up
-    ended: float = 0.0  # monotonic time the last process ended
+    lines: int = 0  # lines the current process has given
+    # A stream that ended by itself (a container ended, a dropped connection, a log not
+    # available yet) restarts when the pod changes, or after a pause that grows while its
+    # restarts give nothing (an error line once a minute at most, not every poll).
+    ended_at_version: str | None = None
+    silent_ends: int = 0
+    retry_at: float = 0.0
 
 
 def _now_rfc3339() -> str:
@@ -73,6 +82,8 @@ def _now_rfc3339() -> str:
 
 class Follower:
     """Follows every matching pod's log until ``stop`` is set; see the module docstring."""
+
+    clock = staticmethod(time.monotonic)  # when a silent stream may restart
 
     def __init__(
         self,
@@ -147,16 +158,24 @@ class Follower:
 
     def sync(self, pods: list[dict]) -> None:
         """Start streams of running pods, end those of pods gone, restart cut ones."""
-        running = {p["metadata"]["name"] for p in pods if _running(p)}
+        running = {p["metadata"]["name"]: p for p in pods if _running(p)}
         for name in list(self.streams):
             if name not in running:
                 self.end(self.streams.pop(name))
-        now = time.monotonic()
-        for name in sorted(running):
+        now = self.clock()
+        for name, pod in sorted(running.items()):
+            version = str(pod["metadata"].get("resourceVersion", ""))
             stream = self.streams.setdefault(name, _Stream())
             if stream.proc is not None and stream.proc.poll() is not None:
+                gave_nothing = stream.lines <= 1  # at most an error line
+                stream.silent_ends = stream.silent_ends + 1 if gave_nothing else 0
+                pause = min(SILENT_RESTART_MAX, SILENT_RESTART * 2**stream.silent_ends)
+                stream.retry_at = now + (pause if gave_nothing else 0.0)
+                stream.ended_at_version = version
                 self.end(stream)
-            if stream.proc is None and now - stream.ended >= RESTART_AFTER:
+            changed = stream.ended_at_version != version
+            if stream.proc is None and (changed or now >= stream.retry_at):
+                stream.ended_at_version = None
                 self.start(name, stream)
 
     def start(self, name: str, stream: _Stream) -> None:
@@ -167,7 +186,8 @@ class Follower:
         stream.proc = subprocess.Popen(
             self.kube.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
-        threading.Thread(target=self.pump, args=(stream.proc,), daemon=True).start()
+        stream.lines = 0
+        threading.Thread(target=self.pump, args=(stream, stream.proc), daemon=True).start()
 
     def end(self, stream: _Stream) -> None:
         """Stop a stream (if running) and remember where it was cut."""
@@ -176,12 +196,13 @@ class Follower:
             return
         if proc.poll() is None:
             proc.terminate()
-        stream.proc, stream.cut_at, stream.ended = None, _now_rfc3339(), time.monotonic()
+        stream.proc, stream.cut_at = None, _now_rfc3339()
 
-    def pump(self, proc: subprocess.Popen) -> None:
+    def pump(self, stream: _Stream, proc: subprocess.Popen) -> None:
         """Hand each line of ``proc`` to ``out``, masked."""
         assert proc.stdout is not None
         for line in proc.stdout:
+            stream.lines += 1
             with self.lock:
                 self.out(mask(line.rstrip("\n"), self.kube.secrets))
 

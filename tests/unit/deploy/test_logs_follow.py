@@ -68,3 +68,42 @@ def test_the_pause_between_retries_grows(monkeypatch):
 
 def test_a_quiet_follow_says_nothing(monkeypatch):
     assert follow_through([[], [], []], monkeypatch) == []
+
+
+def test_a_pod_whose_log_stream_keeps_failing_is_not_restarted_every_poll(monkeypatch):
+    """kubectl logs failing at once (a container not started) restarts when the pod changes
+    or after a growing pause, so its error shows once, not every two seconds."""
+    monkeypatch.setattr(logs, "POLL_SECONDS", 0.0)
+    error = "Error from server (BadRequest): container app is waiting to start"
+    printed: list[str] = []
+    stop = threading.Event()
+    kube = SimpleNamespace(
+        endpoint=ENDPOINT, secrets=[], namespace="ns", notice=lambda _t: None,
+        argv=lambda *_args: ["sh", "-c", f"echo '{error}'; exit 1"],
+    )  # fmt: skip
+    follower = logs.Follower(kube, [], printed.append, lambda _t: None, stop)  # type: ignore[arg-type]
+    follower.clock = lambda: 1000.0  # type: ignore[method-assign]  # the pause never ends
+
+    def pod(version: str) -> dict:
+        meta = {"name": "app-1", "resourceVersion": version}
+        return {"metadata": meta, "status": {"phase": "Running"}}
+
+    def printed_and_ended(count: int) -> None:
+        stream = follower.streams["app-1"]
+        assert stream.proc is not None
+        stream.proc.wait(timeout=30)
+        for _ in range(3000):  # the pump thread hands the line over
+            if len(printed) >= count:
+                return
+            threading.Event().wait(0.01)
+
+    answers = iter([
+        lambda: [pod("1")],
+        lambda: (printed_and_ended(1), [pod("1")])[1],
+        lambda: [pod("1")],
+        lambda: [pod("2")],  # the pod changed: its log is worth another try
+        lambda: (printed_and_ended(2), stop.set(), [pod("2")])[2],
+    ])  # fmt: skip
+    follower.pods = lambda: next(answers)()  # type: ignore[method-assign]
+    follower.run()
+    assert printed == [error, error]
