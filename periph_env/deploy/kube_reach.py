@@ -175,7 +175,8 @@ def probe(ep: Endpoint) -> str | None:
     except TimeoutError:
         return f"accepted the connection but did not answer within {PROBE_ANSWER:.0f} s"
     except ssl.SSLError as exc:
-        return f"failed the TLS handshake ({exc.reason or exc})"
+        text = str(exc)
+        return tls_reason(text if "[SSL:" in text or "EOF" in text else f"[SSL: X] {exc.reason}")
     except OSError as exc:
         return f"dropped the connection ({exc.strerror or type(exc).__name__})"
     finally:
@@ -258,6 +259,8 @@ def exception_reason(exc: BaseException) -> str:
 
 def tls_reason(text: str) -> str:
     """A TLS failure, with OpenSSL's own words when ``text`` has them."""
+    if "EOF" in text:  # accepted, then hung up: a proxy or a server going down
+        return "closed the connection during the TLS handshake"
     found = re.search(r"\[SSL: [A-Z_]+\] ([^'\"]+)", text)
     words = re.sub(r"\s*\(_ssl\.c:\d+\)", "", found.group(1)).strip() if found else ""
     return "failed the TLS handshake" + (f" ({words})" if words else "")

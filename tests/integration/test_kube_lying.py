@@ -223,3 +223,49 @@ def test_deploy_json_names_the_summary_step_when_the_dry_run_is_rejected(
     assert "Traceback" not in proc.stderr
     for value in ("sEcr3t-db-pass-XYZ", "redis-SECRET-pass-456-0123456789abcdef"):
         assert value not in proc.stdout + proc.stderr
+
+
+@pytest.mark.registry
+def test_an_api_server_lost_during_the_migration_ends_the_deploy_with_one_clear_line(
+    kube_cluster: Any, registry: Any, base_images: Any, k8s_namespace: str, tmp_path: Path
+) -> None:
+    images = push_images(registry)
+    proxy = FlakyProxy(kube_cluster.server)
+    kubeconfig = proxy.kubeconfig(kube_cluster.kubeconfig, tmp_path / "kubeconfig")
+    root = make_project(tmp_path, "demo", k8s_namespace, kube_cluster.context, images, "<none>")
+    hold = {"op": "add", "path": "/spec/template/metadata/labels/periph.dev~1test-ready",
+            "value": "never"}  # fmt: skip
+    patch_overlay(root, "demo", json_patch("Job", "backend-migrate", hold), migrate=True)
+    commit(root, "a migration that waits")
+    env = {
+        **env_for(kube_cluster, tmp_path, kubeconfig),
+        "PERIPH_REGISTRY_USERNAME": registry.username,
+        "PERIPH_REGISTRY_PASSWORD": registry.password,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "periph_env", "deploy", "demo"],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            if line.startswith("== migrations"):
+                time.sleep(1.0)  # the Job is being waited for
+                proxy.outage(300)
+                lost_at = time.monotonic()
+                break
+        out, err = proc.communicate(timeout=120)
+        seconds = time.monotonic() - lost_at
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proxy.close()
+    assert proc.returncode == 1, out + err
+    assert "Traceback" not in out + err
+    # The proxy accepts, then hangs up at once: what a server going down looks like.
+    assert (
+        f"periph: error in step migrations: the API server https://127.0.0.1:{proxy.port} "
+        f"(context {kube_cluster.context}) closed the connection during the TLS handshake\n"
+    ) in err, err
+    assert err.count("periph: error") == 1
+    assert seconds < 60

@@ -186,3 +186,8 @@ def test_a_certificate_failure_keeps_openssls_words():
         )
         == "presented a certificate kubectl does not trust (x509)"
     )
+
+
+def test_a_hang_up_during_the_handshake_reads_as_closed():
+    text = "SSLEOFError(8, '[SSL: UNEXPECTED_EOF_WHILE_READING] EOF occurred in violation')"
+    assert reach.tls_reason(text) == "closed the connection during the TLS handshake"
