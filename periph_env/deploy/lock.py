@@ -69,7 +69,7 @@ def api_json(kube: Kube, what: str, fn: Callable[..., Any], *args: Any, **kwargs
 
     try:
         response = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-    except ApiException:
+    except (ApiException, PeriphError):  # PeriphError: the client's own translation
         raise
     except Exception as exc:
         raise EngineError(

@@ -124,7 +124,7 @@ def _rollback(
 ) -> Iterator[Event]:  # fmt: skip
     names = deployments(kube, environment)
     if not names:
-        yield Finished("failed", EXIT_FAILURE, 0.0, message=f"no Deployments in {target.namespace}")
+        yield Finished("failed", EXIT_FAILURE, 0.0, message=f"no Deployments in {kube.namespace}")
         return
     targets = _targets_for(kube, environment, names, to_revision)
     if not targets:
