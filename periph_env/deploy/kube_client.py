@@ -88,13 +88,28 @@ class BoundedApiClient(ApiClient):
         # Every generated API method ends here (kubernetes==37): the one place an error
         # status of any call can be given the endpoint's name.
         try:
-            return super()._call_with_legacy_options(*args, **kwargs)
+            result = super()._call_with_legacy_options(*args, **kwargs)
+            if not isinstance(result, tuple) and hasattr(result, "getheader"):
+                self._check_raw(result, args[0][1] if args and len(args[0]) > 1 else "")
+            return result
         except PeriphError:
             raise
         except ApiException as exc:
             raise reach.api_error(exc, self._kube.endpoint, self._kube.mask) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:  # reading a body can fail too
             raise self._kube.unreachable(reach.exception_reason(exc)) from None
+
+    def _check_raw(self, response: Any, url: str) -> None:
+        """A raw (``_preload_content=False``) JSON answer that is no JSON at all (a login
+        page, another service) fails here, once, instead of in every caller's json.loads.
+        Streams (watches, followed logs) are left unread."""
+        query = parse_qs(urlsplit(url).query)
+        if any(query.get(k, [""])[0].lower() in ("true", "1") for k in ("watch", "follow")):
+            return
+        if "json" not in (response.getheader("content-type") or ""):
+            return
+        if response.data.lstrip()[:1] not in (b"{", b"["):  # read once, kept by urllib3
+            raise self._kube.unreachable(reach.NOT_KUBERNETES)
 
     def response_deserialize(self, *args: Any, **kwargs: Any) -> Any:
         """As the base class; an error status raises ``KubeApiError``, a body that is not

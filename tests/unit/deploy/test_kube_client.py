@@ -98,3 +98,15 @@ def test_a_request_without_a_timeout_gets_connect_and_read_timeouts():
 def test_a_watch_reads_a_little_longer_than_its_server_side_timeout():
     url = "https://h/api/v1/namespaces/ns/pods?watch=true&timeoutSeconds=50"
     assert kube_client.default_timeout(url) == (5.0, 65.0)
+
+
+def test_a_page_where_a_raw_json_answer_belongs_is_not_kubernetes(kube):
+    ANSWERS["/api/v1/namespaces/ns/pods"] = (200, b"<html>login</html>")
+    with pytest.raises(reach.ClusterUnreachable, match=reach.NOT_KUBERNETES):
+        core(kube).list_namespaced_pod("ns", _preload_content=False)
+
+
+def test_a_raw_json_answer_still_reads_as_it_came(kube):
+    ANSWERS["/api/v1/namespaces/ns/pods"] = (200, b'{"items": [{"metadata": {"name": "a"}}]}')
+    raw = core(kube).list_namespaced_pod("ns", _preload_content=False)
+    assert json.loads(raw.data)["items"][0]["metadata"]["name"] == "a"
