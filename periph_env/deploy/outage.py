@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from periph_env.deploy.kube_reach import ClusterUnreachable
 from periph_env.errors import EngineError
 
 GIVE_UP_SECONDS = 60.0  # a stall of 20-30 s is survived; a dead API server ends the deploy
@@ -39,6 +40,8 @@ def quick_client(api_client: Any) -> Any:
 
 def describe(exc: BaseException) -> str:
     """A short reason for a failed call: "connection refused", "read timed out", "HTTP 503"."""
+    if isinstance(exc, ClusterUnreachable):
+        return exc.reason
     status = getattr(exc, "status", None)
     if isinstance(status, int) and status:
         return f"HTTP {status} {getattr(exc, 'reason', '') or ''}".strip()
@@ -60,8 +63,11 @@ def describe(exc: BaseException) -> str:
 
 def is_transient(exc: BaseException) -> bool:
     """Whether ``exc`` is the API server being away (retry), not a refusal to retry on."""
+    if isinstance(exc, ClusterUnreachable):
+        return True
     status = getattr(exc, "status", None)
-    if isinstance(status, int) and type(exc).__name__ == "ApiException":
+    # KubeApiError: the Kube facade's translated ApiException (same status semantics).
+    if isinstance(status, int) and type(exc).__name__ in ("ApiException", "KubeApiError"):
         return status in TRANSIENT_STATUSES
     if isinstance(exc, OSError | TimeoutError):
         return True

@@ -149,3 +149,11 @@ def test_an_outage_cuts_every_open_connection_of_the_watch_probe_included():
     watch = w.RolloutWatch(ApiClient(), "ns", ["worker"], 5.0)  # threads built, not started
     [note] = list(watch._on_api("DOWN", {"reason": "read timed out"}))
     assert "retrying" in note.text
+
+
+def test_an_unreachable_cluster_from_the_kube_facade_is_transient_and_described_by_its_reason():
+    from periph_env.deploy.kube_reach import ClusterUnreachable, Endpoint
+
+    exc = ClusterUnreachable(Endpoint("demo", "https://127.0.0.1:1"), "refused the connection")
+    assert is_transient(exc)
+    assert describe(exc) == "refused the connection"
