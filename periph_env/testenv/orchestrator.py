@@ -71,7 +71,7 @@ def status(tiers: Sequence[str] = ALL_TIERS) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments shared by ``python -m periph_env.testenv`` and ``periph testenv``."""
-    parser.add_argument("action", choices=("up", "down", "status"))
+    parser.add_argument("action", choices=("up", "down", "status", "env"))
     parser.add_argument(
         "--tier",
         action="append",
@@ -85,9 +85,15 @@ def run_action(args: argparse.Namespace) -> int:
     """Execute a parsed up/down/status request and return the exit code."""
     tiers = tuple(args.tier or (DEFAULT_TIERS if args.action == "up" else ALL_TIERS))
     log = Log()
+    from periph_env.testenv import shell_env  # imports every component: only when run
+
+    if args.action == "env":
+        return shell_env.main(log)
     try:
         if args.action == "up":
             up(tiers, log)
+            if {"registry", "k8s", "node"} & set(tiers):
+                shell_env.announce(log)
         elif args.action == "down":
             down(tiers, log)
         else:
