@@ -183,7 +183,9 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
             "env-check",
             lambda: guards.env_check_guard(target, plan_.source, plan_.source_error),
         )
-        images = pool.submit(guards.safely, "images", lambda: guards.images_guard(rendered_images))
+        images = pool.submit(
+            guards.safely, "images", lambda: guards.images_guard(rendered_images, target.name)
+        )
     return [
         context.result(),
         guards.branch_guard(target, branch, options.allow_branch),

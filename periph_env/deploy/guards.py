@@ -153,8 +153,11 @@ def _repository(image: str) -> str:
     return name[: len(name) - len(last)] + last.split(":", 1)[0]
 
 
-def images_guard(rendered: list[str]) -> GuardResult:
-    """Every image the manifests use is pinned by digest and present in the registry."""
+def images_guard(rendered: list[str], env: str = "ENV") -> GuardResult:
+    """Every image the manifests use is pinned by digest and present in the registry.
+
+    ``env`` is the target's name: the hint names the command that pins for it.
+    """
     problems = []
     checked: set[str] = set()
     for image in sorted(set(rendered)):
@@ -177,7 +180,8 @@ def images_guard(rendered: list[str]) -> GuardResult:
             "images",
             False,
             "; ".join(problems),
-            hint="build and push them: periph build --push (it pins the digests)",
+            # `--push` alone records digests but leaves the overlay unpinned: `--pin` writes them.
+            hint=f"build, push and pin them: `periph build --push --pin {env}`",
         )
     return GuardResult("images", True, f"{len(checked)} images present at their pinned digests")
 

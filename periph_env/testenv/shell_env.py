@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shlex
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,12 @@ COMMAND = 'eval "$(periph testenv env)"'
 # Docker config directories periph writes live here, one per base config they copy.
 SHELL_DIR = STATE_DIR / "shell"
 # Names the exports set; the TUI checks these to see whether a shell was pointed already.
+# What starts the missing tiers (spelled out, so a test can parse every hint's command).
+_START = {
+    ("registry",): "start it with `periph testenv up --tier registry`",
+    ("k8s",): "start it with `periph testenv up --tier k8s`",
+    ("registry", "k8s"): "start them with `periph testenv up --tier registry --tier k8s`",
+}
 EXPORTED = (
     "KUBECONFIG",
     "PERIPH_DEMO_CONTEXT",
@@ -75,6 +82,42 @@ def probe() -> Probe:
     return Probe(reg, context, kubeconfig if context else None, missing)
 
 
+_PROBED: tuple[float, Probe] | None = None
+PROBE_TTL = 5.0  # the TUI asks on every redraw of a banner; state files change rarely
+
+
+def cached_probe() -> Probe:
+    """``probe()``, reused for ``PROBE_TTL`` seconds."""
+    global _PROBED
+    now = time.monotonic()
+    if _PROBED is None or now - _PROBED[0] > PROBE_TTL:
+        _PROBED = (now, probe())
+    return _PROBED[1]
+
+
+def remedy(kind: str, default: str, environ: Mapping[str, str] | None = None) -> str:
+    """The next step for a missing ``kind`` ("registry" or "k8s") in the TUI's hints.
+
+    When the test registry or cluster already runs and this process was not pointed at it,
+    the step is the eval line (periph does not switch to the test engines on its own: a
+    failing context may be a real cluster's); otherwise ``default`` (how to start one).
+    """
+    environ = os.environ if environ is None else environ
+    found = cached_probe()
+    if points_here(environ, found):
+        return default
+    if kind == "registry" and found.registry:
+        what = f"The test registry runs on {found.registry}"
+    elif kind == "k8s" and found.context:
+        what = f"The test cluster runs (context {found.context})"
+    else:
+        return default
+    return (
+        f"{what}: quit, run `{COMMAND}` in your shell and start periph again "
+        "(periph does not switch to the test engines by itself)."
+    )
+
+
 def _port_open(addr: str) -> bool:
     try:
         return registry._port_open(addr)
@@ -109,16 +152,13 @@ def exports(environ: Mapping[str, str] | None = None) -> dict[str, str]:
             f"the test registry on {addr}"
             + (" (it answers but refuses periph's test login)" if answers else "")
         )
-        tiers.append("--tier registry")
+        tiers.append("registry")
     cluster = kube.status()
     if not cluster.startswith("running"):
         missing.append(f"the test cluster {cfg.CLUSTER_NAME} ({cluster})")
-        tiers.append("--tier k8s")
+        tiers.append("k8s")
     if missing:
-        raise EngineError(
-            "not running: " + "; ".join(missing),
-            hint=f"start it with `periph testenv up {' '.join(tiers)}`",
-        )
+        raise EngineError("not running: " + "; ".join(missing), hint=_START[tuple(tiers)])
     assert login is not None
     result = {
         "KUBECONFIG": str(kube.kubeconfig_file()),

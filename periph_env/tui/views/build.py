@@ -29,11 +29,26 @@ COLUMNS = ("service", "status", "now", "tags", "size", "time", "digest")
 FLUSH_SECONDS = 0.1
 DOCKER_REMEDY = "Start Docker, or run `periph testenv up --tier docker` (then `periph doctor`)."
 REGISTRY_REMEDY = "Start the test registry with `periph testenv up --tier registry`."
+LOGIN_REMEDY = (
+    "Log in with `docker login HOST`, or set DOCKER_USERNAME and DOCKER_PASSWORD "
+    "(for the test registry: `periph testenv up --tier registry`, then the eval line it prints)."
+)
 
 
-def remedy_for(message: str) -> str:
-    """Which engine a failure points at, as the command that brings it up."""
-    return REGISTRY_REMEDY if "registry" in message.lower() else DOCKER_REMEDY
+def remedy_for(message: str, hint: str | None = None) -> str:
+    """Which engine a failure points at, as the next step that works.
+
+    A registry that answers but wants a login needs credentials, not starting; when the test
+    registry already runs, the step is pointing periph at it (``shell_env.remedy``), whatever
+    the engine's own ``hint`` says (it cannot know that the test registry runs).
+    """
+    from periph_env.testenv import shell_env
+
+    lowered = message.lower()
+    if "registry" not in lowered:
+        return hint or DOCKER_REMEDY
+    default = hint or (LOGIN_REMEDY if "credentials" in lowered else REGISTRY_REMEDY)
+    return shell_env.remedy("registry", default)
 
 
 class BuildView(Vertical):
@@ -165,7 +180,7 @@ class BuildView(Vertical):
         self.app.call_from_thread(self._apply_listing, listing)
 
     def _listed_failed(self, message: str, hint: str | None) -> None:
-        self.show_problem(message, hint or remedy_for(message))
+        self.show_problem(message, remedy_for(message, hint))
         self.board.message = "cannot read images"
         self.redraw()
 
@@ -184,7 +199,7 @@ class BuildView(Vertical):
                 row.digest = remote.digest
             remote_down = remote_down or item.remote_error
         if remote_down:
-            self.show_problem(f"Registry not reachable: {remote_down}", REGISTRY_REMEDY)
+            self.show_problem(f"Registry not reachable: {remote_down}", remedy_for(remote_down))
         if not self.board.running and not self.board.message.endswith("done"):
             count = len(listing)
             self.board.message = self.board.message or f"{count} services with images"
@@ -255,7 +270,7 @@ class BuildView(Vertical):
     def _run_failed(self, verb: str, message: str, hint: str | None) -> None:
         self.board.finish(f"{verb} failed: {message}", failed=True)
         if "Docker" in message or "registry" in message.lower() or "engine" in message.lower():
-            self.show_problem(message, hint or remedy_for(message))
+            self.show_problem(message, remedy_for(message, hint))
         elif hint:
             self.board.message += f" — {hint}"
         self.redraw()

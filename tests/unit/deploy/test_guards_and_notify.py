@@ -108,3 +108,9 @@ def test_failed_delivery_hides_the_webhook_and_token(receiver, monkeypatch):
     results = dict(notify.send(record("failed"), values, list(values.values())))
     assert results["slack"] == "HTTP 500"
     assert results["telegram"] and "tok-SECRET" not in results["telegram"]
+
+
+def test_unpinned_images_hint_names_the_pin_for_the_target():
+    result = guards.images_guard(["127.0.0.1:5000/peripheral-backend:demo"], "demo")
+    assert "not pinned by digest" in result.message
+    assert "`periph build --push --pin demo`" in (result.hint or "")

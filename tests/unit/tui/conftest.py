@@ -101,3 +101,24 @@ async def wait_text(app: PeriphApp, pilot, text: str, tries: int = 50) -> str:
             return shown
         await pilot.pause(0.1)
     raise AssertionError(f"{text!r} never appeared:\n{screen_text(app)}")
+
+
+@pytest.fixture(autouse=True)
+def test_engines_not_running(monkeypatch):
+    """The TUI's hints see no running test engines unless a test says so (the machine's
+    own registry and cluster must not change what a unit test shows)."""
+    from periph_env.testenv import shell_env
+
+    monkeypatch.setattr(shell_env, "cached_probe", lambda: shell_env.Probe())
+
+
+@pytest.fixture
+def test_engines_running(monkeypatch):
+    """The TUI's hints see the test registry and cluster running, this shell not pointed."""
+    from periph_env.testenv import shell_env
+
+    found = shell_env.Probe("127.0.0.1:5000", "periph-test", Path("/cache/kubeconfig"))
+    monkeypatch.setattr(shell_env, "cached_probe", lambda: found)
+    for name in shell_env.EXPORTED:
+        monkeypatch.delenv(name, raising=False)
+    return found
