@@ -44,6 +44,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     logs.add_argument("--grep", metavar="REGEX", help="only lines matching REGEX")
     logs.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     logs.add_argument(
+        "--all", action="store_true", help="also show health-check request lines (hidden)"
+    )
+    logs.add_argument(
         "--env", choices=("demo", "prod"), help="logs of a deployed environment instead"
     )
     logs.set_defaults(handler=run_logs)
@@ -186,14 +189,19 @@ def run_logs(args: argparse.Namespace) -> int:
             return 2
         return env_logs(args)
     from periph_env.stack import LogFollower, read_logs
+    from periph_env.stack.logfilter import HealthFold
 
     stack = _stack()
+    fold = HealthFold(show_all=args.all)  # health-check request lines: counted, not printed
     if not args.follow:
-        _print_lines(read_logs(stack, args.services, since=args.since, grep=args.grep), args.format)
+        lines = read_logs(stack, args.services, since=args.since, grep=args.grep)
+        _print_lines(fold(lines), args.format)
+        if fold.summary():
+            print(fold.summary(), file=sys.stderr)
         return 0
     follower = LogFollower(
         stack,
-        lambda batch: _print_lines(batch, args.format),
+        lambda batch: _print_lines(fold(batch), args.format),
         services=args.services,
         since=args.since,
         grep=args.grep,
@@ -206,6 +214,8 @@ def run_logs(args: argparse.Namespace) -> int:
         return 0
     finally:
         follower.stop()
+        if fold.summary():
+            print(fold.summary(), file=sys.stderr)
 
 
 def _reload_line(event) -> str:

@@ -1,8 +1,11 @@
-"""Pure helpers for logs: ``--since`` durations, the regex filter, engine line parsing."""
+"""Pure helpers for logs: ``--since`` durations, the regex filter, engine line parsing, and
+the health-check fold (request lines for health endpoints, hidden unless asked for)."""
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from periph_env.errors import UsageError
@@ -84,3 +87,83 @@ def keep(line: LogLine, grep: re.Pattern[str] | None, since: float | None) -> bo
     if since is not None and line.timestamp < since:
         return False
     return grep is None or grep.search(line.text) is not None
+
+
+# Paths only probes request: the backend's /api/health (its compose healthcheck command and
+# the frontend's status poll), the frontend's /healthz, the backend's internal port, and
+# the conventional Kubernetes probes. "/" is not here although the frontend's healthcheck
+# fetches it: the root also serves real page loads.
+HEALTH_PATHS = frozenset(
+    {"/api/health", "/healthz", "/health", "/livez", "/readyz", "/internal/health"}
+)
+# Cheap test before any parsing: a line without one of these cannot be a health request,
+# so the fold costs one substring scan for nearly every line.
+_HINTS = ("health", "livez", "readyz")
+# Access-log style: `GET /healthz HTTP/1.1" 200`, `GET /healthz 200 1.2 ms`, `HEAD /health`.
+_PLAIN_REQUEST = re.compile(r"\b(?:GET|HEAD) (/[^\s\"?]*)")
+# JSON request lines name the path under one of these keys (slog's "path", pino/morgan
+# style "url", "uri"; "route" as "GET /api/health" when only the pattern is logged).
+_PATH_KEYS = ("path", "url", "uri", "route")
+
+
+def request_path(text: str) -> str | None:
+    """The path of a request log line (JSON or access-log style), or None for other lines
+    (and for a JSON request line answered with a 5xx, so a failing probe stays in view)."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            record = json.loads(stripped)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            request = record.get("req") if isinstance(record.get("req"), dict) else record
+            status = record.get("status")
+            if isinstance(status, int) and status >= 500:
+                return None  # a failing probe is news: never folded
+            for key in _PATH_KEYS:
+                value = request.get(key)
+                if isinstance(value, str) and value:
+                    path = value.rsplit(" ", 1)[-1].split("?", 1)[0]
+                    return path if path.startswith("/") else None
+            return None
+    match = _PLAIN_REQUEST.search(text)
+    return match.group(1) if match else None
+
+
+def is_health_check(text: str, paths: frozenset[str] = HEALTH_PATHS) -> bool:
+    """Whether ``text`` is a request line for a health endpoint (a probe, not a user)."""
+    if not any(hint in text for hint in _HINTS) and not any(p in text for p in paths):
+        return False
+    path = request_path(text)
+    return path is not None and path.rstrip("/") in paths
+
+
+@dataclass
+class HealthFold:
+    """Drops health-check request lines (unless ``show_all``) and counts what it dropped.
+
+    Shared by ``periph logs`` and the Logs area, so both hide and count the same lines; it
+    reads the services' own log lines and does not rely on a service not logging probes.
+    """
+
+    show_all: bool = False
+    paths: frozenset[str] = HEALTH_PATHS
+    hidden: int = 0
+
+    def keep(self, line: LogLine) -> bool:
+        """Whether ``line`` is shown; a hidden line is counted."""
+        if self.show_all or not is_health_check(line.text, self.paths):
+            return True
+        self.hidden += 1
+        return False
+
+    def __call__(self, lines: Iterable[LogLine]) -> list[LogLine]:
+        """The lines that are shown."""
+        return list(lines) if self.show_all else [ln for ln in lines if self.keep(ln)]
+
+    def summary(self, how: str = "--all shows them") -> str | None:
+        """``142 health-check lines hidden — --all shows them``, or None when none were."""
+        if not self.hidden or self.show_all:
+            return None
+        noun = "line" if self.hidden == 1 else "lines"
+        return f"{self.hidden} health-check {noun} hidden — {how}"

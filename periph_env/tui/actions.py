@@ -66,6 +66,7 @@ ACTIONS: tuple[Action, ...] = (
     # Logs
     Action("logs.follow", "f", "Follow", "Follow new lines, or pause the view"),
     Action("logs.timestamps", "t", "Times", "Show or hide timestamps"),
+    Action("logs.health", "h", "Health", "Show or hide health-check request lines", show=False),
     Action("logs.service", "v", "Service", "Cycle the view: merged, then each service"),
     Action("logs.merged", "a", "Merged", "Show all services merged", show=False),
     Action("logs.filter", "slash", "Filter", "Edit the regex filter"),

@@ -12,19 +12,38 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from periph_env.stack.logfilter import is_health_check
+
 
 @dataclass(frozen=True, slots=True)
 class LineFilter:
-    """Show lines of ``service`` (None: merged, every service) matching ``pattern``."""
+    """Show lines of ``service`` (None: merged, every service) matching ``pattern``;
+    health-check request lines only with ``show_health``."""
 
     service: str | None = None
     pattern: re.Pattern[str] | None = None
+    show_health: bool = False
 
     def accepts(self, line: Any) -> bool:
         """True when the line belongs in the view."""
         if self.service is not None and line.service != self.service:
             return False
-        return self.pattern is None or self.pattern.search(line.text) is not None
+        if self.pattern is not None and self.pattern.search(line.text) is None:
+            return False
+        return self.show_health or not is_health_check(line.text)
+
+
+def health_lines(lines: Iterable[Any]) -> int:
+    """How many of ``lines`` are health-check request lines (what the fold hides)."""
+    return sum(1 for line in lines if is_health_check(line.text))
+
+
+def health_status(hidden: int, key: str) -> str | None:
+    """The status-line part for hidden health checks, or None when there are none."""
+    if not hidden:
+        return None
+    noun = "line" if hidden == 1 else "lines"
+    return f"{hidden} health-check {noun} hidden — {key} to show"
 
 
 def compile_regex(text: str) -> re.Pattern[str] | None:

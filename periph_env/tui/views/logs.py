@@ -40,6 +40,7 @@ class LogsView(Vertical):
         self.unseen = 0
         self.skipped = 0
         self.received = 0  # every line read since start (the buffer keeps the newest)
+        self.health = 0  # health-check request lines read (hidden unless shown)
         self.search: Any = None
         self.match_line: int | None = None
         self.problem = ""
@@ -107,6 +108,7 @@ class LogsView(Vertical):
         """A batch from the log reader."""
         self.buffer.extend(lines)
         self.received += len(lines)
+        self.health += logfilter.health_lines(lines)
         self.skipped += dropped
         for line in lines:
             if line.service not in self.services and line.service:
@@ -154,9 +156,12 @@ class LogsView(Vertical):
             parts.append(f"{total} matches{at}")
         if self.skipped:
             parts.append(f"{self.skipped} skipped under load")
+        if not self.filter.show_health:
+            key = actions.key_display(self.papp.key_for("logs.health"))
+            parts.append(logfilter.health_status(self.health, key) or "")
         if self.problem:
             parts.append(self.problem)
-        self.query_one("#logs-status", Static).update(" · ".join(parts))
+        self.query_one("#logs-status", Static).update(" · ".join(p for p in parts if p))
 
     # -- inputs -------------------------------------------------------------------------
 
@@ -164,7 +169,7 @@ class LogsView(Vertical):
         event.stop()
         value = event.value
         self.filter = logfilter.LineFilter(
-            None if value == MERGED else str(value), self.filter.pattern
+            None if value == MERGED else str(value), self.filter.pattern, self.filter.show_health
         )
         self._redraw()
 
@@ -180,7 +185,9 @@ class LogsView(Vertical):
         event.input.remove_class("-invalid")
         self.problem = ""
         if event.input.id == "logs-filter":
-            self.filter = logfilter.LineFilter(self.filter.service, pattern)
+            self.filter = logfilter.LineFilter(
+                self.filter.service, pattern, self.filter.show_health
+            )
             self._redraw()
         else:
             self.search = pattern
@@ -220,6 +227,12 @@ class LogsView(Vertical):
             self._redraw()
         self._status()
 
+    def action_health(self) -> None:
+        """Show or hide (and count) health-check request lines."""
+        old = self.filter
+        self.filter = logfilter.LineFilter(old.service, old.pattern, not old.show_health)
+        self._redraw()
+
     def action_timestamps(self) -> None:
         self.timestamps = not self.timestamps
         self._redraw()
@@ -251,6 +264,7 @@ class LogsView(Vertical):
     def action_clear(self) -> None:
         self.buffer.clear()
         self.skipped = 0
+        self.health = 0
         self._redraw()
 
     def action_engine(self) -> None:

@@ -27,7 +27,7 @@ async def test_the_merged_view_shows_every_service_in_time_order(project):
         log = await _logs(app, pilot)
         assert log.lines[0] == "db       | database system is ready to accept connections"
         assert log.lines[-1] == "worker   | reload: worker restarted"
-        assert "following · all services · 10 lines" in screen_text(app)
+        assert "following · all services · 9 lines" in screen_text(app)
 
 
 async def test_the_regex_filter_narrows_the_lines(project):
@@ -36,11 +36,37 @@ async def test_the_regex_filter_narrows_the_lines(project):
         log = await _logs(app, pilot)
         await pilot.press("slash", *"GET /api")
         await pilot.pause()
-        assert log.lines == [
-            "backend  | GET /api/health 200 1.2ms",
-            "backend  | GET /api/orders 200 4.8ms",
-        ]
+        assert log.lines == ["backend  | GET /api/orders 200 4.8ms"]
         assert "filter /GET /api/" in screen_text(app)
+
+
+async def test_health_check_lines_are_hidden_counted_and_shown_with_h(project):
+    app = make_app(project)
+    async with app.run_test(size=(120, 30)) as pilot:
+        log = await _logs(app, pilot)
+        assert not any("/api/health" in line for line in log.lines)
+        assert "1 health-check line hidden — h to show" in screen_text(app)
+        await pilot.press("h")
+        await pilot.pause()
+        assert "backend  | GET /api/health 200 1.2ms" in log.lines
+        assert "health-check" not in screen_text(app)
+        await pilot.press("h")
+        await pilot.pause()
+        assert not any("/api/health" in line for line in log.lines)
+
+
+async def test_backend_json_health_requests_are_folded_as_they_arrive(project):
+    from tests.unit.stack.test_health_fold import backend
+
+    app = make_app(project)
+    async with app.run_test(size=(120, 30)) as pilot:
+        log = await _logs(app, pilot)
+        view = app.query_one("#logs-view")
+        batch = [LogLine("backend", NOW + i, backend("/api/health")) for i in range(141)]
+        view.add_lines([*batch, LogLine("backend", NOW + 200, backend("/api/orders"))])
+        await pilot.pause()
+        assert '"path":"/api/orders"' in log.lines[-1]
+        assert "142 health-check lines hidden — h to show" in screen_text(app)
 
 
 async def test_a_bad_regex_is_flagged_and_keeps_the_last_good_view(project):
@@ -51,7 +77,7 @@ async def test_a_bad_regex_is_flagged_and_keeps_the_last_good_view(project):
         await pilot.pause()
         assert app.query_one("#logs-filter", Input).has_class("-invalid")
         assert "bad regex at 0" in screen_text(app)
-        assert log.line_count == 10
+        assert log.line_count == 9  # the health check is folded
 
 
 async def test_v_cycles_from_merged_through_each_service(project):
@@ -63,7 +89,7 @@ async def test_v_cycles_from_merged_through_each_service(project):
         assert {line.split()[0] for line in log.lines} == {"db"}
         await pilot.press("a")
         await pilot.pause()
-        assert log.line_count == 10
+        assert log.line_count == 9
 
 
 async def test_search_jumps_to_matches_and_pauses_following(project):
@@ -91,7 +117,7 @@ async def test_pause_holds_new_lines_and_follow_catches_up(project):
         view = app.query_one("#logs-view")
         view.add_lines([LogLine("backend", NOW, "late line")])
         await pilot.pause()
-        assert log.line_count == 10 and "paused · 1 new" in screen_text(app)
+        assert log.line_count == 9 and "paused · 1 new" in screen_text(app)
         await pilot.press("f")
         await pilot.pause()
         assert log.lines[-1] == "backend  | late line"

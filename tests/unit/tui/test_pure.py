@@ -68,7 +68,7 @@ def test_a_failed_reload_says_the_old_container_keeps_serving():
 
 def _lines():
     return [
-        LogLine("backend", 1.0, "GET /api/health 200"),
+        LogLine("backend", 1.0, "GET /api/strategies 200"),
         LogLine("worker", 2.0, "processed order 7"),
         LogLine("backend", 3.0, "GET /api/orders 500"),
     ]
@@ -78,7 +78,7 @@ def test_filter_by_service_and_regex():
     pattern = logfilter.compile_regex(r"\b500\b")
     only_backend = logfilter.LineFilter("backend", None)
     assert [ln.text for ln in _lines() if only_backend.accepts(ln)] == [
-        "GET /api/health 200",
+        "GET /api/strategies 200",
         "GET /api/orders 500",
     ]
     both = logfilter.LineFilter("backend", pattern)
@@ -97,9 +97,9 @@ def test_a_bad_regex_says_where():
 
 def test_render_pads_services_and_adds_timestamps_on_request():
     shown = logfilter.render(_lines()[:1], logfilter.LineFilter(), False, 7)
-    assert shown == ["backend | GET /api/health 200"]
+    assert shown == ["backend | GET /api/strategies 200"]
     stamped = logfilter.render_line(_lines()[0], True, 7)
-    assert stamped.endswith("backend | GET /api/health 200") and stamped[2] == ":"
+    assert stamped.endswith("backend | GET /api/strategies 200") and stamped[2] == ":"
 
 
 def test_search_wraps_in_both_directions():
