@@ -3,6 +3,7 @@
 - unit (no marker): pure Python, seconds, no engines.
 - docker / registry / k8s / stack markers: real engines, brought up once per session by the
   fixtures in tests/fixtures (the same code as ``periph testenv up``).
+- frontend marker: the frontend's own Node tooling (svelte-check, vitest, vite build).
 
 An engine that cannot start makes its fixtures *error*, never skip. ``scripts/test --unit``
 deselects the engine tiers as a local opt-out; under CI (``CI=true``) deselecting an engine
@@ -17,7 +18,9 @@ import pytest
 
 pytest_plugins = ["tests.fixtures.engines", "tests.fixtures.kube", "tests.fixtures.node"]
 
-ENGINE_MARKERS = ("docker", "registry", "k8s", "stack", "tools", "node", "browser")
+# Every tier but unit: under CI none of them may be deselected (frontend: Node tooling,
+# not an engine, but as slow as one, so `--unit` leaves it out too).
+ENGINE_MARKERS = ("docker", "registry", "k8s", "stack", "tools", "node", "browser", "frontend")
 
 
 def _in_ci() -> bool:

@@ -18,6 +18,9 @@ from pathlib import Path
 
 import pytest
 
+# Minutes of Node tooling: its own tier, not the unit tier run on every save.
+pytestmark = pytest.mark.frontend
+
 FRONTEND = Path(__file__).resolve().parents[3] / "services" / "frontend"
 # Values that must never reach the browser bundle, whatever their prefix.
 CANARIES = {

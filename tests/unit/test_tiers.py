@@ -1,0 +1,56 @@
+"""The tier rules: the unit tier (`./scripts/test --unit`) leaves every slow tier out, and
+under CI leaving any of them out fails the run (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests import conftest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Item:
+    """Just enough of a pytest item: its markers."""
+
+    def __init__(self, *markers: str) -> None:
+        self.markers = markers
+
+    def get_closest_marker(self, name: str):
+        return name if name in self.markers else None
+
+
+def test_under_ci_deselecting_the_frontend_tier_fails_the_run(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.UsageError, match="deselected: frontend"):
+        conftest.pytest_deselected([Item("frontend")])
+
+
+def test_outside_ci_deselecting_a_tier_is_a_local_opt_out(monkeypatch):
+    monkeypatch.delenv("CI", raising=False)
+    conftest.pytest_deselected([Item("frontend"), Item("docker")])
+
+
+def test_unit_only_leaves_out_every_declared_tier():
+    script = (REPO / "scripts" / "test").read_text()
+    expression = re.search(r'-m "([^"]+)"', script).group(1)
+    left_out = set(re.findall(r"not (\w+)", expression))
+    assert left_out == set(conftest.ENGINE_MARKERS)
+
+
+def test_every_tier_marker_is_declared():
+    markers = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"][
+        "markers"
+    ]
+    declared = {m.split(":", 1)[0] for m in markers}
+    assert set(conftest.ENGINE_MARKERS) <= declared
+
+
+def test_the_frontend_tooling_tests_are_in_the_frontend_tier():
+    from tests.unit.services import test_frontend
+
+    assert test_frontend.pytestmark.name == "frontend"
