@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import io
 import re
 from collections.abc import Iterator
@@ -76,8 +77,14 @@ def _text(node: ast.AST) -> str | None:
     return None
 
 
-def message_commands() -> Iterator[tuple[str, str]]:
-    """(``file:line``, words after ``periph``) for every command periph's strings name."""
+@functools.cache
+def message_commands() -> tuple[tuple[str, str], ...]:
+    """(``file:line``, words after ``periph``) for every command periph's strings name
+    (read once per session: parametrizing and the extractor's own test share it)."""
+    return tuple(_message_commands())
+
+
+def _message_commands() -> Iterator[tuple[str, str]]:
     for path in sorted(PACKAGE.rglob("*.py")):
         tree = ast.parse(path.read_text(), str(path))
         skip = _docstrings(tree)

@@ -77,12 +77,28 @@ async def workers_done(app: PeriphApp) -> None:
     await app.workers.wait_for_complete()
 
 
-async def settle(app: PeriphApp, pilot, delay: float = 0.2) -> None:
-    """Let workers finish and messages (log batches) arrive and render."""
-    await workers_done(app)
-    await pilot.pause(delay)
+async def settle(app: PeriphApp, pilot, delay: float = 0.0) -> None:
+    """Let workers finish and the messages they posted render.
+
+    No fixed wait by default: what a background thread posts later (log batches, status
+    events) is waited for by its condition, with ``wait_until`` or ``wait_text``.
+    """
     await workers_done(app)
     await pilot.pause()
+    if delay:
+        await pilot.pause(delay)
+    await workers_done(app)
+    await pilot.pause()
+
+
+async def wait_until(pilot, condition, what: str = "the condition", tries: int = 500) -> None:
+    """Pause (a frame at a time) until ``condition()`` holds; fail naming ``what`` if never."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    if not condition():
+        raise AssertionError(f"{what} never held")
 
 
 @pytest.fixture
@@ -91,7 +107,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def wait_text(app: PeriphApp, pilot, text: str, tries: int = 50) -> str:
+async def wait_text(app: PeriphApp, pilot, text: str, tries: int = 500) -> str:
     """Pause until ``text`` is on screen (for flows that wait on threads); the screen."""
     from tests.unit.tui.screen import screen_text
 
@@ -99,7 +115,7 @@ async def wait_text(app: PeriphApp, pilot, text: str, tries: int = 50) -> str:
         shown = screen_text(app)
         if text in shown:
             return shown
-        await pilot.pause(0.1)
+        await pilot.pause(0.02)
     raise AssertionError(f"{text!r} never appeared:\n{screen_text(app)}")
 
 

@@ -7,7 +7,7 @@ import pytest
 from textual.widgets import Input, Log
 
 from periph_env.stack.models import LogLine
-from tests.unit.tui.conftest import make_app, settle
+from tests.unit.tui.conftest import make_app, settle, wait_until
 from tests.unit.tui.fakes import NOW, fake_api
 from tests.unit.tui.screen import screen_text
 
@@ -15,8 +15,11 @@ pytestmark = pytest.mark.anyio
 
 
 async def _logs(app, pilot):
+    """Open the Logs area once the fake stack's lines (posted by the batcher thread) are in."""
     await settle(app, pilot)
     await pilot.press("2")
+    view = app.query_one("#logs-view")
+    await wait_until(pilot, lambda: view.received >= 10, "the fake stack's 10 lines")
     await settle(app, pilot)
     return app.query_one("#logs-lines", Log)
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from periph_env.tui.widgets.service_table import ServiceTable
-from tests.unit.tui.conftest import make_app, settle, wait_text
+from tests.unit.tui.conftest import make_app, settle, wait_text, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -41,10 +41,18 @@ async def _env(app, pilot):
     await settle(app, pilot)
 
 
+async def _logs(keys, app, pilot):
+    await pilot.press("2")
+    view = app.query_one("#logs-view")
+    # The fake stack's lines come through the batcher thread: wait for them, not a time.
+    await wait_until(pilot, lambda: view.received >= 10, "the fake stack's 10 lines")
+    await _press(keys, app, pilot)
+
+
 SCREENS = {
     "stack": _stack,
-    "logs": lambda app, pilot: _press(["2"], app, pilot),
-    "logs-filtered": lambda app, pilot: _press(["2", "slash", *"order", "enter"], app, pilot),
+    "logs": lambda app, pilot: _logs([], app, pilot),
+    "logs-filtered": lambda app, pilot: _logs(["slash", *"order", "enter"], app, pilot),
     "env": _env,
     "help": lambda app, pilot: _press(["question_mark"], app, pilot),
 }
