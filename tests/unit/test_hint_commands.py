@@ -13,6 +13,7 @@ import ast
 import contextlib
 import functools
 import io
+import itertools
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,10 @@ from periph_env.cli import build_parser
 from tests.unit.command_lines import REPO, _subparsers
 
 PACKAGE = REPO / "periph_env"
-SAMPLE = "demo"  # what a placeholder holds: an environment, service or file name all parse
+# What a placeholder holds: an environment, service or file name all parse as "demo"; a
+# number (`--port {port + 1}`) as "1". Each placeholder is tried with each.
+SAMPLE = "demo"
+SAMPLES = (SAMPLE, "1")
 _PARSER = build_parser()
 _COMMANDS = sorted(_subparsers(_PARSER), key=len, reverse=True)
 _SUBCOMMAND = "(?:" + "|".join(map(re.escape, _COMMANDS)) + r")(?=[\s`)]|$)"
@@ -103,16 +107,32 @@ def _message_commands() -> Iterator[tuple[str, str]]:
                 yield where, words
 
 
-def parse_error(words: str) -> str | None:
-    """The parser's complaint about ``periph WORDS``, or None when it parses."""
+def _parse_error(words: list[str]) -> str | None:
     stderr = io.StringIO()
     try:
         with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
-            build_parser().parse_args(_PLACEHOLDER.sub(SAMPLE, words).split())
+            build_parser().parse_args(words)
     except SystemExit as exc:
         if exc.code:
             return stderr.getvalue().strip().splitlines()[-1]
     return None
+
+
+def parse_error(words: str) -> str | None:
+    """The parser's complaint about ``periph WORDS``, or None when it parses with some
+    choice of sample values for its placeholders (the f-string's and the upper-case ones)."""
+    split = _PLACEHOLDER.sub(SAMPLE, words).split()
+    slots = [i for i, word in enumerate(split) if word == SAMPLE]
+    first = None
+    for values in itertools.product(SAMPLES, repeat=len(slots)):
+        tried = list(split)
+        for index, value in zip(slots, values, strict=True):
+            tried[index] = value
+        error = _parse_error(tried)
+        if error is None:
+            return None
+        first = first or error
+    return first
 
 
 def test_the_extractor_finds_backticked_and_plain_commands():
@@ -125,6 +145,7 @@ def test_the_checker_refuses_a_flag_or_value_that_does_not_exist():
     assert parse_error("build --push --pin demo") is None
     assert parse_error("build --push --pin") is not None
     assert parse_error("testenv up --tier registries") is not None
+    assert parse_error("serve --port demo") is None  # a placeholder may be a number
 
 
 @pytest.mark.parametrize(
