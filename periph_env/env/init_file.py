@@ -337,7 +337,9 @@ def _extend(
     added = header + "\n".join(block) + "\n"
     st = os.fstat(held.fd)
     # A process that appends without the lock may have changed the last byte since the
-    # read: judge the line break by the file's end now (the header starts a line anyway).
+    # read: judge the line break by the file's end now (the header starts a line anyway;
+    # a write caught half done there adds at most a blank line, as init's write waits
+    # for the end of it).
     tail = os.pread(held.fd, 1, st.st_size - 1) if st.st_size else b""
     newline = b"" if not tail or tail in (b"\n", b"\r") else b"\n"
     if b"\r\n" in current:  # keep the file's own line endings

@@ -8,6 +8,9 @@
   and a link to a directory, FIFO, socket or device are refused: init never creates a
   file through a link, so a link committed to a repository cannot make it write
   somewhere else.
+* **How it reads.** Under the lock, to the end of a line: a process appending without
+  the lock may be half way through a write (see ``_read_settled``), and init waits for
+  its rest rather than judge (or refuse) a line cut in two.
 * **How it appends.** Under ``flock`` on the file itself, after re-reading it, and by
   appending in place (``O_APPEND``, one write, fsync). A rename-replace would drop the
   lines another process appended to the old inode after init read it (``echo X=1 >>
@@ -51,6 +54,10 @@ SYSTEM_DIRS = (
 # after how long it says what it waits for.
 LOCK_TIMEOUT = 30.0
 LOCK_NOTICE = 2.0
+# A read that ends mid-line is looked at again until the file has not grown for SETTLE
+# seconds (what a file whose last line has no line break costs), at most this many times.
+SETTLE = 0.1
+_SETTLE_ROUNDS = 50
 # The name was replaced (renamed over) while init waited: re-resolve this many times.
 _ATTEMPTS = 5
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -251,7 +258,7 @@ def locked(path: str, on_wait: Callable[[str], None] | None = None) -> Iterator[
                     raise _refuse(path, linked, f"which belongs to {_owner_name(st.st_uid)}")
                 if st.st_size > MAX_ENV_BYTES:
                     raise UsageError(_too_big(path, st.st_size))
-                data = read_fd(fd, MAX_ENV_BYTES + 1)
+                data = _read_settled(fd)
                 if len(data) > MAX_ENV_BYTES:
                     raise UsageError(_too_big(path, len(data)))
                 yield Locked(path, real, fd, data, writable, linked)
@@ -263,6 +270,39 @@ def locked(path: str, on_wait: Callable[[str], None] | None = None) -> Iterator[
         "was written",
         hint="run `periph env init` again when nothing else rewrites the file",
     )
+
+
+def _read_settled(fd: int) -> bytes:
+    """The file's content, read again while it ends mid-line and keeps growing.
+
+    The lock keeps out other inits, not ``echo X=1 >> .env``: the kernel copies such a
+    write into the file page by page and the size grows after each page, so a read can
+    end in the middle of the line being written (``LINE_73`` of ``LINE_738=1``, at a
+    page boundary). Judged as it is, that half line is a last line without '=' (init
+    refused the file) or a quote never closed. The rest of the write lands moments
+    later: init reads again when the file grew, and takes a last line without a line
+    break as the file's own once the size has held still for SETTLE seconds.
+    """
+    data = read_fd(fd, MAX_ENV_BYTES + 1)
+    for _ in range(_SETTLE_ROUNDS):
+        if not data or data.endswith(b"\n") or len(data) > MAX_ENV_BYTES:
+            break
+        if not _grows(fd, len(data)):
+            break
+        data = read_fd(fd, MAX_ENV_BYTES + 1)
+    return data
+
+
+def _grows(fd: int, size: int) -> bool:
+    """True when the file's size leaves ``size`` within SETTLE seconds."""
+    deadline = time.monotonic() + SETTLE
+    delay = 0.001
+    while os.fstat(fd).st_size == size:
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.01)
+    return True
 
 
 def _too_big(path: str, size: int) -> str:

@@ -40,6 +40,9 @@ APPENDER = (
     'done; echo "$i"'
 )
 
+# Every line of the file in the end: an assignment, a comment, or blank.
+WHOLE_LINE = re.compile(r"(?:\w+=\S*|# .*)$")
+
 
 def _wait_for(path: Path, text: str, proc: subprocess.Popen[str]) -> None:
     while text not in path.read_text():
@@ -88,6 +91,53 @@ def test_lines_appended_without_the_lock_while_init_appends_are_never_lost(
         assert got == expected, f"iteration {iteration}: {len(expected - got)} lines lost"
         assert all(lines[line] == 1 for line in expected)
         assert [lines[f"K{k}=v"] for k in range(3)] == [1, 1, 1]
+        torn = [line for line in lines if line and not WHOLE_LINE.match(line)]
+        assert torn == [], f"iteration {iteration}: lines run together or cut: {torn}"
+
+
+@pytest.mark.parametrize("rest_lands", ["before init looks again", "while init waits"])
+def test_an_append_caught_half_done_by_inits_read_is_waited_for(
+    tmp_path: Path, monkeypatch, rest_lands: str
+):
+    # The kernel copies `echo LINE_738=1 >> .env` into the file page by page and the size
+    # grows after each page: a read at that moment ends in `LINE_73`, a last line without
+    # '=' (init refused the file, seen under load). Here the file holds the first part of
+    # such a write when init reads it, and the rest lands after the read.
+    env, example = tmp_path / ".env", tmp_path / "example"
+    lines = "BASE=1\n" + "".join(f"LINE_{i}=1\n" for i in range(1, 738))
+    env.write_text(lines + "LINE_73")
+    example.write_text("K0=v\n")
+    reads: list[bytes] = []
+
+    def rest_of_the_write() -> None:
+        if env.read_text().endswith("LINE_73"):
+            with env.open("a") as out:
+                out.write("8=1\n")
+
+    read_fd = init_target.read_fd
+
+    def read(fd: int, limit: int) -> bytes:
+        reads.append(read_fd(fd, limit))
+        if rest_lands == "before init looks again":
+            rest_of_the_write()
+        return reads[-1]
+
+    monkeypatch.setattr(init_target, "read_fd", read)
+    if rest_lands == "while init waits":
+        sleep = time.sleep
+
+        def pause(seconds: float) -> None:
+            rest_of_the_write()
+            sleep(seconds)
+
+        monkeypatch.setattr(time, "sleep", pause)
+    result = init(str(env), str(example))
+    assert reads[0].endswith(b"LINE_73") and reads[-1].endswith(b"LINE_738=1\n")
+    assert result.added == ["K0"]
+    text = env.read_text()
+    assert text.startswith(lines + "LINE_738=1\n\n# Added by `periph env init`")
+    assert text.endswith("\nK0=v\n")
+    assert Path(result.backup).read_text() == lines + "LINE_738=1\n"
 
 
 def _init_child(env: str, example: str, barrier, results) -> None:
