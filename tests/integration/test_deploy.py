@@ -357,14 +357,19 @@ def test_watch_resumes_after_the_api_connection_drops(
     assert verdicts == dict.fromkeys(DEPLOYMENTS, True)
 
 
-def mark_backend_ready(cluster: Any, namespace: str, seconds: float = 20.0) -> None:
+def mark_backend_ready(
+    cluster: Any, namespace: str, seconds: float = 20.0, until: threading.Event | None = None
+) -> None:
     """Mark every backend pod Ready through the API (kwok keeps them un-ready), until the
-    Deployment reports them all available (or ``seconds`` pass)."""
+    Deployment reports them all available (or ``seconds`` pass). With ``until``, keep
+    marking new pods (an HPA scale-up, a later deploy) until that event is set instead."""
     ready = {"type": "Ready", "status": "True"}
     patch = json.dumps({"status": {"conditions": [ready, {**ready, "type": "ContainersReady"}]}})
     deadline = time.monotonic() + seconds
     time.sleep(1.0)  # well inside the outage
-    while time.monotonic() < deadline:
+    while (until is not None and not until.is_set()) or (
+        until is None and time.monotonic() < deadline
+    ):
         pods = json.loads(
             cluster.kubectl("get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=backend",
                             "-o", "json").stdout
@@ -380,7 +385,11 @@ def mark_backend_ready(cluster: Any, namespace: str, seconds: float = 20.0) -> N
             cluster.kubectl("get", "deployment/backend", "-n", namespace, "-o", "json").stdout
         )
         status = dep.get("status", {})
-        if pods and status.get("availableReplicas", 0) >= dep["spec"].get("replicas", 1):
+        if (
+            until is None
+            and pods
+            and status.get("availableReplicas", 0) >= dep["spec"].get("replicas", 1)
+        ):
             return
         time.sleep(0.5)
 

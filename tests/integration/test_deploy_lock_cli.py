@@ -139,14 +139,22 @@ def contended(
         verify = periph_cli(root, env, "verify", "demo", "--watch-window", "0")
         waiter = Run.start(root, env, "deploy", "demo", "--wait")
         waiter.wait_for("   waiting for the lock")
-        marker = threading.Thread(target=mark_backend_ready, args=(kube_cluster, namespace, 60))
+        # Until the waiter is done: the HPA raises the backend to its floor some time after
+        # the winner's rollout, and under load that new pod comes after a first "all
+        # available"; left un-ready it would hold the waiter's rollout for good.
+        marked = threading.Event()
+        marker = threading.Thread(
+            target=mark_backend_ready, args=(kube_cluster, namespace, 60, marked)
+        )
         marker.start()
         winner.finish()
         waiter.finish()
+        marked.set()
         history = json.loads(periph_cli(root, env, "history", "demo", "--format", "json").stdout)
         yield Contended(root, namespace, winner, loser, rollback, verify, waiter, history)
     finally:
         if marker is not None:
+            marked.set()
             marker.join(timeout=90)
         drop_namespace(kube_cluster, namespace)
 
