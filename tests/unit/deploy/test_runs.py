@@ -190,7 +190,7 @@ def test_without_a_record_nothing_is_written(written):
     assert written == []
 
 
-def test_a_usage_error_in_the_work_keeps_its_exit_code_2(written):
+def test_a_usage_error_in_the_work_is_a_refusal_with_exit_2_and_its_hint(written):
     from periph_env.errors import UsageError
 
     def unknown_revision(run):
@@ -199,9 +199,7 @@ def test_a_usage_error_in_the_work_keeps_its_exit_code_2(written):
 
     end = list(Scripted(unknown_revision))[-1]
     assert (end.result, end.exit_code) == ("refused", 2)
-    assert end.message == (
-        "during migrations: no deploy #9 in the history of demo (periph history demo)"
-    )
+    assert end.message == "no deploy #9 in the history of demo (periph history demo)"
 
 
 def test_a_run_runs_once():
