@@ -249,3 +249,19 @@ def test_subprocess_is_reaped_even_when_it_ignores_terminate():
     run.stop()
     assert run.join(timeout=30)
     assert proc.returncode is not None
+
+
+def test_a_lock_held_by_the_run_is_released_after_its_ending_is_written(written):
+    order: list[str] = []
+    run = Scripted(_wait_forever, record=True)
+    run.on_end(lambda: order.append(f"released after {len(written)} record(s)"))
+    run.on_stop(lambda: order.append("stop requested"))
+    seen: list[ev.Event] = []
+    consumer = threading.Thread(target=lambda: seen.extend(run))
+    consumer.start()
+    assert wait_until(lambda: run.step == "migrations")
+    run.stop()
+    assert run.join(timeout=30)
+    consumer.join(timeout=30)
+    assert order[0] == "stop requested"
+    assert order[-1] == "released after 1 record(s)"
