@@ -197,7 +197,8 @@ def _text(event: Any) -> str | None:
         return f"   notified {event.channel}" + ("" if event.ok else f" FAILED: {event.error}")
     if isinstance(event, e.Finished):
         rev = f" (history #{event.revision})" if event.revision else ""
-        return f"{event.result.upper()} in {event.seconds:.1f}s{rev}: {event.message}".rstrip(": ")
+        line = f"{event.result.upper()} in {event.seconds:.1f}s{rev}: {event.message}".rstrip(": ")
+        return line + (f"\nhint: {event.hint}" if event.hint else "")
     return None
 
 

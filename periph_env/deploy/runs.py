@@ -49,11 +49,13 @@ RECORD_RETRIES = (1.0, 2.0, 4.0, 8.0)
 
 @dataclass(frozen=True)
 class Ending:
-    """How the work says it ended: a status (a key of ``EXIT_CODES``) and why."""
+    """How the work says it ended: a status (a key of ``EXIT_CODES``), why, and (from a
+    ``PeriphError``) what to do next."""
 
     status: str
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    hint: str = ""
 
 
 Work = Generator[Event, None, Ending]
@@ -127,12 +129,13 @@ class OperationRun(Run):
             except PeriphError as exc:
                 # A usage error (an unknown deploy #N, a bad periph.toml) keeps its exit 2.
                 usage = exc.exit_code == EXIT_USAGE
-                ending = Ending("refused" if usage else "failed", self.failure(exc))
+                status = "refused" if usage else "failed"
+                ending = Ending(status, self.failure(exc), hint=exc.hint or "")
             except Exception as exc:  # not periph's own error: one line, never a traceback
                 ending = Ending("failed", self.failure(exc))
             finally:
                 work.close()
-            yield from self.finish(ending.status, ending.message, ending.details)
+            yield from self.finish(ending.status, ending.message, ending.details, ending.hint)
 
     def _drive(self, work: Work) -> Generator[Event, None, Ending]:
         told = False
@@ -159,8 +162,9 @@ class OperationRun(Run):
 
     def failure(self, exc: BaseException) -> str:
         """The cause of a failure, with the step it happened in, masked. A refusal (a usage
-        error: the lock is held, no deploy #N) says why on its own."""
-        text = cause(exc)
+        error: the lock is held, no deploy #N) says why on its own. A ``PeriphError``'s hint
+        is not part of it: it goes to ``Finished.hint`` (its own ``hint:`` line)."""
+        text = exc.message if isinstance(exc, PeriphError) else cause(exc)
         usage = isinstance(exc, PeriphError) and exc.exit_code == EXIT_USAGE
         if self.step and not usage:
             text = f"during {self.step}: {text}"
@@ -190,9 +194,10 @@ class OperationRun(Run):
     # -- the one ending ---------------------------------------------------------------------
 
     def finish(
-        self, status: str, message: str = "", details: dict | None = None
+        self, status: str, message: str = "", details: dict | None = None, hint: str = ""
     ) -> Iterator[Event]:
-        """End the operation: the history record, the notifications, then ``Finished``.
+        """End the operation: the history record, the notifications, then ``Finished``
+        (``hint``: what to do next, said on its own line; not part of the record).
 
         Called once per run (by ``events``); a second call yields nothing. A record that
         cannot be written (the API server is gone) is said in a Note, not raised: the next
@@ -208,6 +213,7 @@ class OperationRun(Run):
             self.record.revision if self.record is not None else None,
             message=message,
             details=dict(details or {}),
+            hint=mask(hint, self.secrets()),
         )
         said: list[Event] = []
         if self.record is not None and self.session is not None:

@@ -199,7 +199,15 @@ def test_a_usage_error_in_the_work_is_a_refusal_with_exit_2_and_its_hint(written
 
     end = list(Scripted(unknown_revision))[-1]
     assert (end.result, end.exit_code) == ("refused", 2)
-    assert end.message == "no deploy #9 in the history of demo (periph history demo)"
+    assert end.message == "no deploy #9 in the history of demo"
+    assert end.hint == "periph history demo"  # its own `hint:` line, as a refused lock's
+
+
+def test_the_cli_says_a_runs_hint_on_its_own_last_line():
+    from periph_env.cli.deploy_cmd import _text
+
+    end = ev.Finished("refused", 2, 0.5, message="demo is being deployed by x", hint="kubectl get")
+    assert _text(end) == "REFUSED in 0.5s: demo is being deployed by x\nhint: kubectl get"
 
 
 def test_a_run_runs_once():
