@@ -357,9 +357,13 @@ def test_watch_resumes_after_the_api_connection_drops(
     assert verdicts == dict.fromkeys(DEPLOYMENTS, True)
 
 
-def mark_backend_ready(cluster: Any, namespace: str, seconds: float = 20.0) -> None:
+def mark_backend_ready(
+    cluster: Any, namespace: str, seconds: float = 20.0, until: threading.Event | None = None
+) -> None:
     """Mark every backend pod Ready through the API (kwok keeps them un-ready), until the
-    Deployment reports them all available (or ``seconds`` pass)."""
+    Deployment reports them all available (or ``seconds`` pass). With ``until``: until that
+    is set instead, so a pod created later (the HPA raising the backend to its minReplicas
+    up to 15 s after the Deployment appears) is marked too."""
     ready = {"type": "Ready", "status": "True"}
     patch = json.dumps({"status": {"conditions": [ready, {**ready, "type": "ContainersReady"}]}})
     deadline = time.monotonic() + seconds
@@ -380,7 +384,10 @@ def mark_backend_ready(cluster: Any, namespace: str, seconds: float = 20.0) -> N
             cluster.kubectl("get", "deployment/backend", "-n", namespace, "-o", "json").stdout
         )
         status = dep.get("status", {})
-        if pods and status.get("availableReplicas", 0) >= dep["spec"].get("replicas", 1):
+        available = status.get("availableReplicas", 0) >= dep["spec"].get("replicas", 1)
+        if until is None and pods and available:
+            return
+        if until is not None and until.is_set():
             return
         time.sleep(0.5)
 
