@@ -197,8 +197,7 @@ def _text(event: Any) -> str | None:
         return f"   notified {event.channel}" + ("" if event.ok else f" FAILED: {event.error}")
     if isinstance(event, e.Finished):
         rev = f" (history #{event.revision})" if event.revision else ""
-        line = f"{event.result.upper()} in {event.seconds:.1f}s{rev}: {event.message}".rstrip(": ")
-        return line + (f"\nhint: {event.hint}" if event.hint else "")
+        return f"{event.result.upper()} in {event.seconds:.1f}s{rev}: {event.message}".rstrip(": ")
     return None
 
 
@@ -234,6 +233,9 @@ def _drive(events: Any, fmt: str, environment: str, action: str) -> int:
                     text = _text(event)
                     if text is not None:
                         _print(text)
+                    if isinstance(event, Finished) and event.hint:
+                        # After the ending, as an error's hint always is: on stderr.
+                        print(f"hint: {event.hint}", file=sys.stderr, flush=True)
     except PeriphError as exc:
         error, code = exc, exc.exit_code
     if fmt == "json":

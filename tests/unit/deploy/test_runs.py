@@ -203,11 +203,14 @@ def test_a_usage_error_in_the_work_is_a_refusal_with_exit_2_and_its_hint(written
     assert end.hint == "periph history demo"  # its own `hint:` line, as a refused lock's
 
 
-def test_the_cli_says_a_runs_hint_on_its_own_last_line():
-    from periph_env.cli.deploy_cmd import _text
+def test_the_cli_says_a_runs_hint_after_its_ending_on_stderr(capsys):
+    from periph_env.cli.deploy_cmd import _drive
 
     end = ev.Finished("refused", 2, 0.5, message="demo is being deployed by x", hint="kubectl get")
-    assert _text(end) == "REFUSED in 0.5s: demo is being deployed by x\nhint: kubectl get"
+    assert _drive(iter([end]), "text", "demo", "deploy") == 2
+    out, err = capsys.readouterr()
+    assert out == "REFUSED in 0.5s: demo is being deployed by x\n"
+    assert err == "hint: kubectl get\n"
 
 
 def test_a_run_runs_once():
