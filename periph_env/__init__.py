@@ -5,4 +5,50 @@ The package is a core library (``env``, ``testenv`` and, later, ``stack``, ``rel
 import Textual; ``tests/unit/test_architecture.py`` enforces it.
 """
 
+import os as _os
+import signal as _signal
+import sys as _sys
+
 __version__ = "0.1.0"
+
+
+def quiet_interrupt(_signum: int, _frame: object) -> None:
+    """ctrl+c before a command runs (start-up, imports, exit): one line, then periph ends
+    by the signal itself (a shell shows 130).
+
+    Not an exception: one raised here can land in a weakref callback of the import system
+    and be swallowed ("Exception ignored in ..."), and the ctrl+c would be lost.
+    """
+    _os.write(2, b"periph: interrupted\n")
+    _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+    _os.kill(_os.getpid(), _signal.SIGINT)
+
+
+# The ``periph`` script's first line imports this package: from here on, a ctrl+c during
+# the imports that follow (tens of milliseconds) exits with one line, not a traceback.
+# Only in the periph process itself (a test importing the package keeps its own handler);
+# ``periph_env.cli`` turns ctrl+c back into KeyboardInterrupt while a command runs (so that
+# a deploy records where it was interrupted), see ``interruptible``.
+if _os.path.basename(_sys.argv[0] if _sys.argv else "") in ("periph", "__main__.py") and (
+    _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler
+):
+    _signal.signal(_signal.SIGINT, quiet_interrupt)
+
+
+def interruptible() -> object:
+    """Context manager: ctrl+c raises KeyboardInterrupt inside (a command's own handling),
+    and is quiet again after. A no-op where the quiet handler is not installed."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def switched():  # type: ignore[no-untyped-def]
+        quiet = _signal.getsignal(_signal.SIGINT) is quiet_interrupt
+        if quiet:
+            _signal.signal(_signal.SIGINT, _signal.default_int_handler)
+        try:
+            yield
+        finally:
+            if quiet:
+                _signal.signal(_signal.SIGINT, quiet_interrupt)
+
+    return switched()

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 from collections.abc import Sequence
 
-from periph_env import __version__
+from periph_env import __version__, interruptible
 from periph_env.errors import EXIT_USAGE, PeriphError
 
+EXIT_INTERRUPTED = 130
 # Subcommand name -> module under periph_env.cli that registers it, in help order.
 _COMMAND_MODULES = {
     "up": "stack_cmd",
@@ -70,8 +70,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``periph`` and return its exit code (0 ok, 1 findings/failure, 2 usage)."""
-    argv = list(sys.argv[1:] if argv is None else argv)
+    """Run ``periph`` and return its exit code (0 ok, 1 findings/failure, 2 usage, 130 ctrl+c)."""
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:
+        print("periph: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser(only=_requested_command(argv))
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
@@ -80,13 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "command", None) is None and sys.stdin.isatty() and sys.stdout.isatty():
             from periph_env.tui import run
 
-            code = run()
-            # Engine threads blocked in a network read (a watch, a log stream) are daemons
-            # that cannot be joined; letting the interpreter finalise under them can abort
-            # (exit 134) while they write. The app has stopped what it owns: leave now.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(int(code or 0))
+            # The app stops and joins every run and thread it owns before it returns: the
+            # interpreter exits normally, with nothing left to block or abort it.
+            return run()
         parser.print_help()
         return 0
     from periph_env.common import redact
@@ -116,12 +119,13 @@ def _learn_project_secrets() -> None:
 def _run(handler, args: argparse.Namespace) -> int:
     """The handler's exit code; a PeriphError is one masked line (its hint on a second)."""
     try:
-        return int(handler(args) or 0)
+        # From here ctrl+c is a KeyboardInterrupt: a deploy records the step it stopped
+        # in, a follower ends its threads; ``main`` then says so in one line.
+        with interruptible():
+            return int(handler(args) or 0)
     except PeriphError as exc:
         print(f"periph: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
         return 0
 

@@ -233,6 +233,9 @@ def _drive(events: Any, fmt: str, environment: str, action: str) -> int:
                     text = _text(event)
                     if text is not None:
                         _print(text)
+                    if isinstance(event, Finished) and event.hint:
+                        # After the ending, as an error's hint always is: on stderr.
+                        print(f"hint: {event.hint}", file=sys.stderr, flush=True)
     except PeriphError as exc:
         error, code = exc, exc.exit_code
     if fmt == "json":

@@ -1,7 +1,9 @@
 """The deploy itself: guards, summary, secrets, migrations, apply, rollout watch, history.
 
-``deploy`` is a generator of typed events (``periph_env.deploy.events``); the CLI prints
-them and the TUI shows them. Order matters and is the point of this module:
+A ``DeployRun`` (an owned run, ``periph_env.deploy.runs``) yields typed events
+(``periph_env.deploy.events``); the CLI prints them and the TUI shows them. It takes a stop
+request, and it ends once, through ``OperationRun.finish``. Order matters and is the point
+of this module:
 
 1. render the overlay and its migrate kustomization, derive the Secrets they read;
 2. run every guard and report them together; refuse (exit 2) if one fails;
@@ -14,14 +16,13 @@ them and the TUI shows them. Order matters and is the point of this module:
 
 Steps 3-8 run holding the environment's deploy lock (``periph_env.deploy.lock``): a second
 deploy, rollback or verify refuses (exit 2) or waits (``wait``). A dry run takes no lock.
+The lock is released after the run's ending is recorded, however it ended.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,33 +32,30 @@ from periph_env.deploy import (
     history,
     history_store,
     manifests,
-    notify,
     rollback,
     secret_hash,
     verify_stage,
 )
 from periph_env.deploy.events import (
     Event,
-    Finished,
     GuardResult,
     MigrationResult,
     Note,
-    Notified,
-    ObjectChange,
     RolledBack,
     RolloutVerdict,
     Step,
     Summary,
 )
 from periph_env.deploy.kube import Kube
-from periph_env.deploy.lock import DeployLock, locked, peek
+from periph_env.deploy.lock import peek
 from periph_env.deploy.manifests import Obj
-from periph_env.deploy.migrate import mask, run_migration
-from periph_env.deploy.sources import SecretSource, pinned_images, read_source
+from periph_env.deploy.migrate import run_migration
+from periph_env.deploy.runs import Ending, OperationRun, Work
+from periph_env.deploy.session import git_info, watch
+from periph_env.deploy.sources import SecretSource, pinned_images
 from periph_env.deploy.summary import image_changes, object_changes
-from periph_env.deploy.target import Target, resolve
-from periph_env.deploy.watch import RolloutWatch
-from periph_env.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, PeriphError
+from periph_env.deploy.target import Target
+from periph_env.errors import PeriphError
 
 # Kinds listed when looking for objects periph applied earlier that the render dropped.
 PRUNABLE_KINDS = (
@@ -239,249 +237,156 @@ def _dump(objs: list[Obj]) -> str:
     return dump(objs)
 
 
-def _git_info(root: Path) -> tuple[str, str]:
-    sha = guards.git(root, "rev-parse", "HEAD")
-    branch = guards.git(root, "rev-parse", "--abbrev-ref", "HEAD")
-    return sha, ("" if branch == "HEAD" else branch)
-
-
-def _finish_record(
-    kube: Kube, record: history.Record, status: str, started: float, message: str = ""
-) -> None:
-    record.status = status
-    record.duration = round(time.monotonic() - started, 1)
-    record.message = mask(message, kube.secrets)
-    try:
-        record.deployments = rollback.revisions(kube, list(record.previous) or None)
-        record.templates = rollback.template_hashes(kube, list(record.deployments))
-    except PeriphError:
-        pass
-    history_store.save(kube, record)
-    if record.revision > history.KEEP:
-        history_store.prune(kube, record.environment)
-
-
-def _notify(record: history.Record, source: SecretSource | None, kube: Kube) -> Iterator[Event]:
-    if source is None:
-        return
-    for channel, error in notify.send(record, source.values, kube.secrets):
-        yield Notified(channel, error is None, error)
-
-
-def _watch(
-    kube: Kube, names: list[str], timeout: float, *, after_change: bool = True
-) -> Iterator[Event]:
-    """Watch ``names`` roll out; ``after_change`` when periph has just changed them."""
-    watch = RolloutWatch(
-        kube.client(), kube.namespace, names, timeout,
-        after_change=after_change, secrets=kube.secrets,
-    )  # fmt: skip
-    yield from watch.events()
-    if watch.reconnects:
-        yield Note(f"watch resumed {watch.reconnects} time(s) after a dropped connection")
-
-
-def _open(
-    root: str | Path, environment: str
-) -> tuple[Target, SecretSource | None, PeriphError | None, Kube]:
-    target = resolve(root, environment)
-    source, error = None, None
-    try:
-        source = read_source(target)
-    except PeriphError as exc:
-        error = exc
-    kube = Kube(target.context, target.namespace, source.secret_values() if source else [])
-    return target, source, error, kube
-
-
 def _warm_up(kube: Kube) -> None:
     with contextlib.suppress(Exception):
         kube.client()
 
 
-def deploy(root: str | Path, environment: str, options: Options | None = None) -> Iterator[Event]:
-    """Deploy ``environment`` of the project at ``root``; yields events, ends with Finished."""
-    options = options or Options()
-    started = time.monotonic()
-    target, source, error, kube = _open(root, environment)
-    # The Python client (0.6 s to import) is needed only for the rollout watch: load it
-    # while the guards run.
-    threading.Thread(target=_warm_up, args=(kube,), daemon=True).start()
+class DeployRun(OperationRun):
+    """One deploy of an environment: iterate it for its events; ``stop()`` interrupts it.
 
-    yield Step("render")
-    plan_ = plan(target, kube, source, error)
-    yield Step("guards")
-    results = run_guards(plan_, kube, options)
-    if options.verify:
-        results.append(verify_stage.config_guard(target))
-    yield from results
-    refused = [g for g in results if not g.ok]
-    if refused:
-        names = ", ".join(g.name for g in refused)
-        yield Finished(
-            "refused", EXIT_USAGE, time.monotonic() - started, message=f"refused by {names}"
+    It owns what it starts (the client warm-up thread, the rollout watch's threads, the
+    migration's wait) and ends through ``OperationRun.finish`` only.
+    """
+
+    action = "deploy"
+
+    def __init__(self, root: str | Path, environment: str, options: Options | None = None) -> None:
+        super().__init__(root, environment)
+        self.options = options or Options()
+        self.plan: Plan | None = None
+        self.before: dict[str, int] = {}  # each Deployment's revision before this deploy
+        self.changes_cluster = not self.options.dry_run
+
+    def work(self) -> Work:
+        """Render, guards, summary; then (not a dry run) apply, migrate, roll out."""
+        options = self.options
+        session = self.open()
+        target, kube = session.target, session.kube
+        # The Python client (0.6 s to import) is needed only from the migration on: load
+        # it while the guards run.
+        self.thread(_warm_up, kube, name="periph-deploy-warm-up")
+
+        yield Step("render")
+        plan_ = self.plan = plan(target, kube, session.source, session.source_error)
+        yield Step("guards")
+        results = run_guards(plan_, kube, options)
+        if options.verify:
+            results.append(verify_stage.config_guard(target))
+        yield from results
+        refused = [g for g in results if not g.ok]
+        if refused:
+            return Ending("refused", f"refused by {', '.join(g.name for g in refused)}")
+
+        if not options.dry_run:  # a dry run changes nothing: it takes no lock
+            yield from self.hold_lock("deploy", wait=options.wait)
+        yield Step("summary")
+        summary = summarize(plan_, kube)
+        yield summary
+        if options.dry_run:
+            busy = peek(kube, target.name)
+            if busy:
+                yield Note(f"{busy}: the change may differ once that is done")
+            return Ending("dry-run", "dry run: nothing applied")
+        self.begin_record(plan_, kube)
+        return (yield from self._rollout(plan_, kube, summary))
+
+    def begin_record(self, plan_: Plan, kube: Kube) -> None:
+        """Write the "running" record (with the Namespace and claims, in one apply)."""
+        target = plan_.target
+        existing = history_store.records(kube, target.name)
+        sha, branch = git_info(target.root)
+        self.before = rollback.revisions(kube, plan_.deployments)
+        record = history.Record(
+            environment=target.name,
+            revision=history.next_revision(existing),
+            action="deploy",
+            status=history.RUNNING,
+            user=history_store.who(),
+            started=history_store.now(),
+            git_sha=sha,
+            git_branch=branch,
+            images=pinned_images(target),
+            previous={name: self.before.get(name, 0) for name in plan_.deployments},
+            holder=self.lock.identity if self.lock is not None else "",
         )
-        return
+        # The Namespace and the claims first (their own kustomization, never pruned; an
+        # overlay that still renders its Namespace works too), then the "running" record:
+        # created, never written over (a revision taken meanwhile moves this one up).
+        namespaces = [o for o in plan_.stack if o.get("kind") == "Namespace"]
+        kube.apply([*plan_.persistent, *namespaces])
+        history_store.save(kube, record)
+        self.record = record  # from here on, every ending is written to it
+        # Under the lock, a "running" record of another run is one whose process is gone.
+        history_store.mark_interrupted(kube, existing)
 
-    if options.dry_run:  # changes nothing: takes no lock
-        yield from _summarized(plan_, kube, options, started, holder="")
-        return
-    lock = DeployLock(kube, target.name, "deploy", _git_info(target.root)[0])
-    run = _summarized(plan_, kube, options, started, holder=lock.identity)
-    yield from locked(lock, run, wait=options.wait, started=started)
-
-
-def _summarized(
-    plan_: Plan, kube: Kube, options: Options, started: float, holder: str
-) -> Iterator[Event]:
-    yield Step("summary")
-    summary = summarize(plan_, kube)
-    yield summary
-    if options.dry_run:
-        busy = peek(kube, plan_.target.name)
-        if busy:
-            yield Note(f"{busy}: the change may differ once that is done")
-        yield Finished(
-            "dry-run", EXIT_OK, time.monotonic() - started, message="dry run: nothing applied"
+    def _rollout(self, plan_: Plan, kube: Kube, summary: Summary) -> Work:
+        options = self.options
+        yield Step("secrets and infrastructure")
+        # Secrets and everything but the Deployments (the database among them) in one apply.
+        others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
+        kube.apply(plan_.secrets + others)
+        yield from verify_stage.apply_monitoring(kube, plan_.target.root)
+        yield Note(
+            f"{len(plan_.secrets)} Secret(s) applied: "
+            + ", ".join(f"{s['metadata']['name']} ({len(s['data'])} keys)" for s in plan_.secrets)
         )
-        return
-    yield from _apply(plan_, kube, options, summary, started, holder)
 
-
-def _apply(
-    plan_: Plan, kube: Kube, options: Options, summary: Summary, started: float, holder: str
-) -> Iterator[Event]:
-    target = plan_.target
-    existing = history_store.records(kube, target.name)
-    sha, branch = _git_info(target.root)
-    before = rollback.revisions(kube, plan_.deployments)
-    record = history.Record(
-        environment=target.name,
-        revision=history.next_revision(existing),
-        action="deploy",
-        status=history.RUNNING,
-        user=history_store.who(),
-        started=history_store.now(),
-        git_sha=sha,
-        git_branch=branch,
-        images=pinned_images(target),
-        previous={name: before.get(name, 0) for name in plan_.deployments},
-        holder=holder,
-    )
-    # The Namespace and the claims first (their own kustomization, never pruned; an overlay
-    # that still renders its Namespace works too), then the "running" record: created, never
-    # written over (a revision taken meanwhile moves this one up).
-    namespaces = [o for o in plan_.stack if o.get("kind") == "Namespace"]
-    kube.apply([*plan_.persistent, *namespaces])
-    history_store.save(kube, record)
-    # Under the lock, a "running" record of another run is one whose process is gone.
-    history_store.mark_interrupted(kube, existing)
-    try:
-        yield from _rollout(plan_, kube, options, summary, record, before, started)
-    except PeriphError as exc:
-        # The cluster may be what failed (its API server gone): recording that there can
-        # fail too, and must not replace the cause (the next deploy marks it interrupted).
-        with contextlib.suppress(PeriphError):
-            _finish_record(kube, record, "failed", started, exc.message)
-        yield from _notify(record, plan_.source, kube)
-        yield Finished(
-            "failed",
-            EXIT_FAILURE,
-            time.monotonic() - started,
-            record.revision,
-            message=mask(str(exc), kube.secrets),
-        )
-    except BaseException:
-        # Ctrl-C: say so in the shared history (a SIGKILL leaves "running", which the next
-        # deploy turns into "interrupted").
-        with contextlib.suppress(BaseException):
-            _finish_record(kube, record, history.INTERRUPTED, started, "interrupted by the user")
-        raise
-
-
-def _rollout(
-    plan_: Plan,
-    kube: Kube,
-    options: Options,
-    summary: Summary,
-    record: history.Record,
-    before: dict[str, int],
-    started: float,
-) -> Iterator[Event]:
-    elapsed = lambda: time.monotonic() - started  # noqa: E731
-
-    yield Step("secrets and infrastructure")
-    # Secrets and everything but the Deployments (the database among them) in one apply.
-    others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
-    kube.apply(plan_.secrets + others)
-    yield from verify_stage.apply_monitoring(kube, plan_.target.root)
-    yield Note(
-        f"{len(plan_.secrets)} Secret(s) applied: "
-        + ", ".join(f"{s['metadata']['name']} ({len(s['data'])} keys)" for s in plan_.secrets)
-    )
-
-    yield Step("migrations")
-    outcome = yield from run_migration(kube, plan_.migration)
-    yield MigrationResult(outcome.ok, outcome.message, outcome.logs)
-    if not outcome.ok:
-        _finish_record(kube, record, "failed", started, outcome.message)
-        yield from _notify(record, plan_.source, kube)
-        yield Finished(
-            "failed", EXIT_FAILURE, elapsed(), record.revision,
-            message=f"{outcome.message}; no Deployment was changed",
-        )  # fmt: skip
-        return
-
-    yield Step("deployments")
-    kube.apply([o for o in plan_.stack if o.get("kind") == "Deployment"])
-    yield Step("rollout")
-    timeout = options.rollout_timeout or plan_.rollout_timeout()
-    verdicts: dict[str, RolloutVerdict] = {}
-    for event in _watch(kube, plan_.deployments, timeout):
-        if isinstance(event, RolloutVerdict):
-            verdicts[event.name] = event
-        yield event
-    failed = [v for v in verdicts.values() if not v.ok]
-    bad, what, reason = bool(failed), "rollout failed", "; ".join(v.message for v in failed)
-    if not bad and options.verify:
-        yield Step("verify")
-        outcome = yield from verify_stage.stage(plan_.target, kube, options.watch_window)
-        record.verification = outcome.as_record()
+        yield Step("migrations")
+        outcome = yield from run_migration(kube, plan_.migration, sleep=self.sleep)
+        yield MigrationResult(outcome.ok, outcome.message, outcome.logs)
         if not outcome.ok:
-            bad, what, reason = True, "verification failed", outcome.reason
-    if not bad:
-        if options.prune:
-            yield from _prune(kube, summary)
-        _finish_record(kube, record, "succeeded", started)
-        yield from _notify(record, plan_.source, kube)
-        done = "rolled out and verified" if options.verify else "rolled out"
-        yield Finished("succeeded", EXIT_OK, elapsed(), record.revision, message=done)
-        return
+            return Ending("failed", f"{outcome.message}; no Deployment was changed")
 
-    if not options.auto_rollback:
-        _finish_record(kube, record, "failed", started, reason if failed else f"{what}: {reason}")
-        yield from _notify(record, plan_.source, kube)
-        yield Finished(
-            "failed", EXIT_FAILURE, elapsed(), record.revision,
-            message=f"{what}: {reason} (no --auto-rollback: left as is)",
-        )  # fmt: skip
-        return
+        yield Step("deployments")
+        kube.apply([o for o in plan_.stack if o.get("kind") == "Deployment"])
+        yield Step("rollout")
+        timeout = options.rollout_timeout or plan_.rollout_timeout()
+        verdicts: dict[str, RolloutVerdict] = {}
+        for event in watch(kube, plan_.deployments, timeout, run=self):
+            if isinstance(event, RolloutVerdict):
+                verdicts[event.name] = event
+            yield event
+        failed = [v for v in verdicts.values() if not v.ok]
+        bad, what, reason = bool(failed), "rollout failed", "; ".join(v.message for v in failed)
+        if not bad and options.verify:
+            yield Step("verify")
+            session = self.open()
+            outcome = yield from verify_stage.stage(
+                session.target, kube, options.watch_window, sleep=self.sleep
+            )
+            assert self.record is not None
+            self.record.verification = outcome.as_record()
+            if not outcome.ok:
+                bad, what, reason = True, "verification failed", outcome.reason
+        if not bad:
+            if options.prune:
+                yield from _prune(kube, summary)
+            return Ending(
+                "succeeded", "rolled out and verified" if options.verify else "rolled out"
+            )
+        if not options.auto_rollback:
+            return Ending("failed", f"{what}: {reason} (no --auto-rollback: left as is)")
 
-    yield Step("rollback")
-    rolled = yield from _roll_back(kube, before, plan_.deployments, timeout)
-    status = "rolled-back" if rolled.ok else "failed"
-    _finish_record(kube, record, status, started, f"{what}: {reason}; {rolled.message}")
-    yield from _notify(record, plan_.source, kube)
-    yield Finished(
-        status, EXIT_FAILURE, elapsed(), record.revision,
-        message=f"{what}: {reason}; {rolled.message}",
-    )  # fmt: skip
+        yield Step("rollback")
+        rolled = yield from _roll_back(self, kube, plan_.deployments, timeout)
+        status = "rolled-back" if rolled.ok else "failed"
+        return Ending(status, f"{what}: {reason}; {rolled.message}")
+
+
+def deploy(root: str | Path, environment: str, options: Options | None = None) -> Iterator[Event]:
+    """Deploy ``environment`` of the project at ``root``; yields events, ends with Finished.
+
+    The events of a ``DeployRun``; build the run yourself to be able to stop it.
+    """
+    return DeployRun(root, environment, options).events()
 
 
 def _roll_back(
-    kube: Kube, before: dict[str, int], names: list[str], timeout: float
-) -> Iterator[Event]:
+    run: DeployRun, kube: Kube, names: list[str], timeout: float
+) -> Generator[Event, None, RolledBack]:
     """Return every Deployment this deploy moved to its revision before it; watch that."""
+    before = run.before
     after = rollback.revisions(kube, names)
     targets = {n: before[n] for n in names if before.get(n) and after.get(n) != before[n]}
     created = [n for n in names if not before.get(n)]
@@ -489,7 +394,7 @@ def _roll_back(
         rollback.undo(kube, name, revision)
     verdicts = []
     if targets:
-        for event in _watch(kube, list(targets), timeout):
+        for event in watch(kube, list(targets), timeout, run=run):
             if isinstance(event, RolloutVerdict):
                 verdicts.append(event)
             yield event
@@ -514,8 +419,3 @@ def _prune(kube: Kube, summary: Summary) -> Iterator[Event]:
         kube.run("delete", f"{change.kind}/{change.name}", "--ignore-not-found")
     if removed:
         yield Note("pruned " + ", ".join(f"{c.kind}/{c.name}" for c in removed))
-
-
-def changes_of(summary: Summary, action: str) -> list[ObjectChange]:
-    """The summary's object changes with ``action`` (added / changed / removed)."""
-    return [c for c in summary.objects if c.action == action]

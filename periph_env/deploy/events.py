@@ -196,6 +196,7 @@ class Finished(Event):
     revision: int | None = None
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    hint: str = ""  # what to do next (a refusal's ``kubectl get lease ...``): its own line
 
 
 _KINDS: dict[type, str] = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 
 from periph_env.common.redact import redact
@@ -110,11 +110,16 @@ def _key(line: str) -> str:
 
 
 def run_migration(
-    kube: Kube, objs: list[Obj], timeout: float | None = None
+    kube: Kube,
+    objs: list[Obj],
+    timeout: float | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Generator[Event, None, MigrationOutcome]:
     """Apply the migrate kustomization's objects and wait for its Job to finish.
 
     Yields Note events while it waits (see ``JobWait``); returns how the Job ended.
+    ``sleep`` waits between polls (a run's ``sleep`` ends the wait on a stop request).
     """
     jobs = [o for o in objs if o.get("kind") == "Job"]
     if not jobs:
@@ -148,7 +153,7 @@ def run_migration(
             said = outage.failure(describe(exc))  # raises once the server is gone for good
             if said:
                 yield Note(said)
-            time.sleep(POLL_SECONDS * 4)
+            sleep(POLL_SECONDS * 4)
             continue
         said = outage.success()
         if said:
@@ -162,7 +167,7 @@ def run_migration(
         if pods is not None:
             for line in wait.notes(pods, time.monotonic()):
                 yield Note(mask(line, kube.secrets))
-        time.sleep(POLL_SECONDS)
+        sleep(POLL_SECONDS)
 
 
 def _job_pods(core: object, namespace: str, job: Obj) -> list[Obj]:

@@ -1,20 +1,16 @@
-"""Operations on a running environment: rollout status, rollback, history, logs."""
+"""Operations on a running environment: rollout status, rollback (owned runs), history."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from periph_env.deploy import guards, history, history_store, manifests, rollback
-from periph_env.deploy.engine import _finish_record, _git_info, _notify, _open, _watch
-from periph_env.deploy.events import Event, Finished, Note, RolledBack, RolloutVerdict, Step
+from periph_env.deploy.events import Event, Note, RolledBack, RolloutVerdict, Step
 from periph_env.deploy.kube import Kube
-from periph_env.deploy.lock import DeployLock, locked
-from periph_env.deploy.sources import SecretSource
-from periph_env.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError
-
-DEFAULT_TIMEOUT = 660.0
+from periph_env.deploy.runs import Ending, OperationRun, Work
+from periph_env.deploy.session import git_info, open_session, watch
+from periph_env.errors import UsageError
 
 
 def deployments(kube: Kube, environment: str) -> list[str]:
@@ -33,32 +29,43 @@ def _timeout(kube: Kube, names: list[str]) -> float:
     return max(deadlines, default=600) + 60.0
 
 
+class RolloutStatusRun(OperationRun):
+    """``periph rollout status``: watch the Deployments until each rolled out or one failed."""
+
+    action = "rollout status"
+
+    def __init__(self, root: str | Path, environment: str, timeout: float | None = None) -> None:
+        super().__init__(root, environment)
+        self.timeout = timeout
+
+    def work(self) -> Work:
+        """The context guard, then the watch (nothing is changed, nothing recorded)."""
+        session = self.open()
+        target, kube = session.target, session.kube
+        context = guards.safely("context", lambda: guards.context_guard(target, kube))
+        yield context
+        if not context.ok:
+            return Ending("refused", "refused by context")
+        names = deployments(kube, self.environment)
+        if not names:
+            return Ending("failed", f"no Deployments in {target.namespace}")
+        yield Step("rollout")
+        timeout = self.timeout or _timeout(kube, names)
+        failed = []
+        for event in watch(kube, names, timeout, after_change=False, run=self):
+            if isinstance(event, RolloutVerdict) and not event.ok:
+                failed.append(event)
+            yield event
+        if failed:
+            return Ending("failed", failed[0].message)
+        return Ending("succeeded", "all rolled out")
+
+
 def rollout_status(
     root: str | Path, environment: str, timeout: float | None = None
 ) -> Iterator[Event]:
     """Watch the environment's Deployments until each is rolled out or one fails."""
-    started = time.monotonic()
-    target, _, _, kube = _open(root, environment)
-    context = guards.safely("context", lambda: guards.context_guard(target, kube))
-    yield context
-    if not context.ok:
-        yield Finished("refused", EXIT_USAGE, 0.0, message="refused by context")
-        return
-    names = deployments(kube, environment)
-    if not names:
-        yield Finished("failed", EXIT_FAILURE, 0.0, message=f"no Deployments in {target.namespace}")
-        return
-    failed = []
-    for event in _watch(kube, names, timeout or _timeout(kube, names), after_change=False):
-        if isinstance(event, RolloutVerdict) and not event.ok:
-            failed.append(event)
-        yield event
-    if failed:
-        yield Finished(
-            "failed", EXIT_FAILURE, time.monotonic() - started, message=failed[0].message
-        )
-    else:
-        yield Finished("succeeded", EXIT_OK, time.monotonic() - started, message="all rolled out")
+    return RolloutStatusRun(root, environment, timeout).events()
 
 
 def _targets_for(
@@ -99,80 +106,86 @@ def _targets_for(
     return out
 
 
+class RollbackRun(OperationRun):
+    """``periph rollback``: the Deployments back to their previous revision (or deploy #N),
+    recorded in the history like a deploy."""
+
+    action = "rollback"
+    changes_cluster = True
+
+    def __init__(
+        self,
+        root: str | Path,
+        environment: str,
+        to_revision: int | None = None,
+        *,
+        wait: bool = False,
+    ) -> None:
+        super().__init__(root, environment)
+        self.to_revision, self.wait = to_revision, wait
+
+    def work(self) -> Work:
+        """Context guard, the revisions to return to, the record, the undo, the watch."""
+        session = self.open()
+        target, kube, environment = session.target, session.kube, self.environment
+        context = guards.safely("context", lambda: guards.context_guard(target, kube))
+        yield context
+        if not context.ok:
+            return Ending("refused", "refused by context")
+        yield from self.hold_lock("rollback", wait=self.wait, create_namespace=False)
+        names = deployments(kube, environment)
+        if not names:
+            return Ending("failed", f"no Deployments in {kube.namespace}")
+        targets = _targets_for(kube, environment, names, self.to_revision)
+        if not targets:
+            yield Note("every Deployment already runs that revision; nothing to roll back")
+            return Ending("succeeded")
+        existing = history_store.records(kube, environment)
+        sha, branch = git_info(target.root)
+        to = self.to_revision
+        record = history.Record(
+            environment=environment,
+            revision=history.next_revision(existing),
+            action="rollback",
+            status=history.RUNNING,
+            user=history_store.who(),
+            started=history_store.now(),
+            git_sha=sha,
+            git_branch=branch,
+            previous=rollback.revisions(kube, names),
+            message=f"to deploy #{to}" if to else "to previous revisions",
+            holder=self.lock.identity if self.lock is not None else "",
+        )
+        history_store.save(kube, record)
+        self.record = record  # from here on, every ending is written to it
+        yield Step("rollback")
+        for name, revision in targets.items():
+            rollback.undo(kube, name, revision)
+        failed = []
+        for event in watch(kube, list(targets), _timeout(kube, list(targets)), run=self):
+            if isinstance(event, RolloutVerdict) and not event.ok:
+                failed.append(event)
+            yield event
+        ok = not failed
+        moved = ", ".join(f"{n} to revision {r}" for n, r in targets.items())
+        yield RolledBack(targets, ok, f"rolled back {moved}")
+        if ok:
+            return Ending("succeeded", f"rolled back {moved}")
+        return Ending("failed", f"{record.message}: {failed[0].message}")
+
+
 def rollback_environment(
     root: str | Path, environment: str, to_revision: int | None = None, *, wait: bool = False
 ) -> Iterator[Event]:
     """Return the environment's Deployments to their previous revision (or to deploy #N),
     holding the environment's lock (refused, exit 2, while another run holds it; ``wait``)."""
-    started = time.monotonic()
-    target, source, _, kube = _open(root, environment)
-    context = guards.safely("context", lambda: guards.context_guard(target, kube))
-    yield context
-    if not context.ok:
-        yield Finished("refused", EXIT_USAGE, 0.0, message="refused by context")
-        return
-    lock = DeployLock(
-        kube, environment, "rollback", _git_info(target.root)[0], create_namespace=False
-    )
-    run = _rollback(target.root, source, kube, environment, to_revision, started, lock.identity)
-    yield from locked(lock, run, wait=wait, started=started)
-
-
-def _rollback(
-    root: Path, source: SecretSource | None, kube: Kube, environment: str,
-    to_revision: int | None, started: float, holder: str,
-) -> Iterator[Event]:  # fmt: skip
-    names = deployments(kube, environment)
-    if not names:
-        yield Finished("failed", EXIT_FAILURE, 0.0, message=f"no Deployments in {kube.namespace}")
-        return
-    targets = _targets_for(kube, environment, names, to_revision)
-    if not targets:
-        yield Note("every Deployment already runs that revision; nothing to roll back")
-        yield Finished("succeeded", EXIT_OK, time.monotonic() - started)
-        return
-    existing = history_store.records(kube, environment)
-    sha, branch = _git_info(root)
-    before = rollback.revisions(kube, names)
-    record = history.Record(
-        environment=environment,
-        revision=history.next_revision(existing),
-        action="rollback",
-        status=history.RUNNING,
-        user=history_store.who(),
-        started=history_store.now(),
-        git_sha=sha,
-        git_branch=branch,
-        previous=before,
-        message=f"to deploy #{to_revision}" if to_revision else "to previous revisions",
-        holder=holder,
-    )
-    history_store.save(kube, record)
-    yield Step("rollback")
-    for name, revision in targets.items():
-        rollback.undo(kube, name, revision)
-    failed = []
-    for event in _watch(kube, list(targets), _timeout(kube, list(targets))):
-        if isinstance(event, RolloutVerdict) and not event.ok:
-            failed.append(event)
-        yield event
-    ok = not failed
-    message = ", ".join(f"{n} to revision {r}" for n, r in targets.items())
-    yield RolledBack(targets, ok, f"rolled back {message}")
-    _finish_record(kube, record, "succeeded" if ok else "failed", started, record.message)
-    yield from _notify(record, source, kube)
-    yield Finished(
-        "succeeded" if ok else "failed",
-        EXIT_OK if ok else EXIT_FAILURE,
-        time.monotonic() - started,
-        record.revision,
-        message=f"rolled back {message}" if ok else failed[0].message,
-    )
+    return RollbackRun(root, environment, to_revision, wait=wait).events()
 
 
 def read_history(root: str | Path, environment: str) -> list[history.Record]:
     """The environment's deploy history, newest first, as stored in the cluster."""
-    target, _, _, kube = _open(root, environment)
+    session = open_session(root, environment)
+    target, kube = session.target, session.kube
     context = guards.context_guard(target, kube)
     if not context.ok:
         raise UsageError(context.message, hint=context.hint)

@@ -210,10 +210,17 @@ def watch_error_rate(
     return judgement, rates.totals, restarts.restarts
 
 
-def run(kube: Kube, config: VerifyConfig, window: float | None = None) -> Iterator[Event]:
+def run(
+    kube: Kube,
+    config: VerifyConfig,
+    window: float | None = None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Event]:
     """Smoke checks, then (if they pass and ``window`` > 0) the error-rate watch.
 
     Yields events; returns the ``Outcome``. A failing check stops before the watch.
+    ``sleep`` waits between scrapes (a run's ``sleep`` ends the watch on a stop request).
     """
     window = config.watch_window if window is None else window
     # The window counts from the end of the rollout, checks included: verification adds
@@ -236,7 +243,7 @@ def run(kube: Kube, config: VerifyConfig, window: float | None = None) -> Iterat
         return outcome
     if window > 0:
         judgement, totals, restarts = yield from watch_error_rate(
-            kube, config, window, started=started
+            kube, config, window, started=started, sleep=sleep
         )
         outcome.error_rate = {
             "window": window,

@@ -9,15 +9,16 @@ checks and watch on whatever is deployed now, without touching it.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from periph_env.common.config import CONFIG_NAME, load
 from periph_env.deploy import verify, verify_config
-from periph_env.deploy.events import Event, Finished, GuardResult, Note, Step
+from periph_env.deploy.events import Event, GuardResult, Note, Step
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.runs import Ending, OperationRun, Work
 from periph_env.deploy.target import Target
-from periph_env.errors import EXIT_FAILURE, EXIT_OK, PeriphError
+from periph_env.errors import PeriphError
 
 MONITORING_DIR = "k8s/monitoring"
 # The Prometheus Operator's rule kind; without it a PrometheusRule cannot be applied.
@@ -40,49 +41,60 @@ def config_guard(target: Target) -> GuardResult:
     return GuardResult("verify-config", True, f"{len(config.checks)} smoke check(s), {window}")
 
 
-def stage(target: Target, kube: Kube, window: float | None) -> Iterator[Event]:
-    """Checks and watch after a rollout; returns ``verify.Outcome``."""
+def stage(
+    target: Target,
+    kube: Kube,
+    window: float | None,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[Event]:
+    """Checks and watch after a rollout; returns ``verify.Outcome``.
+
+    ``sleep`` waits between scrapes (a run's ``sleep``: a stop request ends the watch).
+    """
     config = config_for(target)
     window = config.watch_window if window is None else window
     yield Note(
         f"{len(config.checks)} smoke check(s), then {window:.0f}s error-rate watch of "
         f"{config.deployment}'s new pods (5xx above {config.max_error_ratio:.1%} fails)"
     )
-    outcome = yield from verify.run(kube, config, window)
+    outcome = yield from verify.run(kube, config, window, sleep=sleep)
     return outcome
+
+
+class VerifyRun(OperationRun):
+    """``periph verify ENV``: the checks and the watch on what is deployed; changes nothing
+    and records nothing."""
+
+    action = "verify"
+
+    def __init__(
+        self, root: str | Path, environment: str, window: float | None = None, *, wait: bool = False
+    ) -> None:
+        super().__init__(root, environment)
+        self.window, self.wait = window, wait
+
+    def work(self) -> Work:
+        """The verify stage on its own; ``verified`` or ``failed`` with the outcome.
+
+        Holds the environment's lock: a deploy or rollback under way would make it judge a
+        moving target (refused, exit 2, while one runs; ``wait`` waits for it)."""
+        session = self.open()
+        yield from self.hold_lock("verify", wait=self.wait, create_namespace=False)
+        yield Step("verify")
+        outcome = yield from stage(session.target, session.kube, self.window, sleep=self.sleep)
+        return Ending(
+            "verified" if outcome.ok else "failed",
+            outcome.reason or "checks passed, error rate within the threshold",
+            outcome.as_record(),
+        )
 
 
 def verify_environment(
     root: str | Path, environment: str, window: float | None = None, *, wait: bool = False
 ) -> Iterator[Event]:
-    """``periph verify ENV``: the checks and the watch on what is deployed; ends Finished.
-    Holds the environment's lock: a deploy or rollback under way would make it judge a
-    moving target (refused, exit 2, while one runs; ``wait`` waits for it)."""
-    from periph_env.deploy.engine import _open
-    from periph_env.deploy.guards import git
-    from periph_env.deploy.lock import DeployLock, locked
-
-    started = time.monotonic()
-    target, _source, _error, kube = _open(root, environment)
-    commit = git(target.root, "rev-parse", "HEAD")
-    lock = DeployLock(kube, environment, "verify", commit, create_namespace=False)
-    yield from locked(lock, _verify(target, kube, window, started), wait=wait, started=started)
-
-
-def _verify(target: Target, kube: Kube, window: float | None, started: float) -> Iterator[Event]:
-    yield Step("verify")
-    try:
-        outcome = yield from stage(target, kube, window)
-    except PeriphError as exc:
-        yield Finished("failed", EXIT_FAILURE, time.monotonic() - started, message=exc.message)
-        return
-    yield Finished(
-        "verified" if outcome.ok else "failed",
-        EXIT_OK if outcome.ok else EXIT_FAILURE,
-        time.monotonic() - started,
-        message=outcome.reason or "checks passed, error rate within the threshold",
-        details=outcome.as_record(),
-    )
+    """``periph verify ENV``: the events of a ``VerifyRun``; ends Finished."""
+    return VerifyRun(root, environment, window, wait=wait).events()
 
 
 def has_crd(kube: Kube, name: str = RULES_CRD) -> bool:

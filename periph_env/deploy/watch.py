@@ -210,7 +210,7 @@ class RolloutWatch:
     ``after_change``: the caller has just changed these Deployments (a deploy, a rollback),
     so a progress-deadline condition already there when the watch starts belongs to the
     earlier rollout and is not this one's verdict. ``secrets`` are masked in the log tail of
-    a crash-looping container.
+    a crash-looping container. Once ``stop`` is set, ``events`` ends without a verdict.
     """
 
     def __init__(
@@ -222,9 +222,11 @@ class RolloutWatch:
         *,
         after_change: bool = False,
         secrets: list[str] | None = None,
+        stop: threading.Event | None = None,
     ) -> None:
         from kubernetes import client
 
+        self.stop = stop or threading.Event()  # set: ``events`` ends early (the caller's stop)
         self.names, self.timeout = list(names), timeout
         self.namespace, self.after_change, self.secrets = namespace, after_change, secrets or []
         self.queue: queue.Queue = queue.Queue()
@@ -420,7 +422,7 @@ class RolloutWatch:
         for w in self.watches:
             w.start()
         try:
-            while not self.finished():
+            while not self.finished() and not self.stop.is_set():
                 remaining = self.timeout - (time.monotonic() - self._started)
                 if remaining <= 0:
                     for name in self.names:

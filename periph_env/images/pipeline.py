@@ -193,23 +193,36 @@ def _run_parallel(tasks: list[Callable[[], Iterator[Event]]], jobs: int | None) 
     events: queue.Queue[Event | None] = queue.Queue()
     workers = max(1, min(len(tasks), jobs or os.cpu_count() or 1))
 
+    # Set when the consumer lets go (a stopped build): each task closes its stream at its
+    # next event, so the pool's exit does not wait for every build to finish.
+    abandoned = threading.Event()
+
     def drain(task: Callable[[], Iterator[Event]]) -> None:
+        stream = task()
         try:
-            for event in task():
+            for event in stream:
                 events.put(event)
+                if abandoned.is_set():
+                    break
         finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()
             events.put(None)
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="periph-image") as pool:
-        for task in tasks:
-            pool.submit(drain, task)
-        remaining = len(tasks)
-        while remaining:
-            event = events.get()
-            if event is None:
-                remaining -= 1
-            else:
-                yield event
+        try:
+            for task in tasks:
+                pool.submit(drain, task)
+            remaining = len(tasks)
+            while remaining:
+                event = events.get()
+                if event is None:
+                    remaining -= 1
+                else:
+                    yield event
+        finally:
+            abandoned.set()
 
 
 def _one_service(ctx: _Context, spec: services.ServiceSpec) -> Iterator[Event]:

@@ -280,6 +280,11 @@ def _info() -> ClusterInfo:
     )
 
 
+def cluster_info() -> ClusterInfo:
+    """The default test cluster as configured (name, kubeconfig, context, server)."""
+    return _info()
+
+
 def _apiserver_ready() -> bool:
     """Whether the apiserver answers /readyz with "ok" through periph's kubeconfig."""
     if not kubeconfig_file().is_file() or not (cfg.bin_dir() / "kubectl").is_file():

@@ -449,7 +449,7 @@ def _forget_in_cluster(log: Log) -> None:
     if not kube.kubeconfig_file().is_file():
         return
     try:
-        cluster = kube._info()
+        cluster = kube.cluster_info()
     except (OSError, KeyError, ValueError):
         return
     for what in (["node", ncfg.NODE_NAME], ["pv", "-l", "periph.dev/local-pv=true"]):

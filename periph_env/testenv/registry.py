@@ -140,7 +140,8 @@ def probe(addr: str, auth: tuple[str, str] | None = None, timeout: float = 3) ->
         return None
 
 
-def _port_open(addr: str) -> bool:
+def port_open(addr: str) -> bool:
+    """True when something accepts TCP connections at ``addr`` (host:port)."""
     host, port = addr.rsplit(":", 1)
     with socket.socket() as sock:
         sock.settimeout(1)
@@ -156,7 +157,7 @@ def ensure(log: Log) -> RegistryInfo:
     if started_pid(COMPONENT) and probe(addr, (username, password)) == 200:
         log(f"registry: reused {addr} (started by periph)")
         return RegistryInfo(addr, username, password, True)
-    if _port_open(addr):
+    if port_open(addr):
         if probe(addr, (username, password)) == 200:
             log(f"registry: reused {addr} (not started by periph)")
             return RegistryInfo(addr, username, password, False)

@@ -120,7 +120,7 @@ def remedy(kind: str, default: str, environ: Mapping[str, str] | None = None) ->
 
 def _port_open(addr: str) -> bool:
     try:
-        return registry._port_open(addr)
+        return registry.port_open(addr)
     except OSError:
         return False
 

@@ -23,11 +23,13 @@ def project_root() -> Path:
 
 def run(root: Path | None = None) -> int:
     """Run the app in this terminal until the user quits; returns the exit code."""
+    from periph_env import interruptible
     from periph_env.tui.app import PeriphApp
 
     app = PeriphApp(root or project_root())
     try:
-        result = app.run()
+        with interruptible():  # a SIGINT from outside: the app ends through its own exit
+            result = app.run()
     finally:
         app.close_session()
     if result is None:

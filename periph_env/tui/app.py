@@ -29,6 +29,7 @@ from periph_env.tui.messages import (
     ReloadHappened,
     StatusChanged,
 )
+from periph_env.tui.runs import RunRegistry
 from periph_env.tui.session import StackSession
 from periph_env.tui.views import AREAS
 
@@ -83,6 +84,9 @@ class PeriphApp(App[int]):
         self.env_api = env_api
         self.images_api, self.deploy_api = images_api, deploy_api  # Build, Deploy (part 2)
         self.deploy_session: Any = None  # created by the Deploy area; outlives its view
+        # Everything that runs on its own (deploys, sessions, followers), in one place:
+        # quitting stops and joins it all, so nothing of periph outlives the app.
+        self.runs = RunRegistry()
         self.clock = self.settings.clock
         loaded = keymap.load(self.settings.keymap_path)
         self.keymap: dict[str, str] = loaded.keys
@@ -96,6 +100,7 @@ class PeriphApp(App[int]):
             retry=self.settings.retry,
             max_lines=self.settings.max_lines,
         )
+        self.runs.add(self.session)
         self.services: list[str] = []
         self._pending: dict[str, list[Callable[[Any], Any]]] = {}
         self._mounted_areas: set[str] = set()  # areas whose view has mounted
@@ -220,7 +225,30 @@ class PeriphApp(App[int]):
         self.theme = LIGHT if self.theme == DARK else DARK
 
     async def action_quit(self) -> None:
-        self.close_session()
+        """Quit; while a deploy or rollback runs, ask first (it would be cut midway)."""
+        if not self.runs.to_confirm():
+            await self._stop_and_exit()
+            return
+        from periph_env.tui.widgets.confirm_quit import ConfirmQuit
+
+        if isinstance(self.screen, ConfirmQuit):
+            return
+
+        async def answered(stop: bool | None) -> None:
+            if stop:
+                await self._stop_and_exit()
+            else:
+                self.notify("still running; ctrl+q asks again", severity="warning")
+
+        self.push_screen(ConfirmQuit(self.runs.question()), answered)
+
+    async def _stop_and_exit(self) -> None:
+        import asyncio
+
+        if self.runs.running():
+            self.notify("stopping what runs…", timeout=30)
+        # Joined off the UI thread: a deploy's ending writes its history record first.
+        await asyncio.to_thread(self.close_session)
         self.exit(0)
 
     def on_unmount(self) -> None:
@@ -228,9 +256,9 @@ class PeriphApp(App[int]):
         self.close_session()
 
     def close_session(self) -> None:
-        """Stop the engine threads (watchers, log follower, status model)."""
-        if self.session is not None:
-            self.session.close()
+        """Stop every run and thread the app owns (deploys, watchers, followers) and join
+        them."""
+        self.runs.close()
 
     # -- stack operations (views call these) -------------------------------------------
 

@@ -300,6 +300,14 @@ class StackSession:
         tail = "\n".join((done.stdout + done.stderr).strip().splitlines()[-6:])
         return done.returncode == 0, tail
 
+    def stop(self) -> None:
+        """The run registry's stop: ``close`` (its parts join their own threads)."""
+        self.close()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """True: ``close`` has joined the session's threads already."""
+        return True
+
     def close(self) -> None:
         """Stop every thread this session started (watchers, follower, status, batcher)."""
         self._stopping.set()

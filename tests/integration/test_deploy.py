@@ -361,15 +361,14 @@ def mark_backend_ready(
     cluster: Any, namespace: str, seconds: float = 20.0, until: threading.Event | None = None
 ) -> None:
     """Mark every backend pod Ready through the API (kwok keeps them un-ready), until the
-    Deployment reports them all available (or ``seconds`` pass). With ``until``, keep
-    marking new pods (an HPA scale-up, a later deploy) until that event is set instead."""
+    Deployment reports them all available (or ``seconds`` pass). With ``until``: until that
+    is set instead, so a pod created later (the HPA raising the backend to its minReplicas
+    up to 15 s after the Deployment appears) is marked too."""
     ready = {"type": "Ready", "status": "True"}
     patch = json.dumps({"status": {"conditions": [ready, {**ready, "type": "ContainersReady"}]}})
     deadline = time.monotonic() + seconds
     time.sleep(1.0)  # well inside the outage
-    while (until is not None and not until.is_set()) or (
-        until is None and time.monotonic() < deadline
-    ):
+    while time.monotonic() < deadline:
         pods = json.loads(
             cluster.kubectl("get", "pods", "-n", namespace, "-l", "app.kubernetes.io/name=backend",
                             "-o", "json").stdout
@@ -385,11 +384,10 @@ def mark_backend_ready(
             cluster.kubectl("get", "deployment/backend", "-n", namespace, "-o", "json").stdout
         )
         status = dep.get("status", {})
-        if (
-            until is None
-            and pods
-            and status.get("availableReplicas", 0) >= dep["spec"].get("replicas", 1)
-        ):
+        available = status.get("availableReplicas", 0) >= dep["spec"].get("replicas", 1)
+        if until is None and pods and available:
+            return
+        if until is not None and until.is_set():
             return
         time.sleep(0.5)
 

@@ -125,6 +125,7 @@ def contended(
     patch_overlay(root, "demo", json_patch("Deployment", "backend", never_ready))
     commit(root, "backend waits for the test")
     marker = None
+    done = threading.Event()
     try:
         pair = [Run.start(root, env, "deploy", "demo") for _ in range(2)]
         # The loser refuses as soon as it reaches the lock; the winner then sits in its
@@ -139,22 +140,21 @@ def contended(
         verify = periph_cli(root, env, "verify", "demo", "--watch-window", "0")
         waiter = Run.start(root, env, "deploy", "demo", "--wait")
         waiter.wait_for("   waiting for the lock")
-        # Until the waiter is done: the HPA raises the backend to its floor some time after
-        # the winner's rollout, and under load that new pod comes after a first "all
-        # available"; left un-ready it would hold the waiter's rollout for good.
-        marked = threading.Event()
+        # Marked until the waiter is done: the backend's HPA (minReplicas 2) adds a pod up
+        # to 15 s after the first deploy, possibly after the winner's rollout; the waiter's
+        # rollout waits for that pod as kubectl would.
         marker = threading.Thread(
-            target=mark_backend_ready, args=(kube_cluster, namespace, 60, marked)
+            target=mark_backend_ready, args=(kube_cluster, namespace, 400), kwargs={"until": done}
         )
         marker.start()
         winner.finish()
         waiter.finish()
-        marked.set()
+        done.set()
         history = json.loads(periph_cli(root, env, "history", "demo", "--format", "json").stdout)
         yield Contended(root, namespace, winner, loser, rollback, verify, waiter, history)
     finally:
+        done.set()
         if marker is not None:
-            marked.set()
             marker.join(timeout=90)
         drop_namespace(kube_cluster, namespace)
 

@@ -186,3 +186,55 @@ async def test_a_failing_guard_and_a_prod_deploy_without_its_typed_name_are_refu
         assert deployments.stdout.strip() == ""
     finally:
         drop_namespace(kube_cluster, prod_ns)
+
+
+async def test_quit_during_a_deploy_asks_then_stops_it_records_its_step_and_leaves_no_thread(
+    kube_cluster,
+    periph_env_vars,
+    images,
+    namespace,
+    tmp_path,
+) -> None:
+    import threading
+
+    from periph_env.deploy import read_history
+
+    root = make_project(tmp_path, "demo", namespace, kube_cluster.context, images, "<webhook>")
+    never = {"op": "add", "path": "/spec/template/metadata/labels/periph.dev~1test-ready",
+             "value": "never"}  # fmt: skip
+    patch_overlay(root, "demo", json_patch("Deployment", "backend", never))
+    commit(root, "backend never ready: the rollout waits")
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_deploy(app, pilot)
+        await check(app, pilot)
+        await pilot.press("D")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        session = app.deploy_session
+        await until(
+            pilot,
+            lambda: session.operation is not None and session.operation.step == "rollout",
+            timeout=240,
+            what="the rollout",
+        )
+        run = session.operation
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.3)
+        question = "a deploy of demo is running (step: rollout). Stop it and quit? y/n"
+        assert question in screen_text(app)
+        await pilot.press("n")
+        await pilot.pause(0.5)
+        assert app.is_running and run.running
+        await pilot.press("ctrl+q")
+        await pilot.pause(0.3)
+        await pilot.press("y")
+        await until(pilot, lambda: not app.is_running, timeout=90, what="the app to exit")
+    assert run.done and run.result.result == "interrupted"
+    assert app.return_code == 0
+    newest = read_history(root, "demo")[0]
+    assert (newest.status, newest.message) == (
+        "interrupted",
+        "interrupted by the user during rollout",
+    )
+    assert [t.name for t in threading.enumerate() if t.name.startswith("periph")] == []

@@ -1,8 +1,10 @@
 """The core library stays free of the UI: engines never import Textual."""
 
+import ast
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import periph_env
 
@@ -33,3 +35,124 @@ def test_core_does_not_import_textual():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "", f"core imported Textual: {out.stdout.strip()}"
+
+
+def _sources() -> list[tuple[str, ast.Module]]:
+    root = Path(periph_env.__file__).parent
+    return [
+        (str(path.relative_to(root.parent)), ast.parse(path.read_text(), str(path)))
+        for path in sorted(root.rglob("*.py"))
+    ]
+
+
+def test_no_module_imports_another_modules_private_name():
+    crossing = []
+    for where, tree in _sources():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("periph_env"):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        crossing.append(f"{where}:{node.lineno} {node.module}.{alias.name}")
+            elif isinstance(node, ast.ImportFrom) and node.level:  # relative: same rule
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        crossing.append(f"{where}:{node.lineno} .{alias.name}")
+    assert crossing == [], "private names imported across modules:\n" + "\n".join(crossing)
+
+
+def test_no_module_reaches_into_another_modules_private_attribute():
+    # ``engine._open(...)`` after ``from periph_env.deploy import engine`` is the same
+    # crossing as importing ``_open``.
+    crossing = []
+    for where, tree in _sources():
+        imported = {
+            alias.asname or alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("periph_env")
+            for alias in node.names
+        }
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in imported
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                crossing.append(f"{where}:{node.lineno} {node.value.id}.{node.attr}")
+    assert crossing == [], "private names used across modules:\n" + "\n".join(crossing)
+
+
+def test_periph_never_leaves_through_os_exit():
+    # Leaving with os._exit skips every finally and atexit: a deploy's history record
+    # stays "running". periph exits because nothing of it is left running.
+    found = [
+        f"{where}:{node.lineno}"
+        for where, tree in _sources()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute) and node.attr == "_exit"
+    ]
+    assert found == []
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the periph_env modules it imports (at the top or inside a function)."""
+    root = Path(periph_env.__file__).parent
+    modules = {
+        ".".join(path.relative_to(root.parent).with_suffix("").parts).removesuffix(".__init__")
+        for path in root.rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {}
+    for where, tree in _sources():
+        name = where.removesuffix(".py").replace("/", ".").removesuffix(".__init__")
+        edges = graph.setdefault(name, set())
+        for node in ast.walk(_without_type_only_imports(tree)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("periph_env"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    edges.add(full if full in modules else node.module)
+            elif isinstance(node, ast.Import):
+                edges.update(a.name for a in node.names if a.name in modules)
+    return graph
+
+
+def _without_type_only_imports(tree: ast.Module) -> ast.Module:
+    """``tree`` without its ``if TYPE_CHECKING:`` blocks: a type-only import never runs,
+    so it makes no cycle (``kube_client`` names ``Kube`` in its annotations only)."""
+    body = [
+        node
+        for node in tree.body
+        if not (isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING"))
+    ]
+    return ast.Module(body=body, type_ignores=[])
+
+
+def test_the_deploy_modules_import_each_other_without_a_cycle():
+    # verify_stage used to import engine (lazily) while engine imports verify_stage.
+    graph = {
+        name: {e for e in edges if e.startswith("periph_env.deploy.")}
+        for name, edges in _import_graph().items()
+        if name.startswith("periph_env.deploy.")
+    }
+    cycles = []
+
+    def visit(name: str, path: list[str]) -> None:
+        for nxt in sorted(graph.get(name, ())):
+            if nxt in path:
+                cycles.append(" -> ".join([*path[path.index(nxt) :], nxt]))
+            elif len(path) < 12:
+                visit(nxt, [*path, nxt])
+
+    for name in sorted(graph):
+        visit(name, [name])
+    assert cycles == []
+
+
+def test_no_module_of_common_shadows_a_name_the_package_exports():
+    # ``periph_env.common`` hands out ``run``, ``wait_for``, ... lazily; a submodule of
+    # the same name, once imported, would replace the function on the package.
+    import periph_env.common as common
+
+    root = Path(common.__file__).parent
+    modules = {path.stem for path in root.glob("*.py")}
+    assert sorted(modules & set(common.__all__)) == []

@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import DataTable, Static
 
+from periph_env.common.runs import Run
 from periph_env.errors import PeriphError
 from periph_env.tui import actions
 from periph_env.tui.views.build_state import STYLES, BuildBoard, human_size, short_digest
@@ -223,6 +224,16 @@ class BuildView(Vertical):
 
     @work(thread=True, exclusive=True, group="build-run", exit_on_error=False)
     def _run(self, verb: str, services: list[str] | None) -> None:
+        # An owned run in the app's registry: quitting stops it (the image pipeline closes
+        # its build streams at their next event) and waits for it.
+        run = Run(f"{verb} of {', '.join(services) if services else 'every image'}")
+        runs = getattr(self.app, "runs", None)
+        if runs is not None:
+            runs.add(run)
+        with run.working():
+            self._run_images(run, verb, services)
+
+    def _run_images(self, run: Run, verb: str, services: list[str] | None) -> None:
         api = self._api()
         started = time.monotonic()
         batch: list[Any] = []
@@ -239,6 +250,11 @@ class BuildView(Vertical):
                 pin = verb.split("-", 1)[1] if verb.startswith("pin-") else None
                 events = api.build(self.papp.root, options_cls(services=services, pin=pin))
             for event in events:
+                if run.stop_requested:
+                    close = getattr(events, "close", None)
+                    if close is not None:
+                        close()
+                    return
                 batch.append(event)
                 if type(event).__name__ == "Done" and event.result.status == "failed":
                     failed += 1

@@ -1,8 +1,11 @@
 """The Deploy area's engine side, owned by the app (not the view) so that a deploy runs on
 while the maintainer looks at another area, and its progress is there on return.
 
-Operations (check, deploy, rollback, rollout status, history) run in app-level thread
-workers over the public ``periph_env.deploy`` API. A monitor thread lists the
+Operations (check, deploy, rollback, rollout status) are owned runs of the public
+``periph_env.deploy`` API (``DeployRun``, ``RollbackRun``, ...), registered with the app's
+``RunRegistry`` so that quitting asks before stopping a deploy, stops it and joins it. The
+session's own threads (the monitor, the pod-log follower, the operations' drivers) belong
+to its ``owner`` run and end with ``stop``/``join``. A monitor thread lists the
 namespace's Deployments, pods and events (fast while an operation runs: the screen must
 show a pod turning Ready within half a second). Pod logs follow every replica with the
 engine's log follower (what ``periph logs --env`` uses), batched by part 1's
@@ -15,6 +18,7 @@ import contextlib
 import importlib
 import json
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -22,8 +26,10 @@ from typing import Any
 
 from textual.message import Message
 
+from periph_env.common.runs import Run
 from periph_env.errors import PeriphError
 from periph_env.tui.batcher import LineBatcher
+from periph_env.tui.runs import IteratorRun
 from periph_env.tui.views.deploy_state import DeployState
 
 K8S_REMEDY = "Start the test cluster with `periph testenv up --tier k8s`, or check periph.toml."
@@ -53,6 +59,9 @@ def session_for(app: Any) -> DeploySession:
     if session is None:
         session = DeploySession(app, app.root, getattr(app, "deploy_api", None))
         app.deploy_session = session
+        runs = getattr(app, "runs", None)
+        if runs is not None:
+            runs.add(session)
     return session
 
 
@@ -74,10 +83,14 @@ class DeploySession:
         self._selected: str | None = None
         self._rounds = 0
         self._slow: tuple[list[dict], list[dict]] = ([], [])
-        self._stop = threading.Event()
+        self.owner = Run("deploy area")  # owns the monitor, log follower, drivers
+        self._stop = self.owner.stop_event
         self._wake = threading.Event()
+        self.owner.on_stop(self._wake.set)
         self._monitor: threading.Thread | None = None
         self._logs_stop: threading.Event | None = None
+        self.operation: Any = None  # the running (or last) operation's run
+        self._tasks: list[threading.Thread] = []  # operation and history threads
         self._batcher = LineBatcher(self._post_lines, capacity=MAX_LOG_LINES)
         self._batcher.start()
 
@@ -112,7 +125,11 @@ class DeploySession:
             if self.state.running:
                 raise PeriphError(f"{self.state.operation} of {self.state.env} is running")
             self.stop_logs()
+            # The view redraws when the version moves: a fresh state continues the count
+            # (restarting it could land on the number the view drew last, and skip).
+            version = self.state.version
             self.state = DeployState(env=env)
+            self.state.version = version + 1
             self._selected = env
             self._kube, self._kube_env = None, ""
         self.logs.clear()
@@ -122,11 +139,8 @@ class DeploySession:
 
     def start_monitor(self) -> None:
         """Keep the cluster listing current (one thread for the session)."""
-        if self._monitor is None:
-            self._monitor = threading.Thread(
-                target=self._monitor_loop, name="periph-deploy-monitor", daemon=True
-            )
-            self._monitor.start()
+        if self._monitor is None and not self._stop.is_set():
+            self._monitor = self.owner.thread(self._monitor_loop, name="periph-deploy-monitor")
         self._wake.set()
 
     def _kube_for(self, env: str) -> Any:
@@ -200,32 +214,57 @@ class DeploySession:
                 self.state.reset_for(operation)
         self.changed()
         self._wake.set()
-        self.app.run_worker(
-            lambda: self._operate(operation, auto_rollback, to_revision),
-            thread=True,
-            group=f"deploy-{operation}",
-            exit_on_error=False,
-        )
+        if self._stop.is_set():
+            return False  # the app is quitting
+        if operation == "history":
+            task = self.owner.thread(
+                self._load_history, self.state.env, name="periph-deploy-history"
+            )
+            self._tasks.append(task)
+            return True
+        run = self.make_run(operation, auto_rollback, to_revision)
+        self.operation = run
+        runs = getattr(self.app, "runs", None)
+        if runs is not None:
+            runs.add(run)
+        self._tasks.append(self.owner.thread(self._operate, run, name=f"periph-{operation}"))
         return True
 
-    def _events(self, operation: str, auto_rollback: bool, to_revision: int | None) -> Any:
+    @property
+    def busy(self) -> bool:
+        """True while an operation or a history read is under way."""
+        self._tasks = [t for t in self._tasks if t.is_alive()]
+        return bool(self._tasks)
+
+    def make_run(self, operation: str, auto_rollback: bool, to_revision: int | None) -> Any:
+        """The owned run of ``operation`` (the engine's run classes; a handed-in engine
+        without them is driven through ``IteratorRun``)."""
         api, env = self.engine(), self.state.env
         if operation in ("check", "deploy"):
             options = api.Options(
                 yes=operation == "deploy", dry_run=operation == "check", auto_rollback=auto_rollback
             )
-            return api.deploy(self.root, env, options)
+            if hasattr(api, "DeployRun"):
+                return api.DeployRun(self.root, env, options)
+            run = IteratorRun(f"deploy of {env}", lambda: api.deploy(self.root, env, options))
+            run.changes_cluster = operation == "deploy"
+            return run
         if operation == "rollback":
-            return api.rollback_environment(self.root, env, to_revision)
-        return api.rollout_status(self.root, env)
+            if hasattr(api, "RollbackRun"):
+                return api.RollbackRun(self.root, env, to_revision)
+            run = IteratorRun(
+                f"rollback of {env}", lambda: api.rollback_environment(self.root, env, to_revision)
+            )
+            run.changes_cluster = True
+            return run
+        if hasattr(api, "RolloutStatusRun"):
+            return api.RolloutStatusRun(self.root, env)
+        return IteratorRun(f"rollout status of {env}", lambda: api.rollout_status(self.root, env))
 
-    def _operate(self, operation: str, auto_rollback: bool, to_revision: int | None) -> None:
+    def _operate(self, run: Any) -> None:
         env = self.state.env
-        if operation == "history":
-            self._load_history(env)
-            return
         try:
-            for event in self._events(operation, auto_rollback, to_revision):
+            for event in run.events():
                 with self.lock:
                     self.state.apply(event)
                 self._wake.set()  # list pods now: the screen follows the rollout closely
@@ -242,7 +281,8 @@ class DeploySession:
         finally:
             with self.lock:
                 self.state.running = False
-        self._load_history(env)
+        if not self._stop.is_set():  # quitting: the history is read on the next start
+            self._load_history(env)
 
     def _load_history(self, env: str) -> None:
         try:
@@ -271,6 +311,7 @@ class DeploySession:
             self._post_lines([f"[periph] cannot follow logs: {exc.message}"], 0)
             return
         stop = threading.Event()
+        self.owner.on_stop(stop.set)
         self._logs_stop, self.following = stop, True
 
         def run() -> None:
@@ -281,7 +322,7 @@ class DeploySession:
             finally:
                 self.following = False
 
-        threading.Thread(target=run, name="periph-pod-logs", daemon=True).start()
+        self.owner.thread(run, name="periph-pod-logs")
         self._wake.set()
 
     def stop_logs(self) -> None:
@@ -291,9 +332,28 @@ class DeploySession:
             self._logs_stop = None
         self.following = False
 
-    def close(self) -> None:
-        """Stop the monitor, the log follower and the batcher."""
-        self._stop.set()
-        self._wake.set()
+    def describe(self) -> str:
+        """What the session runs now (for the quit question)."""
+        run = self.operation
+        return run.describe() if run is not None else self.owner.name
+
+    def stop(self) -> None:
+        """Stop the operation, the monitor and the log follower (returns at once)."""
+        if self.operation is not None:
+            self.operation.stop()
         self.stop_logs()
+        self.owner.stop()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the operation and every thread of the session; True when all ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        ended = self.operation is None or self.operation.join(timeout)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ended = self.owner.join(left) and ended
         self._batcher.stop()
+        return ended
+
+    def close(self, timeout: float | None = 30.0) -> bool:
+        """Stop everything the session owns and join it."""
+        self.stop()
+        return self.join(timeout)

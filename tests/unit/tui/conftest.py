@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -71,10 +72,17 @@ async def workers_done(app: PeriphApp) -> None:
     for _ in range(20):
         try:
             await app.workers.wait_for_complete()
-            return
+            break
         except WorkerCancelled:
             continue
-    await app.workers.wait_for_complete()
+    else:
+        await app.workers.wait_for_complete()
+    # The Deploy area's operations are owned runs in the session's own threads.
+    session = app.deploy_session
+    for _ in range(1500):
+        if session is None or not session.busy:
+            return
+        await asyncio.sleep(0.01)
 
 
 async def settle(app: PeriphApp, pilot, delay: float = 0.0) -> None:
