@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -221,10 +222,15 @@ def test_a_job_no_controller_serves_is_told_within_seconds(
             chaos_namespace, job("migrate-orphan"), lambda t: t.startswith("no pod"), 60
         )
     back_up(chaos_cluster)
-    assert text == (
-        "no pod created for job migrate-orphan after 10s (is kube-controller-manager running?)"
-    )
-    assert after < 20
+    # The note comes at the first poll after 10 s: 10 s on a quiet machine, 11 s or more
+    # under load.
+    assert text is not None
+    assert re.fullmatch(
+        r"no pod created for job migrate-orphan after 1\d+s \(is kube-controller-manager "
+        r"running\?\)",
+        text,
+    ), text
+    assert after < 30
 
 
 def test_a_job_pod_nobody_can_schedule_is_told_with_the_reason(
