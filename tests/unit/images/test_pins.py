@@ -56,7 +56,8 @@ def test_pinning_keeps_every_comment_and_other_key(project):
     after = release(project).read_text()
     comments = [ln for ln in before.splitlines() if ln.lstrip().startswith("#")]
     assert comments and all(c in after.splitlines() for c in comments)
-    assert "namespace: peripheral-demo" in after and "includeTemplates: true" in after
+    assert "namespace: peripheral-demo" in after
+    assert "kind: CronJob, path: spec/jobTemplate/metadata/labels" in after
 
 
 def test_pinning_again_replaces_the_digest(project):
