@@ -230,6 +230,11 @@ def _drive(events: Any, fmt: str, environment: str, action: str) -> int:
                 if fmt == "json":
                     collected.append(event.as_dict())
                 else:
+                    if isinstance(event, Finished) and event.error:
+                        # An error ended the run: said as periph says every error (stderr),
+                        # then the ending line (stdout, its last line).
+                        where = f" in step {step}" if step else ""
+                        print(f"periph: error{where}: {event.error}", file=sys.stderr, flush=True)
                     text = _text(event)
                     if text is not None:
                         _print(text)
@@ -251,6 +256,8 @@ def _drive(events: Any, fmt: str, environment: str, action: str) -> int:
         if error is not None:
             document["error"] = _masked(environment, error.message)
             document["hint"] = error.hint and _masked(environment, error.hint)
+        elif final.get("error"):  # an error that ended the run (masked by the run)
+            document["error"], document["hint"] = final["error"], final.get("hint") or None
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return code
     if error is not None:

@@ -197,6 +197,7 @@ class Finished(Event):
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     hint: str = ""  # what to do next (a refusal's ``kubectl get lease ...``): its own line
+    error: str = ""  # the error that ended the operation, when one did (masked)
 
 
 _KINDS: dict[type, str] = {

@@ -56,6 +56,7 @@ class Ending:
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     hint: str = ""
+    error: str = ""  # the error that ended the work, when one did
 
 
 Work = Generator[Event, None, Ending]
@@ -130,12 +131,16 @@ class OperationRun(Run):
                 # A usage error (an unknown deploy #N, a bad periph.toml) keeps its exit 2.
                 usage = exc.exit_code == EXIT_USAGE
                 status = "refused" if usage else "failed"
-                ending = Ending(status, self.failure(exc), hint=exc.hint or "")
+                # A held lock is a refusal like a guard's, not an error.
+                said = "" if _lock_busy(exc) else exc.message
+                ending = Ending(status, self.failure(exc), hint=exc.hint or "", error=said)
             except Exception as exc:  # not periph's own error: one line, never a traceback
-                ending = Ending("failed", self.failure(exc))
+                ending = Ending("failed", self.failure(exc), error=cause(exc))
             finally:
                 work.close()
-            yield from self.finish(ending.status, ending.message, ending.details, ending.hint)
+            yield from self.finish(
+                ending.status, ending.message, ending.details, ending.hint, ending.error
+            )
 
     def _drive(self, work: Work) -> Generator[Event, None, Ending]:
         told = False
@@ -194,7 +199,12 @@ class OperationRun(Run):
     # -- the one ending ---------------------------------------------------------------------
 
     def finish(
-        self, status: str, message: str = "", details: dict | None = None, hint: str = ""
+        self,
+        status: str,
+        message: str = "",
+        details: dict | None = None,
+        hint: str = "",
+        error: str = "",
     ) -> Iterator[Event]:
         """End the operation: the history record, the notifications, then ``Finished``
         (``hint``: what to do next, said on its own line; not part of the record).
@@ -214,6 +224,7 @@ class OperationRun(Run):
             message=message,
             details=dict(details or {}),
             hint=mask(hint, self.secrets()),
+            error=mask(error, self.secrets()),
         )
         said: list[Event] = []
         if self.record is not None and self.session is not None:
@@ -249,6 +260,12 @@ def _retrying(write: Callable[[], None], pauses: tuple[float, ...]) -> str:
         else:
             return ""
     return problem
+
+
+def _lock_busy(exc: BaseException) -> bool:
+    from periph_env.deploy.lock import LockBusy
+
+    return isinstance(exc, LockBusy)
 
 
 def mask_note(event: Event, secrets: list[str]) -> Event:

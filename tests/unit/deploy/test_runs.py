@@ -276,3 +276,16 @@ def test_a_lock_held_by_the_run_is_released_after_its_ending_is_written(written)
     consumer.join(timeout=30)
     assert order[0] == "stop requested"
     assert order[-1] == "released after 1 record(s)"
+
+
+def test_the_cli_says_an_error_that_ended_a_run_as_periph_says_errors(capsys):
+    from periph_env.cli.deploy_cmd import _drive
+
+    events = [
+        ev.Step("summary"),
+        ev.Finished("failed", 1, 0.5, message="during summary: bad", error="bad", hint="fix it"),
+    ]
+    assert _drive(iter(events), "text", "demo", "deploy") == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == "FAILED in 0.5s: during summary: bad"
+    assert err == "periph: error in step summary: bad\nhint: fix it\n"
