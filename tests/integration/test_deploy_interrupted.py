@@ -22,6 +22,7 @@ import pytest
 
 from periph_env.deploy import DeployRun, Options, read_history
 from periph_env.deploy import events as ev
+from periph_env.deploy.outage import GIVE_UP_SECONDS
 from tests.integration.test_deploy import images, namespace, periph_env_vars  # noqa: F401
 from tests.integration.test_deploy_harness import (
     FlakyProxy,
@@ -118,8 +119,10 @@ def test_an_api_server_gone_during_the_migration_records_failed_with_the_cause(
     try:
         driven = Driven(DeployRun(root, "demo", Options()))
         driven.wait_for_migration_poll(kube_cluster, namespace)
-        proxy.outage(4.0)  # then back: the record is written once it answers again
-        end = driven.finished(timeout=120)
+        # Longer than the migration's ride-out (deploy.outage gives up after 60 s), then
+        # back within the record's retries: it is written once the server answers again.
+        proxy.outage(GIVE_UP_SECONDS + 4.0)
+        end = driven.finished(timeout=GIVE_UP_SECONDS + 90)
     finally:
         proxy.close()
 
