@@ -178,20 +178,7 @@ def write_atomic(
                     os.unlink(tmp)
     except OSError as exc:
         raise _cannot_write(path, exc) from None
-    _sync_directory(directory)
-
-
-def _sync_directory(directory: str) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+    init_target.sync_directory(directory)
 
 
 def _backup_path(path: str) -> str:

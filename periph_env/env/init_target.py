@@ -408,7 +408,7 @@ def create(path: str, data: bytes, temp_prefix: str) -> bool:
     finally:
         with suppress(FileNotFoundError):
             os.unlink(tmp)
-    _sync_directory(directory)
+    sync_directory(directory)
     return True
 
 
@@ -432,7 +432,9 @@ def _create_exclusive(path: str, data: bytes) -> bool:
     return True
 
 
-def _sync_directory(directory: str) -> None:
+def sync_directory(directory: str) -> None:
+    """fsync ``directory`` so a name just created or renamed in it survives a crash
+    (best effort: a file system that cannot sync a directory is left as it is)."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
