@@ -21,7 +21,8 @@ from typing import Any
 
 import yaml
 
-from periph_env.common.process import MASK, mask_argv, trim_tail
+from periph_env.common.process import mask_argv, trim_tail
+from periph_env.common.redact import redact
 from periph_env.deploy import kube_reach as reach
 from periph_env.errors import CommandFailed, EngineError, UsageError
 
@@ -81,10 +82,9 @@ class Kube:
         return self._endpoint
 
     def mask(self, text: str) -> str:
-        """``text`` with this environment's secret values replaced by ****."""
-        for secret in sorted(self.secrets, key=len, reverse=True):
-            text = text.replace(secret, MASK)
-        return text
+        """``text`` through the one masker: this environment's secret values in every form
+        (plain, base64, URL-encoded, JSON-escaped) and control characters escaped."""
+        return redact(text, self.secrets)
 
     def unreachable(self, reason: str) -> reach.ClusterUnreachable:
         """The error for an API server that cannot be used, for ``reason``; the next call

@@ -95,6 +95,23 @@ def test_periph_never_leaves_through_os_exit():
     assert found == []
 
 
+def test_only_the_one_masker_replaces_secrets_with_the_mask():
+    # A hand-written `text.replace(secret, MASK)` masks the plain value only: the base64 a
+    # kubectl error echoes got through one (deploy/kube.py) after a merge. Every mask goes
+    # through common/redact (all forms of every secret).
+    found = [
+        f"{where}:{node.lineno}"
+        for where, tree in _sources()
+        if not where.endswith("common/redact.py")
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "replace"
+        and any(isinstance(a, ast.Name) and a.id == "MASK" for a in node.args)
+    ]
+    assert found == []
+
+
 def _import_graph() -> dict[str, set[str]]:
     """Module -> the periph_env modules it imports (at the top or inside a function)."""
     root = Path(periph_env.__file__).parent
