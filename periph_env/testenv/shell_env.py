@@ -262,4 +262,4 @@ def main(log: Log | None = None) -> int:
 
 def announce(log: Log) -> None:
     """The line ``periph testenv up`` ends with: how to point a shell at what it started."""
-    log(f"point this shell and periph at the test engines: {COMMAND}")
+    log(f"up: point this shell and periph at the test engines: {COMMAND}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from periph_env.testenv import kube_config
 from periph_env.testenv.state import STATE_DIR, run
 
 pytestmark = [pytest.mark.docker, pytest.mark.registry, pytest.mark.k8s]
@@ -34,9 +35,21 @@ def engine_pids() -> dict[int, str]:
             name = (proc / "comm").read_text().strip()
         except OSError:
             continue
-        if name in ENGINE_PROCESSES:
+        if name in ENGINE_PROCESSES and _of_this_cluster(proc):
             found[int(proc.name)] = name
     return found
+
+
+def _of_this_cluster(proc: Path) -> bool:
+    """False for the processes of another kwok cluster (the chaos tier's, which runs
+    beside this test and starts and kills its own API server)."""
+    try:
+        cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    if "/kwok/clusters/" not in cmdline:
+        return True
+    return f"/kwok/clusters/{kube_config.CLUSTER_NAME}/" in cmdline
 
 
 def started_markers() -> dict[str, str]:
