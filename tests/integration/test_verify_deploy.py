@@ -4,7 +4,7 @@ A throw-away project (test_deploy_harness.make_project) deploys demo into a name
 its own: db, cache, worker and the migration Job run on kwok's simulated nodes; backend and
 frontend are patched onto the real node (kwok pods run no containers, and the watch scrapes
 real ``/metrics``). Their image is a tiny HTTP server built FROM the python stand-in that
-answers like the backend (/api/health, /api/strategies, /healthz, /livez, /metrics with
+answers like the backend (/api/health, /api/strategies, /healthz, /livez, /readyz, /metrics with
 ``backend_http_requests_total``), in three builds:
 
 - good: every route answers;
@@ -74,7 +74,10 @@ class Handler(BaseHTTPRequestHandler):
                 body = "# TYPE backend_http_requests_total counter\n" + "\n".join(lines)
                 status = 200
             else:
-                status, body = (200, "ok") if path == "/livez" else (404, "not found")
+                # The backend's internal probes: /livez, and /readyz (readiness since the
+                # drain work: 503 while draining, else the database check).
+                ok = path in ("/livez", "/readyz")
+                status, body = (200, "ok") if ok else (404, "not found")
         elif path in FAIL:
             status, body = 500, '{"error":"internal"}'
         elif path in ("/api/health", "/healthz"):
