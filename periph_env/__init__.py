@@ -5,8 +5,11 @@ The package is a core library (``env``, ``testenv`` and, later, ``stack``, ``rel
 import Textual; ``tests/unit/test_architecture.py`` enforces it.
 """
 
+# The built-in module, not ``signal`` (a Python module that imports enum): the handler
+# below is installed as early as possible, and every import before it is a window in
+# which ctrl+c still prints the interpreter's traceback.
+import _signal
 import os as _os
-import signal as _signal
 import sys as _sys
 
 __version__ = "0.1.0"
