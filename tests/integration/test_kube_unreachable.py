@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 
 from periph_env.testenv import kube_config as cfg
+from tests.fixtures.endpoints import Silent
 from tests.integration.test_deploy_harness import SERVICES, ImageSet, make_project
 
 pytestmark = [pytest.mark.k8s]
@@ -77,23 +78,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def silent_port() -> Iterator[int]:
     """A listener that accepts every connection and never sends a byte."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(128)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield server.getsockname()[1]
-    server.close()
-    for s in held:
-        s.close()
+    with Silent() as server:
+        yield int(server.address.rsplit(":", 1)[1])
 
 
 @pytest.fixture(scope="module")

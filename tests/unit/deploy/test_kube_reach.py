@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import urllib3.exceptions
 
 from periph_env.deploy import kube_reach as reach
+from tests.fixtures.endpoints import Silent
 
 KUBECONFIG = """\
 apiVersion: v1
@@ -45,23 +45,8 @@ def closed_port() -> int:
 @pytest.fixture
 def silent_listener() -> Iterator[int]:
     """A listener that accepts connections and never answers (a stopped API server)."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-
-    def accept() -> None:
-        while True:
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                return
-
-    threading.Thread(target=accept, daemon=True).start()
-    yield server.getsockname()[1]
-    server.close()
-    for s in held:
-        s.close()
+    with Silent() as server:
+        yield int(server.address.rsplit(":", 1)[1])
 
 
 def test_the_endpoint_is_the_contexts_cluster_server(tmp_path):
