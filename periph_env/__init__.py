@@ -32,9 +32,17 @@ def quiet_interrupt(_signum: int, _frame: object) -> None:
 # Only in the periph process itself (a test importing the package keeps its own handler);
 # ``periph_env.cli`` turns ctrl+c back into KeyboardInterrupt while a command runs (so that
 # a deploy records where it was interrupted), see ``interruptible``.
-if _os.path.basename(_sys.argv[0] if _sys.argv else "") in ("periph", "__main__.py") and (
-    _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler
-):
+def _is_periph_process() -> bool:
+    # ``python -m periph_env``: argv[0] is still "-m" while runpy imports this package, so
+    # the original command line tells; "__main__.py" alone would also match ``python -m
+    # pytest`` importing periph_env, and take its ctrl+c away.
+    orig = getattr(_sys, "orig_argv", [])
+    if "-m" in orig and orig[orig.index("-m") + 1 :][:1] == ["periph_env"]:
+        return True
+    return _os.path.basename(_sys.argv[0] if _sys.argv else "") == "periph"
+
+
+if _is_periph_process() and _signal.getsignal(_signal.SIGINT) is _signal.default_int_handler:
     _signal.signal(_signal.SIGINT, quiet_interrupt)
 
 
@@ -53,5 +61,38 @@ def interruptible() -> object:
         finally:
             if quiet:
                 _signal.signal(_signal.SIGINT, quiet_interrupt)
+
+    return switched()
+
+
+def stop_on_interrupt(stop: object) -> object:
+    """Context manager for commands that run until ctrl+c (``logs -f``, ``watch``): inside,
+    SIGINT sets the ``threading.Event`` ``stop`` rather than raising KeyboardInterrupt.
+
+    Why: a KeyboardInterrupt raised while a lazy import runs (the kubernetes client, under
+    load: seconds) can land in a weakref callback and be swallowed, and the command then
+    runs on; an event cannot be lost. Outside the main thread it is a no-op (no signals).
+    """
+    import contextlib
+    import threading
+
+    @contextlib.contextmanager
+    def switched():  # type: ignore[no-untyped-def]
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(_signum: int, _frame: object) -> None:
+            # Set from a thread: the handler runs in the main thread, which may hold the
+            # event's own lock at that moment (inside ``stop.wait``); setting it here could
+            # deadlock on that lock.
+            threading.Thread(target=stop.set, name="periph-ctrl-c", daemon=True).start()  # type: ignore[attr-defined]
+
+        before = _signal.getsignal(_signal.SIGINT)
+        _signal.signal(_signal.SIGINT, handler)
+        try:
+            yield
+        finally:
+            _signal.signal(_signal.SIGINT, before)
 
     return switched()

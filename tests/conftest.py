@@ -23,6 +23,14 @@ pytest_plugins = ["tests.fixtures.engines", "tests.fixtures.kube", "tests.fixtur
 ENGINE_MARKERS = ("docker", "registry", "k8s", "stack", "tools", "node", "browser", "frontend")
 
 
+# A developer's shell after `eval "$(periph testenv env)"` points periph's environments at
+# the test cluster; tests choose their own targets and kubeconfigs, so the suite runs the
+# same in that shell as in CI. (KUBECONFIG, DOCKER_CONFIG, PERIPH_REGISTRY stay: the
+# fixtures set them to the same engines.)
+for _name in ("PERIPH_DEMO_CONTEXT", "PERIPH_PROD_CONTEXT"):
+    os.environ.pop(_name, None)
+
+
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() == "true"
 

@@ -374,8 +374,14 @@ def env_logs(args: argparse.Namespace) -> int:
     kube = Kube(target.context, target.namespace, secrets)
     services = list(getattr(args, "services", None) or [])
     if getattr(args, "follow", False):
+        import threading
+
+        from periph_env import stop_on_interrupt
+
+        stop = threading.Event()
         try:
-            follow(kube, services, _print, notice=kube.notice)
+            with stop_on_interrupt(stop):
+                follow(kube, services, _print, stop=stop, notice=kube.notice)
         except KeyboardInterrupt:
             return 0
         return 0

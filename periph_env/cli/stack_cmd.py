@@ -14,8 +14,11 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from datetime import datetime
+
+from periph_env import stop_on_interrupt
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -207,9 +210,11 @@ def run_logs(args: argparse.Namespace) -> int:
         grep=args.grep,
         on_notice=_notice,
     ).start()
+    stop = threading.Event()
     try:
-        while True:
-            time.sleep(3600)
+        with stop_on_interrupt(stop):
+            stop.wait()
+        return 0
     except KeyboardInterrupt:
         return 0
     finally:
@@ -247,14 +252,16 @@ def _watch(stack, services) -> int:
         file=sys.stderr,
         flush=True,
     )
+    stop = threading.Event()
     try:
-        while True:
-            time.sleep(3600)
+        with stop_on_interrupt(stop):
+            stop.wait()
     except KeyboardInterrupt:
-        print("stopped watching", file=sys.stderr)
-        return 0
+        pass
     finally:
         watcher.stop()
+    print("stopped watching", file=sys.stderr)
+    return 0
 
 
 def run_watch(args: argparse.Namespace) -> int:
