@@ -7,40 +7,16 @@ says ``interrupted`` with its step); ``n`` or escape with False, and the run goe
 
 from __future__ import annotations
 
-from typing import ClassVar
-
-from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Static
+from periph_env.tui.widgets.confirm import Confirm
 
 
-class ConfirmQuit(ModalScreen[bool]):
+class ConfirmQuit(Confirm):
     """Ask ``question`` (from the app's run registry); y / n."""
 
-    BINDINGS: ClassVar = [
-        Binding("escape", "cancel", "Cancel", id="quit.cancel", tooltip="Keep running")
-    ]
-
     def __init__(self, question: str) -> None:
-        super().__init__(classes="confirm-deploy")
-        self.question = question
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box", classes="prod"):
-            yield Static(Text("Quit?", style="bold"), id="confirm-title")
-            yield Static(f"{self.question} y/n", id="confirm-detail")
-            yield Static("y stops it and quits; n or escape keeps it running.", id="confirm-ask")
-
-    def on_key(self, event) -> None:
-        if event.key in ("y", "enter"):
-            event.stop()
-            self.dismiss(True)
-        elif event.key == "n":
-            event.stop()
-            self.dismiss(False)
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
+        super().__init__(
+            "Quit?",
+            f"{question} y/n",
+            "y stops it and quits; n or escape keeps it running.",
+            loud=True,
+        )
