@@ -28,6 +28,8 @@ _COMMAND_MODULES = {
     "rebuild": "stack_cmd",
     "watch": "stack_cmd",
     "doctor": "stack_cmd",
+    "exec": "db_cmd",
+    "db": "db_cmd",
     "env": "env_cmd",
     "build": "images_cmd",
     "push": "images_cmd",

@@ -108,6 +108,10 @@ def run_up(args: argparse.Namespace) -> int:
     what = ", ".join(args.services) if args.services else f"stack {stack.project}"
     state = "healthy" if args.wait else "started"
     print(f"{what} {state} in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    from periph_env.data.migrations import up_notes  # the branch-switch note (issue 24)
+
+    for line in up_notes(stack):
+        print(f"periph: note: {line}", file=sys.stderr)
     if args.watch:
         return _watch(stack, args.services)
     return 0

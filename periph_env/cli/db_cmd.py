@@ -1,0 +1,209 @@
+"""``periph db ...`` (dev data) and ``periph exec`` (a shell in a service).
+
+A thin layer over ``periph_env.data`` (imported inside the handlers). Exit codes: 0 ok,
+1 a failed operation (the db service down, an unknown snapshot, psql failed), 2 usage
+(a bad snapshot name, a restore across migrations without ``--force``). ``exec`` passes
+the command's own exit code through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``db`` and ``exec``."""
+    db = subparsers.add_parser(
+        "db", help="dev database: snapshot, restore, list, rm, reset, seed, status"
+    )
+    verbs = db.add_subparsers(dest="db_command", metavar="ACTION")
+    verbs.required = True
+
+    snap = verbs.add_parser("snapshot", help="copy the dev database (default name: the branch)")
+    snap.add_argument("name", nargs="?", metavar="NAME", help="a-z 0-9 - _ (default: branch)")
+    snap.add_argument("--replace", action="store_true", help="overwrite a snapshot of that name")
+    snap.set_defaults(handler=run_snapshot)
+
+    restore = verbs.add_parser("restore", help="make the dev database a copy of a snapshot")
+    restore.add_argument("name", metavar="NAME")
+    restore.add_argument(
+        "--force", action="store_true", help="even if it has migrations this checkout lacks"
+    )
+    restore.set_defaults(handler=run_restore)
+
+    ls = verbs.add_parser("list", help="snapshots: name, time, branch, migrations, size")
+    ls.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    ls.set_defaults(handler=run_list)
+
+    rm = verbs.add_parser("rm", help="delete a snapshot")
+    rm.add_argument("name", metavar="NAME")
+    rm.set_defaults(handler=run_rm)
+
+    reset = verbs.add_parser("reset", help="drop the dev database, migrate, seed")
+    reset.add_argument("--no-seed", action="store_true", help="migrate only, leave it empty")
+    reset.set_defaults(handler=run_reset)
+
+    seed = verbs.add_parser("seed", help="load services/db/seed/ into the (empty) dev database")
+    seed.set_defaults(handler=run_seed)
+
+    status = verbs.add_parser("status", help="applied migrations against this checkout's")
+    status.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    status.set_defaults(handler=run_status)
+
+    ex = subparsers.add_parser(
+        "exec", help="a shell or a command in a service's container (psql, redis-cli, sh)"
+    )
+    ex.add_argument("service", metavar="SERVICE")
+    ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="default: a shell")
+    ex.set_defaults(handler=run_exec)
+
+
+def _stack():
+    from periph_env.cli.stack_cmd import _stack as stack
+
+    return stack()
+
+
+def _root(stack) -> Path:
+    from periph_env.data.migrations import project_root
+
+    return project_root(stack)
+
+
+def _pg():
+    from periph_env.data.pg import Postgres
+
+    stack = _stack()
+    return stack, Postgres(stack)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def run_snapshot(args: argparse.Namespace) -> int:
+    """``periph db snapshot [NAME] [--replace]``."""
+    from periph_env.data import names, snapshots
+
+    if args.name:
+        names.validate(args.name)  # a bad name is exit 2 before any engine call
+    stack, pg = _pg()
+    started = time.monotonic()
+    snap = snapshots.snapshot(pg, _root(stack), args.name, replace=args.replace)
+    _say(
+        f"snapshot {snap.name} of {pg.dev_db} taken in {time.monotonic() - started:.1f}s "
+        f"({_size(snap.size_bytes)}, branch {snap.branch or '-'}, "
+        f"{len(snap.migrations)} migrations)"
+    )
+    return 0
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    """``periph db restore NAME [--force]``."""
+    from periph_env.data import names, snapshots
+
+    names.validate(args.name)
+    stack, pg = _pg()
+    started = time.monotonic()
+    snap = snapshots.restore(pg, _root(stack), args.name, force=args.force)
+    _say(
+        f"{pg.dev_db} restored from snapshot {snap.name} in {time.monotonic() - started:.1f}s "
+        "(backend and worker reconnect by themselves)"
+    )
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    """``periph db list [--format json]``."""
+    from periph_env.data import snapshots
+
+    pg = _pg()[1]
+    found = snapshots.list_snapshots(pg)
+    if args.format == "json":
+        print(json.dumps([s.to_json() for s in found], indent=2))
+        return 0
+    if not found:
+        _say("no snapshots yet (`periph db snapshot [NAME]`)")
+        return 0
+    rows = [("NAME", "CREATED", "BRANCH", "LAST MIGRATION", "SIZE")]
+    for s in found:
+        last = s.migrations[-1].removesuffix(".sql") if s.migrations else "-"
+        rows.append((s.name, s.created, s.branch or "-", last, _size(s.size_bytes)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    return 0
+
+
+def run_rm(args: argparse.Namespace) -> int:
+    """``periph db rm NAME``."""
+    from periph_env.data import names, snapshots
+
+    names.validate(args.name)
+    pg = _pg()[1]
+    snapshots.remove(pg, args.name)
+    _say(f"snapshot {args.name} removed")
+    return 0
+
+
+def run_reset(args: argparse.Namespace) -> int:
+    """``periph db reset [--no-seed]``."""
+    from periph_env.data import seed
+
+    stack, pg = _pg()
+    started = time.monotonic()
+    counts = seed.reset(pg, stack, _root(stack), load_seed=not args.no_seed)
+    _say(f"{pg.dev_db} reset in {time.monotonic() - started:.1f}s: {_counts(counts)}")
+    return 0
+
+
+def run_seed(args: argparse.Namespace) -> int:
+    """``periph db seed``."""
+    from periph_env.data import seed
+
+    stack, pg = _pg()
+    counts = seed.seed(pg, _root(stack))
+    _say(f"{pg.dev_db} seeded: {_counts(counts)}")
+    return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {table}" for table, n in counts.items())
+
+
+def run_status(args: argparse.Namespace) -> int:
+    """``periph db status``: the dev database's migrations against the checkout's."""
+    from periph_env.data import migrations
+
+    stack, pg = _pg()
+    report = migrations.report(pg, _root(stack))
+    if args.format == "json":
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(f"database {pg.dev_db}: {len(report.applied)} migrations applied")
+        print(f"checkout (branch {report.branch or '-'}): {len(report.checkout)} migrations")
+        for line in report.hint:
+            print(f"note: {line}")
+        if not report.hint:
+            print("in step with this checkout")
+    return 0
+
+
+def run_exec(args: argparse.Namespace) -> int:
+    """``periph exec SERVICE [CMD...]``: the command's exit code."""
+    from periph_env.data import shell
+
+    cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
+    return shell.run(_stack(), args.service, cmd)
