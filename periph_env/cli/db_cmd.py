@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -63,9 +64,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _stack():
-    from periph_env.cli.stack_cmd import _stack as stack
+    """The dev stack, located as the stack commands locate it (``PERIPH_COMPOSE_FILE``,
+    ``PERIPH_ENV_FILE``, ``COMPOSE_PROJECT_NAME``)."""
+    from periph_env.stack import Stack
 
-    return stack()
+    compose = os.environ.get("PERIPH_COMPOSE_FILE") or None
+    return Stack(
+        root=os.path.dirname(os.path.abspath(compose)) if compose else None,
+        env_file=os.environ.get("PERIPH_ENV_FILE") or None,
+        compose_path=compose,
+    )
 
 
 def _root(stack) -> Path:
