@@ -109,7 +109,8 @@ def run_snapshot(args: argparse.Namespace) -> int:
         names.validate(args.name)  # a bad name is exit 2 before any engine call
     stack, pg = _pg()
     started = time.monotonic()
-    snap = snapshots.snapshot(pg, _root(stack), args.name, replace=args.replace)
+    with pg.session():
+        snap = snapshots.snapshot(pg, _root(stack), args.name, replace=args.replace)
     _say(
         f"snapshot {snap.name} of {pg.dev_db} taken in {time.monotonic() - started:.1f}s "
         f"({_size(snap.size_bytes)}, branch {snap.branch or '-'}, "
@@ -125,7 +126,8 @@ def run_restore(args: argparse.Namespace) -> int:
     names.validate(args.name)
     stack, pg = _pg()
     started = time.monotonic()
-    snap = snapshots.restore(pg, _root(stack), args.name, force=args.force)
+    with pg.session():
+        snap = snapshots.restore(pg, _root(stack), args.name, force=args.force)
     _say(
         f"{pg.dev_db} restored from snapshot {snap.name} in {time.monotonic() - started:.1f}s "
         "(backend and worker reconnect by themselves)"
@@ -138,7 +140,8 @@ def run_list(args: argparse.Namespace) -> int:
     from periph_env.data import snapshots
 
     pg = _pg()[1]
-    found = snapshots.list_snapshots(pg)
+    with pg.session():
+        found = snapshots.list_snapshots(pg)
     if args.format == "json":
         print(json.dumps([s.to_json() for s in found], indent=2))
         return 0
@@ -161,7 +164,8 @@ def run_rm(args: argparse.Namespace) -> int:
 
     names.validate(args.name)
     pg = _pg()[1]
-    snapshots.remove(pg, args.name)
+    with pg.session():
+        snapshots.remove(pg, args.name)
     _say(f"snapshot {args.name} removed")
     return 0
 
@@ -172,7 +176,8 @@ def run_reset(args: argparse.Namespace) -> int:
 
     stack, pg = _pg()
     started = time.monotonic()
-    counts = seed.reset(pg, stack, _root(stack), load_seed=not args.no_seed)
+    with pg.session():
+        counts = seed.reset(pg, stack, _root(stack), load_seed=not args.no_seed)
     _say(f"{pg.dev_db} reset in {time.monotonic() - started:.1f}s: {_counts(counts)}")
     return 0
 
@@ -182,7 +187,8 @@ def run_seed(args: argparse.Namespace) -> int:
     from periph_env.data import seed
 
     stack, pg = _pg()
-    counts = seed.seed(pg, _root(stack))
+    with pg.session():
+        counts = seed.seed(pg, _root(stack))
     _say(f"{pg.dev_db} seeded: {_counts(counts)}")
     return 0
 
@@ -196,7 +202,8 @@ def run_status(args: argparse.Namespace) -> int:
     from periph_env.data import migrations
 
     stack, pg = _pg()
-    report = migrations.report(pg, _root(stack))
+    with pg.session():
+        report = migrations.report(pg, _root(stack))
     if args.format == "json":
         print(json.dumps(report.to_json(), indent=2))
     else:

@@ -103,13 +103,13 @@ def get(pg: Any, name: str) -> Snapshot:
     raise UnknownSnapshot(f"no snapshot named {name!r} (snapshots: {there})")
 
 
-def _wait_gone_sql(db: str) -> str:
+def _wait_gone_sql(db: str) -> list[str]:
     """Terminate ``db``'s other sessions and wait (bounded) until they have exited."""
     lit = literal(db)
-    return f"""
-SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
- WHERE datname = {lit} AND pid <> pg_backend_pid();
-DO $$
+    return [
+        f"""SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+ WHERE datname = {lit} AND pid <> pg_backend_pid();""",
+        f"""DO $$
 BEGIN
     FOR i IN 1..200 LOOP
         EXIT WHEN NOT EXISTS (SELECT 1 FROM pg_stat_activity
@@ -117,15 +117,17 @@ BEGIN
         PERFORM pg_sleep(0.05);
     END LOOP;
 END
-$$;
-"""
+$$;""",
+    ]
 
 
 @contextmanager
 def exclusive(pg: Any, db: str) -> Iterator[None]:
     """No sessions on ``db`` while inside (new ones refused, current ones ended); its
     connections are allowed again afterwards, whatever happened, if it still exists."""
-    pg.run(f"ALTER DATABASE {ident(db)} ALLOW_CONNECTIONS false;" + _wait_gone_sql(db), "postgres")
+    pg.run(
+        [f"ALTER DATABASE {ident(db)} ALLOW_CONNECTIONS false;", *_wait_gone_sql(db)], "postgres"
+    )
     try:
         yield
     finally:
@@ -151,13 +153,13 @@ def settings(pg: Any, db: str) -> tuple[str, list[str]]:
     return rows[0][0], list(json.loads(rows[0][1]))
 
 
-def _apply_settings_sql(db: str, entries: list[str]) -> str:
+def _apply_settings_sql(db: str, entries: list[str]) -> list[str]:
     out = []
     for entry in entries:
         key, _, value = entry.partition("=")
         if key.replace("_", "").replace(".", "").isalnum():
             out.append(f"ALTER DATABASE {ident(db)} SET {key} TO {literal(value)};")
-    return "\n".join(out)
+    return out
 
 
 def replace_dev(pg: Any, template: str | None) -> None:
@@ -167,20 +169,24 @@ def replace_dev(pg: Any, template: str | None) -> None:
     dev = pg.dev_db
     owner, entries = settings(pg, dev)
     aside = f"periph_old_{os.getpid()}"[:63]
-    source = f"TEMPLATE {ident(template)}" if template else "TEMPLATE template1"
+    source = f"TEMPLATE {ident(template)} {pg.copy_strategy}" if template else ""
     with exclusive(pg, dev):
         pg.run(f"ALTER DATABASE {ident(dev)} RENAME TO {ident(aside)};", "postgres")
         try:
             pg.run(
-                f"CREATE DATABASE {ident(dev)} {source} OWNER {ident(owner)};\n"
-                + _apply_settings_sql(dev, entries),
+                [
+                    f"CREATE DATABASE {ident(dev)} {source} OWNER {ident(owner)};",
+                    *_apply_settings_sql(dev, entries),
+                ],
                 "postgres",
             )
         except BaseException:
             pg.run(
-                f"DROP DATABASE IF EXISTS {ident(dev)};\n"
-                f"ALTER DATABASE {ident(aside)} RENAME TO {ident(dev)};\n"
-                f"ALTER DATABASE {ident(dev)} ALLOW_CONNECTIONS true;",
+                [
+                    f"DROP DATABASE IF EXISTS {ident(dev)};",
+                    f"ALTER DATABASE {ident(aside)} RENAME TO {ident(dev)};",
+                    f"ALTER DATABASE {ident(dev)} ALLOW_CONNECTIONS true;",
+                ],
                 "postgres",
             )
             raise
@@ -209,15 +215,22 @@ def snapshot(pg: Any, root: Path, name: str | None = None, *, replace: bool = Fa
     # Copy under a temporary name, then swap: a failed copy leaves an old snapshot intact.
     staging = f"periph_tmp_{os.getpid()}"
     with exclusive(pg, dev):
-        pg.run(f"DROP DATABASE IF EXISTS {ident(staging)};", "postgres")
-        pg.run(f"CREATE DATABASE {ident(staging)} TEMPLATE {ident(dev)};", "postgres")
+        pg.run(
+            [
+                f"DROP DATABASE IF EXISTS {ident(staging)};",
+                f"CREATE DATABASE {ident(staging)} TEMPLATE {ident(dev)} {pg.copy_strategy};",
+            ],
+            "postgres",
+        )
     try:
         pg.run(
-            f"COMMENT ON DATABASE {ident(staging)} IS {literal(json.dumps(meta))};\n"
-            # Nobody works in a snapshot: it stays an exact copy, usable as a template.
-            f"ALTER DATABASE {ident(staging)} ALLOW_CONNECTIONS false;\n"
-            f"DROP DATABASE IF EXISTS {ident(target)};\n"
-            f"ALTER DATABASE {ident(staging)} RENAME TO {ident(target)};",
+            [
+                f"COMMENT ON DATABASE {ident(staging)} IS {literal(json.dumps(meta))};",
+                # Nobody works in a snapshot: it stays an exact copy, usable as a template.
+                f"ALTER DATABASE {ident(staging)} ALLOW_CONNECTIONS false;",
+                f"DROP DATABASE IF EXISTS {ident(target)};",
+                f"ALTER DATABASE {ident(staging)} RENAME TO {ident(target)};",
+            ],
             "postgres",
         )
     except BaseException:
