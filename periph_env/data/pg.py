@@ -176,6 +176,7 @@ class _Session:
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.mark = "periph-" + secrets.token_hex(8)
+        self.seq = 0
         self.db: str | None = None  # None: still on the one psql started with
         self.errors: deque[str] = deque(maxlen=50)
         self.proc = subprocess.Popen(
@@ -186,6 +187,10 @@ class _Session:
             stderr=subprocess.PIPE,
             text=True,
             bufsize=1,
+            # Not in periph's process group: a ctrl+c stops periph between statements, and
+            # psql stays to run the clean-up ones (rename the dev database back, allow
+            # connections again) instead of dying in the middle of a restore.
+            start_new_session=True,
         )
         # NOTICEs and errors go to stderr: drained so psql never blocks on a full pipe.
         self._drain = threading.Thread(target=self._read_errors, daemon=True)
@@ -201,16 +206,19 @@ class _Session:
         assert stdin is not None and stdout is not None
         self.errors.clear()  # a dying psql's message is about this statement
         try:
-            stdin.write(
-                f"\\set LAST_ERROR_MESSAGE ''\n{text}\n\\echo {self.mark} :LAST_ERROR_MESSAGE\n"
-            )
+            self.seq += 1
+            mark = f"{self.mark}-{self.seq}"
+            stdin.write(f"\\set LAST_ERROR_MESSAGE ''\n{text}\n\\echo {mark} :LAST_ERROR_MESSAGE\n")
             stdin.flush()
         except (BrokenPipeError, OSError):
             raise DatabaseError(self._died()) from None
         out: list[str] = []
         for line in stdout:
+            if line.startswith(mark + " ") or line.rstrip("\n") == mark:
+                return "".join(out), line[len(mark) :].strip()
             if line.startswith(self.mark):
-                return "".join(out), line[len(self.mark) :].strip()
+                out = []  # an earlier statement's end (ctrl+c left it unread): not ours
+                continue
             out.append(line)
         raise DatabaseError(self._died())
 
