@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from periph_env.common.process import trim_tail
 from periph_env.data import migrations
 from periph_env.data.snapshots import replace_dev
 from periph_env.errors import PeriphError
@@ -55,14 +54,11 @@ def counts(pg: Any) -> dict[str, int]:
 
 def migrate(stack: Any) -> None:
     """Run the stack's migrate one-shot against the dev database (``compose run``)."""
-    from python_on_whales.exceptions import DockerException
-
     try:
-        stack._compose().compose.run("migrate", remove=True, tty=False, dependencies=False)
-    except DockerException as exc:
-        out = (exc.stderr or "") + (exc.stdout or "")
+        stack.run_one_shot("migrate")
+    except PeriphError as exc:
         raise PeriphError(
-            "the migrate service failed:\n" + stack.mask(trim_tail(out, 20)),
+            exc.message,
             hint="`periph logs migrate`; a checkout's migration may be broken",
         ) from None
 

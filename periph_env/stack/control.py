@@ -283,6 +283,22 @@ class Stack:
         """Restart ``services`` (default: all) in place."""
         self._simple("restart", services, progress)
 
+    def run_one_shot(self, service: str) -> None:
+        """Run ``service``'s command once in a fresh container without its dependencies
+        (``compose run --rm --no-deps``), e.g. the migrate job; a failure raises a
+        PeriphError with the masked tail of its output."""
+        from python_on_whales.exceptions import DockerException
+
+        self.check_engine()
+        try:
+            self._compose().compose.run(service, remove=True, tty=False, dependencies=False)
+        except DockerException as exc:
+            out = (exc.stderr or "") + (exc.stdout or "")
+            raise PeriphError(
+                f"the {service} service failed:\n" + self.mask(trim_tail(out, 20)),
+                hint=f"`periph logs {service}`",
+            ) from None
+
     def rebuild(
         self, services: Iterable[str] | None = None, progress: Progress | None = None
     ) -> None:
