@@ -98,6 +98,25 @@ class EngineAPI:
                 self.host, f"GET {path} with a body that is not JSON ({shown}, {len(body)} bytes)"
             ) from None
 
+    def open_stream(
+        self, path: str, params: dict[str, str] | None = None
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """``GET /v1.41<path>`` left open for reading a stream (the stats stream): the
+        connection (close it to stop) and the response; transport failures and an
+        HTTP error raise as ``get`` does. The read timeout stays ``timeout``."""
+        query = "?" + urllib.parse.urlencode(params) if params else ""
+        conn = self._connection()
+        try:
+            conn.request("GET", f"/{API_VERSION}{path}{query}")
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise unavailable(self.host, str(exc) or type(exc).__name__) from None
+        if response.status >= 400:
+            conn.close()
+            raise unavailable(self.host, f"HTTP {response.status} for GET {path}")
+        return conn, response
+
     def ping(self) -> bool:
         """Raise ``EngineUnavailable`` unless the engine answers ``/_ping``."""
         status, _type, body = self._request("/_ping")

@@ -80,7 +80,10 @@ def test_a_service_rule_wins_over_a_shared_rule():
 
 
 def test_a_rule_with_a_broken_regex_is_an_error_naming_file_line_and_service():
-    text = "services:\n  app:\n    image: x\n    x-periph:\n      hints:\n        - {match: '(', hint: h}\n"
+    text = (
+        "services:\n  app:\n    image: x\n    x-periph:\n      hints:\n"
+        "        - {match: '(', hint: h}\n"
+    )
     with pytest.raises(ComposeFileError) as caught:
         rules_from_text(text, Path("c.yaml"))
     assert "c.yaml:5: service 'app': x-periph.hints entry 1" in caught.value.message
