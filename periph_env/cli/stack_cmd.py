@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     ps = subparsers.add_parser("ps", help="every service's state, health and ports")
     ps.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    ps.add_argument(
+        "--stats",
+        action="store_true",
+        help="add CPU and MEM per service (reads the engine's stats: 1-2 s more)",
+    )
     ps.set_defaults(handler=run_ps)
 
     logs = subparsers.add_parser("logs", help="service logs, merged and timestamped")
@@ -102,9 +107,14 @@ def _notice(line: str) -> None:
 
 def run_up(args: argparse.Namespace) -> int:
     """``periph up``: env check, port check, compose up (then watch with ``--watch``)."""
+    from periph_env.stack.waits import WaitWatch
+
     stack = _stack()
     started = time.monotonic()
-    stack.up(args.services, build=args.build, wait=args.wait, progress=_progress)
+    # Why a service is not up yet (`backend waiting for db: healthy (12 s)`), next to
+    # compose's own progress lines.
+    with WaitWatch(stack, _progress):
+        stack.up(args.services, build=args.build, wait=args.wait, progress=_progress)
     what = ", ".join(args.services) if args.services else f"stack {stack.project}"
     state = "healthy" if args.wait else "started"
     print(f"{what} {state} in {time.monotonic() - started:.1f}s", file=sys.stderr)
@@ -143,21 +153,46 @@ def _uptime(started_at: float | None) -> str:
 
 def run_ps(args: argparse.Namespace) -> int:
     """``periph ps [--format json]``: one row (or object) per service."""
-    statuses = _stack().ps()
+    stack = _stack()
+    statuses = stack.ps()
+    samples = _samples(stack, statuses) if args.stats else {}
     if args.format == "json":
-        print(json.dumps([s.to_json() for s in statuses], indent=2))
+        objects = []
+        for s in statuses:
+            obj = s.to_json()
+            if args.stats:
+                sample = samples.get(s.service)
+                empty = {"cpu_percent": None, "mem_bytes": None, "mem_limit_bytes": None}
+                obj.update(sample.to_json() if sample else empty)
+            objects.append(obj)
+        print(json.dumps(objects, indent=2))
         return 0
-    rows = [("SERVICE", "STATE", "HEALTH", "UPTIME", "PORTS")]
+    from periph_env.stack.stats import cpu_text, human_bytes
+
+    head = ("SERVICE", "STATE", "HEALTH", "UPTIME", "PORTS")
+    rows = [head + (("CPU", "MEM") if args.stats else ())]
     for s in statuses:
         state = s.state
         if s.state == "exited" and s.exit_code is not None:
             state = f"exited ({s.exit_code})"
         ports = ", ".join(p.split("->")[0] for p in s.ports)
-        rows.append((s.service, state, s.health or "", _uptime(s.started_at), ports))
+        row = (s.service, state, s.health or "", _uptime(s.started_at), ports)
+        if args.stats:
+            sample = samples.get(s.service)
+            row += (cpu_text(sample.cpu), human_bytes(sample.mem)) if sample else ("-", "-")
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     return 0
+
+
+def _samples(stack, statuses) -> dict:
+    """service -> stats ``Sample`` of its running container (``ps --stats``)."""
+    from periph_env.stack.stats import one_shot
+
+    ids = {s.container_id: s.service for s in statuses if s.state == "running" and s.container_id}
+    return {ids[cid]: sample for cid, sample in one_shot(stack.api, list(ids)).items()}
 
 
 def _print_lines(lines, fmt: str) -> None:

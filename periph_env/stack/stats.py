@@ -8,8 +8,9 @@ small parse per container per second and no polling. Nothing is pushed to a fron
 the TUI reads ``latest()`` and ``history()`` on its own once-a-second tick, so stats
 never cause extra redraws. ``stop()`` closes every socket (waking its thread).
 
-``one_shot(api, ids)`` is what ``periph ps`` uses: two ``one-shot`` samples per
-container, ``PS_GAP`` seconds apart, read in parallel (the first alone has no CPU).
+``one_shot(api, ids)`` is what ``periph ps --stats`` uses: one reading per container,
+in parallel (1-2 s: the engine samples once a second, which is why plain ``ps`` does not
+pay for it and stays within its 0.3 s goal).
 
 Transport: ``EngineAPI.open_stream`` (the small http.client engine client), not the
 docker SDK, whose import ``ps`` cannot afford.
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
     from periph_env.stack.models import ServiceStatus
 
 HISTORY = 60  # samples kept per service (one a second: the last minute)
-PS_GAP = 0.2  # seconds between ps's two samples
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
@@ -256,26 +256,24 @@ class StatsModel:
 
 
 def one_shot(api: EngineAPI, container_ids: Iterable[str]) -> dict[str, Sample]:
-    """A sample per container id, for ``periph ps``: two quick readings ``PS_GAP``
-    seconds apart, all containers in parallel. A container that vanished or an engine
-    that does not answer in time leaves its id out (ps still prints its other columns)."""
+    """A sample per container id, for ``periph ps --stats``: one non-streaming read per
+    container, all in parallel. The engine answers it after its next two collection
+    ticks (1 s apart), with the previous tick as ``precpu_stats``, so CPU is known and
+    the whole call takes 1-2 s whatever the number of containers. A container that
+    vanished or an engine that does not answer leaves its id out (ps still prints its
+    other columns)."""
     ids = list(container_ids)
     if not ids:
         return {}
 
     def read(cid: str) -> Any:
         try:
-            return api.get(f"/containers/{cid}/stats", {"stream": "0", "one-shot": "1"})
+            return api.get(f"/containers/{cid}/stats", {"stream": "0"})
         except PeriphError:
             return None
 
     with ThreadPoolExecutor(max_workers=min(8, len(ids))) as pool:
-        first = list(pool.map(read, ids))
-        time.sleep(PS_GAP)
-        second = list(pool.map(read, ids))
+        got = list(pool.map(read, ids))
     now = time.time()
-    return {
-        cid: sample_of(after, before, now)
-        for cid, before, after in zip(ids, first, second, strict=True)
-        if isinstance(after, dict) and isinstance(before, dict)
-    }
+    return {cid: sample_of(payload, None, now) for cid, payload in zip(ids, got, strict=True)
+            if isinstance(payload, dict)}  # fmt: skip

@@ -7,15 +7,22 @@ against the compose file's conditions and says, per waiting service, the first u
 one and how long it has been waited for. It is re-evaluated on every snapshot, so a
 dependency that restarts (healthy → starting) shows again, and a wait that can no
 longer end (the dependency exited, or a one-shot failed) says so instead of counting
-on. A service that restarts starts a fresh wait. Pure: times are passed in.
+on. A service that restarts starts a fresh wait. ``WaitTracker`` is pure (times are passed
+in); ``WaitWatch`` runs it next to ``periph up`` and prints the reasons.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from periph_env.stack.models import ServiceStatus
+
+if TYPE_CHECKING:
+    from periph_env.stack.control import Stack
 
 # Compose's condition → what the dependency must be, in the words the UI shows.
 CONDITIONS = {
@@ -93,3 +100,65 @@ class WaitTracker:
                 break
         self._since = {k: v for k, v in self._since.items() if k in keep}
         return waits
+
+
+class WaitWatch:
+    """While a long call (``periph up``) runs, re-read the statuses every ``every``
+    seconds and report each waiting service's reason through ``report``: when the reason
+    changes, and every ``repeat`` seconds while it stays (so the count is seen moving
+    without a line a second). A thread; ``stop()`` ends it. Engine errors are left to the
+    call it accompanies (this only watches)."""
+
+    def __init__(
+        self,
+        stack: Stack,
+        report: Callable[[str], None],
+        *,
+        every: float = 1.0,
+        repeat: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.stack, self.report, self.every, self.repeat, self.clock = (
+            stack, report, every, repeat, clock,
+        )  # fmt: skip
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="periph-waits", daemon=True)
+        self._told: dict[str, tuple[str, float]] = {}  # service -> (reason, told at)
+
+    def __enter__(self) -> WaitWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=self.every + 5)
+
+    def tell(self, waits: Mapping[str, Wait], now: float) -> list[str]:
+        """The lines to print for ``waits`` now (and remember what was told)."""
+        lines = []
+        for service, wait in waits.items():
+            reason = wait.blocked or f"{wait.dependency}:{wait.condition}"
+            told = self._told.get(service)
+            if told is None or told[0] != reason or now - told[1] >= self.repeat:
+                lines.append(f"{service:<9} {wait.text(now)}")
+                self._told[service] = (reason, now)
+        for service in set(self._told) - set(waits):
+            del self._told[service]
+        return lines
+
+    def _run(self) -> None:
+        from periph_env.errors import PeriphError
+
+        try:
+            depends = {n: s.depends_on for n, s in self.stack.model.services.items()}
+        except PeriphError:
+            return
+        tracker = WaitTracker(depends)
+        while not self._stop.wait(self.every):
+            try:
+                statuses = self.stack.ps()
+            except PeriphError:
+                continue
+            now = self.clock()
+            for line in self.tell(tracker.update(statuses, now), now):
+                self.report(line)
