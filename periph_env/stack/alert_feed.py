@@ -33,8 +33,12 @@ class AlertFeed:
         on_alert: Callable[[Alert], None],
         settings: AlertSettings | None = None,
         clock: Callable[[], float] = time.time,
+        tail: Callable[[str, int], list[str]] | None = None,
     ) -> None:
+        """``tail(service, n)``: its last ``n`` log lines (default: read from the engine
+        with ``read_logs``; the TUI passes its session's reader)."""
         self.stack, self.on_alert, self.clock = stack, on_alert, clock
+        self.tail = tail or self._read_tail
         self.settings = settings or AlertSettings()
         self.detector = AlertDetector(self.settings)
         self._rules: dict[str, list[HintRule]] = {}
@@ -44,7 +48,9 @@ class AlertFeed:
     def rules(self) -> dict[str, list[HintRule]]:
         """The compose file's hint rules (re-read when the file changed). A broken rule
         raises ``ComposeFileError`` (file:line), which callers show once."""
-        path = self.stack.compose_path
+        path = getattr(self.stack, "compose_path", None)
+        if path is None:
+            return self._rules
         try:
             mtime = path.stat().st_mtime
         except OSError:
@@ -80,12 +86,15 @@ class AlertFeed:
             target=self._finish, args=(alert, first), name="periph-alert", daemon=True
         ).start()
 
-    def _finish(self, alert: Alert, first: list[str]) -> None:
+    def _read_tail(self, service: str, lines: int) -> list[str]:
         from periph_env.stack.logs import read_logs
 
+        return [line.text for line in read_logs(self.stack, [service], tail=lines)]
+
+    def _finish(self, alert: Alert, first: list[str]) -> None:
         keep = self.settings.lines
         try:
-            tail = [line.text for line in read_logs(self.stack, [alert.service], tail=keep)]
+            tail = self.tail(alert.service, keep)
         except PeriphError:
             tail = []
         try:
@@ -95,6 +104,15 @@ class AlertFeed:
         lines = [*first[-keep:], *tail] if first else tail
         self.on_alert(
             complete(
-                alert, lines, rules, secrets=self.stack.secrets(), keep=keep * 2 if first else keep
+                alert, lines, rules, secrets=_secrets(self.stack), keep=keep * 2 if first else keep
             )
         )
+
+
+def _secrets(stack: object) -> list[str]:
+    """The env file's secrets, to mask in the alert (none when they cannot be read: the
+    process-wide remembered set still applies)."""
+    try:
+        return list(getattr(stack, "secrets", list)())
+    except PeriphError:
+        return []

@@ -1,4 +1,11 @@
-"""The Stack area: every service live, its hot reload, and the actions on it."""
+"""The Stack area: every service live, its hot reload, and the actions on it.
+
+Also, from the stack engine's pieces (issue 24): an alert per failure incident (a toast
+with the hint and last lines, the bell and a desktop notification: ``AlertFeed``),
+CPU / memory per service with a sparkline (``StatsModel``, read on the once-a-second
+tick, so stats add no redraws of their own), a sort key (compose order → CPU → memory),
+and why a service is not up yet (``WaitTracker``) in its state cell.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from periph_env.stack.alerts import Alert, AlertSettings, terminal_sequence
+from periph_env.stack.stats import cpu_text, human_bytes, sparkline
+from periph_env.stack.waits import WaitTracker
 from periph_env.tui import actions, formatting
 from periph_env.tui.widgets.engine_banner import EngineBanner
 from periph_env.tui.widgets.service_table import ServiceTable
@@ -28,6 +38,13 @@ class StackView(Vertical):
         self.statuses: dict[str, Any] = {}
         self.reloads: dict[str, Any] = {}
         self.tails: dict[str, list[str]] = {}
+        self.sort = "compose"  # "compose" | "cpu" | "mem" (the `o` key cycles)
+        self.alerts: list[Alert] = []  # raised so far (newest last)
+        self.emitted: list[str] = []  # what went to the terminal (bell, OSC)
+        self.stats: Any = None  # a StatsModel once the engine is known (real stacks)
+        self._feed: Any = None
+        self._waits: WaitTracker | None = None
+        self._alert_settings: AlertSettings | None = None
 
     @property
     def papp(self) -> PeriphApp:
@@ -40,6 +57,10 @@ class StackView(Vertical):
         yield ServiceTable(id="services")
         yield Static("", id="service-detail")
         yield Static("", id="stack-progress", classes="progress")
+
+    def on_unmount(self) -> None:
+        if self.stats is not None:
+            self.stats.stop()
 
     def on_mount(self) -> None:
         self.query_one(ServiceTable).display = False
@@ -66,8 +87,50 @@ class StackView(Vertical):
         """The engine answers again."""
         self.query_one(EngineBanner).hide()
 
+    def _feeds(self) -> None:
+        """Make the alert feed, the stats model and the wait tracker once the session
+        (and so the stack) is known. A piece that the stack cannot give (a fake stack in
+        tests, a broken compose file) is left out rather than breaking the view."""
+        session = self.papp.session
+        stack = getattr(session, "stack", None)
+        if self._feed is not None or stack is None:
+            return
+        from periph_env.common.config import load
+        from periph_env.errors import PeriphError
+        from periph_env.stack.alert_feed import AlertFeed
+        from periph_env.stack.engine_api import EngineAPI
+        from periph_env.stack.stats import StatsModel
+
+        try:
+            root = getattr(stack, "root", None) or self.papp.root
+            settings = AlertSettings.from_config(load(root)) if root else AlertSettings()
+        except PeriphError as exc:
+            settings = AlertSettings()
+            self.app.notify(exc.message, title="alerts", severity="warning", timeout=10)
+        self._alert_settings = settings
+
+        def tail(service: str, lines: int) -> list[str]:
+            return [line.text for line in session.read_tail(service, lines)]
+
+        def raised(alert: Alert) -> None:
+            self.app.call_from_thread(self.show_alert, alert)
+
+        self._feed = AlertFeed(stack, raised, settings, tail=tail)
+        if isinstance(getattr(stack, "api", None), EngineAPI) and self.stats is None:
+            self.stats = StatsModel(stack.api)
+        try:
+            depends = {n: s.depends_on for n, s in stack.model.services.items()}
+        except (PeriphError, AttributeError):
+            depends = {}
+        self._waits = WaitTracker(depends)
+
     def show_statuses(self, statuses: list[Any]) -> None:
         """A fresh status snapshot from the engine."""
+        self._feeds()
+        if self._feed is not None:
+            self._feed.statuses(statuses)
+        if self.stats is not None:
+            self.stats.update(statuses)
         self.statuses = {s.service: s for s in statuses}
         for status in statuses:
             if formatting.failed_one_shot(status) and status.service not in self.tails:
@@ -85,7 +148,28 @@ class StackView(Vertical):
     def on_reload(self, event: Any) -> None:
         """A hot-reload step of one service."""
         self.reloads[event.service] = event
+        if self._feed is not None:
+            self._feed.reload(event)
         self.redraw()
+
+    def show_alert(self, alert: Alert) -> None:
+        """A failure worth telling: a toast with the hint and the last lines, the bell
+        and a desktop notification (per the [alerts] settings)."""
+        self.alerts.append(alert)
+        body = alert.summary
+        if alert.hint:
+            body += f"\n→ {alert.hint}"
+        if alert.lines:
+            body += "\n" + "\n".join("  " + line for line in alert.lines[-4:])
+        self.app.notify(body, title=alert.title, severity="error", timeout=20)
+        sequence = terminal_sequence(alert, self._alert_settings or AlertSettings())
+        if sequence:
+            self.emitted.append(sequence)
+            driver = getattr(self.app, "_driver", None)
+            if driver is not None and not self.app.is_headless:
+                # Textual owns the terminal: write through its driver, never around it.
+                driver.write(sequence)
+                driver.flush()
 
     def show_progress(self, text: str, failed: bool = False) -> None:
         """The running action's last step line."""
@@ -112,11 +196,47 @@ class StackView(Vertical):
         merged.update(self.reloads)
         return merged
 
+    def _stats_cells(self) -> dict[str, tuple[str, str, str]]:
+        latest = self.stats.latest() if self.stats is not None else {}
+        return {
+            service: (
+                cpu_text(sample.cpu),
+                human_bytes(sample.mem),
+                sparkline([s.cpu for s in self.stats.history(service)], 8),
+            )
+            for service, sample in latest.items()
+        }
+
+    def ordered(self, stats: dict[str, Any]) -> list[Any]:
+        """The statuses in the chosen order: compose order, or busiest first."""
+        statuses = list(self.statuses.values())
+        if self.sort == "compose" or not stats:
+            return statuses
+        key = (lambda s: s.cpu or 0.0) if self.sort == "cpu" else (lambda s: float(s.mem))
+        return sorted(
+            statuses,
+            key=lambda st: -key(stats[st.service]) if st.service in stats else 1.0,
+        )
+
     def redraw(self) -> None:
         """Redraw the table and the detail from what is known."""
         table = self.query_one(ServiceTable)
+        now = self.papp.clock()
+        latest = self.stats.latest() if self.stats is not None else {}
+        if latest:
+            table.show_stats()
+        waits = {}
+        if self._waits is not None:
+            waits = {
+                s: w.text(now) for s, w in self._waits.update(self.statuses.values(), now).items()
+            }
         table.show(
-            list(self.statuses.values()), self.papp.clock(), self._watching(), self._last_reloads()
+            self.ordered(latest),
+            now,
+            self._watching(),
+            self._last_reloads(),
+            waits=waits,
+            stats=self._stats_cells(),
         )
         self._show_detail()
 
@@ -173,9 +293,15 @@ class StackView(Vertical):
             self.app.notify("No service selected", severity="warning")
         return [service] if service else None
 
+    def _act(self, verb: str, services: list[str] | None) -> None:
+        if self._feed is not None and verb != "up":
+            # A stop the user asked for is no crash (None: every service shown).
+            self._feed.expect(services or list(self.statuses))
+        self.papp.stack_action(verb, services)
+
     def _on_selected(self, verb: str) -> None:
         if services := self._selected():
-            self.papp.stack_action(verb, services)
+            self._act(verb, services)
 
     def action_up(self) -> None:
         self._on_selected("up")
@@ -184,31 +310,31 @@ class StackView(Vertical):
         self.papp.stack_action("up", None)
 
     def action_down(self) -> None:
-        self.papp.stack_action("down", None)
+        self._act("down", None)
 
     def action_start(self) -> None:
         self._on_selected("start")
 
     def action_start_all(self) -> None:
-        self.papp.stack_action("start", None)
+        self._act("start", None)
 
     def action_stop(self) -> None:
         self._on_selected("stop")
 
     def action_stop_all(self) -> None:
-        self.papp.stack_action("stop", None)
+        self._act("stop", None)
 
     def action_restart(self) -> None:
         self._on_selected("restart")
 
     def action_restart_all(self) -> None:
-        self.papp.stack_action("restart", None)
+        self._act("restart", None)
 
     def action_rebuild(self) -> None:
         self._on_selected("rebuild")
 
     def action_rebuild_all(self) -> None:
-        self.papp.stack_action("rebuild", None)
+        self._act("rebuild", None)
 
     def action_reload(self) -> None:
         if services := self._selected():
@@ -220,6 +346,14 @@ class StackView(Vertical):
     def action_logs(self) -> None:
         service = self.query_one(ServiceTable).selected
         self.papp.open_logs(service)
+
+    def action_sort(self) -> None:
+        orders = ("compose", "cpu", "mem")
+        self.sort = orders[(orders.index(self.sort) + 1) % len(orders)]
+        self.app.notify(
+            f"services ordered by {self.sort if self.sort != 'compose' else 'compose file'}"
+        )
+        self.redraw()
 
     def action_engine(self) -> None:
         self.papp.start_engine()

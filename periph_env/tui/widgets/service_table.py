@@ -10,6 +10,8 @@ from textual.widgets import DataTable
 from periph_env.tui import formatting
 
 COLUMNS = ("service", "state", "health", "ports", "up", "restarts", "reload")
+# Added once the first stats sample arrives (a stack without stats keeps the table as is).
+STATS_COLUMNS = ("cpu", "mem", "trend")
 _STYLES = {"ok": "green", "warn": "yellow", "bad": "bold red", "idle": "dim"}
 
 
@@ -18,6 +20,7 @@ class ServiceTable(DataTable):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
+        self.columns_shown: tuple[str, ...] = COLUMNS
 
     def on_mount(self) -> None:
         for name in COLUMNS:
@@ -31,18 +34,38 @@ class ServiceTable(DataTable):
         row_key, _ = self.coordinate_to_cell_key((self.cursor_row, 0))
         return row_key.value
 
+    def show_stats(self) -> None:
+        """Add the cpu / mem / trend columns (once)."""
+        if self.columns_shown == COLUMNS:
+            for name in STATS_COLUMNS:
+                self.add_column(name, key=name)
+            self.columns_shown = COLUMNS + STATS_COLUMNS
+            self.clear()  # rows are re-added with the new cells by the next show()
+
     def show(
-        self, statuses: list[Any], now: float, watching: set[str], reloads: dict[str, Any]
+        self,
+        statuses: list[Any],
+        now: float,
+        watching: set[str],
+        reloads: dict[str, Any],
+        waits: dict[str, str] | None = None,
+        stats: dict[str, tuple[str, str, str]] | None = None,
     ) -> None:
-        """Redraw from statuses (in place when the services are unchanged)."""
+        """Redraw from statuses, in their order (in place when the services are
+        unchanged). ``waits``: why a service is not up yet (shown as its state);
+        ``stats``: (cpu, mem, sparkline) per service, once ``show_stats`` ran."""
+        waits, stats = waits or {}, stats or {}
+        with_stats = self.columns_shown != COLUMNS
         rows = {
-            s.service: self._cells(s, now, s.service in watching, reloads.get(s.service))
+            s.service: self._cells(s, now, s.service in watching, reloads.get(s.service),
+                                   waits.get(s.service))
+            + ((stats.get(s.service) or ("-", "-", "")) if with_stats else ())
             for s in statuses
-        }
+        }  # fmt: skip
         current = [key.value for key in self.rows]
         if current == list(rows):
             for service, cells in rows.items():
-                for column, value in zip(COLUMNS, cells, strict=True):
+                for column, value in zip(self.columns_shown, cells, strict=True):
                     # Any update re-renders the table: touch only what changed.
                     if str(self.get_cell(service, column)) != str(value):
                         self.update_cell(service, column, value, update_width=True)
@@ -55,12 +78,12 @@ class ServiceTable(DataTable):
             self.move_cursor(row=list(rows).index(selected))
 
     @staticmethod
-    def _cells(status: Any, now: float, watching: bool, event: Any) -> tuple:
+    def _cells(status: Any, now: float, watching: bool, event: Any, wait: str | None) -> tuple:
         style = _STYLES[formatting.severity(status)]
         running = status.state == "running"
         return (
             Text(status.service, style="bold"),
-            Text(formatting.state(status), style=style),
+            Text(wait or formatting.state(status), style=style),
             Text(formatting.health(status), style="red" if status.health == "unhealthy" else ""),
             formatting.ports(status.ports) if running else "-",
             formatting.uptime(status.started_at if running else None, now),
