@@ -21,6 +21,7 @@ class ServiceTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=False)
         self.columns_shown: tuple[str, ...] = COLUMNS
+        self._reselect: str | None = None
 
     def on_mount(self) -> None:
         for name in COLUMNS:
@@ -40,7 +41,10 @@ class ServiceTable(DataTable):
             for name in STATS_COLUMNS:
                 self.add_column(name, key=name)
             self.columns_shown = COLUMNS + STATS_COLUMNS
-            self.clear()  # rows are re-added with the new cells by the next show()
+            # Rows are re-added with the new cells by the next show(); the cursor must
+            # stay on the service the user chose (a key pressed next acts on it).
+            self._reselect = self.selected
+            self.clear()
 
     def show(
         self,
@@ -70,7 +74,7 @@ class ServiceTable(DataTable):
                     if str(self.get_cell(service, column)) != str(value):
                         self.update_cell(service, column, value, update_width=True)
             return
-        selected = self.selected
+        selected, self._reselect = self._reselect or self.selected, None
         self.clear()
         for service, cells in rows.items():
             self.add_row(*cells, key=service)

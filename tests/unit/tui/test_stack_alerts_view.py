@@ -106,3 +106,18 @@ async def test_a_service_waiting_on_a_dependency_says_what_for(project):
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await wait_text(app, pilot, "waiting for db: healthy (0 s)")
+
+
+async def test_the_selection_stays_on_its_service_when_the_stats_columns_appear(project):
+    app = make_app(project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        table = app.query_one(ServiceTable)
+        table.move_cursor(row=rows(app).index("worker"))
+        await pilot.pause()
+        view = app.query_one("#stack-view")
+        view.stats = FakeStats({s: 1.0 for s in rows(app)}, {s: 10 for s in rows(app)})
+        view.redraw()
+        await pilot.pause()
+        assert "cpu" in [str(c.label) for c in table.columns.values()]
+        assert table.selected == "worker"
