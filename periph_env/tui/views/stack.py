@@ -368,6 +368,39 @@ class StackView(Vertical):
         service = self.query_one(ServiceTable).selected
         self.papp.open_logs(service)
 
+    def action_shell(self) -> None:
+        """Suspend the app and open the selected service's shell in its container (psql
+        for db, redis-cli for cache, sh otherwise); the app comes back when it ends."""
+        import subprocess
+
+        from textual.app import SuspendNotSupported
+
+        from periph_env.data.pg import docker_env
+        from periph_env.data.shell import argv_for
+
+        service = self.query_one(ServiceTable).selected
+        status = self.statuses.get(service) if service else None
+        if status is None or status.state != "running" or not status.container_id:
+            self.app.notify(
+                f"{service or 'no service'} is not running; u starts it", severity="warning"
+            )
+            return
+        stack = getattr(self.papp.session, "stack", None)
+        env = docker_env(getattr(getattr(stack, "api", None), "host", None))
+        argv = argv_for(service, status.container_id, [], tty=True)
+        try:
+            with self.app.suspend():
+                code = subprocess.call(argv, env=env)
+        except SuspendNotSupported:
+            self.app.notify(
+                f"a shell needs a terminal: run `periph exec {service}`", severity="warning"
+            )
+            return
+        except OSError as exc:
+            self.app.notify(f"cannot run docker: {exc.strerror or exc}", severity="error")
+            return
+        self.app.notify(f"left the {service} shell (exit {code})")
+
     def action_sort(self) -> None:
         orders = ("compose", "cpu", "mem")
         self.sort = orders[(orders.index(self.sort) + 1) % len(orders)]
