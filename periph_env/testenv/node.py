@@ -465,6 +465,7 @@ def stop(log: Log) -> None:
             node_host.remove_runtime_dir()
             node_host.remove_interfaces()
             node_host.remove_iptables_chains(log)
+            node_host.remove_ipsets(log)
             node_host.remove_cgroups(log)
             # No pod ran its CNI DEL: forget every address host-local handed out.
             shutil.rmtree(_dir() / "cni" / "ipam", ignore_errors=True)
