@@ -32,6 +32,7 @@ from periph_env.deploy import (
     history,
     history_store,
     manifests,
+    pull_secrets,
     rollback,
     secret_hash,
     verify_stage,
@@ -169,8 +170,15 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
     ]
     manifest_ok = not plan_.manifest_problems
     # The slow guards (kubectl, git, the registry over HTTP) run side by side.
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=5) as pool:
         context = pool.submit(guards.safely, "context", lambda: guards.context_guard(target, kube))
+        # Every pod names the registry pull Secret: without it all of them would sit in
+        # ImagePullBackOff after the apply, so refuse before anything changes.
+        pulls = pool.submit(
+            guards.safely,
+            pull_secrets.GUARD,
+            lambda: pull_secrets.pull_secret_guard(kube, plan_.stack + plan_.migration),
+        )
         clean = pool.submit(
             guards.safely,
             "clean-tree",
@@ -197,6 +205,7 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
             else "; ".join(plan_.manifest_problems),
         ),
         images.result(),
+        pulls.result(),
         guards.confirmation_guard(target, options.yes),
     ]
 

@@ -29,6 +29,11 @@ def pull_secret_names(objs: Iterable[Obj]) -> dict[str, list[str]]:
     return names
 
 
+def _namespace_exists(kube: Kube) -> bool:
+    proc = kube.run("get", "namespace", kube.namespace, "-o", "name", check=False, namespaced=False)
+    return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
 def pull_secret_guard(kube: Kube, objs: Iterable[Obj]) -> GuardResult:
     """Refuse when a pull Secret the pods name is missing from the namespace."""
     wanted = pull_secret_names(objs)
@@ -43,15 +48,26 @@ def pull_secret_guard(kube: Kube, objs: Iterable[Obj]) -> GuardResult:
         missing = sorted(wanted)
     if missing:
         readers = "; ".join(f"{n} (named by {', '.join(sorted(wanted[n]))})" for n in missing)
+        create = (
+            f"kubectl -n {kube.namespace} create secret generic {missing[0]} "
+            "--type=kubernetes.io/dockerconfigjson "
+            "--from-file=.dockerconfigjson=<docker config with the registry's auth> "
+            "(docs/deploy-runbook.md)"
+        )
+        # A first deploy: the Secret can only be created once the namespace exists, so
+        # say which comes first (only looked up on this failing path).
+        if proc.returncode == 0 and not _namespace_exists(kube):
+            return GuardResult(
+                GUARD,
+                False,
+                f"namespace {kube.namespace} does not exist yet, so it lacks pull Secret(s) "
+                f"{readers}",
+                hint=(
+                    "create the namespace first (kubectl apply --server-side -k "
+                    f"k8s/overlays/<env>/persistent), then: {create}"
+                ),
+            )
         return GuardResult(
-            GUARD,
-            False,
-            f"namespace {kube.namespace} lacks pull Secret(s) {readers}",
-            hint=(
-                f"kubectl -n {kube.namespace} create secret generic {missing[0]} "
-                "--type=kubernetes.io/dockerconfigjson "
-                "--from-file=.dockerconfigjson=<docker config with the registry's auth> "
-                "(docs/deploy-runbook.md)"
-            ),
+            GUARD, False, f"namespace {kube.namespace} lacks pull Secret(s) {readers}", hint=create
         )
     return GuardResult(GUARD, True, f"pull Secret(s) present: {', '.join(sorted(wanted))}")

@@ -8,7 +8,8 @@ plane, a small CoreDNS, the pause binary); images come from the test registry.
 
 Processes (each recorded in the state dir, so ``down`` stops only what periph started):
 containerd (periph's own instance, never dockerd's), CoreDNS on the node IP, a relay from the
-apiserver's advertised address to its loopback port, the kubelet, kube-proxy (iptables).
+apiserver's advertised address to its loopback port, the kubelet, kube-proxy (iptables) and
+kube-router's firewall, which enforces NetworkPolicies (``node_netpol``).
 ``ensure`` is idempotent: a Ready node with the same config is reused; a changed config or a
 recreated cluster (new CA) restarts the processes. ``stop`` undoes every host change
 (``node_host``).
@@ -34,7 +35,7 @@ import yaml
 
 from periph_env.common.process import run_streamed
 from periph_env.errors import EngineError
-from periph_env.testenv import kube, node_host
+from periph_env.testenv import kube, node_host, node_netpol
 from periph_env.testenv import kube_config as kcfg
 from periph_env.testenv import node_config as ncfg
 from periph_env.testenv.debian_host import ensure_packages
@@ -51,12 +52,13 @@ from periph_env.testenv.state import (
 
 BUILD_SCRIPT = Path(__file__).resolve().parent / "build-node.sh"
 # Start order; stop goes the other way.
-PROCESSES = ("containerd", "coredns", "relay", "kubelet", "kube-proxy")
+PROCESSES = ("containerd", "coredns", "relay", "kubelet", "kube-proxy", "netpol")
 PACKAGES = {
     "containerd": "containerd",
     "ctr": "containerd",
     "runc": "runc",
     "iptables": "iptables",
+    "ipset": "ipset",  # kube-router's firewall keeps its address sets there
     "conntrack": "conntrack",
     "/usr/lib/cni/bridge": "containernetworking-plugins",
 }
@@ -174,6 +176,7 @@ def _write_configs(cluster: kube.ClusterInfo, binaries: Path) -> str:
         "kubelet": ncfg.kubelet_subject(),
         "kube-proxy": ncfg.PROXY_SUBJECT,
         "coredns": ncfg.COREDNS_SUBJECT,
+        "netpol": node_netpol.SUBJECT,
     }
     stale = not stamp.is_file() or stamp.read_text().strip() != ca_digest
     for user, subject in users.items():
@@ -234,6 +237,13 @@ def _argv(process: str, binaries: Path, cluster: kube.ClusterInfo) -> list[str]:
                 "127.0.0.1", port]  # fmt: skip
     if process == "kubelet":
         return ncfg.kubelet_argv(binaries / "kubelet", directory)
+    if process == "netpol":
+        return node_netpol.argv(
+            node_netpol.binary(),
+            directory / "netpol.kubeconfig",
+            ncfg.NODE_NAME,
+            ncfg.SERVICE_CIDR,
+        )
     return ncfg.kube_proxy_argv(binaries / "kube-proxy", directory)
 
 
@@ -294,6 +304,11 @@ def _start(process: str, binaries: Path, cluster: kube.ClusterInfo, log: Log) ->
     elif process == "coredns":
         url = f"http://127.0.0.1:{ncfg.COREDNS_HEALTH_PORT}/health"
         _wait("waiting for CoreDNS", lambda: _http_ok(url), 60, process)
+    elif process == "netpol":
+        # Healthy once its informers synced and the first policy sync ran: from then on a
+        # NetworkPolicy is enforced, and a test may rely on it.
+        url = node_netpol.health_url()
+        _wait("waiting for kube-router's firewall", lambda: _http_ok(url), 120, process)
     log(f"node: started {process} (pid {proc.pid})")
 
 
@@ -329,7 +344,11 @@ def _apply_cluster_objects(cluster: kube.ClusterInfo) -> None:
     """CoreDNS's read access, the local StorageClass and its PVs (directories made first)."""
     volumes = _dir() / "volumes"
     _recycle_released_volumes(cluster)
-    documents = [*ncfg.coredns_rbac_documents(), *ncfg.storage_documents(volumes)]
+    documents = [
+        *ncfg.coredns_rbac_documents(),
+        *node_netpol.rbac_documents(),
+        *ncfg.storage_documents(volumes),
+    ]
     for i in range(ncfg.LOCAL_VOLUMES):
         (volumes / f"pv-{i}").mkdir(parents=True, exist_ok=True)
     cluster.kubectl(
@@ -361,6 +380,8 @@ def ensure(log: Log) -> NodeInfo:
             hint="kube_config.REAL_NODE_CONTROL_PLANE is off for it",
         )
     ensure_packages(PACKAGES, log, why="the real test node")
+    # Its Go build overlaps the node's (and, cold, the control plane's) builds below.
+    node_netpol.start_build(log)
     binaries = ensure_binaries(log)
     cluster = kube.ensure(log, require_real_node=True)
     with _locked():
@@ -380,6 +401,7 @@ def ensure(log: Log) -> NodeInfo:
         if any(alive.values()) and not same:
             log("node: config changed; restarting its processes")
             _stop_processes(log)
+        node_netpol.ensure_binary(log)
         _owner_file().write_text(kcfg.CLUSTER_NAME + "\n")
         node_host.record_host_state()
         node_host.ensure_network()
@@ -406,7 +428,10 @@ def status() -> str:
     where = f"{ncfg.NODE_NAME} at {ncfg.NODE_IP} for cluster {owner}"
     if dead:
         return f"degraded {where} ({', '.join(dead)} down); `up` restarts them"
-    return f"running {where} (containerd, kubelet, kube-proxy, coredns; started by periph)"
+    return (
+        f"running {where} (containerd, kubelet, kube-proxy, coredns, kube-router firewall; "
+        "started by periph)"
+    )
 
 
 def stop(log: Log) -> None:
@@ -427,6 +452,11 @@ def stop(log: Log) -> None:
             binary = ncfg.bin_dir() / "kube-proxy"
             if binary.is_file():
                 run(ncfg.kube_proxy_cleanup_argv(binary), check=False, timeout=60)
+            netpol = started_pid(_component("netpol"))
+            if netpol is not None:
+                terminate(netpol, 20)
+            if node_netpol.binary().is_file():
+                run(node_netpol.cleanup_argv(node_netpol.binary()), check=False, timeout=60)
             _stop_processes(log)
             node_host.kill_pod_processes()
             node_host.kill_processes_using(str(ncfg.containerd_socket()), log)
@@ -435,6 +465,7 @@ def stop(log: Log) -> None:
             node_host.remove_runtime_dir()
             node_host.remove_interfaces()
             node_host.remove_iptables_chains(log)
+            node_host.remove_ipsets(log)
             node_host.remove_cgroups(log)
             # No pod ran its CNI DEL: forget every address host-local handed out.
             shutil.rmtree(_dir() / "cni" / "ipam", ignore_errors=True)

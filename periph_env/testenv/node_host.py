@@ -172,6 +172,23 @@ def remove_iptables_chains(log: Log) -> None:
                     log(f"node: {tool} -t {table} -X {chain}: {proc.stderr.strip()}")
 
 
+def _our_ipsets() -> list[str]:
+    """kube-router's address sets (its firewall names them KUBE-SRC-*, KUBE-DST-*, ...)."""
+    if shutil.which("ipset") is None:
+        return []
+    names = run(["ipset", "list", "-n"], check=False, timeout=30).stdout.split()
+    return [n for n in names if n.startswith(("KUBE-", "kube-router-"))]
+
+
+def remove_ipsets(log: Log) -> None:
+    """Destroy the firewall's ipsets kube-router --cleanup-config left (after the chains go:
+    a set an iptables rule still references cannot be destroyed)."""
+    for name in _our_ipsets():
+        proc = run(["ipset", "destroy", name], check=False, timeout=30)
+        if proc.returncode != 0:
+            log(f"node: ipset destroy {name}: {proc.stderr.strip()}")
+
+
 def remove_runtime_dir() -> None:
     """containerd's state (task dirs, log FIFOs) and sockets under ``RUN_DIR``; the lock stays."""
     if not ncfg.RUN_DIR.is_dir():
@@ -219,4 +236,5 @@ def leftovers() -> list[str]:
     if shutil.which("iptables-save"):
         chains = ncleanup.chains_to_remove(run(["iptables-save"], check=False, timeout=60).stdout)
         found += [f"iptables {t}/{c}" for t, cs in chains.items() for c in cs]
+    found += [f"ipset {name}" for name in _our_ipsets()]
     return found

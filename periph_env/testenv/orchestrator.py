@@ -41,6 +41,10 @@ def up(tiers: Sequence[str] = DEFAULT_TIERS, log: Log | None = None) -> dict[str
     log = log or Log()
     start = time.monotonic()
     infos: dict[str, object] = {}
+    if "node" in tiers:
+        # kube-router's Go build (the node's NetworkPolicy firewall) runs in the background
+        # from here, alongside the control plane's and the node's builds on a cold machine.
+        importlib.import_module("periph_env.testenv.node_netpol").start_build(log)
     for module in components(tiers):
         name = module.__name__.rsplit(".", 1)[1]
         infos[name] = module.ensure(log)

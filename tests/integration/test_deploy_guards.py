@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,10 @@ from tests.integration.test_deploy_harness import (
     ImageSet,
     commit,
     deploy_env,
+    drop_namespace,
     git,
     make_project,
+    new_namespace,
     periph_cli,
     pin,
     push_images,
@@ -41,9 +43,19 @@ def env_vars(kube_cluster, registry, tmp_path, monkeypatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def namespace() -> str:
-    """A namespace name that nothing may create: guards refuse before any apply."""
-    return f"periphtest-guards-{secrets.token_hex(4)}"
+def namespace(kube_cluster) -> Iterator[str]:
+    """A prepared namespace (with its pull Secret) that a refused deploy must leave empty."""
+    name = new_namespace(kube_cluster)
+    yield name
+    drop_namespace(kube_cluster, name)
+
+
+@pytest.fixture
+def bare_namespace(kube_cluster) -> Iterator[str]:
+    """A namespace a maintainer created without the registry pull Secret."""
+    name = new_namespace(kube_cluster, pull_secret=False)
+    yield name
+    drop_namespace(kube_cluster, name)
 
 
 def project(tmp_path: Path, kube_cluster, images, namespace: str, env: str = "demo") -> Path:
@@ -62,8 +74,17 @@ def refused_by(root: Path, env: str = "demo", **options: Any) -> tuple[list[str]
 
 
 def assert_untouched(kube_cluster, namespace: str) -> None:
-    proc = kube_cluster.kubectl("get", "namespace", namespace, check=False)
-    assert proc.returncode != 0, f"{namespace} was created by a refused deploy"
+    proc = kube_cluster.kubectl(
+        "get",
+        "deployments,statefulsets,configmaps",
+        "-n",
+        namespace,
+        "-o",
+        "name",
+        "-l",
+        "app.kubernetes.io/managed-by=periph",
+    )
+    assert not proc.stdout.split(), f"a refused deploy applied {proc.stdout.split()}"
 
 
 def test_a_valid_project_passes_every_guard(tmp_path, kube_cluster, images, namespace, env_vars):
@@ -79,7 +100,8 @@ def test_wrong_context_refuses(tmp_path, kube_cluster, images, namespace, env_va
     root = project(tmp_path, kube_cluster, images, namespace)
     monkeypatch.setenv("PERIPH_DEMO_CONTEXT", "no-such-context")
     failing, events = refused_by(root)
-    assert failing == ["context"]
+    # The pull-secrets guard reads the cluster too, so it cannot pass through a bad context.
+    assert failing[0] == "context" and set(failing) <= {"context", "pull-secrets"}
     [guard] = [e for e in events if isinstance(e, ev.GuardResult) and e.name == "context"]
     assert "no-such-context" in guard.message and "PERIPH_DEMO_CONTEXT" in (guard.hint or "")
     assert_untouched(kube_cluster, namespace)
@@ -132,6 +154,21 @@ def test_image_missing_from_the_registry_refuses(
     assert (
         "peripheral-backend@sha256:000" in guard.message and "not in the registry" in guard.message
     )
+
+
+def test_a_namespace_without_the_registry_pull_secret_refuses_naming_the_fix(
+    tmp_path, kube_cluster, images, bare_namespace, env_vars
+):
+    root = project(tmp_path, kube_cluster, images, bare_namespace)
+    failing, events = refused_by(root)
+    assert failing == ["pull-secrets"]
+    [guard] = [e for e in events if isinstance(e, ev.GuardResult) and e.name == "pull-secrets"]
+    assert f"namespace {bare_namespace} lacks pull Secret(s) peripheral-registry" in guard.message
+    assert "Deployment/backend" in guard.message
+    assert f"kubectl -n {bare_namespace} create secret generic peripheral-registry" in (
+        guard.hint or ""
+    )
+    assert_untouched(kube_cluster, bare_namespace)
 
 
 def test_prod_without_yes_refuses_with_exit_2(tmp_path, kube_cluster, images, namespace, env_vars):

@@ -30,6 +30,7 @@ from typing import Any
 import yaml
 
 from periph_env.common.process import run
+from periph_env.testenv.node_config import pull_secret_document
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("backend", "frontend", "worker", "db", "cache")
@@ -218,12 +219,27 @@ def deploy_env(
     }
 
 
-def new_namespace(cluster: Any) -> str:
-    """A fresh test namespace with its default ServiceAccount."""
+# The registry pull Secret every pod names (k8s/base): the deploy's pull-secrets guard
+# refuses a namespace without it, so a test namespace gets it as a cluster admin creates it
+# (docs/deploy-runbook.md, "Registry credentials in the cluster"). kwok never pulls, so its
+# content only has to be a valid docker config.
+PULL_SECRET = "peripheral-registry"
+
+
+def new_namespace(cluster: Any, *, pull_secret: bool = True) -> str:
+    """A fresh test namespace with its default ServiceAccount and the registry pull Secret."""
     name = f"periphtest-{secrets.token_hex(4)}"
     cluster.kubectl("create", "namespace", name)
     cluster.kubectl("wait", "--for=create", "serviceaccount/default", "-n", name, "--timeout=60s")
+    if pull_secret:
+        add_pull_secret(cluster, name)
     return name
+
+
+def add_pull_secret(cluster: Any, namespace: str) -> None:
+    """Create the ``peripheral-registry`` dockerconfigjson Secret in ``namespace``."""
+    doc = pull_secret_document(PULL_SECRET, namespace, "registry.invalid", "kwok", "never-pulls")
+    cluster.kubectl("apply", "-n", namespace, "-f", "-", input=json.dumps(doc))
 
 
 def drop_namespace(cluster: Any, name: str) -> None:

@@ -48,10 +48,24 @@ def test_a_present_pull_secret_passes() -> None:
 
 
 def test_a_missing_pull_secret_refuses_naming_it_its_readers_and_the_fix() -> None:
+    kube = FakeKube({"peripheral-demo"})  # the namespace exists, the Secret does not
+    result = pull_secret_guard(kube, [_deployment("backend", "peripheral-registry")])
+    assert not result.ok
+    assert result.message == (
+        "namespace peripheral-demo lacks pull Secret(s) peripheral-registry "
+        "(named by Deployment/backend)"
+    )
+    assert result.hint and "kubectl -n peripheral-demo create secret generic" in result.hint
+    assert "kubernetes.io/dockerconfigjson" in result.hint
+
+
+def test_a_namespace_that_does_not_exist_yet_says_to_create_it_before_the_secret() -> None:
     result = pull_secret_guard(FakeKube(set()), [_deployment("backend", "peripheral-registry")])
     assert not result.ok
+    assert "namespace peripheral-demo does not exist yet" in result.message
     assert "peripheral-registry (named by Deployment/backend)" in result.message
-    assert result.hint and "kubernetes.io/dockerconfigjson" in result.hint
+    hint = result.hint or ""
+    assert hint.index("k8s/overlays/<env>/persistent") < hint.index("create secret generic")
 
 
 def test_an_unreachable_cluster_counts_as_missing_not_as_present() -> None:

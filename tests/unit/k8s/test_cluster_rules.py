@@ -272,7 +272,7 @@ def test_only_backend_and_worker_reach_cache(overlays: dict[str, list[Doc]], env
     assert _ports(rule) == {6379}
 
 
-def test_only_the_ingress_controller_reaches_frontend_and_the_backend_api(
+def test_only_the_ingress_controller_reaches_frontend_and_it_and_the_frontend_the_api(
     overlays: dict[str, list[Doc]], env: str
 ) -> None:
     (frontend,) = _policy(overlays[env], "frontend")["ingress"]
@@ -282,9 +282,27 @@ def test_only_the_ingress_controller_reaches_frontend_and_the_backend_api(
         {3000},
     )
     backend = _policy(overlays[env], "backend")["ingress"]
-    by_port = {port: _from_namespaces(rule) for rule in backend for port in _ports(rule)}
-    assert by_port == {5058: {"ingress-nginx"}, 9091: {"monitoring"}}
-    assert all(_from_pods(rule) == set() for rule in backend)
+    by_port = {
+        port: (_from_namespaces(rule), _from_pods(rule))
+        for rule in backend
+        for port in _ports(rule)
+    }
+    assert by_port == {5058: ({"ingress-nginx"}, {"frontend"}), 9091: ({"monitoring"}, set())}
+
+
+def test_the_api_server_proxy_reaches_what_verify_checks_from_ip_blocks_only(
+    overlays: dict[str, list[Doc]], env: str
+) -> None:
+    """periph verify goes through the API server's proxy: its source is an address."""
+    policy = _policy(overlays[env], "apiserver-proxy")
+    (selector,) = policy["podSelector"]["matchExpressions"]
+    assert (selector["key"], set(selector["values"])) == (
+        "app.kubernetes.io/name",
+        {"backend", "frontend"},
+    )
+    (rule,) = policy["ingress"]
+    assert _ports(rule) == {5058, 9091, 3000}
+    assert rule["from"] and all(set(peer) == {"ipBlock"} for peer in rule["from"])
 
 
 def test_every_network_policy_selects_pods_that_exist(
