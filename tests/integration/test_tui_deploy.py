@@ -45,6 +45,11 @@ async def until(pilot, condition, timeout: float = 180.0, what: str = "condition
         await pilot.pause(0.1)
 
 
+async def shows(app: PeriphApp, pilot, text: str, timeout: float = 30.0) -> None:
+    """Let the app run until ``text`` is on the screen (the assertion of a key's effect)."""
+    await until(pilot, lambda: text in screen_text(app), timeout, what=repr(text))
+
+
 def state(app: PeriphApp) -> Any:
     return app.deploy_session.state
 
@@ -55,19 +60,26 @@ async def open_deploy(app: PeriphApp, pilot) -> None:
     await until(pilot, lambda: state(app).history_loaded, what="the history")
 
 
+def began_and_ended(app: PeriphApp) -> Any:
+    """A condition true once an operation started after this call has ended (each start
+    gives the state a new ``steps`` list), so a wait cannot pass before it began."""
+    before = state(app).steps
+    return lambda: state(app).steps is not before and not state(app).running
+
+
 async def check(app: PeriphApp, pilot) -> None:
+    done = began_and_ended(app)
     await pilot.press("c")
-    await pilot.pause(0.2)
-    await until(pilot, lambda: not state(app).running, what="the guards")
+    await until(pilot, done, what="the guards")
 
 
 async def deploy_by_keys(app: PeriphApp, pilot, confirm: tuple[str, ...] = ("enter",)) -> None:
     await check(app, pilot)
     await pilot.press("D")
     await pilot.pause(0.3)
+    done = began_and_ended(app)
     await pilot.press(*confirm)
-    await pilot.pause(0.3)
-    await until(pilot, lambda: not state(app).running, timeout=240, what="the deploy")
+    await until(pilot, done, timeout=240, what="the deploy")
     await pilot.pause(0.5)
 
 
@@ -162,8 +174,7 @@ async def test_a_failing_guard_and_a_prod_deploy_without_its_typed_name_are_refu
         await check(app, pilot)
         assert "✗ clean-tree" in screen_text(app)
         await pilot.press("D")
-        await pilot.pause(0.3)
-        assert "deploy refused — guard failed: clean-tree" in screen_text(app)
+        await shows(app, pilot, "deploy refused — guard failed: clean-tree")
     prod_ns = new_namespace(kube_cluster)
     try:
         prod = make_project(tmp_path / "prod", "prod", prod_ns, kube_cluster.context, images,
@@ -176,11 +187,9 @@ async def test_a_failing_guard_and_a_prod_deploy_without_its_typed_name_are_refu
             assert "PRODUCTION — prod" in screen_text(app)
             await check(app, pilot)
             await pilot.press("D")
-            await pilot.pause(0.3)
-            assert "Type the environment's name (prod)" in screen_text(app)
+            await shows(app, pilot, "Type the environment's name (prod)")
             await pilot.press(*"yes", "enter")
-            await pilot.pause(0.3)
-            assert "prod: deploy refused — prod not confirmed" in screen_text(app)
+            await shows(app, pilot, "prod: deploy refused — prod not confirmed")
             assert state(app).history == []
         deployments = kube_cluster.kubectl("get", "deployments", "-n", prod_ns, "-o", "name")
         assert deployments.stdout.strip() == ""
