@@ -29,7 +29,6 @@ from pathlib import Path
 
 from periph_env.deploy import (
     guards,
-    history,
     history_store,
     manifests,
     rollback,
@@ -51,7 +50,7 @@ from periph_env.deploy.lock import peek
 from periph_env.deploy.manifests import Obj
 from periph_env.deploy.migrate import run_migration
 from periph_env.deploy.runs import Ending, OperationRun, Work
-from periph_env.deploy.session import git_info, watch
+from periph_env.deploy.session import Session, new_record, rollout_timeout, watch
 from periph_env.deploy.sources import SecretSource, pinned_images
 from periph_env.deploy.summary import image_changes, object_changes
 from periph_env.deploy.target import Target
@@ -63,7 +62,6 @@ PRUNABLE_KINDS = (
     "ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,"
     "poddisruptionbudgets.policy,serviceaccounts,networkpolicies.networking.k8s.io"
 )
-ROLLOUT_MARGIN = 60.0  # seconds past the longest progress deadline before giving up
 
 
 @dataclass
@@ -101,12 +99,7 @@ class Plan:
 
     def rollout_timeout(self) -> float:
         """Longest progressDeadlineSeconds of the Deployments (default 600) plus a margin."""
-        deadlines = [
-            o.get("spec", {}).get("progressDeadlineSeconds", 600)
-            for o in self.stack
-            if o.get("kind") == "Deployment"
-        ]
-        return max(deadlines, default=600) + ROLLOUT_MARGIN
+        return rollout_timeout(o for o in self.stack if o.get("kind") == "Deployment")
 
 
 def _namespace_problems(objs: list[Obj], namespace: str) -> list[str]:
@@ -159,22 +152,24 @@ def plan(
     return result
 
 
-def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
-    """Every guard, each on its own (one failing never hides another)."""
-    target = plan_.target
-    branch = guards.git(target.root, "rev-parse", "--abbrev-ref", "HEAD")
-    branch = "" if branch == "HEAD" else branch
+def run_guards(plan_: Plan, session: Session, options: Options) -> list[GuardResult]:
+    """Every guard, each on its own (one failing never hides another), side by side."""
+    target, kube = plan_.target, session.kube
     rendered_images = [
         c.get("image", "") for o in plan_.stack + plan_.migration for c in manifests.containers(o)
     ]
     manifest_ok = not plan_.manifest_problems
-    # The slow guards (kubectl, git, the registry over HTTP) run side by side.
+    # The slow guards (the API server, git, the registry over HTTP) run side by side; git is
+    # read once (``session.git``) for the branch, the clean tree, the lock and the record.
+    git = session.git()
     with ThreadPoolExecutor(max_workers=4) as pool:
         context = pool.submit(guards.safely, "context", lambda: guards.context_guard(target, kube))
         clean = pool.submit(
             guards.safely,
             "clean-tree",
-            lambda: guards.clean_tree_guard(target.root, target.release_dir / "kustomization.yaml"),
+            lambda: guards.clean_tree_guard(
+                target.root, target.release_dir / "kustomization.yaml", git
+            ),
         )
         env_check = pool.submit(
             guards.safely,
@@ -186,7 +181,7 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
         )
     return [
         context.result(),
-        guards.branch_guard(target, branch, options.allow_branch),
+        guards.branch_guard(target, git.branch, options.allow_branch),
         clean.result(),
         env_check.result(),
         GuardResult(
@@ -270,7 +265,7 @@ class DeployRun(OperationRun):
         yield Step("render")
         plan_ = self.plan = plan(target, kube, session.source, session.source_error)
         yield Step("guards")
-        results = run_guards(plan_, kube, options)
+        results = run_guards(plan_, session, options)
         if options.verify:
             results.append(verify_stage.config_guard(target))
         yield from results
@@ -288,27 +283,19 @@ class DeployRun(OperationRun):
             if busy:
                 yield Note(f"{busy}: the change may differ once that is done")
             return Ending("dry-run", "dry run: nothing applied")
-        self.begin_record(plan_, kube)
+        self.begin_record(plan_, session)
         return (yield from self._rollout(plan_, kube, summary))
 
-    def begin_record(self, plan_: Plan, kube: Kube) -> None:
+    def begin_record(self, plan_: Plan, session: Session) -> None:
         """Write the "running" record (with the Namespace and claims, in one apply)."""
-        target = plan_.target
-        existing = history_store.records(kube, target.name)
-        sha, branch = git_info(target.root)
+        kube = session.kube
         self.before = rollback.revisions(kube, plan_.deployments)
-        record = history.Record(
-            environment=target.name,
-            revision=history.next_revision(existing),
-            action="deploy",
-            status=history.RUNNING,
-            user=history_store.who(),
-            started=history_store.now(),
-            git_sha=sha,
-            git_branch=branch,
-            images=pinned_images(target),
-            previous={name: self.before.get(name, 0) for name in plan_.deployments},
+        record, existing = new_record(
+            session,
+            "deploy",
+            {name: self.before.get(name, 0) for name in plan_.deployments},
             holder=self.lock.identity if self.lock is not None else "",
+            images=pinned_images(plan_.target),
         )
         # The Namespace and the claims first (their own kustomization, never pruned; an
         # overlay that still renders its Namespace works too), then the "running" record:
