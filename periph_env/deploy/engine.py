@@ -58,9 +58,16 @@ from periph_env.errors import PeriphError
 
 # Kinds listed when looking for objects periph applied earlier that the render dropped.
 PRUNABLE_KINDS = (
-    "deployments.apps,statefulsets.apps,services,configmaps,cronjobs.batch,"
-    "ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,"
-    "poddisruptionbudgets.policy,serviceaccounts,networkpolicies.networking.k8s.io"
+    "Deployment",
+    "StatefulSet",
+    "Service",
+    "ConfigMap",
+    "CronJob",
+    "Ingress",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "NetworkPolicy",
 )
 
 
@@ -196,40 +203,33 @@ def run_guards(plan_: Plan, session: Session, options: Options) -> list[GuardRes
     ]
 
 
-def _namespace_exists(kube: Kube) -> bool:
-    proc = kube.run("get", "namespace", kube.namespace, "-o", "name", check=False, namespaced=False)
-    return proc.returncode == 0
+def _live(kube: Kube, obj: Obj) -> Obj | None:
+    meta = obj.get("metadata") or {}
+    return kube.get(obj["kind"], meta["name"], api_version=obj.get("apiVersion", ""))
 
 
 def summarize(plan_: Plan, kube: Kube) -> Summary:
-    """Images old -> new and objects added / changed / removed (server-side dry-run)."""
+    """Images old -> new and objects added / changed / removed: the live objects, one
+    server-side dry-run apply of the whole set (``dryRun=All``) and the labelled objects the
+    render no longer has, all read through the client side by side (no process)."""
     desired = plan_.persistent + plan_.stack + plan_.secrets
     selector = f"{manifests.MANAGED_BY}=periph,{manifests.ENV_LABEL}={plan_.target.name}"
-    # Three independent reads of the cluster, side by side (each is a kubectl process).
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        live_f = pool.submit(
-            kube.items, "get", "--ignore-not-found", "-f", "-", input=_dump(desired)
-        )
-        dry_f = pool.submit(kube.apply, desired, dry_run=True)
-        removable_f = pool.submit(kube.items, "get", PRUNABLE_KINDS, "-l", selector)
-    live = live_f.result()
-    renders_namespace = any(o.get("kind") == "Namespace" for o in desired)
-    namespace_live = any(o.get("kind") == "Namespace" for o in live)
-    dry: list[Obj] = []
-    removable: list[Obj] = []
-    if namespace_live or (not renders_namespace and _namespace_exists(kube)):
-        dry = dry_f.result()
-        migration_keys = {manifests.key(o) for o in plan_.migration}
-        removable = [o for o in removable_f.result() if manifests.key(o) not in migration_keys]
-    # else: a new namespace; the dry-run could not run there and everything is "added".
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        live_f = [pool.submit(_live, kube, o) for o in desired]
+        removable_f = [pool.submit(kube.list, kind, selector) for kind in PRUNABLE_KINDS]
+        namespace_f = pool.submit(kube.get, "Namespace", kube.namespace)
+        live = [o for o in (f.result() for f in live_f) if o is not None]
+        dry: list[Obj] = []
+        removable: list[Obj] = []
+        if namespace_f.result() is not None:
+            # The dry run needs the namespace: a new one makes everything "added" anyway.
+            dry = kube.apply(desired, dry_run=True)
+            migration_keys = {manifests.key(o) for o in plan_.migration}
+            removable = [
+                o for f in removable_f for o in f.result() if manifests.key(o) not in migration_keys
+            ]
     changes = object_changes(desired, dry, live, plan_.target.name, removable)
     return Summary(tuple(image_changes(plan_.stack, live)), tuple(changes))
-
-
-def _dump(objs: list[Obj]) -> str:
-    from periph_env.deploy.kube import dump
-
-    return dump(objs)
 
 
 def _warm_up(kube: Kube) -> None:
@@ -403,6 +403,6 @@ def _roll_back(
 def _prune(kube: Kube, summary: Summary) -> Iterator[Event]:
     removed = [c for c in summary.objects if c.action == "removed"]
     for change in removed:
-        kube.run("delete", f"{change.kind}/{change.name}", "--ignore-not-found")
+        kube.delete(change.kind, change.name)
     if removed:
         yield Note("pruned " + ", ".join(f"{c.kind}/{c.name}" for c in removed))

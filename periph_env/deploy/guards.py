@@ -17,6 +17,7 @@ from periph_env.common.process import run
 from periph_env.deploy import registry
 from periph_env.deploy.events import GuardResult
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.kube_reach import ClusterUnreachable
 from periph_env.deploy.sources import SecretSource
 from periph_env.deploy.target import Target
 from periph_env.errors import PeriphError
@@ -77,14 +78,12 @@ def context_guard(target: Target, kube: Kube) -> GuardResult:
             f"(current-context is {current or 'unset'}; periph never uses it)",
             hint=f"set [environments.{target.name}] context in periph.toml, or {var}",
         )
-    proc = kube.run("version", "--request-timeout=10s", "-o", "json", check=False, namespaced=False)
-    if proc.returncode != 0:
-        return GuardResult(
-            "context",
-            False,
-            f"{kube.endpoint.describe()} did not answer `kubectl version`",
-            hint=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else None,
-        )
+    try:
+        kube.version()  # through the client: no kubectl process
+    except ClusterUnreachable:
+        raise  # one clear failure naming the endpoint, as every other request's
+    except PeriphError as exc:  # an error status (401, 403): the context is not usable
+        return GuardResult("context", False, exc.message, hint=exc.hint)
     return GuardResult("context", True, f"kube context {target.context}")
 
 

@@ -8,8 +8,8 @@ and write again only if it is still this run's record). No record is overwritten
 
 from __future__ import annotations
 
+import contextlib
 import getpass
-import json
 import os
 import socket
 from datetime import UTC, datetime
@@ -18,7 +18,7 @@ from typing import Any
 from periph_env.deploy import history as h
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.lock import api_failure, api_json, holder_now
-from periph_env.errors import EngineError
+from periph_env.errors import EngineError, PeriphError
 
 CREATE_ATTEMPTS = 100  # revisions tried upwards before giving up (each 409 is one taken)
 UPDATE_ATTEMPTS = 5
@@ -48,14 +48,14 @@ def now() -> str:
 
 def records(kube: Kube, environment: str) -> list[h.Record]:
     """Every stored record of ``environment``, newest first (none if the namespace is new)."""
-    proc = kube.run("get", "configmaps", "-l", h.selector(environment), "-o", "json", check=False)
-    if proc.returncode != 0:
-        if "NotFound" in proc.stderr or "not found" in proc.stderr:
-            return []
+    try:
+        items = kube.list("ConfigMap", h.selector(environment))
+    except EngineError as exc:
+        if getattr(exc, "status", None) is None:
+            raise  # the API server is gone: ClusterUnreachable as it is
         raise EngineError(
-            f"cannot read the deploy history in {kube.namespace}: {proc.stderr.strip()[-300:]}"
-        )
-    items = json.loads(proc.stdout).get("items", [])
+            f"cannot read the deploy history in {kube.namespace}: {exc.message}", hint=exc.hint
+        ) from None
     found = h.ordered(items)
     versions = {
         (cm.get("metadata") or {}).get("name"): (cm.get("metadata") or {}).get("resourceVersion")
@@ -183,7 +183,10 @@ def prune(kube: Kube, environment: str) -> None:
     old = h.expired(records(kube, environment))
     if old:
         names = [h.object_name(environment, r.revision) for r in old]
-        kube.run("delete", "configmap", "--ignore-not-found", *names, check=False)
+        for name in names:
+            # Housekeeping: a record left over is deleted by the next deploy's prune.
+            with contextlib.suppress(PeriphError):
+                kube.delete("ConfigMap", name)
 
 
 def mark_interrupted(kube: Kube, existing: list[h.Record]) -> None:

@@ -16,14 +16,12 @@ from periph_env.errors import UsageError
 def deployments(kube: Kube, environment: str) -> list[str]:
     """Deployments periph manages for ``environment`` (else all of the namespace's)."""
     selector = f"{manifests.MANAGED_BY}=periph,{manifests.ENV_LABEL}={environment}"
-    names = [d["metadata"]["name"] for d in kube.items("get", "deployments", "-l", selector)]
-    return names or [d["metadata"]["name"] for d in kube.items("get", "deployments")]
+    names = [d["metadata"]["name"] for d in kube.list("Deployment", selector)]
+    return names or [d["metadata"]["name"] for d in kube.list("Deployment")]
 
 
 def _timeout(kube: Kube, names: list[str]) -> float:
-    return rollout_timeout(
-        d for d in kube.items("get", "deployments") if d["metadata"]["name"] in names
-    )
+    return rollout_timeout(d for d in kube.list("Deployment") if d["metadata"]["name"] in names)
 
 
 class RolloutStatusRun(OperationRun):

@@ -2,7 +2,8 @@
 
 ``undo`` (kubectl's own implementation: the ReplicaSet with that
 ``deployment.kubernetes.io/revision`` becomes the pod template) per Deployment, then the
-rollout is watched like a deploy's.
+rollout is watched like a deploy's. Every read goes through the client (``Kube.list``);
+``kubectl rollout undo`` is the one process, kept because kubectl owns that logic.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from periph_env.errors import UsageError
 
 def revisions(kube: Kube, names: list[str] | None = None) -> dict[str, int]:
     """Current revision of each Deployment (all in the namespace when ``names`` is None)."""
-    deployments = kube.items("get", "deployments")
+    deployments = kube.list("Deployment")
     return {
         d["metadata"]["name"]: v.revision(d)
         for d in deployments
@@ -22,12 +23,19 @@ def revisions(kube: Kube, names: list[str] | None = None) -> dict[str, int]:
     }
 
 
+def _deployment(kube: Kube, name: str) -> dict:
+    dep = kube.get("Deployment", name)
+    if dep is None:
+        raise UsageError(f"deployment {name} does not exist in {kube.namespace}")
+    return dep
+
+
 def available_revisions(kube: Kube, deployment: str) -> list[int]:
     """Revisions a Deployment can return to (its ReplicaSets still kept), oldest first."""
-    dep = kube.json("get", "deployment", deployment)
+    dep = _deployment(kube, deployment)
     uid = dep["metadata"]["uid"]
     found = []
-    for rs in kube.items("get", "replicasets"):
+    for rs in kube.list("ReplicaSet"):
         owners = rs["metadata"].get("ownerReferences") or []
         if any(o.get("uid") == uid for o in owners):
             found.append(v.revision(rs))
@@ -36,7 +44,7 @@ def available_revisions(kube: Kube, deployment: str) -> list[int]:
 
 def previous_revision(kube: Kube, deployment: str) -> int | None:
     """The revision before the current one, if its ReplicaSet is still kept."""
-    current = v.revision(kube.json("get", "deployment", deployment))
+    current = v.revision(_deployment(kube, deployment))
     older = [r for r in available_revisions(kube, deployment) if r < current]
     return older[-1] if older else None
 
@@ -53,9 +61,9 @@ def undo(kube: Kube, deployment: str, to_revision: int) -> None:
 
 def template_hashes(kube: Kube, names: list[str]) -> dict[str, str]:
     """Each Deployment's current pod-template-hash (its current ReplicaSet's)."""
-    deployments = {d["metadata"]["name"]: d for d in kube.items("get", "deployments")}
+    deployments = {d["metadata"]["name"]: d for d in kube.list("Deployment")}
     out: dict[str, str] = {}
-    for rs in kube.items("get", "replicasets"):
+    for rs in kube.list("ReplicaSet"):
         owners = [o.get("name") for o in rs["metadata"].get("ownerReferences") or []]
         for name in names:
             dep = deployments.get(name)
@@ -66,7 +74,7 @@ def template_hashes(kube: Kube, names: list[str]) -> dict[str, str]:
 
 def revision_of_template(kube: Kube, deployment: str, template_hash: str) -> int | None:
     """The revision a Deployment's ReplicaSet with ``template_hash`` has now, if kept."""
-    for rs in kube.items("get", "replicasets", "-l", f"pod-template-hash={template_hash}"):
+    for rs in kube.list("ReplicaSet", f"pod-template-hash={template_hash}"):
         owners = [o.get("name") for o in rs["metadata"].get("ownerReferences") or []]
         if deployment in owners:
             return v.revision(rs)
