@@ -203,6 +203,32 @@ def end_to_end(cluster, reg, images, env: dict[str, str], runs: int) -> dict[str
     return results
 
 
+def processes(cluster, images, env: dict[str, str]) -> list[str]:
+    """The programs one successful first deploy starts (strace's successful execve calls,
+    the Python interpreter itself left out): kubectl kustomize x3, git, ... by name."""
+    with tempfile.TemporaryDirectory(prefix="periph-bench-") as tmp:
+        ns = new_namespace(cluster)
+        try:
+            root = make_project(Path(tmp), "demo", ns, cluster.context, images, "<webhook>")
+            trace = Path(tmp) / "trace"
+            argv = ["strace", "-f", "-qq", "-e", "trace=execve", "-s", "200", "-o", str(trace),
+                    sys.executable, "-m", "periph_env", "deploy", "demo"]  # fmt: skip
+            proc = subprocess.run(
+                argv, cwd=root, env={**os.environ, **env}, capture_output=True, text=True
+            )
+            if proc.returncode != 0:
+                raise SystemExit(proc.stdout + proc.stderr)
+            started = []
+            for line in trace.read_text().splitlines():
+                if "execve(" not in line or not line.rstrip().endswith("= 0"):
+                    continue
+                args = line.split("[", 1)[1].split("]", 1)[0].replace('"', "").split(", ")
+                started.append(" ".join(Path(args[0]).name.split() + args[1:3]))
+            return started[1:]  # the first is periph's own interpreter
+        finally:
+            drop_namespace(cluster, ns)
+
+
 def render(latency: dict[str, list[float]], e2e: dict[str, list[float]], runs: int) -> str:
     med = statistics.median
     lines = [

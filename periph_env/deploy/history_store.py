@@ -13,6 +13,7 @@ import getpass
 import os
 import socket
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from periph_env.deploy import history as h
@@ -26,12 +27,10 @@ UPDATE_ATTEMPTS = 5
 
 def who() -> str:
     """Who deploys: the CI actor, else git's user.email, else user@host."""
-    from periph_env.common.process import run
-
     for var in ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "PERIPH_DEPLOYER"):
         if os.environ.get(var):
             return os.environ[var]
-    email = run(["git", "config", "user.email"], check=False).stdout.strip()
+    email = git_email()
     if email:
         return email
     try:
@@ -39,6 +38,45 @@ def who() -> str:
     except (KeyError, OSError):
         user = "unknown"
     return f"{user}@{socket.gethostname()}"
+
+
+def git_email() -> str:
+    """git's ``user.email`` as ``git config user.email`` says it (in the current directory),
+    read from the config files themselves: a deploy starts no process for a label. A config
+    with ``include`` lines (which this reader does not follow) is asked of git itself."""
+    files = [Path("/etc/gitconfig")]
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    files += [Path(xdg) / "git" / "config", Path.home() / ".gitconfig"]
+    for parent in (Path.cwd(), *Path.cwd().parents):
+        if (parent / ".git").is_dir():
+            files.append(parent / ".git" / "config")
+            break
+        if (parent / ".git").exists():  # a worktree or submodule: git knows where its config is
+            return _ask_git()
+    found = ""
+    for path in files:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        section = ""
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+            if line.startswith("["):
+                section = line.strip("[]").strip().lower()
+                if section.startswith("include"):
+                    return _ask_git()
+            elif section == "user" and "=" in line:
+                key, value = (part.strip() for part in line.split("=", 1))
+                if key.lower() == "email":
+                    found = value.strip('"')
+    return found
+
+
+def _ask_git() -> str:
+    from periph_env.common.process import run
+
+    return run(["git", "config", "user.email"], check=False).stdout.strip()
 
 
 def now() -> str:
