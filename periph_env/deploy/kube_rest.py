@@ -10,7 +10,7 @@ on the ``Kube``, so any kind the manifests render (a CRD's too) is reached the s
 Server-side apply is kubectl's: ``PATCH`` with ``application/apply-patch+yaml`` as field
 manager ``periph``. kubectl forces only when told to (``--force-conflicts``); periph
 forces only over the managers its own work leaves behind (``OWN_MANAGERS``: the
-controller that scales for an HPA, ``kubectl rollout undo`` of a rollback, an earlier
+controller that scales for an HPA, a rollback's ``periph-rollback``, an earlier
 client-side ``kubectl apply``). A field another manager set (someone's ``kubectl edit``,
 another tool) is a conflict: ``ApplyConflict`` names the object, the field and the manager,
 and nothing of that object is changed.
@@ -38,7 +38,8 @@ APPLY_PATCH = "application/apply-patch+yaml"
 OWN_MANAGERS = frozenset(
     {
         FIELD_MANAGER,
-        "kubectl-rollout",  # `kubectl rollout undo` (periph rollback, --auto-rollback)
+        "periph-rollback",  # periph rollback and --auto-rollback (rollback.undo)
+        "kubectl-rollout",  # a `kubectl rollout undo` by hand (older kubectl)
         "kubectl-client-side-apply",  # an environment first applied by hand
         "kube-controller-manager",  # the HPA's replica count
         "before-first-apply",
@@ -127,7 +128,7 @@ class Rest:
             headers["Content-Type"] = content_type
             # The REST layer serializes a JSON body itself; any other type goes as text
             # (JSON is YAML: the apply patch is sent as JSON).
-            payload = body if content_type == "application/json" else json.dumps(body)
+            payload = body if content_type.endswith("json") else json.dumps(body)
         response = api.call_api(method, url, header_params=headers, body=payload)
         data = response.read()
         if response.status >= 400:

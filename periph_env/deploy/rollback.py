@@ -1,12 +1,13 @@
 """Returning Deployments to an earlier revision, as ``kubectl rollout undo`` does.
 
-``undo`` (kubectl's own implementation: the ReplicaSet with that
+``undo`` (kubectl's rules, done here: the ReplicaSet with that
 ``deployment.kubernetes.io/revision`` becomes the pod template) per Deployment, then the
-rollout is watched like a deploy's. Every read goes through the client (``Kube.list``);
-``kubectl rollout undo`` is the one process, kept because kubectl owns that logic.
+rollout is watched like a deploy's. Everything goes through the client: no process.
 """
 
 from __future__ import annotations
+
+import copy
 
 from periph_env.deploy import verdict as v
 from periph_env.deploy.kube import Kube
@@ -49,14 +50,55 @@ def previous_revision(kube: Kube, deployment: str) -> int | None:
     return older[-1] if older else None
 
 
+# Annotations of a ReplicaSet that are the controller's bookkeeping, not the template's
+# (kubectl's annotationsToSkip): never copied back onto the Deployment.
+SKIPPED_ANNOTATIONS = frozenset(
+    {
+        "kubectl.kubernetes.io/last-applied-configuration",
+        "deployment.kubernetes.io/revision",
+        "deployment.kubernetes.io/revision-history",
+        "deployment.kubernetes.io/desired-replicas",
+        "deployment.kubernetes.io/max-replicas",
+        "deprecated.deployment.rollback.to",
+    }
+)
+ROLLBACK_MANAGER = "periph-rollback"  # the field manager a deploy then takes over from
+
+
 def undo(kube: Kube, deployment: str, to_revision: int) -> None:
-    """Return ``deployment`` to ``to_revision``; UsageError when that revision is gone."""
-    if to_revision not in available_revisions(kube, deployment):
+    """Return ``deployment`` to ``to_revision`` as ``kubectl rollout undo`` does (that
+    ReplicaSet's pod template and annotations, one JSON patch), through the client as field
+    manager ``periph-rollback``; UsageError when that revision is gone."""
+    dep = _deployment(kube, deployment)
+    uid = dep["metadata"]["uid"]
+    kept = [
+        rs
+        for rs in kube.list("ReplicaSet")
+        if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
+        and v.revision(rs) == to_revision
+    ]
+    if not kept:
         raise UsageError(
             f"deployment {deployment} has no revision {to_revision} any more",
             hint="revisionHistoryLimit keeps only the newest ReplicaSets; see periph history",
         )
-    kube.run("rollout", "undo", f"deployment/{deployment}", f"--to-revision={to_revision}")
+    template = copy.deepcopy(kept[0]["spec"]["template"])
+    (template.get("metadata") or {}).get("labels", {}).pop("pod-template-hash", None)
+    annotations = dict(dep["metadata"].get("annotations") or {})
+    for key, value in (kept[0]["metadata"].get("annotations") or {}).items():
+        if key not in SKIPPED_ANNOTATIONS:
+            annotations[key] = value
+    patch = [
+        {"op": "replace", "path": "/spec/template", "value": template},
+        {"op": "add", "path": "/metadata/annotations", "value": annotations},  # add: may be unset
+    ]
+    kube.rest.request(
+        "PATCH",
+        kube.rest.path("apps/v1", "Deployment", deployment),
+        {"fieldManager": ROLLBACK_MANAGER},
+        patch,
+        "application/json-patch+json",
+    )
 
 
 def template_hashes(kube: Kube, names: list[str]) -> dict[str, str]:
