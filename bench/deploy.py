@@ -219,11 +219,24 @@ def processes(cluster, images, env: dict[str, str]) -> list[str]:
             )
             if proc.returncode != 0:
                 raise SystemExit(proc.stdout + proc.stderr)
-            started = []
+            # With -f, an execve racing another thread's is split into "<unfinished ...>"
+            # and "<... execve resumed> = 0" lines: join them by pid.
+            started, pending = [], {}
             for line in trace.read_text().splitlines():
-                if "execve(" not in line or not line.rstrip().endswith("= 0"):
+                pid, _, rest = line.partition(" ")
+                rest = rest.lstrip()
+                if rest.startswith("execve(") and rest.endswith("<unfinished ...>"):
+                    pending[pid] = rest
                     continue
-                args = line.split("[", 1)[1].split("]", 1)[0].replace('"', "").split(", ")
+                if rest.startswith("<... execve resumed>"):
+                    call, done = pending.pop(pid, ""), rest
+                elif rest.startswith("execve("):
+                    call, done = rest, rest
+                else:
+                    continue
+                if not call or not done.rstrip().endswith("= 0"):
+                    continue  # a PATH lookup that missed (ENOENT), not a process started
+                args = call.split("[", 1)[1].split("]", 1)[0].replace('"', "").split(", ")
                 words = [Path(args[0]).name, *args[1:]]
                 started.append(" ".join(w for w in words if not w.startswith("/"))[:80])
             return started[1:]  # the first is periph's own interpreter
