@@ -295,6 +295,12 @@ def render(
         "registry digests over HTTP), a server-side dry-run summary, migrations before the",
         "Deployments, and the history record. The manual sequence's Secret is created with",
         "`--from-env-file` (which keeps quotes: periph's is right, see docs/k8s.md).",
+        "Where periph's time still goes (issue 22, one profiled run on the loaded machine): the",
+        "three `kubectl kustomize` renders (in parallel), the scrypt hashes that stamp Secret",
+        "changes on the pod templates (~0.3 s each, five), importing the kubernetes client",
+        "and its API classes (loaded while kustomize runs), the migration Job, Python start-up.",
+        "Every read, the dry run, the apply, the history and the rollback's undo go through",
+        "the client: no kubectl process besides kustomize.",
     ]
     if started is not None:
         lines += [
