@@ -360,18 +360,12 @@ def _printable(text: str) -> str:
 
 def env_logs(args: argparse.Namespace) -> int:
     """``periph logs --env demo|prod [SERVICE...] [-f]``: every replica, following new pods."""
-    from periph_env.deploy.kube import Kube
     from periph_env.deploy.logs import follow, tail
-    from periph_env.deploy.sources import read_source
+    from periph_env.deploy.session import kube_for
     from periph_env.deploy.target import resolve
-    from periph_env.errors import PeriphError
 
     target = resolve(_root(), args.env)
-    try:
-        secrets = read_source(target).secret_values()
-    except PeriphError:
-        secrets = []
-    kube = Kube(target.context, target.namespace, secrets)
+    kube = kube_for(target)
     services = list(getattr(args, "services", None) or [])
     if getattr(args, "follow", False):
         import threading

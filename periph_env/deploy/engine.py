@@ -29,7 +29,6 @@ from pathlib import Path
 
 from periph_env.deploy import (
     guards,
-    history,
     history_store,
     manifests,
     pull_secrets,
@@ -52,7 +51,7 @@ from periph_env.deploy.lock import peek
 from periph_env.deploy.manifests import Obj
 from periph_env.deploy.migrate import run_migration
 from periph_env.deploy.runs import Ending, OperationRun, Work
-from periph_env.deploy.session import git_info, watch
+from periph_env.deploy.session import Session, new_record, rollout_timeout, watch
 from periph_env.deploy.sources import SecretSource, pinned_images
 from periph_env.deploy.summary import image_changes, object_changes
 from periph_env.deploy.target import Target
@@ -60,11 +59,17 @@ from periph_env.errors import PeriphError
 
 # Kinds listed when looking for objects periph applied earlier that the render dropped.
 PRUNABLE_KINDS = (
-    "deployments.apps,statefulsets.apps,services,configmaps,cronjobs.batch,"
-    "ingresses.networking.k8s.io,horizontalpodautoscalers.autoscaling,"
-    "poddisruptionbudgets.policy,serviceaccounts,networkpolicies.networking.k8s.io"
+    "Deployment",
+    "StatefulSet",
+    "Service",
+    "ConfigMap",
+    "CronJob",
+    "Ingress",
+    "HorizontalPodAutoscaler",
+    "PodDisruptionBudget",
+    "ServiceAccount",
+    "NetworkPolicy",
 )
-ROLLOUT_MARGIN = 60.0  # seconds past the longest progress deadline before giving up
 
 
 @dataclass
@@ -102,12 +107,7 @@ class Plan:
 
     def rollout_timeout(self) -> float:
         """Longest progressDeadlineSeconds of the Deployments (default 600) plus a margin."""
-        deadlines = [
-            o.get("spec", {}).get("progressDeadlineSeconds", 600)
-            for o in self.stack
-            if o.get("kind") == "Deployment"
-        ]
-        return max(deadlines, default=600) + ROLLOUT_MARGIN
+        return rollout_timeout(o for o in self.stack if o.get("kind") == "Deployment")
 
 
 def _namespace_problems(objs: list[Obj], namespace: str) -> list[str]:
@@ -160,16 +160,16 @@ def plan(
     return result
 
 
-def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
-    """Every guard, each on its own (one failing never hides another)."""
-    target = plan_.target
-    branch = guards.git(target.root, "rev-parse", "--abbrev-ref", "HEAD")
-    branch = "" if branch == "HEAD" else branch
+def run_guards(plan_: Plan, session: Session, options: Options) -> list[GuardResult]:
+    """Every guard, each on its own (one failing never hides another), side by side."""
+    target, kube = plan_.target, session.kube
     rendered_images = [
         c.get("image", "") for o in plan_.stack + plan_.migration for c in manifests.containers(o)
     ]
     manifest_ok = not plan_.manifest_problems
-    # The slow guards (kubectl, git, the registry over HTTP) run side by side.
+    # The slow guards (the API server, git, the registry over HTTP) run side by side; git is
+    # read once (``session.git``) for the branch, the clean tree, the lock and the record.
+    git = session.git()
     with ThreadPoolExecutor(max_workers=5) as pool:
         context = pool.submit(guards.safely, "context", lambda: guards.context_guard(target, kube))
         # Every pod names the registry pull Secret: without it all of them would sit in
@@ -182,7 +182,9 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
         clean = pool.submit(
             guards.safely,
             "clean-tree",
-            lambda: guards.clean_tree_guard(target.root, target.release_dir / "kustomization.yaml"),
+            lambda: guards.clean_tree_guard(
+                target.root, target.release_dir / "kustomization.yaml", git
+            ),
         )
         env_check = pool.submit(
             guards.safely,
@@ -194,7 +196,7 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
         )
     return [
         context.result(),
-        guards.branch_guard(target, branch, options.allow_branch),
+        guards.branch_guard(target, git.branch, options.allow_branch),
         clean.result(),
         env_check.result(),
         GuardResult(
@@ -210,45 +212,52 @@ def run_guards(plan_: Plan, kube: Kube, options: Options) -> list[GuardResult]:
     ]
 
 
-def _namespace_exists(kube: Kube) -> bool:
-    proc = kube.run("get", "namespace", kube.namespace, "-o", "name", check=False, namespaced=False)
-    return proc.returncode == 0
+def _live(kube: Kube, obj: Obj) -> Obj | None:
+    meta = obj.get("metadata") or {}
+    return kube.get(obj["kind"], meta["name"], api_version=obj.get("apiVersion", ""))
 
 
 def summarize(plan_: Plan, kube: Kube) -> Summary:
-    """Images old -> new and objects added / changed / removed (server-side dry-run)."""
+    """Images old -> new and objects added / changed / removed: the live objects, one
+    server-side dry-run apply of the whole set (``dryRun=All``) and the labelled objects the
+    render no longer has, all read through the client side by side (no process)."""
     desired = plan_.persistent + plan_.stack + plan_.secrets
     selector = f"{manifests.MANAGED_BY}=periph,{manifests.ENV_LABEL}={plan_.target.name}"
-    # Three independent reads of the cluster, side by side (each is a kubectl process).
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        live_f = pool.submit(
-            kube.items, "get", "--ignore-not-found", "-f", "-", input=_dump(desired)
-        )
-        dry_f = pool.submit(kube.apply, desired, dry_run=True)
-        removable_f = pool.submit(kube.items, "get", PRUNABLE_KINDS, "-l", selector)
-    live = live_f.result()
-    renders_namespace = any(o.get("kind") == "Namespace" for o in desired)
-    namespace_live = any(o.get("kind") == "Namespace" for o in live)
-    dry: list[Obj] = []
-    removable: list[Obj] = []
-    if namespace_live or (not renders_namespace and _namespace_exists(kube)):
-        dry = dry_f.result()
-        migration_keys = {manifests.key(o) for o in plan_.migration}
-        removable = [o for o in removable_f.result() if manifests.key(o) not in migration_keys]
-    # else: a new namespace; the dry-run could not run there and everything is "added".
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        live_f = [pool.submit(_live, kube, o) for o in desired]
+        removable_f = [pool.submit(kube.list, kind, selector) for kind in PRUNABLE_KINDS]
+        namespace_f = pool.submit(kube.get, "Namespace", kube.namespace)
+        live = [o for o in (f.result() for f in live_f) if o is not None]
+        dry: list[Obj] = []
+        removable: list[Obj] = []
+        if namespace_f.result() is not None:
+            # The dry run needs the namespace: a new one makes everything "added" anyway.
+            dry = kube.apply(desired, dry_run=True)
+            migration_keys = {manifests.key(o) for o in plan_.migration}
+            removable = [
+                o for f in removable_f for o in f.result() if manifests.key(o) not in migration_keys
+            ]
     changes = object_changes(desired, dry, live, plan_.target.name, removable)
     return Summary(tuple(image_changes(plan_.stack, live)), tuple(changes))
 
 
-def _dump(objs: list[Obj]) -> str:
-    from periph_env.deploy.kube import dump
-
-    return dump(objs)
+# The client's API classes load lazily, ~1.6 s for CoreV1Api alone (its models): load the
+# ones the deploy uses (history, lock, migration, rollout watch) while the renders run.
+WARM_MODULES = (
+    "kubernetes.client.api.core_v1_api",
+    "kubernetes.client.api.apps_v1_api",
+    "kubernetes.client.api.batch_v1_api",
+    "kubernetes.client.api.coordination_v1_api",
+)
 
 
 def _warm_up(kube: Kube) -> None:
+    import importlib
+
     with contextlib.suppress(Exception):
         kube.client()
+        for name in WARM_MODULES:
+            importlib.import_module(name)
 
 
 class DeployRun(OperationRun):
@@ -272,14 +281,14 @@ class DeployRun(OperationRun):
         options = self.options
         session = self.open()
         target, kube = session.target, session.kube
-        # The Python client (0.6 s to import) is needed only from the migration on: load
-        # it while the guards run.
+        # The Python client (0.6 s to import, its API classes more) is needed from the
+        # context guard on: load it while kustomize renders.
         self.thread(_warm_up, kube, name="periph-deploy-warm-up")
 
         yield Step("render")
         plan_ = self.plan = plan(target, kube, session.source, session.source_error)
         yield Step("guards")
-        results = run_guards(plan_, kube, options)
+        results = run_guards(plan_, session, options)
         if options.verify:
             results.append(verify_stage.config_guard(target))
         yield from results
@@ -297,27 +306,19 @@ class DeployRun(OperationRun):
             if busy:
                 yield Note(f"{busy}: the change may differ once that is done")
             return Ending("dry-run", "dry run: nothing applied")
-        self.begin_record(plan_, kube)
+        self.begin_record(plan_, session)
         return (yield from self._rollout(plan_, kube, summary))
 
-    def begin_record(self, plan_: Plan, kube: Kube) -> None:
+    def begin_record(self, plan_: Plan, session: Session) -> None:
         """Write the "running" record (with the Namespace and claims, in one apply)."""
-        target = plan_.target
-        existing = history_store.records(kube, target.name)
-        sha, branch = git_info(target.root)
+        kube = session.kube
         self.before = rollback.revisions(kube, plan_.deployments)
-        record = history.Record(
-            environment=target.name,
-            revision=history.next_revision(existing),
-            action="deploy",
-            status=history.RUNNING,
-            user=history_store.who(),
-            started=history_store.now(),
-            git_sha=sha,
-            git_branch=branch,
-            images=pinned_images(target),
-            previous={name: self.before.get(name, 0) for name in plan_.deployments},
+        record, existing = new_record(
+            session,
+            "deploy",
+            {name: self.before.get(name, 0) for name in plan_.deployments},
             holder=self.lock.identity if self.lock is not None else "",
+            images=pinned_images(plan_.target),
         )
         # The Namespace and the claims first (their own kustomization, never pruned; an
         # overlay that still renders its Namespace works too), then the "running" record:
@@ -425,6 +426,6 @@ def _roll_back(
 def _prune(kube: Kube, summary: Summary) -> Iterator[Event]:
     removed = [c for c in summary.objects if c.action == "removed"]
     for change in removed:
-        kube.run("delete", f"{change.kind}/{change.name}", "--ignore-not-found")
+        kube.delete(change.kind, change.name)
     if removed:
         yield Note("pruned " + ", ".join(f"{c.kind}/{c.name}" for c in removed))

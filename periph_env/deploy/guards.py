@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 from periph_env.common.process import run
 from periph_env.deploy import registry
 from periph_env.deploy.events import GuardResult
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.kube_reach import ClusterUnreachable
 from periph_env.deploy.sources import SecretSource
 from periph_env.deploy.target import Target
 from periph_env.errors import PeriphError
@@ -26,6 +27,43 @@ def git(root: Path, *args: str) -> str:
     """``git -C root ARGS`` stdout, stripped ("" when git fails: not a repository)."""
     proc = run(["git", "-C", str(root), *args], check=False)
     return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+@dataclass(frozen=True)
+class GitState:
+    """What a deploy needs of the work tree, from one ``git status`` process: the commit,
+    the branch ("" when detached) and every uncommitted or untracked path."""
+
+    work_tree: bool
+    sha: str = ""
+    branch: str = ""
+    changed: tuple[str, ...] = ()
+
+
+def read_git(root: Path) -> GitState:
+    """``git status --porcelain=v2 --branch -z`` at ``root``, parsed (one process: the
+    branch guard, the clean-tree guard, the lock and the history record all read it)."""
+    proc = run(["git", "-C", str(root), "status", "--porcelain=v2", "--branch", "-z"], check=False)
+    if proc.returncode != 0:
+        return GitState(False)
+    sha = branch = ""
+    changed: list[str] = []
+    records = iter(r for r in proc.stdout.split("\0") if r)
+    for record in records:
+        if record.startswith("# branch.oid "):
+            sha = record.split(" ", 2)[2]
+            sha = "" if sha == "(initial)" else sha
+        elif record.startswith("# branch.head "):
+            head = record.split(" ", 2)[2]
+            branch = "" if head == "(detached)" else head
+        elif record.startswith(("1 ", "u ")):  # changed (1: 8 fields, u: 10) then the path
+            changed.append(record.split(" ", 8 if record[0] == "1" else 10)[-1])
+        elif record.startswith("2 "):  # renamed or copied: the path, then its source
+            changed.append(record.split(" ", 9)[-1])
+            next(records, None)
+        elif record.startswith("? "):
+            changed.append(record[2:])
+    return GitState(True, sha, branch, tuple(changed))
 
 
 def context_guard(target: Target, kube: Kube) -> GuardResult:
@@ -40,14 +78,12 @@ def context_guard(target: Target, kube: Kube) -> GuardResult:
             f"(current-context is {current or 'unset'}; periph never uses it)",
             hint=f"set [environments.{target.name}] context in periph.toml, or {var}",
         )
-    proc = kube.run("version", "--request-timeout=10s", "-o", "json", check=False, namespaced=False)
-    if proc.returncode != 0:
-        return GuardResult(
-            "context",
-            False,
-            f"{kube.endpoint.describe()} did not answer `kubectl version`",
-            hint=proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else None,
-        )
+    try:
+        kube.version()  # through the client: no kubectl process
+    except ClusterUnreachable:
+        raise  # one clear failure naming the endpoint, as every other request's
+    except PeriphError as exc:  # an error status (401, 403): the context is not usable
+        return GuardResult("context", False, exc.message, hint=exc.hint)
     return GuardResult("context", True, f"kube context {target.context}")
 
 
@@ -70,28 +106,21 @@ def branch_guard(target: Target, branch: str, override: bool) -> GuardResult:
     )
 
 
-def clean_tree_guard(root: Path, pins: Path | None = None) -> GuardResult:
+def clean_tree_guard(
+    root: Path, pins: Path | None = None, state: GitState | None = None
+) -> GuardResult:
     """No uncommitted change, staged or not, and no untracked file (ignored files are fine).
 
     ``pins`` (the environment's release kustomization) may differ: ``periph build --pin``
     writes the digests there right before a deploy (CI does exactly that), and the image
-    guard checks every pinned digest against the registry anyway.
+    guard checks every pinned digest against the registry anyway. ``state``: the work
+    tree as already read (``read_git``), else read here.
     """
-    proc = run(["git", "-C", str(root), "status", "--porcelain", "-z"], check=False)
-    if proc.returncode != 0:
+    state = state if state is not None else read_git(root)
+    if not state.work_tree:
         return GuardResult("clean-tree", False, f"{root} is not a git work tree")
     allowed = str(pins.resolve().relative_to(root.resolve())) if pins is not None else None
-    # -z: "XY path\0" records; a rename adds its source path as one more record.
-    records = [r for r in proc.stdout.split("\0") if r]
-    dirty, skip = [], False
-    for record in records:
-        if skip:
-            skip = False
-            continue
-        status, path = record[:2], record[3:]
-        skip = status[0] in "RC"
-        if path != allowed:
-            dirty.append(path)
+    dirty = [path for path in state.changed if path != allowed]
     if dirty:
         shown = ", ".join(dirty[:5]) + (" ..." if len(dirty) > 5 else "")
         return GuardResult(
@@ -100,7 +129,7 @@ def clean_tree_guard(root: Path, pins: Path | None = None) -> GuardResult:
             f"{len(dirty)} uncommitted change(s): {shown}",
             hint="commit or stash them: a deploy must match a commit",
         )
-    note = " (image pins excepted)" if records else ""
+    note = " (image pins excepted)" if state.changed else ""
     return GuardResult("clean-tree", True, f"work tree clean{note}")
 
 
@@ -170,11 +199,7 @@ def images_guard(rendered: list[str], env: str = "ENV") -> GuardResult:
             problems.append(f"{image}: names no registry")
             continue
         checked.add(f"{repo}@{digest}")
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        answers = pool.map(lambda ref: (ref, registry.manifest_exists(*ref.split("@", 1))), checked)
-        for reference, (ok, why) in sorted(answers):
-            if not ok:
-                problems.append(f"{reference}: {why}")
+    problems += registry.missing(checked)
     if problems:
         return GuardResult(
             "images",

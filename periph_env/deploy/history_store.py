@@ -8,17 +8,18 @@ and write again only if it is still this run's record). No record is overwritten
 
 from __future__ import annotations
 
+import contextlib
 import getpass
-import json
 import os
 import socket
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from periph_env.deploy import history as h
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.lock import api_failure, api_json, holder_now
-from periph_env.errors import EngineError
+from periph_env.errors import EngineError, PeriphError
 
 CREATE_ATTEMPTS = 100  # revisions tried upwards before giving up (each 409 is one taken)
 UPDATE_ATTEMPTS = 5
@@ -26,12 +27,10 @@ UPDATE_ATTEMPTS = 5
 
 def who() -> str:
     """Who deploys: the CI actor, else git's user.email, else user@host."""
-    from periph_env.common.process import run
-
     for var in ("GITHUB_ACTOR", "GITLAB_USER_LOGIN", "PERIPH_DEPLOYER"):
         if os.environ.get(var):
             return os.environ[var]
-    email = run(["git", "config", "user.email"], check=False).stdout.strip()
+    email = git_email()
     if email:
         return email
     try:
@@ -41,6 +40,45 @@ def who() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
+def git_email() -> str:
+    """git's ``user.email`` as ``git config user.email`` says it (in the current directory),
+    read from the config files themselves: a deploy starts no process for a label. A config
+    with ``include`` lines (which this reader does not follow) is asked of git itself."""
+    files = [Path("/etc/gitconfig")]
+    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    files += [Path(xdg) / "git" / "config", Path.home() / ".gitconfig"]
+    for parent in (Path.cwd(), *Path.cwd().parents):
+        if (parent / ".git").is_dir():
+            files.append(parent / ".git" / "config")
+            break
+        if (parent / ".git").exists():  # a worktree or submodule: git knows where its config is
+            return _ask_git()
+    found = ""
+    for path in files:
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        section = ""
+        for raw in text.splitlines():
+            line = raw.split("#", 1)[0].split(";", 1)[0].strip()
+            if line.startswith("["):
+                section = line.strip("[]").strip().lower()
+                if section.startswith("include"):
+                    return _ask_git()
+            elif section == "user" and "=" in line:
+                key, value = (part.strip() for part in line.split("=", 1))
+                if key.lower() == "email":
+                    found = value.strip('"')
+    return found
+
+
+def _ask_git() -> str:
+    from periph_env.common.process import run
+
+    return run(["git", "config", "user.email"], check=False).stdout.strip()
+
+
 def now() -> str:
     """The current time, ISO 8601 in UTC, to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat()
@@ -48,14 +86,14 @@ def now() -> str:
 
 def records(kube: Kube, environment: str) -> list[h.Record]:
     """Every stored record of ``environment``, newest first (none if the namespace is new)."""
-    proc = kube.run("get", "configmaps", "-l", h.selector(environment), "-o", "json", check=False)
-    if proc.returncode != 0:
-        if "NotFound" in proc.stderr or "not found" in proc.stderr:
-            return []
+    try:
+        items = kube.list("ConfigMap", h.selector(environment))
+    except EngineError as exc:
+        if getattr(exc, "status", None) is None:
+            raise  # the API server is gone: ClusterUnreachable as it is
         raise EngineError(
-            f"cannot read the deploy history in {kube.namespace}: {proc.stderr.strip()[-300:]}"
-        )
-    items = json.loads(proc.stdout).get("items", [])
+            f"cannot read the deploy history in {kube.namespace}: {exc.message}", hint=exc.hint
+        ) from None
     found = h.ordered(items)
     versions = {
         (cm.get("metadata") or {}).get("name"): (cm.get("metadata") or {}).get("resourceVersion")
@@ -183,7 +221,10 @@ def prune(kube: Kube, environment: str) -> None:
     old = h.expired(records(kube, environment))
     if old:
         names = [h.object_name(environment, r.revision) for r in old]
-        kube.run("delete", "configmap", "--ignore-not-found", *names, check=False)
+        for name in names:
+            # Housekeeping: a record left over is deleted by the next deploy's prune.
+            with contextlib.suppress(PeriphError):
+                kube.delete("ConfigMap", name)
 
 
 def mark_interrupted(kube: Kube, existing: list[h.Record]) -> None:

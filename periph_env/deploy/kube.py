@@ -1,4 +1,4 @@
-"""The cluster, reached through kubectl (apply, render, logs) and the Python client (watches).
+"""The cluster: kubectl renders (``kustomize``); everything else goes through the client.
 
 Every call names the target's context explicitly: periph never acts on whatever context
 happens to be current. ``KUBECONFIG`` is honoured as kubectl honours it (both tools read it).
@@ -67,6 +67,7 @@ class Kube:
         self.binary = kubectl_binary()
         self.notice = notice or _stderr_notice
         self._client: Any = None
+        self._rest: Any = None
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._reachable = False
@@ -232,14 +233,38 @@ class Kube:
         out = self.run("kustomize", directory, namespaced=False, local=True).stdout
         return [d for d in yaml.safe_load_all(out) if d]
 
+    # -- the API through the client (kube_rest): no process per call --------------------
+
+    @property
+    def rest(self) -> Any:
+        """This context's ``kube_rest.Rest`` (discovery kept for the Kube's life)."""
+        with self._lock:
+            if self._rest is None:
+                from periph_env.deploy.kube_rest import Rest
+
+                self._rest = Rest(self)
+            return self._rest
+
     def apply(self, objs: list[Obj], *, dry_run: bool = False) -> list[Obj]:
-        """Server-side apply as field manager ``periph`` (taking over conflicting fields)."""
-        if not objs:
-            return []
-        args = ["apply", "--server-side", "--field-manager=periph", "--force-conflicts"]
-        if dry_run:
-            args.append("--dry-run=server")
-        return self.items(*args, "-f", "-", input=dump(objs))
+        """Server-side apply as field manager ``periph``, in dependency order (``kube_rest``:
+        a conflict with another manager's field is an ``ApplyConflict`` naming both)."""
+        return self.rest.apply(objs, dry_run=dry_run) if objs else []
+
+    def get(self, kind: str, name: str, *, api_version: str = "") -> Obj | None:
+        """One object of the namespace (``Namespace`` and other cluster kinds too), or None."""
+        return self.rest.get(kind, name, api_version=api_version)
+
+    def list(self, kind: str, selector: str = "", *, api_version: str = "") -> list[Obj]:
+        """The namespace's objects of ``kind`` matching the label ``selector``."""
+        return self.rest.list(kind, selector, api_version=api_version)
+
+    def delete(self, kind: str, name: str, *, api_version: str = "") -> bool:
+        """Delete one object (background propagation); False when it was not there."""
+        return self.rest.delete(kind, name, api_version=api_version)
+
+    def version(self) -> Obj:
+        """The API server's ``/version`` (its answer proves the context works)."""
+        return self.rest.request("GET", "/version")
 
     def client(self) -> Any:
         """A kubernetes ``ApiClient`` for this context (imported lazily: 0.6 s) whose every

@@ -44,7 +44,10 @@ def default_timeout(url: str) -> tuple[float, float]:
 
 
 def _what(method: str, url: str) -> str:
-    return f"{method} {urlsplit(url).path}"
+    path = urlsplit(url).path
+    if path == "/version":  # the context check: named as the command users know
+        return "`kubectl version` (GET /version)"
+    return f"{method} {path}"
 
 
 class BoundedApiClient(ApiClient):

@@ -31,6 +31,7 @@ from periph_env.deploy.outage import (
 from periph_env.errors import EngineError
 
 POLL_SECONDS = 0.25  # a cheap GET through the client, not a kubectl process
+DELETE_WAIT = 60.0  # seconds a deleted Job may take to go (kubectl delete --wait waits too)
 POD_POLL_SECONDS = 1.0  # the Job's pods are listed less often than the Job is read
 NO_POD_SECONDS = 10.0  # no pod after this long: say which controller should have made one
 UNSCHEDULED_SECONDS = 10.0
@@ -125,7 +126,7 @@ def run_migration(
     if not jobs:
         return MigrationOutcome(True, "no migration Job in the migrate overlay")
     name = jobs[0]["metadata"]["name"]
-    kube.run("delete", "job", name, "--ignore-not-found", "--wait=true", "--cascade=background")
+    _delete_job(kube, name, sleep)
     kube.apply(objs)
     deadline_s = jobs[0].get("spec", {}).get("activeDeadlineSeconds") or 600
     started = time.monotonic()
@@ -167,6 +168,18 @@ def run_migration(
         if pods is not None:
             for line in wait.notes(pods, time.monotonic()):
                 yield Note(mask(line, kube.secrets))
+        sleep(POLL_SECONDS)
+
+
+def _delete_job(kube: Kube, name: str, sleep: Callable[[float], None]) -> None:
+    """Delete the previous run's Job (its pods in the background) and wait until it is gone,
+    as ``kubectl delete --wait`` does: the apply must create a new Job, not patch the old."""
+    if not kube.delete("Job", name):
+        return
+    deadline = time.monotonic() + DELETE_WAIT
+    while kube.get("Job", name) is not None:
+        if time.monotonic() > deadline:
+            raise EngineError(f"job/{name} was still there {DELETE_WAIT:.0f} s after its delete")
         sleep(POLL_SECONDS)
 
 

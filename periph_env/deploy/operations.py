@@ -9,24 +9,19 @@ from periph_env.deploy import guards, history, history_store, manifests, rollbac
 from periph_env.deploy.events import Event, Note, RolledBack, RolloutVerdict, Step
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.runs import Ending, OperationRun, Work
-from periph_env.deploy.session import git_info, open_session, watch
+from periph_env.deploy.session import new_record, open_session, rollout_timeout, watch
 from periph_env.errors import UsageError
 
 
 def deployments(kube: Kube, environment: str) -> list[str]:
     """Deployments periph manages for ``environment`` (else all of the namespace's)."""
     selector = f"{manifests.MANAGED_BY}=periph,{manifests.ENV_LABEL}={environment}"
-    names = [d["metadata"]["name"] for d in kube.items("get", "deployments", "-l", selector)]
-    return names or [d["metadata"]["name"] for d in kube.items("get", "deployments")]
+    names = [d["metadata"]["name"] for d in kube.list("Deployment", selector)]
+    return names or [d["metadata"]["name"] for d in kube.list("Deployment")]
 
 
 def _timeout(kube: Kube, names: list[str]) -> float:
-    deadlines = [
-        d.get("spec", {}).get("progressDeadlineSeconds", 600)
-        for d in kube.items("get", "deployments")
-        if d["metadata"]["name"] in names
-    ]
-    return max(deadlines, default=600) + 60.0
+    return rollout_timeout(d for d in kube.list("Deployment") if d["metadata"]["name"] in names)
 
 
 class RolloutStatusRun(OperationRun):
@@ -140,21 +135,13 @@ class RollbackRun(OperationRun):
         if not targets:
             yield Note("every Deployment already runs that revision; nothing to roll back")
             return Ending("succeeded")
-        existing = history_store.records(kube, environment)
-        sha, branch = git_info(target.root)
         to = self.to_revision
-        record = history.Record(
-            environment=environment,
-            revision=history.next_revision(existing),
-            action="rollback",
-            status=history.RUNNING,
-            user=history_store.who(),
-            started=history_store.now(),
-            git_sha=sha,
-            git_branch=branch,
-            previous=rollback.revisions(kube, names),
-            message=f"to deploy #{to}" if to else "to previous revisions",
+        record, _ = new_record(
+            session,
+            "rollback",
+            rollback.revisions(kube, names),
             holder=self.lock.identity if self.lock is not None else "",
+            message=f"to deploy #{to}" if to else "to previous revisions",
         )
         history_store.save(kube, record)
         self.record = record  # from here on, every ending is written to it

@@ -29,9 +29,21 @@ def pull_secret_names(objs: Iterable[Obj]) -> dict[str, list[str]]:
     return names
 
 
-def _namespace_exists(kube: Kube) -> bool:
-    proc = kube.run("get", "namespace", kube.namespace, "-o", "name", check=False, namespaced=False)
-    return proc.returncode == 0 and bool(proc.stdout.strip())
+# Names only: the API server strips every Secret down to its metadata, so no Secret's
+# content ever reaches periph's memory.
+METADATA_ONLY = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+
+
+def secret_names(kube: Kube) -> set[str]:
+    """The names of the namespace's Secrets (metadata only)."""
+    answer = kube.rest.request(
+        "GET", f"/api/v1/namespaces/{kube.namespace}/secrets", accept=METADATA_ONLY
+    )
+    return {
+        item.get("metadata", {}).get("name", "")
+        for item in answer.get("items") or []
+        if isinstance(item, dict)
+    }
 
 
 def pull_secret_guard(kube: Kube, objs: Iterable[Obj]) -> GuardResult:
@@ -39,13 +51,7 @@ def pull_secret_guard(kube: Kube, objs: Iterable[Obj]) -> GuardResult:
     wanted = pull_secret_names(objs)
     if not wanted:
         return GuardResult(GUARD, True, "no imagePullSecrets named")
-    proc = kube.run(
-        "get", "secrets", "--ignore-not-found", "-o", "name", *sorted(wanted), check=False
-    )
-    present = {line.split("/", 1)[-1] for line in proc.stdout.split() if line}
-    missing = sorted(set(wanted) - present)
-    if proc.returncode != 0 and not missing:
-        missing = sorted(wanted)
+    missing = sorted(set(wanted) - secret_names(kube))
     if missing:
         readers = "; ".join(f"{n} (named by {', '.join(sorted(wanted[n]))})" for n in missing)
         create = (
@@ -56,7 +62,7 @@ def pull_secret_guard(kube: Kube, objs: Iterable[Obj]) -> GuardResult:
         )
         # A first deploy: the Secret can only be created once the namespace exists, so
         # say which comes first (only looked up on this failing path).
-        if proc.returncode == 0 and not _namespace_exists(kube):
+        if kube.get("Namespace", kube.namespace) is None:
             return GuardResult(
                 GUARD,
                 False,

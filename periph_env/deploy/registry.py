@@ -1,99 +1,74 @@
-"""Does an image exist in its registry at a digest? Registry HTTP API v2, with auth.
+"""Does an image exist in its registry at a digest? The deploy's image guard asks here.
 
-``HEAD /v2/<repo>/manifests/<digest>``; on 401 the ``WWW-Authenticate`` challenge says how
-to log in: Basic (htpasswd registries) or Bearer (a token service, asked with the same
-credentials). Credentials: ``$PERIPH_REGISTRY_USERNAME`` / ``$PERIPH_REGISTRY_PASSWORD``, else
-``$DOCKER_USERNAME`` / ``$DOCKER_PASSWORD`` (as the seed's CI sets them), else the docker
-client's ``config.json`` (``$DOCKER_CONFIG`` or ``~/.docker``) ``auths`` entry.
-Loopback registries speak plain HTTP, others HTTPS.
+One registry client serves images and deploy: ``periph_env.images.registry_api``'s
+``RegistryClient`` (Registry HTTP API v2, Basic or Bearer auth from the registry's
+challenge, loopback registries over plain HTTP, bounded requests, every failure a
+``PeriphError`` naming the registry), with the credentials of
+``periph_env.images.credentials.resolve`` (``$PERIPH_REGISTRY_USERNAME`` / ``_PASSWORD``,
+``$DOCKER_USERNAME`` / ``_PASSWORD``, then docker's ``config.json``).
 """
 
 from __future__ import annotations
 
-import os
-import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
-import httpx
-
-MANIFEST_TYPES = ", ".join(
-    (
-        "application/vnd.oci.image.index.v1+json",
-        "application/vnd.oci.image.manifest.v1+json",
-        "application/vnd.docker.distribution.manifest.list.v2+json",
-        "application/vnd.docker.distribution.manifest.v2+json",
-    )
+from periph_env.errors import PeriphError
+from periph_env.images.credentials import (
+    Credentials,
+    DockerConfigError,
+    registry_host,
+    resolve,
 )
-_CHALLENGE = re.compile(r'(\w+)="([^"]*)"')
+from periph_env.images.registry_api import RegistryClient
 
 
-def split(repository: str) -> tuple[str, str]:
-    """``host[:port]/path`` -> (host, path)."""
-    host, _, path = repository.partition("/")
-    return host, path
+def credentials(host: str) -> Credentials | None:
+    """The credentials the image guard uses for ``host`` (the one lookup, ``resolve``)."""
+    return resolve(host)
 
 
-def base_url(host: str) -> str:
-    """http:// for loopback registries (as dockerd treats them), https:// otherwise."""
-    name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    loopback = name in ("localhost", "::1", "[::1]") or name.startswith("127.")
-    return f"{'http' if loopback else 'https'}://{host}"
+def client(host: str, timeout: float = 10.0) -> RegistryClient:
+    """A registry client for ``host`` with its credentials (reuse it: tokens are cached)."""
+    return RegistryClient(host, credentials(host), timeout=timeout)
 
 
-def credentials(host: str) -> tuple[str, str] | None:
-    """Username and password for ``host`` from the environment or docker's config.json."""
-    for prefix in ("PERIPH_REGISTRY", "DOCKER"):
-        user, password = os.environ.get(f"{prefix}_USERNAME"), os.environ.get(f"{prefix}_PASSWORD")
-        if user and password:
-            return user, password
-    # One reader of config.json (images.credentials): a malformed file is a clear error
-    # naming the file and the field, never a crash or a value in a message.
-    from periph_env.images.credentials import from_docker_config
-
-    found = from_docker_config(host)
-    return (found.username, found.password) if found else None
-
-
-def _bearer(client: httpx.Client, challenge: str, auth: tuple[str, str] | None) -> str | None:
-    params = dict(_CHALLENGE.findall(challenge))
-    realm = params.pop("realm", None)
-    if not realm:
-        return None
-    response = client.get(realm, params=params, auth=auth)
-    if response.status_code != 200:
-        return None
-    body = response.json()
-    return body.get("token") or body.get("access_token")
-
-
-def manifest_exists(repository: str, digest: str, timeout: float = 10.0) -> tuple[bool, str]:
-    """(exists, why not) for ``repository@digest``; never raises for network trouble."""
-    host, path = split(repository)
-    url = f"{base_url(host)}/v2/{path}/manifests/{digest}"
-    headers = {"Accept": MANIFEST_TYPES}
-    auth = credentials(host)
+def manifest_exists(
+    repository: str, digest: str, registry: RegistryClient | None = None
+) -> tuple[bool, str]:
+    """(exists, why not) for ``repository@digest``; never raises for registry trouble."""
+    own = registry is None
     try:
-        with httpx.Client(timeout=timeout) as client:
-            response = client.head(url, headers=headers)
-            if response.status_code == 401:
-                challenge = response.headers.get("www-authenticate", "")
-                if challenge.lower().startswith("bearer"):
-                    token = _bearer(client, challenge, auth)
-                    if token:
-                        headers["Authorization"] = f"Bearer {token}"
-                    response = client.head(url, headers=headers)
-                elif auth:
-                    response = client.head(url, headers=headers, auth=auth)
-    except httpx.HTTPError as exc:
-        return False, f"registry {host} unreachable: {type(exc).__name__}"
-    if response.status_code == 200:
-        return True, ""
-    if response.status_code == 401:
-        hint = (
-            "credentials refused"
-            if auth
-            else "no credentials (docker login, or PERIPH_REGISTRY_USERNAME/PASSWORD)"
-        )
-        return False, f"registry {host}: 401 unauthorized ({hint})"
-    if response.status_code == 404:
-        return False, "not in the registry"
-    return False, f"registry {host} answered {response.status_code}"
+        registry = registry or client(registry_host(repository))
+        try:
+            found = registry.manifest_digest(repository, digest)
+        finally:
+            if own:
+                registry.close()
+    except DockerConfigError:
+        raise  # an unusable docker config.json: the guard refuses with its message
+    except PeriphError as exc:  # unreachable, credentials refused, not a registry
+        return False, exc.message
+    return (True, "") if found else (False, "not in the registry")
+
+
+def missing(references: Iterable[str]) -> list[str]:
+    """``"repo@digest: why"`` for every reference not present, asked side by side with one
+    client per registry host."""
+    refs = sorted(set(references))
+    hosts = {registry_host(r.split("@", 1)[0]) for r in refs}
+    clients: dict[str, RegistryClient] = {}
+    try:
+        for host in hosts:
+            clients[host] = client(host)
+        with ThreadPoolExecutor(max_workers=max(1, min(8, len(refs)))) as pool:
+
+            def ask(ref: str) -> tuple[str, tuple[bool, str]]:
+                repo, digest = ref.split("@", 1)
+                return ref, manifest_exists(repo, digest, clients[registry_host(repo)])
+
+            answers = sorted(pool.map(ask, refs))
+    finally:
+        for each in clients.values():
+            each.close()
+    return [f"{ref}: {why}" for ref, (ok, why) in answers if not ok]

@@ -180,11 +180,10 @@ class OperationRun(Run):
         saying what happens; released when the run has ended, after its record is written.
         Held by another run: ``LockBusy`` (refused, exit 2) unless ``wait``."""
         from periph_env.deploy.lock import DeployLock
-        from periph_env.deploy.session import git_info
 
         session = self.open()
         lock = DeployLock(
-            session.kube, self.environment, operation, git_info(session.target.root)[0],
+            session.kube, self.environment, operation, session.git().sha,
             create_namespace=create_namespace,
         )  # fmt: skip
         self.on_end(lock.stop)  # not on stop: the interrupted record is written under it

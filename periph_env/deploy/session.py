@@ -6,8 +6,8 @@ the notifications, the rollout watch. The deploy, rollback, rollout-status and v
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from periph_env.common.runs import Run
@@ -20,6 +20,8 @@ from periph_env.deploy.target import Target, resolve
 from periph_env.deploy.watch import RolloutWatch
 from periph_env.errors import PeriphError
 
+ROLLOUT_MARGIN = 60.0  # seconds past the longest progress deadline before giving up
+DEFAULT_PROGRESS_DEADLINE = 600  # a Deployment's progressDeadlineSeconds when unset
 # The rollout watch's queue item that only wakes it (its loop then sees the stop request).
 _WAKE = ("Stop", "SYNCED", {})
 
@@ -36,6 +38,24 @@ class Session:
     source: SecretSource | None
     source_error: PeriphError | None
     kube: Kube
+    _git: guards.GitState | None = field(default=None, repr=False)
+
+    def git(self) -> guards.GitState:
+        """The work tree's commit, branch and changes, read once per session."""
+        if self._git is None:
+            self._git = guards.read_git(self.target.root)
+        return self._git
+
+
+def kube_for(target: Target, secrets: Iterable[str] | None = None) -> Kube:
+    """The one way a ``Kube`` is built from a target: its context and namespace, masking
+    ``secrets`` (default: the secret values of its source, none when it cannot be read)."""
+    if secrets is None:
+        try:
+            secrets = read_source(target).secret_values()
+        except PeriphError:
+            secrets = []
+    return Kube(target.context, target.namespace, secrets)
 
 
 def open_session(root: str | Path, environment: str) -> Session:
@@ -46,15 +66,54 @@ def open_session(root: str | Path, environment: str) -> Session:
         source = read_source(target)
     except PeriphError as exc:
         error = exc
-    kube = Kube(target.context, target.namespace, source.secret_values() if source else [])
+    kube = kube_for(target, source.secret_values() if source else [])
     return Session(target, source, error, kube)
 
 
 def git_info(root: Path) -> tuple[str, str]:
     """The commit and branch at ``root`` (branch "" when detached)."""
-    sha = guards.git(root, "rev-parse", "HEAD")
-    branch = guards.git(root, "rev-parse", "--abbrev-ref", "HEAD")
-    return sha, ("" if branch == "HEAD" else branch)
+    state = guards.read_git(root)
+    return state.sha, state.branch
+
+
+def rollout_timeout(deployments: Iterable[dict]) -> float:
+    """How long a rollout of ``deployments`` may take: their longest
+    ``progressDeadlineSeconds`` (default 600) plus ``ROLLOUT_MARGIN``."""
+    deadlines = [
+        (d.get("spec") or {}).get("progressDeadlineSeconds", DEFAULT_PROGRESS_DEADLINE)
+        for d in deployments
+    ]
+    return max(deadlines, default=DEFAULT_PROGRESS_DEADLINE) + ROLLOUT_MARGIN
+
+
+def new_record(
+    session: Session,
+    action: str,
+    previous: dict[str, int],
+    *,
+    holder: str = "",
+    images: dict[str, str] | None = None,
+    message: str = "",
+) -> tuple[history.Record, list[history.Record]]:
+    """The "running" record of a new deploy or rollback (the next free revision, who, when,
+    the commit) and the records already stored (read once for both)."""
+    existing = history_store.records(session.kube, session.target.name)
+    git = session.git()
+    record = history.Record(
+        environment=session.target.name,
+        revision=history.next_revision(existing),
+        action=action,
+        status=history.RUNNING,
+        user=history_store.who(),
+        started=history_store.now(),
+        git_sha=git.sha,
+        git_branch=git.branch,
+        images=dict(images or {}),
+        previous=previous,
+        message=message,
+        holder=holder,
+    )
+    return record, existing
 
 
 def finish_record(

@@ -1,8 +1,7 @@
 """Inputs a deploy reads from the work tree: image pins and the secrets source.
 
 Image pins: ``images[]`` of ``<overlay>/release/kustomization.yaml``, written by
-``periph build --push``; read in one place (``pinned_images``), through
-``periph_env.images.read_pins`` when that package is present.
+``periph build --push``; read in one place (``periph_env.images.read_pins``).
 
 Secrets: ``.env.<env>`` parsed exactly as the services read it (python-dotenv: quotes
 removed, escapes applied, ``${VAR}`` expanded from earlier lines) through the env
@@ -12,46 +11,19 @@ engine; in CI (``CI=true``) without that file, the process environment.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
 
 from periph_env.deploy.target import Target
 from periph_env.errors import UsageError
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}\Z")
-
 
 def pinned_images(target: Target) -> dict[str, str]:
-    """``{service: "<registry>/peripheral-<svc>@sha256:..."}`` for every digest-pinned image.
+    """``{service: "<registry>/peripheral-<svc>@sha256:..."}`` for every digest-pinned image,
+    as ``periph_env.images.read_pins`` reads them (the one reader: it writes them too)."""
+    from periph_env.images.pins import read_pins
 
-    ``periph_env.images.read_pins`` when that package is present (it writes the pins), else
-    the same reading of ``<overlay>/release/kustomization.yaml`` done here.
-    """
-    try:
-        from periph_env.images import read_pins
-    except ImportError:
-        read_pins = None
-    if read_pins is not None:
-        return dict(read_pins(target.root, target.name))
-    path = target.release_dir / "kustomization.yaml"
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path}: invalid YAML: {exc}") from None
-    pins = {}
-    for entry in data.get("images") or []:
-        name, digest = str(entry.get("name", "")), str(entry.get("digest") or "")
-        if not digest:
-            continue
-        if not _DIGEST.match(digest):
-            raise UsageError(f"{path}: image {name}: {digest!r} is not a sha256 digest")
-        pins[name.removeprefix("peripheral-")] = f"{entry.get('newName') or name}@{digest}"
-    return pins
+    return dict(read_pins(target.root, target.name))
 
 
 @dataclass(frozen=True)

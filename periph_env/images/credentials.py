@@ -1,5 +1,6 @@
-"""Registry credentials: ``DOCKER_USERNAME``/``DOCKER_PASSWORD`` (as the seed's CI sets
-them), else the Docker config and its credential helpers (``docker login``).
+"""Registry credentials: ``PERIPH_REGISTRY_USERNAME``/``PERIPH_REGISTRY_PASSWORD``, else
+``DOCKER_USERNAME``/``DOCKER_PASSWORD`` (as the seed's CI sets them), else the Docker
+config and its credential helpers (``docker login``). One lookup for images and deploy.
 
 The password lives only in a ``repr=False`` field; it is sent in request headers, never
 in argv, and every message built here names the source and the user, never the secret.
@@ -60,11 +61,20 @@ def config_path() -> Path:
     return Path(os.environ.get("DOCKER_CONFIG") or Path.home() / ".docker") / "config.json"
 
 
+# Environment pairs tried in order: periph's own names first (a deploy job may carry both a
+# registry login for pulls and other docker credentials), then the seed CI's names.
+ENV_PAIRS = ("PERIPH_REGISTRY", "DOCKER")
+
+
 def resolve(registry: str) -> Credentials | None:
-    """Credentials for ``registry``, or None to go anonymous."""
-    user, password = os.environ.get("DOCKER_USERNAME"), os.environ.get("DOCKER_PASSWORD")
-    if user and password:
-        return Credentials(user, password, "DOCKER_USERNAME/DOCKER_PASSWORD")
+    """Credentials for ``registry``, or None to go anonymous: ``$PERIPH_REGISTRY_USERNAME`` /
+    ``$PERIPH_REGISTRY_PASSWORD``, else ``$DOCKER_USERNAME`` / ``$DOCKER_PASSWORD``, else
+    the Docker config. The one lookup for building, pushing and the deploy's image guard."""
+    for prefix in ENV_PAIRS:
+        user = os.environ.get(f"{prefix}_USERNAME")
+        password = os.environ.get(f"{prefix}_PASSWORD")
+        if user and password:
+            return Credentials(user, password, f"{prefix}_USERNAME/{prefix}_PASSWORD")
     return from_docker_config(registry_host(registry))
 
 

@@ -145,15 +145,10 @@ class DeploySession:
 
     def _kube_for(self, env: str) -> Any:
         if self._kube is None or self._kube_env != env:
-            from periph_env.deploy.kube import Kube
-            from periph_env.deploy.sources import read_source
+            from periph_env.deploy.session import kube_for
 
             target = self.engine().resolve(self.root, env)
-            try:
-                secrets = read_source(target).secret_values()
-            except PeriphError:
-                secrets = []
-            self._kube, self._kube_env = Kube(target.context, target.namespace, secrets), env
+            self._kube, self._kube_env = kube_for(target), env
         return self._kube
 
     def _monitor_loop(self) -> None:

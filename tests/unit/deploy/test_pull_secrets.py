@@ -2,27 +2,41 @@
 
 from __future__ import annotations
 
-import subprocess
 from typing import Any
 
-from periph_env.deploy.pull_secrets import pull_secret_guard, pull_secret_names
+from periph_env.deploy import guards
+from periph_env.deploy.pull_secrets import METADATA_ONLY, pull_secret_guard, pull_secret_names
+from periph_env.errors import PeriphError
+
+
+class FakeRest:
+    """Answers the namespace's Secret list (metadata only) from a set of names."""
+
+    def __init__(self, kube: FakeKube) -> None:
+        self.kube = kube
+
+    def request(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        self.kube.calls.append((method, path, kwargs.get("accept", "")))
+        if self.kube.down:
+            raise PeriphError("the API server https://127.0.0.1:6443 refused the connection")
+        names = sorted(self.kube.existing - {self.kube.namespace})
+        return {"items": [{"metadata": {"name": n}} for n in names]}
 
 
 class FakeKube:
-    """Answers ``kubectl get secrets NAME... -o name`` from a set of existing names."""
+    """A namespace holding Secrets named ``existing`` (the namespace exists when its own
+    name is in the set too)."""
 
     namespace = "peripheral-demo"
 
-    def __init__(self, existing: set[str], returncode: int = 0) -> None:
-        self.existing = existing
-        self.returncode = returncode
+    def __init__(self, existing: set[str], *, down: bool = False) -> None:
+        self.existing, self.down = existing, down
         self.calls: list[tuple[str, ...]] = []
+        self.rest = FakeRest(self)
 
-    def run(self, *args: str, **_: Any) -> subprocess.CompletedProcess[str]:
-        self.calls.append(args)
-        names = [a for a in args[2:] if not a.startswith("-") and a != "name"]
-        out = "".join(f"secret/{n}\n" for n in names if n in self.existing)
-        return subprocess.CompletedProcess(args, self.returncode, out, "")
+    def get(self, kind: str, name: str, **_: Any) -> dict[str, Any] | None:
+        assert kind == "Namespace"
+        return {"metadata": {"name": name}} if name in self.existing else None
 
 
 def _deployment(name: str, *secrets: str) -> dict[str, Any]:
@@ -47,6 +61,12 @@ def test_a_present_pull_secret_passes() -> None:
     assert result.ok
 
 
+def test_only_the_secrets_metadata_is_asked_for() -> None:
+    kube = FakeKube({"peripheral-demo", "peripheral-registry"})
+    pull_secret_guard(kube, [_deployment("backend", "peripheral-registry")])
+    assert [call[2] for call in kube.calls] == [METADATA_ONLY]
+
+
 def test_a_missing_pull_secret_refuses_naming_it_its_readers_and_the_fix() -> None:
     kube = FakeKube({"peripheral-demo"})  # the namespace exists, the Secret does not
     result = pull_secret_guard(kube, [_deployment("backend", "peripheral-registry")])
@@ -68,10 +88,13 @@ def test_a_namespace_that_does_not_exist_yet_says_to_create_it_before_the_secret
     assert hint.index("k8s/overlays/<env>/persistent") < hint.index("create secret generic")
 
 
-def test_an_unreachable_cluster_counts_as_missing_not_as_present() -> None:
-    kube = FakeKube({"peripheral-registry"}, returncode=1)
-    kube.existing = set()
-    assert not pull_secret_guard(kube, [_deployment("backend", "peripheral-registry")]).ok
+def test_an_unreachable_cluster_refuses_naming_the_endpoint() -> None:
+    kube = FakeKube({"peripheral-registry"}, down=True)
+    result = guards.safely(
+        "pull-secrets",
+        lambda: pull_secret_guard(kube, [_deployment("backend", "peripheral-registry")]),
+    )
+    assert not result.ok and "refused the connection" in result.message
 
 
 def test_pods_naming_no_pull_secret_need_nothing() -> None:

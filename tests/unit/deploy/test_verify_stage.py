@@ -12,13 +12,17 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 class FakeKube:
-    """Answers ``kubectl get crd`` as told; records what would be applied."""
+    """Answers whether the CRD exists as told; records what would be applied."""
 
     def __init__(self, has_crd: bool) -> None:
         self.has_crd, self.applied, self.rendered = has_crd, [], []
 
     def run(self, *args, **_kw):
         return subprocess.CompletedProcess(list(args), 0 if self.has_crd else 1, "", "")
+
+    def get(self, kind: str, name: str, **_kw):
+        """The CRD through the client, as ``Kube.get`` (None: not served)."""
+        return {"kind": kind, "metadata": {"name": name}} if self.has_crd else None
 
     def render(self, directory: str):
         self.rendered.append(directory)
