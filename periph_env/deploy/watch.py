@@ -34,6 +34,7 @@ from periph_env.deploy.events import (
 )
 from periph_env.deploy.migrate import mask
 from periph_env.deploy.outage import CALL_TIMEOUT, Outage, describe, quick_client
+from periph_env.deploy.watch_workloads import OneRead, Workloads
 
 Obj = dict[str, Any]
 WATCH_SECONDS = 50  # server-side timeout of one watch request; it is then resumed
@@ -194,6 +195,12 @@ def _shutdown(response: Any) -> None:
         response.close()
 
 
+def _title(key: str) -> str:
+    """``deployment "backend"`` / ``statefulset "db"`` for a watch key."""
+    kind, _, name = key.rpartition("/")
+    return f'{kind or "deployment"} "{name}"'
+
+
 def _ready(pod: Obj) -> bool:
     conditions = (pod.get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
@@ -223,11 +230,17 @@ class RolloutWatch:
         after_change: bool = False,
         secrets: list[str] | None = None,
         stop: threading.Event | None = None,
+        statefulsets: list[str] | None = None,
+        jobs: list[str] | None = None,
+        claims: dict[str, list[str]] | None = None,
     ) -> None:
         from kubernetes import client
 
         self.stop = stop or threading.Event()  # set: ``events`` ends early (the caller's stop)
-        self.names, self.timeout = list(names), timeout
+        # StatefulSets, Jobs, the claims they need (``claims``: a Deployment's claim
+        # volumes, by Deployment) and the HPAs' floors (watch_workloads).
+        self.work = Workloads(list(statefulsets or []), list(jobs or []), claims or {})
+        self.names, self.timeout = list(names) + self.work.keys, timeout
         self.namespace, self.after_change, self.secrets = namespace, after_change, secrets or []
         self.queue: queue.Queue = queue.Queue()
         apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
@@ -238,6 +251,28 @@ class RolloutWatch:
             ResourceWatch("Event", core.list_namespaced_event, namespace, self.queue),
             ApiProbe(api_client, self.queue),
         ]
+        deployments = list(names)
+        self.watches.append(OneRead(self.work, api_client, namespace, deployments, self.queue))
+        if statefulsets:
+            self.watches.append(
+                ResourceWatch(
+                    "StatefulSet", apps.list_namespaced_stateful_set, namespace, self.queue
+                )
+            )
+        if jobs:
+            batch = client.BatchV1Api(api_client)
+            self.watches.append(
+                ResourceWatch("Job", batch.list_namespaced_job, namespace, self.queue)
+            )
+        if statefulsets or any((claims or {}).values()):
+            self.watches.append(
+                ResourceWatch(
+                    "PersistentVolumeClaim",
+                    core.list_namespaced_persistent_volume_claim,
+                    namespace,
+                    self.queue,
+                )
+            )
         self.outage = Outage(getattr(api_client.configuration, "host", "") or "(unknown)")
         # What has been waiting since when, and what was said about it: (kind, name) -> t
         self._waiting: dict[tuple[str, str], float] = {}
@@ -264,6 +299,9 @@ class RolloutWatch:
             w.drop()
 
     def _deployment_of(self, pod: Obj) -> str | None:
+        owner = self.work.owner_of(pod)  # a StatefulSet's or a Job's (by owner reference)
+        if owner is not None:
+            return owner
         labels = pod.get("metadata", {}).get("labels") or {}
         for name, dep in self.deployments.items():
             if _matches(dep.get("spec", {}).get("selector"), labels):
@@ -278,6 +316,16 @@ class RolloutWatch:
         if name not in self._stale:
             self._stale[name] = v.deadline_stamp(obj) if self.after_change else None
         result = v.deployment_verdict(obj, self._stale[name])
+        if result.done and not self.work.read_done:
+            result = v.Verdict(False, False, "reading the HPAs' floors...")
+        elif result.done and self.work.waiting_for_hpa(obj):
+            # A first deploy creates the Deployment at one replica; its HPA raises it to the
+            # floor (within its sync period) and those pods are part of this rollout.
+            yield from self.work.below_floor(obj)
+            hpa, floor = self.work.floors[name]
+            result = v.Verdict(
+                False, False, f"waiting for the HPA {hpa} to raise replicas to {floor}"
+            )
         c = v.counts(obj)
         shown = (tuple(c.values()), result.message)
         if self._shown.get(name) != shown:
@@ -285,8 +333,25 @@ class RolloutWatch:
             yield DeploymentProgress(name, message=result.message, **c)
         if (result.done or result.failed) and name not in self.results:
             yield from self._verdict(name, result)
+        elif name not in self.results:
+            yield from self._judged(self.work.claim_verdicts(name))
+
+    def _judged(self, items: Iterator[Any]) -> Iterator[Event]:
+        """Events from ``Workloads``, turning its ``(key, verdict)`` pairs into verdicts."""
+        for item in items:
+            if isinstance(item, tuple):
+                if item[0] not in self.results:
+                    yield from self._verdict(*item)
+            else:
+                yield item
+
+    def _object(self, key: str) -> Obj:
+        """The Deployment, StatefulSet or Job whose pod template ``key``'s pods should run."""
+        return self.deployments.get(key) or self.work.template(key)
 
     def _verdict(self, name: str, result: v.Verdict, logs: str = "") -> Iterator[Event]:
+        if name in self.results:
+            return
         self.results[name] = result
         if not result.done:
             yield from self._release_held(lambda problem: problem.deployment == name)
@@ -308,16 +373,16 @@ class RolloutWatch:
         if _ready(obj):
             for key in [k for k in self._held if k[0] == name]:
                 del self._held[key]
-        crash = v.crash_loop(obj, v.template_images(self.deployments.get(deployment, {})))
+        crash = v.crash_loop(obj, v.template_images(self._object(deployment)))
         if crash is not None:
-            message = f'deployment "{deployment}" will not roll out: {crash.describe()}'
+            message = f"{_title(deployment)} will not roll out: {crash.describe()}"
             logs = self._crash_logs(crash)
             yield from self._verdict(deployment, v.Verdict(False, True, message), logs)
 
     def _current(self, pod: Obj, deployment: str) -> bool:
         """Whether ``pod`` runs the Deployment's template (by images); the pods of an older
         template are being replaced, and their troubles are not this rollout's."""
-        wanted = v.template_images(self.deployments.get(deployment, {}))
+        wanted = v.template_images(self._object(deployment))
         running = v.pod_spec_images(pod.get("spec") or {})
         return all(wanted.get(name, image) == image for name, image in running.items())
 
@@ -333,6 +398,7 @@ class RolloutWatch:
         return mask(str(text).rstrip("\n"), self.secrets) or "(the crashed run wrote no log)"
 
     def _on_event(self, obj: Obj) -> Iterator[Event]:
+        yield from self._judged(self.work.on_claim_event(obj))
         found = v.event_problem(obj)
         if not found:
             return
@@ -406,6 +472,7 @@ class RolloutWatch:
             if status.get("phase") == "Pending" and not spec.get("nodeName") and not scheduled:
                 yield (("Pod", name), f"pod {name} not scheduled after {{seconds}} "
                        "(is kube-scheduler running?)")  # fmt: skip
+        yield from self.work.stuck_reasons(set(self.results))
 
     def failed(self) -> list[str]:
         """Deployments whose rollout failed."""
@@ -427,8 +494,9 @@ class RolloutWatch:
                 if remaining <= 0:
                     for name in self.names:
                         if name not in self.results:
-                            msg = self._shown.get(name, ((), "not observed yet"))[1]
-                            timed_out = v.Verdict(False, True, f"timed out: {msg}")
+                            msg = self._shown.get(name, ((), self.work.progress(name)))[1]
+                            said = self.work.timeout_message(name, msg)
+                            timed_out = v.Verdict(False, True, said)
                             yield from self._verdict(name, timed_out)
                     return
                 yield from self._due_held()
@@ -447,6 +515,14 @@ class RolloutWatch:
                     yield from self._on_pod(kind_of_change, obj)
                 elif kind == "Event":
                     yield from self._on_event(obj)
+                elif kind == "Cluster":
+                    self.work.take(obj, [n for n in self.names if "/" not in n])
+                    for known in list(self.deployments.values()):
+                        yield from self._on_deployment(known)
+                elif kind in ("StatefulSet", "Job") and kind_of_change != "DELETED":
+                    yield from self._judged(self.work.on_object(kind, obj))
+                elif kind == "PersistentVolumeClaim" and kind_of_change != "DELETED":
+                    yield from self._judged(self.work.on_claim(obj))
         finally:
             for w in self.watches:
                 w.stop()
