@@ -127,9 +127,12 @@ def job_verdict(job: Obj) -> Verdict:
     )
 
 
-def claims_needed(workload: Obj) -> list[str]:
+def claims_needed(workload: Obj, kind: str | None = None) -> list[str]:
     """Names of the claims a workload's pods mount: each volumeClaimTemplate of a
-    StatefulSet per ordinal (``<template>-<sts>-<i>``), and every claim volume."""
+    StatefulSet per ordinal (``<template>-<sts>-<i>``), and every claim volume.
+
+    ``kind``: the workload's kind when the object does not say (the items of a list or a
+    watch carry no ``kind``)."""
     spec = workload.get("spec", {})
     pod_spec = spec.get("template", {}).get("spec", {})
     names = [
@@ -137,7 +140,7 @@ def claims_needed(workload: Obj) -> list[str]:
         for v in pod_spec.get("volumes") or []
         if (v.get("persistentVolumeClaim") or {}).get("claimName")
     ]
-    if workload.get("kind") == "StatefulSet":
+    if (kind or workload.get("kind")) == "StatefulSet":
         sts = workload.get("metadata", {}).get("name", "")
         start = (spec.get("ordinals") or {}).get("start", 0)
         for template in spec.get("volumeClaimTemplates") or []:

@@ -80,7 +80,7 @@ class Workloads:
             return
         self.objects[name] = obj
         if kind == "StatefulSet":
-            self.needs[name] = st.claims_needed(obj)
+            self.needs[name] = st.claims_needed(obj, kind)
             result, counts = st.statefulset_verdict(obj), st.statefulset_counts(obj)
         else:
             result = st.job_verdict(obj)

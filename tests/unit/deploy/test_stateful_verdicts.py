@@ -15,8 +15,8 @@ from periph_env.testenv import kube_provisioner as prov
 
 
 def statefulset(replicas=1, ready=1, updated=1, strategy=None, generation=2, observed=2, **status):
+    # As a list or a watch gives it: no "kind".
     return {
-        "kind": "StatefulSet",
         "metadata": {"name": "db", "generation": generation},
         "spec": {
             "replicas": replicas,
@@ -153,7 +153,11 @@ def test_a_complete_job_is_done():
 
 
 def test_a_statefulset_needs_a_claim_per_template_and_ordinal_a_deployment_its_claim_volumes():
-    assert st.claims_needed(statefulset(replicas=2)) == ["data-db-0", "data-db-1"]
+    assert st.claims_needed({**statefulset(replicas=2), "kind": "StatefulSet"}) == [
+        "data-db-0",
+        "data-db-1",
+    ]
+    assert st.claims_needed(statefulset(replicas=2), "StatefulSet") == ["data-db-0", "data-db-1"]
     deployment = {
         "kind": "Deployment",
         "spec": {
