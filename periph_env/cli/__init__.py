@@ -74,10 +74,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``periph`` and return its exit code (0 ok, 1 findings/failure, 2 usage, 130 ctrl+c)."""
     try:
-        return _main(list(sys.argv[1:] if argv is None else argv))
+        code = _main(list(sys.argv[1:] if argv is None else argv))
     except KeyboardInterrupt:
         print("periph: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        code = EXIT_INTERRUPTED
+    if argv is None:  # the process's own command line: exit once the last line is out
+        from periph_env.common.prompt_exit import exit_now
+
+        exit_now(code)
+    return code
 
 
 def _main(argv: list[str]) -> int:

@@ -34,6 +34,7 @@ from periph_env.deploy import (
     pull_secrets,
     rollback,
     secret_hash,
+    stateful,
     verify_stage,
 )
 from periph_env.deploy.events import (
@@ -353,7 +354,10 @@ class DeployRun(OperationRun):
         yield Step("rollout")
         timeout = options.rollout_timeout or plan_.rollout_timeout()
         verdicts: dict[str, RolloutVerdict] = {}
-        for event in watch(kube, plan_.deployments, timeout, run=self):
+        # The StatefulSets (db, cache), Jobs and claims too: a db that never becomes Ready
+        # is a failed deploy, not a rolled-out one.
+        judged = stateful.judged(plan_.stack)
+        for event in watch(kube, plan_.deployments, timeout, run=self, **judged):
             if isinstance(event, RolloutVerdict):
                 verdicts[event.name] = event
             yield event

@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from periph_env.common.runs import Run
 from periph_env.deploy import guards, history, history_store, notify, rollback
@@ -150,15 +151,17 @@ def watch(
     *,
     after_change: bool = True,
     run: Run | None = None,
+    **judged: Any,
 ) -> Iterator[Event]:
     """Watch ``names`` roll out; ``after_change`` when periph has just changed them.
 
     With ``run``, a stop request ends the watch at once (``Stopped`` is raised).
+    ``judged``: the StatefulSets, Jobs and claims judged too (``stateful.judged``).
     """
     rollout = RolloutWatch(
         kube.client(), kube.namespace, names, timeout,
         after_change=after_change, secrets=kube.secrets,
-        stop=run.stop_event if run is not None else None,
+        stop=run.stop_event if run is not None else None, **judged,
     )  # fmt: skip
     if run is not None:
         run.on_stop(lambda: rollout.queue.put(_WAKE))

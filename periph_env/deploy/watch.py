@@ -15,10 +15,7 @@ picked the Deployment up, a pod nobody schedules) instead of waiting in silence.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import queue
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,165 +30,25 @@ from periph_env.deploy.events import (
     RolloutVerdict,
 )
 from periph_env.deploy.migrate import mask
-from periph_env.deploy.outage import CALL_TIMEOUT, Outage, describe, quick_client
+from periph_env.deploy.outage import Outage
+from periph_env.deploy.watch_streams import ApiProbe, ResourceWatch
+from periph_env.deploy.watch_workloads import OneRead, Workloads
 
 Obj = dict[str, Any]
-WATCH_SECONDS = 50  # server-side timeout of one watch request; it is then resumed
-RETRY_SECONDS = 0.5
 PROBE_GRACE_SECONDS = 20.0
 CRASH_LOG_LINES = 15
-API_PROBE_SECONDS = 2.0
-API_PROBE_FAILURES = 2  # one slow answer on a busy machine is not an outage
 STUCK_SECONDS = 10.0  # no controller / scheduler acting for this long is worth saying
 
 
-class _Gone(Exception):
-    """The server no longer has the resourceVersion we resume from (HTTP 410)."""
+def _title(key: str) -> str:
+    """``deployment "backend"`` / ``statefulset "db"`` for a watch key."""
+    kind, _, name = key.rpartition("/")
+    return f'{kind or "deployment"} "{name}"'
 
 
-class ResourceWatch(threading.Thread):
-    """List then watch one namespaced resource, putting ``(kind, type, object)`` on a queue."""
-
-    def __init__(
-        self, kind: str, lister: Callable[..., Any], namespace: str, out: queue.Queue
-    ) -> None:
-        super().__init__(daemon=True, name=f"periph-watch-{kind}")
-        self.kind, self.lister, self.namespace, self.out = kind, lister, namespace, out
-        self.stopping = threading.Event()
-        self.resource_version = ""
-        self.reconnects = 0
-        self._connected = False  # a failed retry while the server is away is no new drop
-        self._response: Any = None
-
-    def stop(self) -> None:
-        """Stop after the current line; closes the open connection."""
-        self.stopping.set()
-        self.drop()
-
-    def drop(self) -> None:
-        """Close the current connection (the watch resumes from its resourceVersion)."""
-        response = self._response
-        if response is not None:
-            _shutdown(response)
-
-    def _list(self) -> None:
-        resp = self.lister(self.namespace, _preload_content=False, _request_timeout=(5, 30))
-        self._connected = True
-        data = json.loads(resp.data)
-        self.resource_version = data.get("metadata", {}).get("resourceVersion", "")
-        for item in data.get("items", []):
-            self.out.put((self.kind, "LISTED", item))
-        self.out.put((self.kind, "SYNCED", {}))
-
-    def _watch(self) -> bool:
-        """Follow one watch request; True when the server ended it at its timeout."""
-        from kubernetes.watch.watch import iter_resp_lines
-
-        opened = time.monotonic()
-        self._response = self.lister(
-            self.namespace,
-            watch=True,
-            resource_version=self.resource_version,
-            allow_watch_bookmarks=True,
-            timeout_seconds=WATCH_SECONDS,
-            _preload_content=False,
-            _request_timeout=(5, WATCH_SECONDS + 15),
-        )
-        self._connected = True
-        try:
-            # stop() may have run while the request was in flight (it saw no response).
-            if self.stopping.is_set():
-                _shutdown(self._response)
-                return True
-            for line in iter_resp_lines(self._response):
-                if self.stopping.is_set():
-                    return True
-                event = json.loads(line)
-                obj = event.get("object") or {}
-                if event.get("type") == "ERROR":
-                    if obj.get("code") == 410:
-                        raise _Gone
-                    return False
-                rv = obj.get("metadata", {}).get("resourceVersion")
-                if rv:
-                    self.resource_version = rv
-                if event.get("type") != "BOOKMARK":
-                    self.out.put((self.kind, event["type"], obj))
-        finally:
-            self._response = None
-        return time.monotonic() - opened >= WATCH_SECONDS - 1
-
-    def run(self) -> None:
-        listed = False
-        while not self.stopping.is_set():
-            try:
-                if not listed:
-                    self._list()
-                    listed = True
-                expired = self._watch()
-            except _Gone:
-                listed = False
-            except Exception:
-                if self.stopping.is_set():
-                    return
-                if self._connected:
-                    self.reconnects += 1
-                    self._connected = False
-                time.sleep(RETRY_SECONDS)
-            else:
-                if not expired and not self.stopping.is_set():
-                    self.reconnects += 1
-
-
-class ApiProbe(threading.Thread):
-    """Ask the API server for its version every few seconds, with short timeouts.
-
-    Puts ``("Api", "DOWN", {"reason": ...})`` after ``API_PROBE_FAILURES`` failures in a
-    row (and on every further failure, so the watch can give up on time), and
-    ``("Api", "UP", {})`` on the first answer after that.
-    """
-
-    def __init__(self, api_client: Any, out: queue.Queue, every: float = API_PROBE_SECONDS):
-        super().__init__(daemon=True, name="periph-watch-api-probe")
-        from kubernetes import client
-
-        self.version = client.VersionApi(quick_client(api_client))
-        self.out, self.every = out, every
-        self.stopping = threading.Event()
-        self.reconnects = 0  # the interface RolloutWatch sums over its threads
-
-    def stop(self) -> None:
-        """Stop after the current probe (at most its timeouts)."""
-        self.stopping.set()
-
-    def drop(self) -> None:
-        """Nothing to drop: every probe is a short request of its own."""
-
-    def run(self) -> None:
-        failures = 0
-        while not self.stopping.wait(self.every):
-            try:
-                self.version.get_code(_request_timeout=CALL_TIMEOUT)
-            except Exception as exc:
-                failures += 1
-                if failures >= API_PROBE_FAILURES and not self.stopping.is_set():
-                    self.out.put(("Api", "DOWN", {"reason": describe(exc)}))
-            else:
-                if failures >= API_PROBE_FAILURES:
-                    self.out.put(("Api", "UP", {}))
-                failures = 0
-
-
-def _shutdown(response: Any) -> None:
-    """Wake the thread blocked reading ``response``: shut its socket down, then close it.
-
-    urllib3's ``shutdown()`` only shuts the read side, which leaves a blocked TLS read
-    waiting, and ``close()`` alone does not wake it either.
-    """
-    with contextlib.suppress(Exception):
-        response._fp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
-    with contextlib.suppress(Exception):
-        response.close()
+def _waits_for_claim(message: str) -> bool:
+    """Whether a scheduling message says the pod waits for its claims to bind."""
+    return "unbound" in message and "PersistentVolumeClaim" in message
 
 
 def _ready(pod: Obj) -> bool:
@@ -223,11 +80,17 @@ class RolloutWatch:
         after_change: bool = False,
         secrets: list[str] | None = None,
         stop: threading.Event | None = None,
+        statefulsets: list[str] | None = None,
+        jobs: list[str] | None = None,
+        claims: dict[str, list[str]] | None = None,
     ) -> None:
         from kubernetes import client
 
         self.stop = stop or threading.Event()  # set: ``events`` ends early (the caller's stop)
-        self.names, self.timeout = list(names), timeout
+        # StatefulSets, Jobs, the claims they need (``claims``: a Deployment's claim
+        # volumes, by Deployment) and the HPAs' floors (watch_workloads).
+        self.work = Workloads(list(statefulsets or []), list(jobs or []), claims or {})
+        self.names, self.timeout = list(names) + self.work.keys, timeout
         self.namespace, self.after_change, self.secrets = namespace, after_change, secrets or []
         self.queue: queue.Queue = queue.Queue()
         apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
@@ -238,6 +101,28 @@ class RolloutWatch:
             ResourceWatch("Event", core.list_namespaced_event, namespace, self.queue),
             ApiProbe(api_client, self.queue),
         ]
+        deployments = list(names)
+        self.watches.append(OneRead(self.work, api_client, namespace, deployments, self.queue))
+        if statefulsets:
+            self.watches.append(
+                ResourceWatch(
+                    "StatefulSet", apps.list_namespaced_stateful_set, namespace, self.queue
+                )
+            )
+        if jobs:
+            batch = client.BatchV1Api(api_client)
+            self.watches.append(
+                ResourceWatch("Job", batch.list_namespaced_job, namespace, self.queue)
+            )
+        if statefulsets or any((claims or {}).values()):
+            self.watches.append(
+                ResourceWatch(
+                    "PersistentVolumeClaim",
+                    core.list_namespaced_persistent_volume_claim,
+                    namespace,
+                    self.queue,
+                )
+            )
         self.outage = Outage(getattr(api_client.configuration, "host", "") or "(unknown)")
         # What has been waiting since when, and what was said about it: (kind, name) -> t
         self._waiting: dict[tuple[str, str], float] = {}
@@ -264,6 +149,9 @@ class RolloutWatch:
             w.drop()
 
     def _deployment_of(self, pod: Obj) -> str | None:
+        owner = self.work.owner_of(pod)  # a StatefulSet's or a Job's (by owner reference)
+        if owner is not None:
+            return owner
         labels = pod.get("metadata", {}).get("labels") or {}
         for name, dep in self.deployments.items():
             if _matches(dep.get("spec", {}).get("selector"), labels):
@@ -278,6 +166,16 @@ class RolloutWatch:
         if name not in self._stale:
             self._stale[name] = v.deadline_stamp(obj) if self.after_change else None
         result = v.deployment_verdict(obj, self._stale[name])
+        if result.done and not self.work.read_done:
+            result = v.Verdict(False, False, "reading the HPAs' floors...")
+        elif result.done and self.work.waiting_for_hpa(obj):
+            # A first deploy creates the Deployment at one replica; its HPA raises it to the
+            # floor (within its sync period) and those pods are part of this rollout.
+            yield from self.work.below_floor(obj)
+            hpa, floor = self.work.floors[name]
+            result = v.Verdict(
+                False, False, f"waiting for the HPA {hpa} to raise replicas to {floor}"
+            )
         c = v.counts(obj)
         shown = (tuple(c.values()), result.message)
         if self._shown.get(name) != shown:
@@ -285,8 +183,25 @@ class RolloutWatch:
             yield DeploymentProgress(name, message=result.message, **c)
         if (result.done or result.failed) and name not in self.results:
             yield from self._verdict(name, result)
+        elif name not in self.results:
+            yield from self._judged(self.work.claim_verdicts(name))
+
+    def _judged(self, items: Iterator[Any]) -> Iterator[Event]:
+        """Events from ``Workloads``, turning its ``(key, verdict)`` pairs into verdicts."""
+        for item in items:
+            if isinstance(item, tuple):
+                if item[0] not in self.results:
+                    yield from self._verdict(*item)
+            else:
+                yield item
+
+    def _object(self, key: str) -> Obj:
+        """The Deployment, StatefulSet or Job whose pod template ``key``'s pods should run."""
+        return self.deployments.get(key) or self.work.template(key)
 
     def _verdict(self, name: str, result: v.Verdict, logs: str = "") -> Iterator[Event]:
+        if name in self.results:
+            return
         self.results[name] = result
         if not result.done:
             yield from self._release_held(lambda problem: problem.deployment == name)
@@ -302,22 +217,24 @@ class RolloutWatch:
         if deployment is None or deployment in self.results or not self._current(obj, deployment):
             return
         for reason, message in v.pod_problems(obj):
+            if _waits_for_claim(message):
+                continue  # the claim's own verdict names it, with its reason
             if (name, reason) not in self._problems:
                 self._problems.add((name, reason))
                 yield PodProblem(deployment, name, reason, message)
         if _ready(obj):
             for key in [k for k in self._held if k[0] == name]:
                 del self._held[key]
-        crash = v.crash_loop(obj, v.template_images(self.deployments.get(deployment, {})))
+        crash = v.crash_loop(obj, v.template_images(self._object(deployment)))
         if crash is not None:
-            message = f'deployment "{deployment}" will not roll out: {crash.describe()}'
+            message = f"{_title(deployment)} will not roll out: {crash.describe()}"
             logs = self._crash_logs(crash)
             yield from self._verdict(deployment, v.Verdict(False, True, message), logs)
 
     def _current(self, pod: Obj, deployment: str) -> bool:
         """Whether ``pod`` runs the Deployment's template (by images); the pods of an older
         template are being replaced, and their troubles are not this rollout's."""
-        wanted = v.template_images(self.deployments.get(deployment, {}))
+        wanted = v.template_images(self._object(deployment))
         running = v.pod_spec_images(pod.get("spec") or {})
         return all(wanted.get(name, image) == image for name, image in running.items())
 
@@ -333,6 +250,7 @@ class RolloutWatch:
         return mask(str(text).rstrip("\n"), self.secrets) or "(the crashed run wrote no log)"
 
     def _on_event(self, obj: Obj) -> Iterator[Event]:
+        yield from self._judged(self.work.on_claim_event(obj))
         found = v.event_problem(obj)
         if not found:
             return
@@ -344,7 +262,11 @@ class RolloutWatch:
         if (pod, message) not in self._problems:
             self._problems.add((pod, message))
             problem = PodProblem(deployment, pod, reason, message)
-            if reason == "Unhealthy" and not _ready(known):
+            # A pod waiting for its claims is normal for the second a provisioner takes;
+            # held like a starting pod's probe failures (an unbindable claim fails the
+            # rollout by itself, named).
+            waiting = reason == "Unhealthy" or _waits_for_claim(message)
+            if waiting and not _ready(known):
                 self._held[(pod, message)] = (time.monotonic(), problem)
             else:
                 yield problem
@@ -406,6 +328,7 @@ class RolloutWatch:
             if status.get("phase") == "Pending" and not spec.get("nodeName") and not scheduled:
                 yield (("Pod", name), f"pod {name} not scheduled after {{seconds}} "
                        "(is kube-scheduler running?)")  # fmt: skip
+        yield from self.work.stuck_reasons(set(self.results))
 
     def failed(self) -> list[str]:
         """Deployments whose rollout failed."""
@@ -427,8 +350,9 @@ class RolloutWatch:
                 if remaining <= 0:
                     for name in self.names:
                         if name not in self.results:
-                            msg = self._shown.get(name, ((), "not observed yet"))[1]
-                            timed_out = v.Verdict(False, True, f"timed out: {msg}")
+                            msg = self._shown.get(name, ((), self.work.progress(name)))[1]
+                            said = self.work.timeout_message(name, msg)
+                            timed_out = v.Verdict(False, True, said)
                             yield from self._verdict(name, timed_out)
                     return
                 yield from self._due_held()
@@ -447,6 +371,14 @@ class RolloutWatch:
                     yield from self._on_pod(kind_of_change, obj)
                 elif kind == "Event":
                     yield from self._on_event(obj)
+                elif kind == "Cluster":
+                    self.work.take(obj, [n for n in self.names if "/" not in n])
+                    for known in list(self.deployments.values()):
+                        yield from self._on_deployment(known)
+                elif kind in ("StatefulSet", "Job") and kind_of_change != "DELETED":
+                    yield from self._judged(self.work.on_object(kind, obj))
+                elif kind == "PersistentVolumeClaim" and kind_of_change != "DELETED":
+                    yield from self._judged(self.work.on_claim(obj))
         finally:
             for w in self.watches:
                 w.stop()

@@ -27,6 +27,7 @@ import yaml
 from periph_env.common.process import run_streamed
 from periph_env.errors import EngineError, PeriphError
 from periph_env.testenv import kube_config as cfg
+from periph_env.testenv import kube_provisioner
 from periph_env.testenv.state import (
     Log,
     clear_started,
@@ -405,6 +406,7 @@ def ensure(log: Log, *, require_real_node: bool = False) -> ClusterInfo:
             info = _info()
             log(f"kube: reusing cluster {info.name} at {info.server}")
             _ensure_watchdog(log)
+            kube_provisioner.ensure_running(log)
             return info
         if exists and not same_config:
             with log.step(f"kube: deleted cluster {cfg.CLUSTER_NAME} (config changed)"):
@@ -418,6 +420,8 @@ def ensure(log: Log, *, require_real_node: bool = False) -> ClusterInfo:
         with log.step(f"kube: {len(cfg.NODE_NAMES)} fake nodes Ready"):
             _bring_up_workloads(info)
         _ensure_watchdog(log)
+        # kwok binds no claim by itself: the default StorageClass's provisioner does.
+        kube_provisioner.ensure_running(log)
         log(f"kube: cluster {info.name} ready at {info.server} (kubeconfig {info.kubeconfig})")
         return info
 
@@ -448,6 +452,7 @@ def stop(log: Log) -> None:
     if watchdog_pid_file().exists():  # no lock file (nor directory) where nothing ran
         with _locked():
             _stop_watchdog(log)
+            kube_provisioner.stop(log)
     if not (cfg.cluster_dir() / "kwok.yaml").is_file():
         clear_started(component())
         return

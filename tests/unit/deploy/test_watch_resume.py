@@ -11,7 +11,7 @@ import json
 import queue
 import threading
 
-from periph_env.deploy.watch import ResourceWatch
+from periph_env.deploy.watch_streams import ResourceWatch
 
 
 class Response:
@@ -60,7 +60,7 @@ class FakeApi:
 
 
 def test_watch_resumes_from_last_version_and_relists_on_gone(monkeypatch):
-    monkeypatch.setattr("periph_env.deploy.watch.RETRY_SECONDS", 0.01)
+    monkeypatch.setattr("periph_env.deploy.watch_streams.RETRY_SECONDS", 0.01)
     done = threading.Event()
     api = FakeApi(done)
     out: queue.Queue = queue.Queue()

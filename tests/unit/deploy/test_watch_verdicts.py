@@ -57,6 +57,8 @@ def run(feed, timeout=3.0, **options):
     """Every event the watch yields for ``feed`` [(kind, change, object)]."""
     watch = w.RolloutWatch(ApiClient(), "ns", ["worker"], timeout, **options)
     watch.watches = []
+    # What the watch reads once at its start (StorageClasses, HPAs): none here.
+    watch.queue.put(("Cluster", "READ", {"classes": [], "hpas": []}))
     for item in feed:
         watch.queue.put(item)
     return watch, list(watch.events())
