@@ -79,9 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("periph: interrupted", file=sys.stderr)
         code = EXIT_INTERRUPTED
     if argv is None:  # the process's own command line: exit once the last line is out
-        from periph_env.common.prompt_exit import exit_now
+        from periph_env.common.prompt_exit import quick_exit_ahead
 
-        exit_now(code)
+        quick_exit_ahead()
     return code
 
 

@@ -1,35 +1,27 @@
-"""Exit the ``periph`` process as soon as its last line is out.
+"""Make the ``periph`` process end as soon as its last line is out.
 
 A deploy printed its last line, then the process took 1.7-4 s more to end (measured on the
-shared 2-core test machine): not a thread or a watch (the rollout watch's threads are
-stopped and joined before the ending is printed, and ``atexit`` ran 0.014 s after the last
-line), but the interpreter's own finalization, which tears down every module and object
-it loaded; the Kubernetes client alone is thousands of classes. A command line has
-nothing left to do by then, so it ends the way the interpreter would minus that teardown:
-its non-daemon threads joined, its streams flushed, its ``atexit`` handlers run (the
-Kubernetes client's temporary certificate files are removed there), then ``os._exit``.
+shared 2-core test machine): not a thread or a watch (they are stopped and joined before
+the ending is printed, and ``atexit`` ran 0.014 s after the last line), but the
+interpreter's finalization: its garbage collections walk every object the command loaded,
+and the Kubernetes client alone is thousands of classes.
 
-Only the process's own invocation exits this way (``periph`` and ``python -m
-periph_env``); ``cli.main(argv)`` called in-process (the tests) returns its code as before.
+``gc.freeze()`` moves every object alive at that point into the permanent generation,
+which those collections skip. The interpreter then exits the ordinary way: non-daemon
+threads joined, ``finally`` blocks and ``atexit`` handlers run, streams flushed, exit code
+kept. (``os._exit`` would also be quick, but it skips exactly those, and periph never
+leaves that way: ``tests/unit/test_architecture.py``.)
+
+Only the process's own invocation does this (``periph`` and ``python -m periph_env``);
+``cli.main(argv)`` called in-process (the tests) leaves the collector alone.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import os
-import sys
-import threading
+import gc
 
 
-def exit_now(code: int) -> None:
-    """End the process with ``code``: what the interpreter does at exit, minus finalization."""
-    current = threading.current_thread()
-    for thread in threading.enumerate():
-        if thread is not current and not thread.daemon:
-            thread.join()  # as the interpreter would: a non-daemon thread is waited for
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):  # a closed pipe: nothing more can be said
-            stream.flush()
-    atexit._run_exitfuncs()
-    os._exit(code)
+def quick_exit_ahead() -> None:
+    """Call once the command is done and the process is about to exit: the exit's
+    collections then skip everything loaded so far."""
+    gc.freeze()

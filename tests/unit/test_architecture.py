@@ -85,14 +85,10 @@ def test_no_module_reaches_into_another_modules_private_attribute():
 
 def test_periph_never_leaves_through_os_exit():
     # Leaving with os._exit skips every finally and atexit: a deploy's history record
-    # stays "running". periph exits because nothing of it is left running. The one
-    # exception is the command line's own last step (common/prompt_exit.py), after main
-    # has returned: it joins the threads, flushes, runs atexit, and skips only the
-    # interpreter's teardown (seconds on a busy machine after a deploy's last line).
+    # stays "running". periph exits because nothing of it is left running.
     found = [
         f"{where}:{node.lineno}"
         for where, tree in _sources()
-        if not str(where).endswith("common/prompt_exit.py")
         for node in ast.walk(tree)
         if isinstance(node, ast.Attribute) and node.attr == "_exit"
     ]
