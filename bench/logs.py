@@ -144,8 +144,8 @@ def tui_drain(root: Path, project: str) -> dict:
 def section(r: dict) -> str:
     """The docs/performance.md section for results ``r``."""
     count = r["count"]
-    compose_s = statistics.median(r["compose"])
-    follower_s = statistics.median(s for s, _ in r["follower"])
+    compose_s = statistics.median(c[0] for c in r["compose"])
+    follower_s = statistics.median(f[0] for f in r["follower"])
     tui_runs = r["tui"]
     tui_s = statistics.median(t["seconds"] for t in tui_runs)
     worst = max(tui_runs, key=lambda t: t["max"])
@@ -171,10 +171,10 @@ def section(r: dict) -> str:
         "",
         "| reader | seconds | lines/s | × compose's lines/s | goal |",
         "| --- | ---: | ---: | ---: | --- |",
-        f"| `docker compose logs -f` | {compose_s:.2f} ({spread(r['compose'])}) "
+        f"| `docker compose logs -f` | {compose_s:.2f} ({spread([c[0] for c in r['compose']])}) "
         f"| {rate['c']:,.0f} | 1.00× | |",
         f"| periph `LogFollower` (`periph logs -f`) | {follower_s:.2f} "
-        f"({spread([s for s, _ in r['follower']])}) | {rate['f']:,.0f} | {f_ratio:.2f}× "
+        f"({spread([f[0] for f in r['follower']])}) | {rate['f']:,.0f} | {f_ratio:.2f}× "
         f"| ≥ 1.0×: {verdict(f_ratio >= 1.0)} |",
         f"| periph TUI, Logs area (start, connect, draw) | {tui_s:.2f} "
         f"({spread([t['seconds'] for t in tui_runs])}) | {rate['t']:,.0f} | {t_ratio:.2f}× "
