@@ -180,6 +180,11 @@ def section(r: dict) -> str:
         f"({spread([t['seconds'] for t in tui_runs])}) | {rate['t']:,.0f} | {t_ratio:.2f}× "
         f"| ≥ 0.5×: {verdict(t_ratio >= 0.5)} |",
         "",
+        f"CPU of the periph process while `LogFollower` drained (median): "
+        f"{statistics.median(f[1] for f in r['follower']):.2f} s, "
+        f"{1e6 * statistics.median(f[1] for f in r['follower']) / count:.1f} µs per line. "
+        "On a loaded machine wall time is mostly waiting for a core: compare rows of one run.",
+        "",
         f"Frames while the Logs area drained (event-loop lag of a 10 ms timer, worst run): "
         f"p50 {worst['p50']:.1f} ms, p99 {worst['p99']:.1f} ms, max {worst['max']:.1f} ms; "
         f"goal p99 < 50 ms: {verdict(frames_ok)}. Lines that reached the view: "
