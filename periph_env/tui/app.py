@@ -48,6 +48,10 @@ class Settings:
     retry: float = 3.0  # seconds between engine reconnect attempts
     clock: Callable[[], float] = time.time
     keymap_path: Path | None = None
+    # True: hidden areas mount right after the first frame, so a first switch to one is
+    # as quick as the next. False (the unit tests' harness): an area mounts when it is
+    # first shown, so a test pays for the areas it uses, not for all of them.
+    mount_hidden: bool = True
 
 
 class PeriphApp(App[int]):
@@ -64,6 +68,8 @@ class PeriphApp(App[int]):
         "styles/deploy.tcss",
     ]
     TITLE = "periph"
+    # Lines per log batch: the Logs area sets it to what it draws within a frame.
+    log_batch_limit = 2_000
     BINDINGS = actions.bindings("app")
     COMMANDS = App.COMMANDS | {ActionsProvider}
 
@@ -104,6 +110,7 @@ class PeriphApp(App[int]):
         self.services: list[str] = []
         self._pending: dict[str, list[Callable[[Any], Any]]] = {}
         self._mounted_areas: set[str] = set()  # areas whose view has mounted
+        self._mounting: set[str] = {AREAS[0].id}  # areas whose view is (being) mounted
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="areas"):
@@ -111,7 +118,10 @@ class PeriphApp(App[int]):
                 with TabPane(area.title, id=area.id):
                     # Hidden areas mount after the first frame (start-up budget); what
                     # the engine says meanwhile waits in ``_pending`` (see ``tell``).
-                    yield area.make() if index == 0 else Lazy(area.make())
+                    if index == 0:
+                        yield area.make()
+                    elif self.settings.mount_hidden:
+                        yield Lazy(area.make())
         yield Footer()
 
     def on_mount(self) -> None:
@@ -151,9 +161,18 @@ class PeriphApp(App[int]):
 
     def view_mounted(self, area: str) -> None:
         """A view calls this from ``on_mount``: deliver what arrived before it."""
-        self._mounted_areas.add(area)
-        for call in self._pending.pop(area, []):
-            call(self.view(area))
+
+        def deliver() -> None:
+            self._mounted_areas.add(area)
+            for call in self._pending.pop(area, []):
+                call(self.view(area))
+
+        if self.settings.mount_hidden:
+            deliver()
+        else:
+            # Mounted because it is being shown: its own children (inner tabs) mount
+            # with the next refresh; what waited for it (``shown``) waits for them.
+            self.call_after_refresh(deliver)
 
     def show_area(self, area: str) -> None:
         """Switch tabs and put focus in the area."""
@@ -161,6 +180,8 @@ class PeriphApp(App[int]):
         self.call_after_refresh(self._focus_area)
 
     def _focus_area(self) -> None:
+        if self.area not in self._mounted_areas:
+            return  # not (fully) mounted yet: it focuses itself when it is
         try:
             view = self.view(self.area)
         except NoMatches:
@@ -170,7 +191,17 @@ class PeriphApp(App[int]):
         else:
             view.focus()
 
+    def _mount_when_shown(self, area: str) -> None:
+        """With ``mount_hidden`` off, mount an area's view the first time it is shown."""
+        if self.settings.mount_hidden or area in self._mounting:
+            return
+        self._mounting.add(area)
+        made = next((a.make for a in AREAS if a.id == area), None)
+        if made is not None:
+            self.query_one(f"TabPane#{area}", TabPane).mount(made())
+
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self._mount_when_shown(event.pane.id or "")
         self.tell(
             event.pane.id or "", lambda view: view.shown() if hasattr(view, "shown") else None
         )

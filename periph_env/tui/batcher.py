@@ -7,11 +7,18 @@ batch every ``interval`` seconds, and while the app's queue is long (``backlog()
 ``max_backlog``) it waits instead of posting. When the UI falls that far behind, the
 oldest unposted lines are dropped (the view would trim them anyway: it keeps only its
 last ``max_lines``) and the batch says how many, so the view can show the gap.
+
+Batches are sized to the frame: ``limit()`` says how many lines the view can draw in
+one frame's budget (it measures itself), and a batch never holds more. What is left
+goes in the next batch, as soon as the app has drawn the previous one (its queue is
+empty again), so a backlog drains at the speed the screen can draw, a frame at a time,
+instead of as one batch that freezes the screen for a second.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,9 +35,11 @@ class LineBatcher:
         interval: float = 0.075,
         capacity: int = 20_000,
         max_backlog: int = 10,
+        limit: Callable[[], int] | None = None,
     ) -> None:
         self._post = post
         self._backlog = backlog
+        self._limit = limit
         self._interval = interval
         self._max_backlog = max_backlog
         self._buffer: deque[Any] = deque(maxlen=capacity)
@@ -63,23 +72,40 @@ class LineBatcher:
         if self._thread is not None:
             self._thread.join(timeout=2)
 
-    def _take(self) -> tuple[list[Any], int]:
+    def _take(self) -> tuple[list[Any], int, bool]:
+        """(the oldest lines, at most ``limit()``; lines dropped; whether more wait)."""
+        limit = max(1, self._limit()) if self._limit is not None else None
         with self._lock:
-            lines = list(self._buffer)
-            self._buffer.clear()
+            buffer = self._buffer
+            if limit is None or len(buffer) <= limit:
+                lines = list(buffer)
+                buffer.clear()
+            else:
+                lines = [buffer.popleft() for _ in range(limit)]
             dropped, self._dropped = self._dropped, 0
-        return lines, dropped
+            more = bool(buffer)
+        return lines, dropped, more
 
     def _run(self) -> None:
+        more = False
         while not self._stopping.is_set():
-            self._wake.wait()
-            self._wake.clear()
-            # Let a burst accumulate into one batch.
-            if self._stopping.wait(self._interval):
-                return
-            while self._backlog() > self._max_backlog and not self._stopping.is_set():
-                self._stopping.wait(self._interval)
-            lines, dropped = self._take()
+            if more:
+                # Lines wait: post the next frame's share once the app has taken the
+                # last one (a short poll, only while a backlog drains; at most an
+                # interval, so a busy queue slows the drain but never stops it).
+                deadline = time.monotonic() + self._interval
+                while self._backlog() > 0 and time.monotonic() < deadline:
+                    if self._stopping.wait(0.004):
+                        return
+            else:
+                self._wake.wait()
+                self._wake.clear()
+                # Let a burst accumulate into one batch.
+                if self._stopping.wait(self._interval):
+                    return
+                while self._backlog() > self._max_backlog and not self._stopping.is_set():
+                    self._stopping.wait(self._interval)
+            lines, dropped, more = self._take()
             if lines or dropped:
                 try:
                     self._post(lines, dropped)

@@ -96,7 +96,9 @@ class StackSession:
         self._watcher: Any = None
         self._watched: set[str] = set()
         self._watch_lock = threading.Lock()
-        self._batcher = LineBatcher(self._post_lines, self._backlog, capacity=max_lines * 2)
+        self._batcher = LineBatcher(
+            self._post_lines, self._backlog, capacity=max_lines * 2, limit=self._batch_limit
+        )
         self._lock = threading.Lock()
         self._connecting = False
 
@@ -187,6 +189,10 @@ class StackSession:
 
     def _backlog(self) -> int:
         return self.app.message_queue_size
+
+    def _batch_limit(self) -> int:
+        # What the Logs area can draw in a frame (it measures itself as it draws).
+        return int(getattr(self.app, "log_batch_limit", 2_000))
 
     def lost(self, error: PeriphError) -> None:
         """An action found the engine gone: tell the UI, then wait for it to come back

@@ -101,7 +101,8 @@ class DeployView(Vertical):
         self.set_interval(0.5, self._sync_visible)
         self.papp.view_mounted("deploy")
         if self.papp.area == "deploy":
-            self.shown()
+            # After a refresh: mounted while shown, its inner tabs are not there yet.
+            self.call_after_refresh(self.shown)
 
     def on_unmount(self) -> None:
         self.session.close()

@@ -8,6 +8,7 @@ only buffers them and redraws once when shown or resumed.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
     from periph_env.tui.app import PeriphApp
 
 MERGED = "__merged__"
+# Drawing one batch may take this long: a frame at 30 fps leaves room for the paint.
+FRAME_BUDGET = 0.020
 
 
 class LogsView(Vertical):
@@ -44,6 +47,7 @@ class LogsView(Vertical):
         self.search: Any = None
         self.match_line: int | None = None
         self.problem = ""
+        self._per_line: float | None = None  # seconds to draw one line (moving average)
 
     @property
     def papp(self) -> PeriphApp:
@@ -105,7 +109,15 @@ class LogsView(Vertical):
         self._redraw()
 
     def add_lines(self, lines: list[Any], dropped: int = 0) -> None:
-        """A batch from the log reader."""
+        """A batch from the log reader; drawing it is timed, so the next batches are
+        sized to what one frame can draw (``log_batch_limit``, read by the batcher)."""
+        started = time.perf_counter()
+        keep = self.buffer.maxlen
+        if keep is not None and len(lines) > keep:
+            # Older lines would be trimmed right after being drawn: skip drawing them.
+            self.received += len(lines) - keep
+            self.health += logfilter.health_lines(lines[:-keep])
+            lines = lines[-keep:]
         self.buffer.extend(lines)
         self.received += len(lines)
         self.health += logfilter.health_lines(lines)
@@ -122,6 +134,19 @@ class LogsView(Vertical):
         if shown:
             self._log.write_lines(shown)
         self._status()
+        self._measure(len(lines), time.perf_counter() - started)
+
+    def _measure(self, count: int, seconds: float) -> None:
+        """Keep ``log_batch_limit`` at the lines one frame's budget draws (a moving
+        average of the cost per line; only batches large enough to time)."""
+        if count < 200:
+            return
+        per_line = seconds / count
+        if self._per_line is not None:
+            per_line = 0.7 * self._per_line + 0.3 * per_line
+        self._per_line = per_line
+        limit = int(FRAME_BUDGET / max(per_line, 1e-7))
+        self.papp.log_batch_limit = max(200, min(limit, self.buffer.maxlen or limit))
 
     # -- drawing ------------------------------------------------------------------------
 

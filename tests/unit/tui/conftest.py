@@ -48,6 +48,9 @@ def settings(**overrides) -> Settings:
         "clock": lambda: NOW,
         "retry": 0.1,
         "keymap_path": Path.home() / ".config" / "periph" / "no-such-keymap.toml",
+        # The lighter harness: an area mounts when the test first shows it (pass
+        # mount_hidden=True for a test of what hidden areas do before they are shown).
+        "mount_hidden": False,
     }
     base.update(overrides)
     return Settings(**base)

@@ -54,3 +54,34 @@ def test_stop_ends_the_thread():
     batcher.start()
     batcher.stop()
     assert batcher._thread is not None and not batcher._thread.is_alive()
+
+
+def _wait_for_lines(batches, count: int) -> None:
+    for _ in range(500):
+        if sum(len(lines) for lines, _ in batches) >= count:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"only {sum(len(lines) for lines, _ in batches)} of {count} lines came")
+
+
+def test_no_batch_holds_more_lines_than_a_frame_draws():
+    batcher, batches, _ = _collect(interval=0.02, limit=lambda: 300)
+    batcher.start()
+    try:
+        batcher.feed(list(range(1000)))
+        _wait_for_lines(batches, 1000)
+    finally:
+        batcher.stop()
+    assert [len(lines) for lines, _ in batches] == [300, 300, 300, 100]
+
+
+def test_a_backlog_drains_in_order_without_losing_a_line():
+    batcher, batches, _ = _collect(interval=0.02, limit=lambda: 64)
+    batcher.start()
+    try:
+        for start in range(0, 5000, 500):
+            batcher.feed(list(range(start, start + 500)))
+        _wait_for_lines(batches, 5000)
+    finally:
+        batcher.stop()
+    assert [n for lines, _ in batches for n in lines] == list(range(5000))

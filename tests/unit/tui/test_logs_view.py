@@ -149,7 +149,7 @@ async def test_memory_stays_bounded_by_max_lines(project):
 
 
 async def test_lines_read_while_the_tab_is_hidden_appear_when_shown(project):
-    app = make_app(project, api=fake_api([]))
+    app = make_app(project, api=fake_api([]), mount_hidden=True)  # the view, hidden
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         app.query_one("#logs-view").add_lines([LogLine("db", NOW, "while hidden")])
