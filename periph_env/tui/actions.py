@@ -62,7 +62,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("stack.reload", "w", "Hot reload", "Turn hot reload on or off for the selected service"),
     Action("stack.reload_all", "W", "Reload all", "Turn hot reload on or off for all", False),
     Action("stack.logs", "l", "Logs", "Open the selected service's logs"),
-    Action("stack.shell", "e", "Shell", "A shell in the selected service: psql, redis-cli, sh"),
+    Action(
+        "stack.shell", "e", "Shell", "A shell in the selected service: psql, redis-cli, sh", False
+    ),
     Action("stack.sort", "o", "Sort", "Order services by compose order, CPU or memory", False),
     Action("stack.engine", "E", "Start engine", "Start a Docker engine (periph testenv up)", False),
     # Logs
