@@ -89,7 +89,9 @@ class Stack:
         """Service names in dependency order."""
         return self.model.ordered()
 
-    def _select(self, services: Iterable[str] | None) -> list[str]:
+    def select(self, services: Iterable[str] | None) -> list[str]:
+        """The named services, checked (none named: an empty list); an unknown
+        name is a UsageError listing the known ones."""
         known = self.services()
         wanted = list(services or [])
         unknown = [s for s in wanted if s not in known]
@@ -227,7 +229,7 @@ class Stack:
         """Start the stack (or ``services`` and their dependencies) in dependency order;
         with ``wait``, return once every started service is healthy and one-shots exited 0."""
         progress = progress or _quiet
-        wanted = self._select(services)
+        wanted = self.select(services)
         self.check_engine()
         self.prepare_env(progress)
         ports.check_free(self, wanted or None)
@@ -259,7 +261,7 @@ class Stack:
         progress: Progress | None,
         extra: list[str] | None = None,
     ) -> None:
-        wanted = self._select(services)
+        wanted = self.select(services)
         self.check_engine()
         compose = self._compose()
         from python_on_whales.utils import stream_stdout_and_stderr
@@ -305,7 +307,7 @@ class Stack:
         """Rebuild the images of ``services`` (default: every service with a build) and
         recreate only those containers. A failed build raises ``BuildFailed`` with the
         step and log tail; the running containers are untouched."""
-        wanted = self._select(services) or [
+        wanted = self.select(services) or [
             n for n in self.services() if self.model.services[n].has_build
         ]
         self.check_engine()

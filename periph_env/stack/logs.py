@@ -373,7 +373,7 @@ def read_logs(
     ``tail`` the last N lines per service. Lines are masked (``redact``) as they are read."""
     since_at = since if isinstance(since, float) else parse_since(since, time.time())
     pattern = compile_grep(grep)
-    wanted = set(stack._select(services) or stack.services())
+    wanted = set(stack.select(services) or stack.services())
     lines: list[LogLine] = []
     for status in stack.ps():
         if status.service in wanted and status.container_id:
@@ -433,7 +433,7 @@ class LogFollower:
     ) -> None:
         self.stack = stack
         self.on_lines = on_lines
-        self.services = stack._select(services) or stack.services()
+        self.services = stack.select(services) or stack.services()
         self.since = since if isinstance(since, float) else parse_since(since, time.time())
         self.grep = compile_grep(grep)
         self._queue: queue.Queue[list[LogLine] | None] = queue.Queue(maxsize=QUEUE_READS)

@@ -94,7 +94,7 @@ class Watcher:
         self.stack = stack
         self.on_event = on_event
         self.status = status
-        wanted = stack._select(services) or None
+        wanted = stack.select(services) or None
         self.rules: list[WatchRule] = stack.model.rules(wanted)
         if not self.rules:
             which = ", ".join(wanted) if wanted else "any service"

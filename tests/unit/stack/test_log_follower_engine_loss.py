@@ -25,7 +25,7 @@ class ScriptedStack:
         self.calls = 0
         self.down = threading.Event()
 
-    def _select(self, services):
+    def select(self, services):
         return list(services or [])
 
     def services(self) -> list[str]:
