@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from periph_env.deploy.verdict import Verdict
+from periph_env.deploy.verdict import Verdict, counts
 
 Obj = dict[str, Any]
 DEFAULT_CLASS_ANNOTATIONS = (
@@ -94,17 +94,12 @@ def statefulset_verdict(sts: Obj) -> Verdict:
 
 
 def statefulset_counts(sts: Obj) -> dict[str, int]:
-    """desired / updated / ready / available replicas and old ones, as for a Deployment."""
-    status = sts.get("status") or {}
-    desired = sts.get("spec", {}).get("replicas", 1)
-    updated = status.get("updatedReplicas", 0)
-    return {
-        "desired": desired,
-        "updated": updated,
-        "ready": status.get("readyReplicas", 0),
-        "available": status.get("availableReplicas", status.get("readyReplicas", 0)),
-        "old_replicas": max(status.get("replicas", 0) - updated, 0),
-    }
+    """desired / updated / ready / available replicas and old ones, as for a Deployment
+    (an older API server reports no ``availableReplicas`` for a StatefulSet: ready then)."""
+    result = counts(sts)
+    if "availableReplicas" not in (sts.get("status") or {}):
+        result["available"] = result["ready"]
+    return result
 
 
 def job_verdict(job: Obj) -> Verdict:
