@@ -230,10 +230,29 @@ def check_ports(stack: Stack) -> Check:
     return Check("ports", "ok", "every published port is free or the stack's own")
 
 
+def check_hints(stack: Stack) -> Check:
+    """The ``x-periph`` hint rules of the compose file parse (a broken one would otherwise
+    be met only when an alert fires, and that alert would come without its hint)."""
+    from periph_env.stack.hints import load_rules
+
+    try:
+        rules = load_rules(stack.compose_path)
+    except PeriphError as exc:
+        return Check("hints", "fail", exc.message, exc.hint or "fix the rule in x-periph.hints")
+    count = sum(len(r) for r in rules.values())
+    return Check("hints", "ok", f"{count} alert hint rule(s) in {stack.compose_path.name}")
+
+
 def doctor(stack: Stack) -> list[Check]:
     """Every check, in the order a user fixes things."""
     engine = check_engine(stack)
-    checks = [engine, check_compose(), check_kubectl(stack.root), check_env(stack)]
+    checks = [
+        engine,
+        check_compose(),
+        check_kubectl(stack.root),
+        check_env(stack),
+        check_hints(stack),
+    ]
     if engine.status == "ok":
         checks.append(check_ports(stack))
     else:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from periph_env.stack.checks import check_env, check_kubectl
+from periph_env.stack.checks import check_env, check_hints, check_kubectl
 from periph_env.stack.control import Stack
 
 TOML = """\
@@ -155,3 +155,23 @@ def test_a_kubeconfig_kubectl_cannot_read_is_named_without_its_content(project, 
     check = check_kubectl(project)
     assert check.status == "warn" and check.detail.startswith("kubectl cannot read the kubeconfig")
     assert "Zx9Qw8Er7Ty6Ui5Op4As3Df2" not in check.detail + (check.remedy or "")
+
+
+def test_a_broken_alert_hint_rule_fails_doctor_naming_file_and_line(stack: Stack):
+    stack.compose_path.write_text(
+        "services:\n  app:\n    image: x\n    x-periph:\n      hints:\n"
+        "        - {match: '(', hint: h}\n"
+    )
+    check = check_hints(stack)
+    assert check.status == "fail"
+    assert "compose.yaml:5: service 'app'" in check.detail and "regex" in check.detail
+
+
+def test_the_shipped_hint_rules_pass_doctor():
+    from periph_env.common.paths import find_project_root
+
+    root = find_project_root(Path(__file__))
+    shipped = Stack(root, compose_path=root / "compose" / "compose.yaml")
+    check = check_hints(shipped)
+    assert check.status == "ok", check.detail
+    assert not check.detail.startswith("0 ")
