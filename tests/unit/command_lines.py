@@ -99,8 +99,10 @@ def markdown_commands(text: str, source: str) -> list[CommandLine]:
             prose.append(line)
         elif not line.lstrip().startswith("#"):
             out += _commands_in(line, source)
-    for span in re.findall(r"`([^`]+)`", " ".join(prose)):
-        out += _commands_in(span, source)
+    # CommonMark: a span opened by N backticks ends at the next run of exactly N
+    # (``a `b` c`` is one span), so a double-backtick span cannot shift the pairing.
+    for match in re.finditer(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", " ".join(prose)):
+        out += _commands_in(match.group(2), source)
     return out
 
 
