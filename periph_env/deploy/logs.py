@@ -33,6 +33,7 @@ SERVICE_LABEL = "app.kubernetes.io/name"
 POLL_SECONDS = 2.0  # how soon a new replica's log is followed
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # pauses between retries of a lost API server
 SILENT_RESTART, SILENT_RESTART_MAX = 2.5, 60.0  # a pod's stream that keeps ending empty
+END_GRACE = 3.0  # how long an ended stream's kubectl and reader get to finish
 
 
 def selector(services: list[str]) -> str:
@@ -66,6 +67,7 @@ class _Stream:
     """One pod's ``kubectl logs -f``: the process and when it was cut (for --since-time)."""
 
     proc: subprocess.Popen | None = None
+    pump: threading.Thread | None = None  # reads proc's output; ends when the pipe closes
     cut_at: str = ""  # RFC 3339, UTC: where a restarted stream picks up
     lines: int = 0  # lines the current process has given
     # A stream that ended by itself (a container ended, a dropped connection, a log not
@@ -187,16 +189,27 @@ class Follower:
             self.kube.argv(*args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         stream.lines = 0
-        threading.Thread(target=self.pump, args=(stream, stream.proc), daemon=True).start()
+        stream.pump = threading.Thread(
+            target=self.pump, args=(stream, stream.proc), name=f"periph-logs-{name}", daemon=True
+        )
+        stream.pump.start()
 
     def end(self, stream: _Stream) -> None:
-        """Stop a stream (if running) and remember where it was cut."""
-        proc = stream.proc
+        """Stop a stream (if running), reap its process and its reader, and remember where
+        it was cut: the follower leaves no process or thread of its own behind."""
+        proc, pump = stream.proc, stream.pump
         if proc is None:
             return
         if proc.poll() is None:
             proc.terminate()
-        stream.proc, stream.cut_at = None, _now_rfc3339()
+        try:
+            proc.wait(END_GRACE)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if pump is not None and pump is not threading.current_thread():
+            pump.join(END_GRACE)  # the pipe is closed: the reader ends at once
+        stream.proc, stream.pump, stream.cut_at = None, None, _now_rfc3339()
 
     def pump(self, stream: _Stream, proc: subprocess.Popen) -> None:
         """Hand each line of ``proc`` to ``out``, masked."""

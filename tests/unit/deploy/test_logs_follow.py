@@ -107,3 +107,34 @@ def test_a_pod_whose_log_stream_keeps_failing_is_not_restarted_every_poll(monkey
     follower.pods = lambda: next(answers)()  # type: ignore[method-assign]
     follower.run()
     assert printed == [error, error]
+
+
+def test_a_follow_that_ends_leaves_no_process_or_reader_behind(monkeypatch):
+    """ctrl+c (the stop) ends every pod's log process and its reader thread before the
+    follow returns: nothing of it outlives the command."""
+    monkeypatch.setattr(logs, "POLL_SECONDS", 0.0)
+    stop = threading.Event()
+    kube = SimpleNamespace(
+        endpoint=ENDPOINT, secrets=[], namespace="ns", notice=lambda _t: None,
+        argv=lambda *_args: ["sh", "-c", "echo line; exec sleep 600"],
+    )  # fmt: skip
+    printed: list[str] = []
+    follower = logs.Follower(kube, [], printed.append, lambda _t: None, stop)  # type: ignore[arg-type]
+    pods = [
+        {"metadata": {"name": f"app-{i}", "resourceVersion": "1"}, "status": {"phase": "Running"}}
+        for i in range(3)
+    ]
+    started: list = []
+
+    def answer() -> list:
+        started.extend(s.proc for s in follower.streams.values() if s.proc is not None)
+        if len(printed) >= 3:
+            stop.set()
+        threading.Event().wait(0.02)
+        return pods
+
+    follower.pods = answer  # type: ignore[method-assign]
+    follower.run()
+    assert printed == ["line"] * 3
+    assert started and all(proc.poll() is not None for proc in started)
+    assert [t.name for t in threading.enumerate() if t.name.startswith("periph-logs-")] == []
