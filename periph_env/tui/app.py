@@ -7,6 +7,8 @@ the Env view's check); tests hand real or fake engines to the constructor instea
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from textual.css.query import NoMatches
 from textual.lazy import Lazy
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
+from periph_env.common.waiting import REPEAT_EVERY, set_reporter
 from periph_env.tui import actions, formatting, keymap
 from periph_env.tui.commands import ActionsProvider
 from periph_env.tui.messages import (
@@ -135,6 +138,19 @@ class PeriphApp(App[int]):
             # After the first frame: the engine imports must not hold the GIL while the
             # app paints (the first-frame budget is 0.5 s).
             self.call_after_refresh(self._connect)
+        # An engine call slower than 2 s says what it waits for, as it does in the CLI.
+        self._previous_reporter = set_reporter(self.waiting_notice)
+
+    def waiting_notice(self, text: str) -> None:
+        """``waiting for the Docker engine at … (3 s)…`` as a short toast, from any thread.
+        Plain text: an engine's or a file's words are never read as markup."""
+        if threading.current_thread() is threading.main_thread():
+            self.notify(text, severity="warning", timeout=REPEAT_EVERY, markup=False)
+        else:
+            with contextlib.suppress(RuntimeError):  # the app ended while the call waited
+                self.call_from_thread(
+                    self.notify, text, severity="warning", timeout=REPEAT_EVERY, markup=False
+                )
 
     @work(thread=True, exclusive=True, group="engine", exit_on_error=False)
     def _connect(self) -> None:
@@ -163,9 +179,13 @@ class PeriphApp(App[int]):
         """A view calls this from ``on_mount``: deliver what arrived before it."""
 
         def deliver() -> None:
+            try:
+                view = self.view(area)
+            except NoMatches:  # the app closed before this refresh: nothing to show
+                return
             self._mounted_areas.add(area)
             for call in self._pending.pop(area, []):
-                call(self.view(area))
+                call(view)
 
         if self.settings.mount_hidden:
             deliver()
@@ -285,6 +305,7 @@ class PeriphApp(App[int]):
     def on_unmount(self) -> None:
         # Engine threads must end before the event loop joins its executor threads.
         self.close_session()
+        set_reporter(getattr(self, "_previous_reporter", None))
 
     def close_session(self) -> None:
         """Stop every run and thread the app owns (deploys, watchers, followers) and join

@@ -1,0 +1,54 @@
+"""A slow engine call says what it waits for in the TUI, as it does on the command line."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from periph_env.common import waiting
+from periph_env.tui.app import PeriphApp
+from tests.unit.tui.conftest import settings, wait_until
+from tests.unit.tui.fakes import FakeStack, fake_api
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_slow_engine_call_shows_what_it_waits_for_as_plain_text(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    monkeypatch.setattr(waiting, "ANNOUNCE_AFTER", 0.05)
+    app = PeriphApp(tmp_path, stack=FakeStack(), stack_api=fake_api(), settings=settings())
+    release = threading.Event()
+
+    def slow_call() -> None:
+        # [b] would be bold markup if the text were read as markup; it must show as is.
+        with waiting.waiting_for("the Docker engine at unix:///run/[b]docker.sock"):
+            release.wait(10)
+
+    async with app.run_test(size=(120, 30)) as pilot:
+        worker = threading.Thread(target=slow_call)
+        worker.start()
+        try:
+            wanted = "waiting for the Docker engine at unix:///run/[b]docker.sock ("
+            await wait_until(
+                pilot,
+                lambda: any(
+                    n.message.startswith(wanted) and not n.markup for n in app._notifications
+                ),
+                what="the waiting toast",
+            )
+        finally:
+            release.set()
+            worker.join()
+
+
+async def test_the_command_lines_reporter_is_back_after_the_app(tmp_path) -> None:
+    before = waiting.set_reporter(None)
+    try:
+        app = PeriphApp(tmp_path, stack=FakeStack(), stack_api=fake_api(), settings=settings())
+        async with app.run_test(size=(120, 30)):
+            assert waiting.set_reporter(waiting._reporter) is not None
+        assert waiting._reporter is None
+    finally:
+        waiting.set_reporter(before)
