@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from periph_env.deploy.kube import Kube
-from periph_env.errors import CommandFailed
+from periph_env.errors import PeriphError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,7 +69,7 @@ def test_compose_parse_error_through_up_is_masked(compose_v2, tmp_path: Path):
     assert "Zq8_kQ" not in shown
 
 
-def test_a_failing_kubectl_apply_echoing_a_secret_shows_no_base64_data(
+def test_a_failing_server_side_apply_echoing_a_secret_shows_no_base64_data(
     kube_cluster, k8s_namespace: str, monkeypatch: pytest.MonkeyPatch
 ):
     """The API server refuses a malformed Secret in a server-side apply and echoes its
@@ -86,7 +86,7 @@ def test_a_failing_kubectl_apply_echoing_a_secret_shows_no_base64_data(
     monkeypatch.setenv("KUBECONFIG", str(kube_cluster.kubeconfig))
     monkeypatch.setenv("PERIPH_KUBECTL", str(kube_cluster.bin_dir / "kubectl"))
     kube = Kube(kube_cluster.context, k8s_namespace, secrets=[password])
-    with pytest.raises(CommandFailed) as failure:
+    with pytest.raises(PeriphError) as failure:
         kube.apply([secret])
     shown = str(failure.value)
     assert "expected map" in shown  # the server's own reason reached the user
