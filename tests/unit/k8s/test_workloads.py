@@ -203,3 +203,16 @@ def test_backup_cronjob_runs_pg_dump_onto_the_backup_claim(
     assert "pg_dump" in " ".join(dump["command"])
     assert dump["image"].startswith("peripheral-db:")
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+
+
+def test_the_backup_waits_for_the_database_before_it_dumps(
+    overlays: dict[str, list[Doc]], env: str
+) -> None:
+    # Under an enforcing NetworkPolicy controller a new pod's first connections are
+    # refused until its address is admitted; one refusal must not fail the backup.
+    cron = one(overlays[env], "CronJob", "db-backup")
+    spec = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    dump = next(c for c in spec["initContainers"] if c["name"] == "pg-dump")
+    script = dump["command"][-1]
+    assert "until pg_isready -q -t 5" in script
+    assert script.index("pg_isready") < script.index("pg_dump --format")
