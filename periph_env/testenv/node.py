@@ -247,10 +247,14 @@ def _argv(process: str, binaries: Path, cluster: kube.ClusterInfo) -> list[str]:
     return ncfg.kube_proxy_argv(binaries / "kube-proxy", directory)
 
 
-def _wait(what: str, check, timeout: float, process: str) -> None:
+def _wait(what: str, check, timeout: float, process: str, proc=None) -> None:
     deadline = time.monotonic() + timeout
     while not check():
-        if started_pid(_component(process)) is None:
+        # ``proc``: the child just started (an exited child of ours is a zombie until
+        # reaped, and its pid would still look alive).
+        if (proc is not None and proc.poll() is not None) or started_pid(
+            _component(process)
+        ) is None:
             raise EngineError(f"{process} exited while {what}", hint=_log_tail(process))
         if time.monotonic() > deadline:
             raise EngineError(f"timed out after {timeout:.0f}s {what}", hint=_log_tail(process))
@@ -299,16 +303,16 @@ def _start(process: str, binaries: Path, cluster: kube.ClusterInfo, log: Log) ->
     proc = spawn(argv, _logfile(process))
     mark_started(_component(process), proc.pid)
     if process == "containerd":
-        _wait("waiting for containerd's socket", _containerd_ready, 60, process)
+        _wait("waiting for containerd's socket", _containerd_ready, 60, process, proc)
         _import_pause(binaries)
     elif process == "coredns":
         url = f"http://127.0.0.1:{ncfg.COREDNS_HEALTH_PORT}/health"
-        _wait("waiting for CoreDNS", lambda: _http_ok(url), 60, process)
+        _wait("waiting for CoreDNS", lambda: _http_ok(url), 60, process, proc)
     elif process == "netpol":
         # Healthy once its informers synced and the first policy sync ran: from then on a
         # NetworkPolicy is enforced, and a test may rely on it.
         url = node_netpol.health_url()
-        _wait("waiting for kube-router's firewall", lambda: _http_ok(url), 120, process)
+        _wait("waiting for kube-router's firewall", lambda: _http_ok(url), 120, process, proc)
     log(f"node: started {process} (pid {proc.pid})")
 
 
@@ -407,12 +411,16 @@ def ensure(log: Log) -> NodeInfo:
         node_host.ensure_network()
         with log.step(f"node: {ncfg.NODE_NAME} Ready"):
             _apply_cluster_objects(cluster)
+            # kube-router's firewall finds its Node object at start and exits without it:
+            # it starts once the kubelet has registered the node and it is Ready.
             for process in PROCESSES:
-                if started_pid(_component(process)) is None:
+                if process != "netpol" and started_pid(_component(process)) is None:
                     _start(process, binaries, cluster, log)
             _fingerprint_file().write_text(fingerprint)
             _wait("waiting for the node to be Ready", lambda: _node_ready(cluster),
                   READY_TIMEOUT, "kubelet")  # fmt: skip
+            if started_pid(_component("netpol")) is None:
+                _start("netpol", binaries, cluster, log)
         return _info(cluster)
 
 
