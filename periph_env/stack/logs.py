@@ -27,13 +27,20 @@ import json
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
-from periph_env.errors import EngineError, PeriphError
-from periph_env.stack.docker_sdk import PING_TIMEOUT, sdk_errors
-from periph_env.stack.engine_api import API_VERSION, unavailable
+from periph_env.errors import PeriphError
+from periph_env.stack.docker_sdk import sdk_errors
+from periph_env.stack.engine_streams import (
+    EngineStream,
+    SdkEvents,
+    event_actions,
+    open_events,
+    open_stream,
+    pumped,
+)
 from periph_env.stack.logfilter import compile_grep, parse_since
 from periph_env.stack.logstream import StreamReader
 from periph_env.stack.models import LogLine
@@ -49,8 +56,6 @@ BATCH_SECONDS = 0.05
 MAX_BATCH = 20_000  # lines per on_lines call at most (a backlog drains in a few calls)
 HEARTBEAT_SECONDS = 5.0
 MAX_BACKOFF = 16.0
-READ_BYTES = 1 << 18  # one read of a logs stream: 256 KiB, a few thousand lines
-PUMP_READS = 16  # socket reads a reader may be ahead of its parsing (4 MiB at most)
 QUEUE_READS = 64  # reads waiting for the dispatcher (bounded: ~16 MiB at most)
 # How long a reader waiting for a container sleeps between looks when the events stream
 # is not there (connecting, or the engine is gone); with events it waits for them.
@@ -59,296 +64,12 @@ EVENTS_SAFETY = 30.0  # with events: a look anyway this often (an event lost in 
 _BY_TIME = attrgetter("timestamp")
 
 
-def _params(follow: bool, since: float | None, tail: int | None) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "stdout": 1,
-        "stderr": 1,
-        "timestamps": 1,
-        "follow": 1 if follow else 0,
-        "tail": "all" if tail is None else str(tail),
-    }
-    if since is not None:
-        params["since"] = f"{since:.9f}"
-    return params
-
-
-class EngineStream:
-    """``GET /containers/{id}/logs`` over a socket of its own, as HTTP/1.0.
-
-    Why not the docker SDK: the engine answers HTTP/1.1 in chunked encoding, one chunk
-    per log line, and urllib3 hands out one chunk per read: ~200,000 Python reads for
-    200,000 lines, which alone capped a follow at ~15-20k lines/s. Asked as HTTP/1.0, the
-    engine (Go's net/http) sends the body unchunked and ends it by closing, so a read is
-    up to ``READ_BYTES`` of frames. For ``unix://`` and plain ``tcp://`` hosts; a TLS
-    host (``DOCKER_TLS_VERIFY``) goes through the SDK (``SdkLogs``)."""
-
-    def __init__(self, host: str, path: str, params: dict[str, Any], timeout: float) -> None:
-        import socket
-        import urllib.parse
-
-        parsed = urllib.parse.urlparse(host)
-        if parsed.scheme == "unix":
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            address: Any = parsed.path
-        else:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            address = (parsed.hostname, parsed.port or 2375)
-        self._sock = sock
-        self._body = b""
-        try:
-            sock.settimeout(timeout)
-            sock.connect(address)
-            query = urllib.parse.urlencode(params)
-            sock.sendall(
-                f"GET /{API_VERSION}{path}?{query} HTTP/1.0\r\nHost: docker\r\n\r\n".encode()
-            )
-            head = b""
-            while b"\r\n\r\n" not in head:
-                got = sock.recv(65536)
-                if not got:
-                    raise ConnectionError("the engine closed the connection before answering")
-                head += got
-        except BaseException:
-            sock.close()
-            raise
-        head, _, self._body = head.partition(b"\r\n\r\n")
-        status_line, *header_lines = head.decode("latin-1").split("\r\n")
-        parts = status_line.split(" ", 2)
-        self.status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-        headers = {
-            k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines)
-        }
-        self._chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-
-    def error(self) -> str:
-        """The engine's error message of a failed request (its JSON ``message``)."""
-        body = self._body + b"".join(iter(lambda: self._sock.recv(65536), b""))
-        try:
-            return str(json.loads(body).get("message") or body[:200])
-        except (ValueError, AttributeError):
-            return body[:200].decode(errors="replace")
-
-    def follow(self) -> None:
-        """No read timeout from now on: a quiet service is not a dead engine (the
-        follower's heartbeat watches the engine instead)."""
-        self._sock.settimeout(None)
-
-    def chunks(self) -> Iterator[bytes]:
-        """The body, in reads of up to ``READ_BYTES``."""
-        if self._chunked:  # an HTTP/1.0 answer should never be chunked; a proxy might
-            yield from dechunk(self._raw())
-            return
-        yield from self._raw()
-
-    def _raw(self) -> Iterator[bytes]:
-        if self._body:
-            yield self._body
-        recv = self._sock.recv
-        while chunk := recv(READ_BYTES):
-            yield chunk
-
-    def close(self) -> None:
-        """Shut the socket down (wakes a thread blocked reading it) and close it."""
-        import socket
-
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
-
-
-def dechunk(reads: Iterator[bytes]) -> Iterator[bytes]:
-    """HTTP/1.1 chunked transfer coding undone, a read at a time."""
-    pending = b""
-    for data in reads:
-        pending += data
-        out, pos = [], 0
-        while True:
-            eol = pending.find(b"\r\n", pos)
-            if eol < 0:
-                break
-            size = int(pending[pos:eol].split(b";", 1)[0] or b"0", 16)
-            if size == 0:
-                yield b"".join(out)
-                return
-            if eol + 2 + size + 2 > len(pending):
-                break
-            out.append(pending[eol + 2 : eol + 2 + size])
-            pos = eol + 2 + size + 2
-        pending = pending[pos:]
-        if out:
-            yield b"".join(out)
-
-
-def _open_events(host: str, filters: str) -> EngineStream | SdkEvents:
-    """The engine's events stream (no read timeout: the heartbeat watches the engine)."""
-    import os
-
-    if host.startswith(("unix://", "tcp://", "http://")) and not os.environ.get(
-        "DOCKER_TLS_VERIFY"
-    ):
-        stream = EngineStream(host, "/events", {"filters": filters}, PING_TIMEOUT)
-        if stream.status != 200:
-            message = stream.error()
-            stream.close()
-            raise EngineError(f"the engine refused its events stream: {message}")
-        stream.follow()
-        return stream
-    return SdkEvents(host, filters)
-
-
-def _event_actions(chunks: Iterator[bytes]) -> Iterator[str]:
-    """The action (``start``, ``die``, ``destroy``…) of each event in a JSON-lines stream."""
-    pending = b""
-    for data in chunks:
-        *complete, pending = (pending + data).split(b"\n")
-        for raw in complete:
-            with contextlib.suppress(ValueError, AttributeError):
-                event = json.loads(raw)
-                yield str(event.get("status") or event.get("Action") or "")
-
-
-class SdkEvents:
-    """The events stream through the docker SDK (TLS hosts), as JSON-lines bytes."""
-
-    def __init__(self, host: str, filters: str) -> None:
-        from periph_env.stack import docker_sdk
-
-        self._client = docker_sdk.client(host, timeout=None)
-        with sdk_errors("follow the engine's events", host):
-            self._stream = self._client.events(filters=json.loads(filters))
-
-    def chunks(self) -> Iterator[bytes]:
-        """Each event's bytes."""
-        for event in self._stream:
-            yield event + b"\n"
-
-    def close(self) -> None:
-        """Close the stream (wakes its reader) and the client."""
-        with contextlib.suppress(Exception):
-            self._stream.close()
-        with contextlib.suppress(Exception):
-            self._client.close()
-
-
-class SdkLogs:
-    """The same request through the docker SDK (TLS hosts): one HTTP chunk per read."""
-
-    def __init__(self, api: Any, container_id: str, params: dict[str, Any]) -> None:
-        url = api._url("/containers/{0}/logs", container_id)
-        self._api = api
-        self._response = api._get(url, params=params, stream=True)
-        api._raise_for_status(self._response)
-
-    def follow(self) -> None:
-        """No read timeout from now on (see ``EngineStream.follow``)."""
-        self._api._disable_socket_timeout(self._api._get_raw_response_socket(self._response))
-
-    def chunks(self) -> Iterator[bytes]:
-        """The body as urllib3 hands it out."""
-        raw = self._response.raw
-        read = raw.read1 if hasattr(raw, "read1") else raw.read
-        while chunk := read(READ_BYTES):
-            yield chunk
-
-    def close(self) -> None:
-        """Shut the response down (wakes its reader) and close it."""
-        from periph_env.stack.docker_sdk import shutdown
-
-        shutdown(self._response)
-        with contextlib.suppress(Exception):
-            self._response.close()
-
-
-def _open_stream(
-    stack: Stack, container_id: str, *, follow: bool, since: float | None, tail: int | None = None
-) -> tuple[EngineStream | SdkLogs, bool]:
-    """Open the container's logs; (stream, whether the container has a TTY: its stream is
-    then raw bytes, not frames). Failures raise ``PeriphError``s naming the engine."""
-    import os
-
-    host = stack.api.host
-    params = _params(follow, since, tail)
-    detail = stack.api.get(f"/containers/{container_id}/json")
-    if detail is None:
-        raise EngineError(f"container {container_id[:12]} is gone")
-    tty = bool((detail.get("Config") or {}).get("Tty"))
-    stream: EngineStream | SdkLogs
-    if host.startswith(("unix://", "tcp://", "http://")) and not os.environ.get(
-        "DOCKER_TLS_VERIFY"
-    ):
-        try:
-            stream = EngineStream(host, f"/containers/{container_id}/logs", params, PING_TIMEOUT)
-        except (OSError, ValueError) as exc:
-            raise unavailable(host, str(exc) or type(exc).__name__) from None
-        if stream.status != 200:
-            message = stream.error()
-            stream.close()
-            raise EngineError(f"the engine refused the logs of {container_id[:12]}: {message}")
-    else:
-        with sdk_errors("open a logs stream", host):
-            stream = SdkLogs(stack.sdk().api, container_id, params)
-    if follow:
-        stream.follow()
-    return stream, tty
-
-
-def pumped(chunks: Iterator[bytes], name: str, depth: int = PUMP_READS) -> Iterator[bytes]:
-    """``chunks`` read by a thread of their own, ``depth`` reads ahead, handed out joined
-    (what arrived while the caller was busy comes as one piece).
-
-    Why: a reader that parses between two socket reads leaves the engine blocked on a
-    full socket buffer meanwhile; a socket read releases the GIL, so the engine keeps
-    writing while this thread parses. An error of the read is raised here."""
-    ahead: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=depth)
-    done = threading.Event()
-
-    def pump() -> None:
-        item: bytes | BaseException | None = None
-        try:
-            for chunk in chunks:
-                while not done.is_set():
-                    try:
-                        ahead.put(chunk, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if done.is_set():
-                    return
-        except BaseException as exc:  # handed to the consumer, raised there
-            item = exc
-        with contextlib.suppress(queue.Full):
-            while not done.is_set():
-                try:
-                    ahead.put(item, timeout=0.2)
-                    return
-                except queue.Full:
-                    continue
-
-    threading.Thread(target=pump, name=name, daemon=True).start()
-    try:
-        while True:
-            item = ahead.get()
-            parts = [item]
-            while isinstance(item, bytes) and not ahead.empty():
-                item = ahead.get_nowait()
-                parts.append(item)
-            end = parts.pop() if not isinstance(parts[-1], bytes) else False
-            if parts:
-                yield b"".join(parts)  # type: ignore[arg-type]
-            if end is not False:
-                if isinstance(end, BaseException):
-                    raise end
-                return
-    finally:
-        done.set()
-
-
 def _read_container(
     stack: Stack, service: str, container_id: str, since: float | None, tail: int | None = None
 ) -> list[LogLine]:
     secrets = stack.secrets()
     lines: list[LogLine] = []
-    stream, tty = _open_stream(stack, container_id, follow=False, since=since, tail=tail)
+    stream, tty = open_stream(stack, container_id, follow=False, since=since, tail=tail)
     reader = StreamReader(service, container_id, tty)
     try:
         with sdk_errors(f"read the logs of {service}", stack.api.host):
@@ -569,11 +290,11 @@ class LogFollower:
             try:
                 label = f"com.docker.compose.project={self.stack.project}"
                 filters = json.dumps({"type": ["container"], "label": [label]})
-                self._events = stream = _open_events(self.stack.api.host, filters)
+                self._events = stream = open_events(self.stack.api.host, filters)
                 # Subscribed first, then a look: no change can fall in between.
                 self._changes.live, backoff = True, 0.5
                 self._changes.bump()
-                for action in _event_actions(stream.chunks()):
+                for action in event_actions(stream.chunks()):
                     if self._stop.is_set():
                         return
                     if not action.startswith(("exec_", "top", "archive-path", "extract")):
@@ -613,7 +334,7 @@ class LogFollower:
     def _attach(
         self, service: str, container_id: str, since: float | None, cursors: dict[str, float]
     ) -> None:
-        stream, tty = _open_stream(self.stack, container_id, follow=True, since=since)
+        stream, tty = open_stream(self.stack, container_id, follow=True, since=since)
         self._responses[service] = stream
         reader = StreamReader(service, container_id, tty)
         # The engine's `since` is inclusive: lines up to the last one delivered are skipped.

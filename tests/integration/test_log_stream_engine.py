@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from periph_env.stack import logs
+from periph_env.stack import engine_streams
 from periph_env.stack.control import Stack
 from periph_env.stack.logs import LogFollower, read_logs
 
@@ -86,7 +86,7 @@ def test_a_line_the_engine_sends_in_several_frames_is_one_line(project):
 
 def test_frames_split_across_tiny_reads_give_the_same_lines(project, monkeypatch):
     whole = [(ln.stream, ln.text) for ln in read_logs(project, ["mux"])]
-    monkeypatch.setattr(logs, "READ_BYTES", 5)  # every header and payload split
+    monkeypatch.setattr(engine_streams, "READ_BYTES", 5)  # every header and payload split
     split = [(ln.stream, ln.text) for ln in read_logs(project, ["mux"])]
     assert split == whole and len(whole) == 2 * 200 + 2
 

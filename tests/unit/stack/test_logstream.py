@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from periph_env.common.redact import MASK, redact
-from periph_env.stack.logs import dechunk, pumped
+from periph_env.stack.engine_streams import dechunk, pumped
 from periph_env.stack.logstream import FrameDemux, StreamReader, stamp_seconds
 
 T = "2026-11-27T06:10:09.123456789Z"
