@@ -103,11 +103,12 @@ class WaitTracker:
 
 
 class WaitWatch:
-    """While a long call (``periph up``) runs, re-read the statuses every ``every``
-    seconds and report each waiting service's reason through ``report``: when the reason
-    changes, and every ``repeat`` seconds while it stays (so the count is seen moving
-    without a line a second). A thread; ``stop()`` ends it. Engine errors are left to the
-    call it accompanies (this only watches)."""
+    """While a long call (``periph up``) runs, follow the statuses (the engine's events,
+    through ``StatusModel``), look at them every ``every`` seconds and report each waiting
+    service's reason through ``report``: when the reason changes, and every ``repeat``
+    seconds while it stays (so the count is seen moving without a line a second). A
+    thread; ``stop()`` ends it. Engine errors are left to the call it accompanies (this
+    only watches)."""
 
     def __init__(
         self,
@@ -153,12 +154,19 @@ class WaitWatch:
             depends = {n: s.depends_on for n, s in self.stack.model.services.items()}
         except PeriphError:
             return
+        from periph_env.stack.status import StatusModel
+
         tracker = WaitTracker(depends)
-        while not self._stop.wait(self.every):
-            try:
-                statuses = self.stack.ps()
-            except PeriphError:
-                continue
-            now = self.clock()
-            for line in self.tell(tracker.update(statuses, now), now):
-                self.report(line)
+        # The statuses come from the engine's events stream (one first ``ps``, then
+        # events); the loop only ages the waits it already knows, for the repeats.
+        model = StatusModel(self.stack).start()
+        try:
+            while not self._stop.wait(self.every):
+                statuses = model.snapshot()
+                if not statuses:
+                    continue
+                now = self.clock()
+                for line in self.tell(tracker.update(statuses, now), now):
+                    self.report(line)
+        finally:
+            model.stop()
