@@ -6,6 +6,7 @@ conftest that other suites would also load.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -137,3 +138,27 @@ def exported_paths(container: str) -> Iterator[str]:
     finally:
         proc.stdout.close()
         proc.wait()
+
+
+@contextlib.contextmanager
+def running_stack(directory: Path, name: str, services: tuple[str, ...] = ()) -> Iterator[Compose]:
+    """The dev stack (``services``, default all) up and healthy under a fresh project with
+    generated secrets and free ports; removed with its volumes afterwards. A stack that
+    does not come up fails the test with compose's error and the services' log tails."""
+    values = stack_env_values()
+    compose = Compose(
+        project=f"periph-{name}-{secrets.token_hex(4)}",
+        env_file=write_env_file(directory / "test.env", values),
+        values=values,
+        ports={var: free_port() for var in PORT_VARS},
+    )
+    try:
+        up = compose(
+            "up", "--build", "--detach", "--wait", "--wait-timeout", "600", *services, check=False
+        )
+        if up.returncode != 0:
+            logs = compose("logs", "--no-color", "--tail", "60", check=False).stdout
+            pytest.fail(f"stack did not come up:\n{up.stderr[-3000:]}\n{logs[-6000:]}")
+        yield compose
+    finally:
+        compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)

@@ -9,7 +9,6 @@ runs it, from the repository, pointed at the project by ``COMPOSE_PROJECT_NAME``
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import sys
 
@@ -17,13 +16,10 @@ import httpx
 import pytest
 
 from tests.integration.stack_support import (
-    PORT_VARS,
     REPO,
     Compose,
-    free_port,
-    stack_env_values,
+    running_stack,
     wait_until,
-    write_env_file,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack, pytest.mark.timeout(900)]
@@ -34,24 +30,8 @@ SERVICES = ("db", "cache", "migrate", "backend", "worker")
 @pytest.fixture(scope="module")
 def stack(docker_engine, compose_v2, base_images, tmp_path_factory):
     """The stack without its frontend, up and healthy, removed afterwards."""
-    values = stack_env_values()
-    env_file = write_env_file(tmp_path_factory.mktemp("dbdata") / "test.env", values)
-    compose = Compose(
-        project=f"periph-dbdata-{secrets.token_hex(4)}",
-        env_file=env_file,
-        values=values,
-        ports={var: free_port() for var in PORT_VARS},
-    )
-    try:
-        up = compose(
-            "up", "--build", "--detach", "--wait", "--wait-timeout", "600", *SERVICES, check=False
-        )
-        if up.returncode != 0:
-            logs = compose("logs", "--no-color", "--tail", "60", check=False).stdout
-            pytest.fail(f"stack did not come up:\n{up.stderr[-3000:]}\n{logs[-6000:]}")
+    with running_stack(tmp_path_factory.mktemp("dbdata"), "dbdata", SERVICES) as compose:
         yield compose
-    finally:
-        compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
 
 
 def periph(stack: Compose, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:

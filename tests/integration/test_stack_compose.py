@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 from pathlib import Path
 
 import httpx
@@ -16,13 +15,10 @@ import pytest
 import websockets
 
 from tests.integration.stack_support import (
-    PORT_VARS,
     Compose,
-    free_port,
     inspect,
-    stack_env_values,
+    running_stack,
     wait_until,
-    write_env_file,
 )
 
 pytestmark = [pytest.mark.docker, pytest.mark.stack]
@@ -34,22 +30,8 @@ LONG_RUNNING = ("db", "cache", "backend", "worker", "frontend")
 @pytest.fixture(scope="module")
 def stack(docker_engine, compose_v2, base_images, tmp_path_factory):
     """The whole dev stack, up and healthy (`up --wait`), removed afterwards."""
-    values = stack_env_values()
-    env_file = write_env_file(tmp_path_factory.mktemp("stack") / "test.env", values)
-    compose = Compose(
-        project=f"periph-stack-{secrets.token_hex(4)}",
-        env_file=env_file,
-        values=values,
-        ports={var: free_port() for var in PORT_VARS},
-    )
-    try:
-        up = compose("up", "--build", "--detach", "--wait", "--wait-timeout", "600", check=False)
-        if up.returncode != 0:
-            logs = compose("logs", "--no-color", "--tail", "60", check=False).stdout
-            pytest.fail(f"stack did not come up:\n{up.stderr[-3000:]}\n{logs[-6000:]}")
+    with running_stack(tmp_path_factory.mktemp("stack"), "stack") as compose:
         yield compose
-    finally:
-        compose("down", "--volumes", "--remove-orphans", "--timeout", "5", check=False)
 
 
 def health(compose: Compose) -> httpx.Response:
