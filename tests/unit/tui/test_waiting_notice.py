@@ -48,7 +48,7 @@ async def test_the_command_lines_reporter_is_back_after_the_app(tmp_path) -> Non
     try:
         app = PeriphApp(tmp_path, stack=FakeStack(), stack_api=fake_api(), settings=settings())
         async with app.run_test(size=(120, 30)):
-            assert waiting.set_reporter(waiting._reporter) is not None
+            assert waiting._reporter == app.waiting_notice
         assert waiting._reporter is None
     finally:
         waiting.set_reporter(before)
