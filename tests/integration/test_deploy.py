@@ -360,7 +360,7 @@ def test_watch_resumes_after_the_api_connection_drops(
 
 
 def mark_backend_ready(
-    cluster: Any, namespace: str, seconds: float = 20.0, until: threading.Event | None = None
+    cluster: Any, namespace: str, seconds: float = 60.0, until: threading.Event | None = None
 ) -> None:
     """Mark every backend pod Ready through the API (kwok keeps them un-ready), until the
     Deployment reports them all available (or ``seconds`` pass). With ``until``: until that
@@ -386,12 +386,23 @@ def mark_backend_ready(
             cluster.kubectl("get", "deployment/backend", "-n", namespace, "-o", "json").stdout
         )
         status = dep.get("status", {})
-        available = status.get("availableReplicas", 0) >= dep["spec"].get("replicas", 1)
+        # The HPA raises the Deployment to its floor some seconds after it appears: pods it
+        # adds later need marking too, or the deploy waits for them until it times out.
+        floor = max(dep["spec"].get("replicas", 1), hpa_floor(cluster, namespace))
+        available = status.get("availableReplicas", 0) >= floor
         if until is None and pods and available:
             return
         if until is not None and until.is_set():
             return
         time.sleep(0.5)
+
+
+def hpa_floor(cluster: Any, namespace: str) -> int:
+    """The backend HPA's minReplicas, or 0 when the namespace has no such HPA."""
+    found = cluster.kubectl("get", "hpa/backend", "-n", namespace, "-o", "json", check=False)
+    if found.returncode != 0:
+        return 0
+    return int(json.loads(found.stdout).get("spec", {}).get("minReplicas", 1))
 
 
 def test_deploy_killed_half_way_converges_when_run_again(
