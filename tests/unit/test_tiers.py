@@ -54,3 +54,15 @@ def test_the_frontend_tooling_tests_are_in_the_frontend_tier():
     from tests.unit.services import test_frontend
 
     assert test_frontend.pytestmark.name == "frontend"
+
+
+def test_the_real_node_tests_are_whole_files_that_scripts_test_can_run_beside_the_rest():
+    # scripts/test runs the node tier as files (module pytestmark) beside the main run; a
+    # single test marked `node` in another file would run in the main run instead.
+    for path in (REPO / "tests").rglob("test_*.py"):
+        if path == Path(__file__):
+            continue
+        text = path.read_text()
+        assert not re.search(r"^\s*@pytest\.mark\.node\b", text, re.M), f"{path}: mark the module"
+        if re.search(r"mark\.node\b", text):
+            assert re.search(r"^pytestmark.*mark\.node\b", text, re.M), path
