@@ -101,10 +101,9 @@ async def test_demo_deploy_rollout_rollback_from_history_and_auto_rollback_of_un
         await deploy_by_keys(app, pilot)
         assert state(app).finished.result == "succeeded", state(app).finished
         await until(pilot, lambda: len(state(app).pods) >= len(DEPLOYMENTS), what="pods listed")
-        text = screen_text(app)
-        assert "demo: deploy succeeded" in text
-        assert "rolled out" in text
-        assert "backend-" in text  # a pod row
+        # The state changes before the screen repaints: wait for what the user reads.
+        for shown in ("demo: deploy succeeded", "rolled out", "backend-"):  # last: a pod row
+            await shows(app, pilot, shown)
         for pane in ("g", "o", "h", "l"):  # plan, rollout, history, logs: nothing secret
             await pilot.press(pane)
             await pilot.pause(0.3)
@@ -117,7 +116,8 @@ async def test_demo_deploy_rollout_rollback_from_history_and_auto_rollback_of_un
         await pilot.press("h")
         await until(pilot, lambda: len(state(app).history) >= 2, what="two history records")
         await pilot.pause(0.3)
-        assert "#2" in screen_text(app) and "succeeded" in screen_text(app)
+        await shows(app, pilot, "#2")
+        await shows(app, pilot, "succeeded")
         first = [r.revision for r in state(app).history].index(1)
         table = app.query_one("#deploy-history-table")
         table.move_cursor(row=first)
@@ -127,7 +127,7 @@ async def test_demo_deploy_rollout_rollback_from_history_and_auto_rollback_of_un
         await pilot.pause(0.3)
         await until(pilot, lambda: not state(app).running, timeout=240, what="the rollback")
         assert state(app).finished.result == "succeeded", state(app).finished
-        assert "rollback succeeded" in screen_text(app)
+        await shows(app, pilot, "rollback succeeded")
         # Pods that never become Ready: the problem shows, auto-rollback ends on v1.
         short = {"op": "replace", "path": "/spec/progressDeadlineSeconds", "value": 8}
         never = {"op": "add", "path": "/spec/template/metadata/labels/periph.dev~1test-ready",
@@ -154,7 +154,7 @@ async def test_demo_deploy_rollout_rollback_from_history_and_auto_rollback_of_un
             await pilot.pause(0.2)
         assert state(app).finished.result == "rolled-back", state(app).finished
         assert problems_seen, "the rollout view never showed the problem"
-        assert "deploy rolled-back" in screen_text(app)
+        await shows(app, pilot, "deploy rolled-back")
     assert images_of(kube_cluster, namespace) == {n: images.ref("v1", n) for n in DEPLOYMENTS}
 
 
@@ -172,7 +172,7 @@ async def test_a_failing_guard_and_a_prod_deploy_without_its_typed_name_are_refu
     async with app.run_test(size=(120, 40)) as pilot:
         await open_deploy(app, pilot)
         await check(app, pilot)
-        assert "✗ clean-tree" in screen_text(app)
+        await shows(app, pilot, "✗ clean-tree")
         await pilot.press("D")
         await shows(app, pilot, "deploy refused — guard failed: clean-tree")
     prod_ns = new_namespace(kube_cluster)
@@ -184,7 +184,7 @@ async def test_a_failing_guard_and_a_prod_deploy_without_its_typed_name_are_refu
             await open_deploy(app, pilot)
             await pilot.press("e")
             await until(pilot, lambda: state(app).env == "prod", what="prod selected")
-            assert "PRODUCTION — prod" in screen_text(app)
+            await shows(app, pilot, "PRODUCTION — prod")
             await check(app, pilot)
             await pilot.press("D")
             await shows(app, pilot, "Type the environment's name (prod)")
@@ -229,9 +229,8 @@ async def test_quit_during_a_deploy_asks_then_stops_it_records_its_step_and_leav
         )
         run = session.operation
         await pilot.press("ctrl+q")
-        await pilot.pause(0.3)
         question = "a deploy of demo is running (step: rollout). Stop it and quit? y/n"
-        assert question in screen_text(app)
+        await shows(app, pilot, question)
         await pilot.press("n")
         await pilot.pause(0.5)
         assert app.is_running and run.running
