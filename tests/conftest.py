@@ -15,8 +15,16 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
+
+from tests.examples import default_profile
 
 pytest_plugins = ["tests.fixtures.engines", "tests.fixtures.kube", "tests.fixtures.node"]
+
+# Property suites run a tenth of their examples on the fast loop and all of them under CI
+# (tests/examples.py). Loaded here, before any test module's @settings is evaluated;
+# hypothesis's --hypothesis-profile, applied later at configure, still wins.
+settings.load_profile(default_profile())
 
 # Every tier but unit: under CI none of them may be deselected (frontend: Node tooling,
 # not an engine, but as slow as one, so `--unit` leaves it out too).

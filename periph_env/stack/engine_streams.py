@@ -28,7 +28,12 @@ READ_BYTES = 1 << 18  # one read of a logs stream: 256 KiB, a few thousand lines
 PUMP_READS = 16  # socket reads a reader may be ahead of its parsing (4 MiB at most)
 
 
-def log_params(follow: bool, since: float | None, tail: int | None) -> dict[str, Any]:
+def log_params(
+    follow: bool, since: float | None, tail: int | None, since_ns: int | None = None
+) -> dict[str, Any]:
+    """The logs request's query. ``since_ns`` (a cursor: the stamp of the last line
+    delivered, in nanoseconds) is sent exactly, as ``seconds.nanoseconds``; a float
+    ``since`` only to the nanosecond a float holds (~240 ns)."""
     params: dict[str, Any] = {
         "stdout": 1,
         "stderr": 1,
@@ -36,7 +41,9 @@ def log_params(follow: bool, since: float | None, tail: int | None) -> dict[str,
         "follow": 1 if follow else 0,
         "tail": "all" if tail is None else str(tail),
     }
-    if since is not None:
+    if since_ns is not None:
+        params["since"] = f"{since_ns // 1_000_000_000}.{since_ns % 1_000_000_000:09d}"
+    elif since is not None:
         params["since"] = f"{since:.9f}"
     return params
 
@@ -229,14 +236,20 @@ class SdkLogs:
 
 
 def open_stream(
-    stack: Stack, container_id: str, *, follow: bool, since: float | None, tail: int | None = None
+    stack: Stack,
+    container_id: str,
+    *,
+    follow: bool,
+    since: float | None,
+    tail: int | None = None,
+    since_ns: int | None = None,
 ) -> tuple[EngineStream | SdkLogs, bool]:
     """Open the container's logs; (stream, whether the container has a TTY: its stream is
     then raw bytes, not frames). Failures raise ``PeriphError``s naming the engine."""
     import os
 
     host = stack.api.host
-    params = log_params(follow, since, tail)
+    params = log_params(follow, since, tail, since_ns)
     detail = stack.api.get(f"/containers/{container_id}/json")
     if detail is None:
         raise EngineError(f"container {container_id[:12]} is gone")

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from periph_env.errors import UsageError
+from periph_env.stack.logstream import stamp_ns
 from periph_env.stack.models import LogLine
 from periph_env.stack.status_parse import parse_time
 
@@ -70,15 +71,16 @@ class LineSplitter:
     def parse(self, raw: str) -> LogLine | None:
         """``2026-11-27T06:10:09.123456789Z text`` → ``LogLine``."""
         stamp_text, _, text = raw.partition(" ")
-        stamp = parse_time(stamp_text)
-        if stamp is None:
+        ns = stamp_ns(stamp_text)  # exact: lines are ordered by it
+        if ns is None:
             return None
         return LogLine(
             service=self.service,
-            timestamp=stamp,
+            timestamp=ns / 1e9,
             text=text.rstrip("\r"),
             stream=self.stream,
             container_id=self.container_id,
+            ns=ns,
         )
 
 

@@ -61,7 +61,10 @@ QUEUE_READS = 64  # reads waiting for the dispatcher (bounded: ~16 MiB at most)
 # is not there (connecting, or the engine is gone); with events it waits for them.
 POLL_WITHOUT_EVENTS = 0.5
 EVENTS_SAFETY = 30.0  # with events: a look anyway this often (an event lost in transit)
-_BY_TIME = attrgetter("timestamp")
+# Lines are merged by the engine's stamp in integer nanoseconds (a float of epoch seconds
+# cannot tell apart stamps ~240 ns apart); the sort is stable, so equal stamps keep the
+# order the engine sent them in.
+_BY_TIME = attrgetter("ns")
 
 
 def _read_container(
@@ -314,7 +317,7 @@ class LogFollower:
 
     def _follow(self, service: str) -> None:
         """Attach to the service's current container, again and again, until stopped."""
-        cursors: dict[str, float] = {}  # container id -> timestamp of the last line delivered
+        cursors: dict[str, int] = {}  # container id -> stamp (ns) of the last line delivered
         while not self._stop.is_set():
             seen = self._changes.count
             statuses = self._statuses()
@@ -325,20 +328,20 @@ class LogFollower:
             if container_id is None:
                 self._changes.wait(seen, self._stop)
                 continue
-            since = cursors.get(container_id, self.since)
             with contextlib.suppress(Exception):
-                self._attach(service, container_id, since, cursors)
+                self._attach(service, container_id, cursors)
             # Stream ended: the container stopped or was replaced. Wait for a change.
             self._wait_for_next(service, container_id)
 
-    def _attach(
-        self, service: str, container_id: str, since: float | None, cursors: dict[str, float]
-    ) -> None:
-        stream, tty = open_stream(self.stack, container_id, follow=True, since=since)
+    def _attach(self, service: str, container_id: str, cursors: dict[str, int]) -> None:
+        # Again on a container already read: from its last line's exact stamp.
+        last = cursors.get(container_id)
+        stream, tty = open_stream(
+            self.stack, container_id, follow=True, since=self.since, since_ns=last
+        )
         self._responses[service] = stream
         reader = StreamReader(service, container_id, tty)
         # The engine's `since` is inclusive: lines up to the last one delivered are skipped.
-        last = cursors.get(container_id)
         try:
             for chunk in pumped(stream.chunks(), f"periph-logs-{service}-pump"):
                 self._deliver(reader.feed(chunk, self._secrets), container_id, cursors, last)
@@ -351,15 +354,15 @@ class LogFollower:
                 stream.close()
 
     def _deliver(
-        self, lines: list[LogLine], container_id: str, cursors: dict[str, float], last: float | None
+        self, lines: list[LogLine], container_id: str, cursors: dict[str, int], last: int | None
     ) -> None:
         if not lines:
             return
-        if last is not None and lines[0].timestamp <= last:
-            lines = [line for line in lines if line.timestamp > last]
+        if last is not None and lines[0].ns <= last:
+            lines = [line for line in lines if line.ns > last]
             if not lines:
                 return
-        cursors[container_id] = max(cursors.get(container_id, 0.0), max(map(_BY_TIME, lines)))
+        cursors[container_id] = max(cursors.get(container_id, 0), max(map(_BY_TIME, lines)))
         self._put(lines)
 
     def _wait_for_next(self, service: str, old_id: str) -> None:

@@ -10,8 +10,9 @@ Why it is shaped this way: at 100,000 lines/s Python has ~10 µs per line for ev
 so nothing here runs a Python step per line that can run once per read instead. A read
 of up to 256 KiB is demultiplexed with one ``unpack_from`` per frame into one byte run
 per stream; each run is decoded, masked (``redact``) and split once; then each line only
-has its timestamp read (seconds cached, the fraction by ``float``) and becomes a
-``LogLine``. Text that masking or control-character escaping would change takes the
+has its timestamp read (seconds cached, the fraction as integer nanoseconds: a float
+of epoch seconds cannot tell apart stamps ~240 ns apart, and the merge orders by it) and
+becomes a ``LogLine``. Text that masking or control-character escaping would change takes the
 careful path (line by line, exactly as ``redact`` prints one line), so the fast path
 never decides what is safe to show.
 """
@@ -116,7 +117,7 @@ class LineCutter:
         if not data.translate(None, _PLAIN_BYTES):
             text = data.decode("ascii")
             if redact(text, secrets, keep_lines=True, colors="drop") == text:
-                with contextlib.suppress(ValueError):  # a malformed stamp: the careful way
+                with contextlib.suppress(ValueError, IndexError):  # malformed: the careful way
                     return self._plain(text.split("\n"))
         else:
             text = data.decode(errors="replace")
@@ -125,20 +126,23 @@ class LineCutter:
     def _plain(self, raws: list[str]) -> list[LogLine]:
         service, container_id, stream = self.service, self.container_id, self.stream
         seconds = _seconds
+        scale = _SCALE
         out = []
         append = out.append
         for raw in raws:
             stamp_text, _, text = raw.partition(" ")
             # The common shape inline (a call per line is a visible share of the time):
-            # a remembered second, then ".fraction" and "Z".
+            # a remembered second, then ".fraction" (1-9 digits) and "Z".
             base = seconds.get(stamp_text[:19])
             if base is not None and stamp_text[19:20] == "." and stamp_text[-1:] == "Z":
-                stamp: float | None = base + float(stamp_text[19:-1])
+                fraction = stamp_text[20:-1]
+                ns = base + int(fraction) * scale[len(fraction)]
             else:
-                stamp = stamp_seconds(stamp_text)
+                stamp = stamp_ns(stamp_text)
                 if stamp is None:
                     continue
-            append(LogLine(service, stamp, text, stream, container_id))
+                ns = stamp
+            append(LogLine(service, ns / 1e9, text, stream, container_id, ns))
         return out
 
     def _careful(self, raws: list[str], secrets: Iterable[str]) -> list[LogLine]:
@@ -146,28 +150,30 @@ class LineCutter:
         out = []
         for raw in raws:
             stamp_text, _, text = raw.partition(" ")
-            stamp = stamp_seconds(stamp_text)
-            if stamp is None:
+            ns = stamp_ns(stamp_text)
+            if ns is None:
                 continue
             shown = redact(text.rstrip("\r"), secrets, keep_lines=False, colors="drop")
-            out.append(LogLine(self.service, stamp, shown, self.stream, self.container_id))
+            out.append(LogLine(self.service, ns / 1e9, shown, self.stream, self.container_id, ns))
         return out
 
 
-_seconds: dict[str, float] = {}
+_seconds: dict[str, int] = {}  # "2026-11-27T06:10:09" -> its epoch second in nanoseconds
+_SCALE = [10 ** (9 - digits) for digits in range(10)]  # a fraction of n digits, in ns
 
 
-def stamp_seconds(text: str) -> float | None:
+def stamp_ns(text: str) -> int | None:
     """An engine log timestamp (``2026-11-27T06:10:09.123456789Z``, trailing zeros of
-    the fraction dropped) as epoch seconds; None when it is not one. The whole second is
-    computed once and remembered: lines of one second share it."""
+    the fraction dropped) as integer epoch nanoseconds, exactly; None when it is not one.
+    The whole second is computed once and remembered: lines of one second share it."""
     if len(text) < 20 or text[-1] != "Z" or text[19] not in ".Z":
-        return parse_time(text)  # another zone or shape: the general parser
+        seconds = parse_time(text)  # another zone or shape: the general parser
+        return None if seconds is None else round(seconds * 1e9)
     whole = text[:19]
     base = _seconds.get(whole)
     if base is None:
         try:
-            base = datetime.fromisoformat(whole + "+00:00").timestamp()
+            base = int(datetime.fromisoformat(whole + "+00:00").timestamp()) * 1_000_000_000
         except ValueError:
             return None
         if len(_seconds) >= _SECOND_CACHE:
@@ -176,10 +182,15 @@ def stamp_seconds(text: str) -> float | None:
     fraction = text[20:-1]
     if not fraction:
         return base
-    try:
-        return base + float("0." + fraction)
-    except ValueError:
+    if len(fraction) > 9 or not fraction.isdigit():
         return None
+    return base + int(fraction) * _SCALE[len(fraction)]
+
+
+def stamp_seconds(text: str) -> float | None:
+    """``stamp_ns`` as float epoch seconds (for display; order by ``stamp_ns``)."""
+    ns = stamp_ns(text)
+    return None if ns is None else ns / 1e9
 
 
 class StreamReader:

@@ -111,3 +111,13 @@ class LogLine:
     text: str
     stream: str = "stdout"  # "stdout" | "stderr"
     container_id: str = ""
+    # The engine's stamp as integer epoch nanoseconds: what lines are ordered and
+    # de-duplicated by. ``timestamp`` (a float) cannot tell apart lines less than ~240 ns
+    # apart at today's epoch, so two services' lines could swap places. 0: not read from
+    # an engine stamp (``order`` falls back to ``timestamp``).
+    ns: int = 0
+
+    @property
+    def order(self) -> int:
+        """The line's place in time, in nanoseconds (``ns``, or ``timestamp`` rounded)."""
+        return self.ns or round(self.timestamp * 1e9)

@@ -173,7 +173,11 @@ class PeriphApp(App[int]):
         if area not in self._mounted_areas:
             self._pending.setdefault(area, []).append(call)
             return
-        call(self.view(area))
+        try:
+            view = self.view(area)
+        except NoMatches:  # mounted, and removed since: the app is closing
+            return
+        call(view)
 
     def view_mounted(self, area: str) -> None:
         """A view calls this from ``on_mount``: deliver what arrived before it."""

@@ -1,6 +1,7 @@
 """The core library stays free of the UI: engines never import Textual."""
 
 import ast
+import functools
 import pkgutil
 import subprocess
 import sys
@@ -37,12 +38,15 @@ def test_core_does_not_import_textual():
     assert out.stdout.strip() == "", f"core imported Textual: {out.stdout.strip()}"
 
 
-def _sources() -> list[tuple[str, ast.Module]]:
+@functools.cache
+def _sources() -> tuple[tuple[str, ast.Module], ...]:
+    """Every module of periph_env, parsed once for all the rules here (a parse of the
+    whole package is ~1 s of CPU; the trees are only read)."""
     root = Path(periph_env.__file__).parent
-    return [
+    return tuple(
         (str(path.relative_to(root.parent)), ast.parse(path.read_text(), str(path)))
         for path in sorted(root.rglob("*.py"))
-    ]
+    )
 
 
 def test_no_module_imports_another_modules_private_name():

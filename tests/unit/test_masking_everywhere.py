@@ -34,6 +34,7 @@ from periph_env.common.process import run, run_streamed
 from periph_env.common.redact import MIN_SECRET_LEN, Redactor, escape_controls, forms_of
 from periph_env.env.values import is_placeholder
 from periph_env.errors import CommandFailed
+from tests.examples import examples
 
 # Raw characters no output may hold (newline and tab are allowed between lines).
 RAW_CONTROL = redact._CONTROL  # the masker's own definition of "control"
@@ -63,7 +64,9 @@ SECRETS = st.text(SECRET_CHARS, min_size=MIN_SECRET_LEN, max_size=40).filter(
 )
 HOSTILE = st.sampled_from(HOSTILE_TEXT)
 SETTINGS = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 

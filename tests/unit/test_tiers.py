@@ -66,3 +66,11 @@ def test_the_real_node_tests_are_whole_files_that_scripts_test_can_run_beside_th
         assert not re.search(r"^\s*@pytest\.mark\.node\b", text, re.M), f"{path}: mark the module"
         if re.search(r"mark\.node\b", text):
             assert re.search(r"^pytestmark.*mark\.node\b", text, re.M), path
+
+
+def test_the_unit_tier_spreads_over_every_core():
+    script = (REPO / "scripts" / "test").read_text()
+    unit_line = next(line for line in script.splitlines() if '-m "not docker' in line)
+    assert '-n "${PERIPH_TEST_WORKERS:-auto}"' in unit_line
+    dev = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert any(dep.startswith("pytest-xdist==") for dep in dev["dev"])

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from periph_env.cli import main
 from periph_env.env.values import is_placeholder
+from tests.examples import examples
 from tests.unit.env.conftest import EXAMPLE
 
 RESERVED = {b".", b"..", b".env", b".env.example"}
@@ -52,7 +53,7 @@ def run_guard(root: str) -> tuple[int, str]:
     return code, out.getvalue() + err.getvalue()
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     files=FILES,
     secret=SECRETS,

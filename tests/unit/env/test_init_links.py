@@ -18,6 +18,7 @@ from periph_env.env import init_target
 from periph_env.env.init_file import init
 from periph_env.env.parser import parse_bytes
 from periph_env.errors import UsageError
+from tests.examples import examples
 from tests.unit.env.conftest import Workspace
 
 PASSWD = (
@@ -220,7 +221,7 @@ LINES = [
 ]  # fmt: skip
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=st.lists(st.sampled_from(LINES), max_size=8))
 def test_init_writes_through_a_link_only_into_a_file_that_reads_as_env(tmp_path_factory, lines):
     from tests.unit.env.conftest import EXAMPLE

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from periph_env.env import init
 from periph_env.env.compose_view import read
 from periph_env.errors import UsageError
+from tests.examples import examples
 from tests.unit.env.conftest import EXAMPLE
 
 PIECES = [
@@ -31,7 +32,7 @@ def compose_view(text: str) -> dict[str, str | None] | None:
     return {b.key: b.value for b in view.bindings}
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=ENV_TEXT)
 def test_init_never_changes_what_either_reader_reads(text: str):
     with tempfile.TemporaryDirectory() as tmp:

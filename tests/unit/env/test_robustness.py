@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from periph_env.cli import main
+from tests.examples import examples
 from tests.unit.env.conftest import EXAMPLE
 
 # Fragments that reach deep into the grammar; hypothesis glues them with random bytes.
@@ -33,7 +34,7 @@ def run_in_process(root: Path, *args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(env=st.binary(max_size=400) | ENVISH, fmt=st.sampled_from(FORMATS))
 def test_arbitrary_env_bytes_give_findings_never_a_crash(env: bytes, fmt: str):
     with tempfile.TemporaryDirectory() as tmp:
@@ -46,7 +47,7 @@ def test_arbitrary_env_bytes_give_findings_never_a_crash(env: bytes, fmt: str):
     assert out.strip()
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(example=st.binary(max_size=400) | ENVISH, env=ENVISH)
 def test_arbitrary_example_bytes_give_findings_never_a_crash(example: bytes, env: bytes):
     with tempfile.TemporaryDirectory() as tmp:

@@ -9,6 +9,7 @@ import pytest
 from dotenv import dotenv_values
 
 from periph_env.env.parser import parse_bytes
+from tests.examples import examples
 
 
 def parse(text: str | bytes):
@@ -170,7 +171,7 @@ def test_values_match_python_dotenv_on_arbitrary_text():
         ["A", "B_1", "=", "'", '"', "\\", " ", "\t", "#", "\n", "\r\n", "export ", "x", "${A}"]
     )
 
-    @settings(max_examples=200, deadline=None)
+    @settings(max_examples=examples(200), deadline=None)
     @given(st.lists(pieces, max_size=30).map("".join))
     def agree(text: str) -> None:
         parsed = parse(text)

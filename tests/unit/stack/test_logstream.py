@@ -11,7 +11,7 @@ import pytest
 
 from periph_env.common.redact import MASK, redact
 from periph_env.stack.engine_streams import dechunk, pumped
-from periph_env.stack.logstream import FrameDemux, StreamReader, stamp_seconds
+from periph_env.stack.logstream import FrameDemux, StreamReader, stamp_ns, stamp_seconds
 
 T = "2026-11-27T06:10:09.123456789Z"
 
@@ -143,6 +143,41 @@ def test_a_timestamp_reads_as_the_same_instant_in_every_shape_the_engine_writes(
     assert read.timestamp == pytest.approx(base + fraction, abs=1e-6)
 
 
+SECOND_NS = int(datetime(2026, 11, 27, 6, 10, 9, tzinfo=UTC).timestamp()) * 1_000_000_000
+
+
+@pytest.mark.parametrize(
+    ("stamp", "fraction_ns"),
+    [
+        ("2026-11-27T06:10:09.123456789Z", 123456789),
+        ("2026-11-27T06:10:09.000000001Z", 1),
+        ("2026-11-27T06:10:09.5Z", 500000000),
+        ("2026-11-27T06:10:09Z", 0),
+    ],
+)
+def test_a_timestamp_reads_as_its_exact_nanosecond(stamp, fraction_ns):
+    assert stamp_ns(stamp) == SECOND_NS + fraction_ns
+    [read] = read_all(frame(1, line("x", stamp)), [])
+    assert read.ns == SECOND_NS + fraction_ns
+
+
+@pytest.mark.parametrize("stamp", ["2026-11-27T06:10:09.1234567890Z", "2026-11-27T06:10:09.1x3Z"])
+def test_a_fraction_that_is_not_nine_digits_at_most_is_no_timestamp(stamp):
+    assert stamp_ns(stamp) is None
+    lines = read_all(frame(1, line("bad", stamp) + line("ok")), [])
+    assert [ln.text for ln in lines] == ["ok"]
+
+
+def test_stamps_a_few_nanoseconds_apart_keep_their_order_where_floats_tie():
+    # At today's epoch a float holds ~240 ns: these three stamps are one float, and a
+    # merge ordered by it would keep whatever order the reads came in.
+    stamps = [f"2026-11-27T06:10:09.1234567{n:02d}Z" for n in (3, 1, 2)]
+    reads = [read_all(frame(1, line(str(i), stamp)), []) for i, stamp in enumerate(stamps)]
+    lines = [ln for read in reads for ln in read]
+    assert len({ln.timestamp for ln in lines}) == 1
+    assert [ln.text for ln in sorted(lines, key=lambda ln: ln.ns)] == ["1", "2", "0"]
+
+
 def test_http_chunked_coding_is_undone_across_reads():
     body = b"".join(f"{len(p):x}\r\n".encode() + p + b"\r\n" for p in (b"abc", b"defgh"))
     body += b"0\r\n\r\n"
@@ -165,3 +200,10 @@ def test_pumped_reads_raise_the_reads_error_after_what_came_before():
         for chunk in pumped(reads(), "test-pump"):
             got.append(chunk)
     assert b"".join(got) == b"first"
+
+
+def test_a_cursor_asks_the_engine_from_its_exact_nanosecond():
+    from periph_env.stack.engine_streams import log_params
+
+    since = log_params(True, 1.5, None, since_ns=SECOND_NS + 1)["since"]
+    assert since == f"{SECOND_NS // 1_000_000_000}.000000001"

@@ -105,7 +105,9 @@ class FakeDeploy:
             return
         self.deploys.append(options)
         yield ev.DeploymentProgress("backend", 2, 1, 0, 0, 1, "1 of 2 updated")
-        self.gate.wait(10)
+        # The tests set the gate; the bound only ends a test that forgot to (a loaded
+        # machine must not end the rollout before the test has seen it running).
+        self.gate.wait(120)
         yield ev.DeploymentProgress("backend", 2, 2, 2, 2, 0, "rolled out")
         yield ev.RolloutVerdict("backend", True, "successfully rolled out")
         yield ev.Finished("succeeded", 0, 1.0, revision=3)

@@ -10,7 +10,7 @@ import pytest
 from periph_env.deploy.events import RolloutVerdict
 from periph_env.tui.views.deploy_state import DeployState, pod_row
 from periph_env.tui.widgets.deploy_panels import problems_text
-from tests.unit.tui.conftest import settle
+from tests.unit.tui.conftest import settle, wait_text
 from tests.unit.tui.part2_fakes import FakeDeploy
 from tests.unit.tui.screen import screen_text
 from tests.unit.tui.test_build_view import part2_app
@@ -93,7 +93,7 @@ async def test_prod_shows_a_banner_and_refuses_without_the_typed_name(project):
         await settle(app, pilot)
         await pilot.press(*"prod", "enter")
         deploy.gate.set()
-        await settle(app, pilot, 0.5)
+        await settle(app, pilot)  # waits for the session's deploy run to end
     assert len(deploy.deploys) == 1 and deploy.deploys[0].yes
 
 
@@ -106,11 +106,10 @@ async def test_a_deploy_runs_on_while_another_area_is_shown(project):
         await pilot.press("c")
         await settle(app, pilot)
         await pilot.press("D", "enter")
-        await pilot.pause(0.3)
-        assert "deploy running" in screen_text(app)
+        await wait_text(app, pilot, "deploy running")
         await pilot.press("1")
         deploy.gate.set()
-        await settle(app, pilot, 0.5)
+        await settle(app, pilot)  # waits for the session's deploy run to end
         await pilot.press("5")
         await settle(app, pilot)
         text = screen_text(app)
@@ -140,8 +139,7 @@ async def test_without_a_cluster_the_area_says_how_to_get_one(project):
     app = part2_app(project)
     async with app.run_test(size=(110, 34)) as pilot:
         await pilot.press("5")
-        await settle(app, pilot, 0.5)
-        text = screen_text(app)
+        text = await wait_text(app, pilot, "No cluster for demo")
         assert "No cluster for demo: no cluster in unit tests" in text
         assert "periph testenv up --tier k8s" in text
 
@@ -164,7 +162,7 @@ async def test_part2_screen_matches_its_snapshot(screen, size, tmp_path):
             view.redraw()
         else:
             await pilot.press("5")
-            await settle(app, pilot, 0.5)
+            await wait_text(app, pilot, "No cluster for demo")
             await pilot.press("c")
             await settle(app, pilot)
         await settle(app, pilot)
@@ -183,19 +181,20 @@ async def test_part2_screen_matches_its_snapshot(screen, size, tmp_path):
     actual.unlink(missing_ok=True)
 
 
-@pytest.mark.parametrize("pane", ["g", "o", "l", "h"])
-async def test_number_keys_leave_the_deploy_area_from_every_pane(project, pane):
+async def test_number_keys_leave_the_deploy_area_from_every_pane(project):
+    # One app for every pane: an area stays mounted once shown, so each visit after the
+    # first costs a switch, not a mount (and the keys must work on the second visit too).
     app = part2_app(project)
     async with app.run_test(size=(100, 30)) as pilot:
-        for area, key in (("build", "4"), ("deploy", "5")):
+        for key, pane in (("4", None), ("5", "g"), ("5", "o"), ("5", "l"), ("5", "h")):
             await pilot.press(key)
             await settle(app, pilot)
-            if area == "deploy":
+            if pane is not None:
                 await pilot.press(pane)
                 await settle(app, pilot)
             await pilot.press("3")
             await settle(app, pilot)
-            assert app.area == "env", (area, pane)
+            assert app.area == "env", (key, pane)
 
 
 async def test_pod_log_lines_appear_in_the_logs_pane_and_survive_a_switch(project):

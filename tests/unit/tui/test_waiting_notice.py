@@ -52,3 +52,16 @@ async def test_the_command_lines_reporter_is_back_after_the_app(tmp_path) -> Non
         assert waiting._reporter is None
     finally:
         waiting.set_reporter(before)
+
+
+async def test_news_for_an_area_removed_as_the_app_closes_is_dropped(tmp_path) -> None:
+    # An engine message queued before the app closed is handled after the screen's
+    # widgets went: it has nothing to show, and must not fail the app's exit.
+    app = PeriphApp(tmp_path, stack=FakeStack(), stack_api=fake_api(), settings=settings())
+    told: list[str] = []
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.pause()
+        assert "stack" in app._mounted_areas
+        await app.view("stack").remove()
+        app.tell("stack", lambda view: told.append("told"))
+    assert told == []
