@@ -41,7 +41,7 @@ def test_no_dev_cluster_table_says_what_to_add():
 
 
 def test_a_misspelt_key_is_named():
-    with pytest.raises(UsageError, match="unknown key.*contxt"):
+    with pytest.raises(UsageError, match=r"unknown key.*contxt"):
         resolve(config(contxt="dev", user="a"), None)
 
 
