@@ -17,14 +17,12 @@ import time
 from periph_env import stop_on_interrupt
 
 
-def _cluster_stack(args: argparse.Namespace):
-    from periph_env.cli.stack_cmd import _notice, _stack
+def _cluster_stack(args: argparse.Namespace, stack, notice):
     from periph_env.cluster.config import load
     from periph_env.cluster.engine import ClusterStack
 
-    stack = _stack()
     settings = load(stack.root, args.cluster or None)
-    return ClusterStack(stack, settings, notice=_notice)
+    return ClusterStack(stack, settings, notice=notice)
 
 
 def _progress(cluster):
@@ -34,7 +32,7 @@ def _progress(cluster):
     return say
 
 
-def _local_ports(forwards, stack) -> list:
+def _local_ports(forwards) -> list:
     """``$PERIPH_CLUSTER_PORT_OFFSET`` moves every local port (a local stack holds the
     usual ones); 0 ports mean any free port (tests)."""
     import os
@@ -48,9 +46,9 @@ def _local_ports(forwards, stack) -> list:
     return [replace(f, local=f.local + int(offset)) for f in forwards]
 
 
-def run_up_cluster(args: argparse.Namespace) -> int:
+def run_up_cluster(args: argparse.Namespace, stack, notice) -> int:
     """``periph up --cluster [NAME] [--no-forward]``."""
-    cluster = _cluster_stack(args)
+    cluster = _cluster_stack(args, stack, notice)
     say = _progress(cluster)
     if args.services:
         say("periph: note: --cluster brings up the whole stack (services are ignored)")
@@ -62,7 +60,7 @@ def run_up_cluster(args: argparse.Namespace) -> int:
     )
     if args.no_forward:
         return 0
-    return _forward(cluster, _local_ports(forwards, cluster.stack), say)
+    return _forward(cluster, _local_ports(forwards), say)
 
 
 def _forward(cluster, forwards, say) -> int:
@@ -90,9 +88,9 @@ def _forward(cluster, forwards, say) -> int:
     return 0
 
 
-def run_down_cluster(args: argparse.Namespace) -> int:
+def run_down_cluster(args: argparse.Namespace, stack, notice) -> int:
     """``periph down --cluster [NAME]``: delete what ``up --cluster`` made, wait until gone."""
-    cluster = _cluster_stack(args)
+    cluster = _cluster_stack(args, stack, notice)
     say = _progress(cluster)
     deleted = cluster.down(progress=say)
     say(f"removed {len(deleted)} object(s) from {cluster.namespace}" if deleted else
@@ -100,11 +98,11 @@ def run_down_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_ps_cluster(args: argparse.Namespace) -> int:
+def run_ps_cluster(args: argparse.Namespace, stack, notice) -> int:
     """``periph ps --cluster [NAME] [--format json]``: services, pods and forwards."""
     from periph_env.cluster.forward import read_states
 
-    cluster = _cluster_stack(args)
+    cluster = _cluster_stack(args, stack, notice)
     states = cluster.ps()
     forwards = {f.service: f for f in read_states(cluster.namespace)}
     if args.format == "json":

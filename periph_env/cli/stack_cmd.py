@@ -130,7 +130,7 @@ def run_up(args: argparse.Namespace) -> int:
     if args.cluster is not None:
         from periph_env.cli.cluster_cmd import run_up_cluster
 
-        return run_up_cluster(args)
+        return run_up_cluster(args, _stack(), _notice)
     from periph_env.stack.waits import WaitWatch
 
     stack = _stack()
@@ -156,7 +156,7 @@ def run_down(args: argparse.Namespace) -> int:
     if args.cluster is not None:
         from periph_env.cli.cluster_cmd import run_down_cluster
 
-        return run_down_cluster(args)
+        return run_down_cluster(args, _stack(), _notice)
     stack = _stack()
     stack.down(volumes=args.volumes, progress=_progress)
     return 0
@@ -184,7 +184,7 @@ def run_ps(args: argparse.Namespace) -> int:
     if args.cluster is not None:
         from periph_env.cli.cluster_cmd import run_ps_cluster
 
-        return run_ps_cluster(args)
+        return run_ps_cluster(args, _stack(), _notice)
     stack = _stack()
     statuses = stack.ps()
     samples = _samples(stack, statuses) if args.stats else {}

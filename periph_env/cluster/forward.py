@@ -201,14 +201,15 @@ class Forwarder:
         try:
             tunnel = self._tunnel(port)
             if tunnel is not None:
-                _pump(conn, tunnel, self._stop)
+                # tunnel[1], the client's PortForward, must live as long as its socket.
+                _pump(conn, tunnel[0], self._stop)
         finally:
             with self._lock:
                 self._conns.discard(conn)
             with contextlib.suppress(OSError):
                 conn.close()
 
-    def _tunnel(self, port: _Port) -> socket.socket | None:
+    def _tunnel(self, port: _Port) -> tuple[socket.socket, Any] | None:
         """A socket to the remote port of a ready pod, waiting with backoff for one."""
         deadline = time.monotonic() + self.connect_timeout
         delay = BACKOFF_START
@@ -258,7 +259,7 @@ class Forwarder:
         ready.sort(key=lambda p: p["metadata"].get("creationTimestamp") or "")
         return ready[-1]["metadata"]["name"]
 
-    def _open(self, pod: str, remote: int) -> socket.socket | None:
+    def _open(self, pod: str, remote: int) -> tuple[socket.socket, Any] | None:
         from kubernetes.client import ApiClient, CoreV1Api
         from kubernetes.stream import portforward
 
@@ -274,8 +275,7 @@ class Forwarder:
         except Exception:  # the pod went away between the list and the connect: retry
             return None
         sock.setblocking(True)
-        sock._periph_forward = forward  # type: ignore[attr-defined]  # keeps it alive
-        return sock
+        return sock, forward
 
 
 def _pump(a: socket.socket, b: socket.socket, stop: threading.Event) -> None:
