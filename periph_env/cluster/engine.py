@@ -307,6 +307,23 @@ class ClusterStack:
             return ""
         return self.kube.mask(str(text))
 
+    # -- hot reload ----------------------------------------------------------------------
+
+    def ready_pod(self, service: str) -> str | None:
+        """The newest Ready, not terminating pod of ``service`` (None: none is)."""
+        ready = [
+            p
+            for p in self._pods(service)
+            if _pod_ready(p) and not p["metadata"].get("deletionTimestamp")
+        ]
+        return ready[-1]["metadata"]["name"] if ready else None
+
+    def pod_sync(self) -> Any:
+        """The hot reload into this stack's pods (``sync.PodSync``: compose's watch rules)."""
+        from periph_env.cluster.sync import PodSync
+
+        return PodSync.for_stack(self.stack, self.kube, self.namespace, self.ready_pod)
+
     # -- ps ------------------------------------------------------------------------------
 
     def ps(self) -> list[ServiceState]:

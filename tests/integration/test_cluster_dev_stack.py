@@ -173,6 +173,33 @@ def test_deleting_the_backend_pod_keeps_the_forward_working(dev, forwarder):
     assert backend.pod == new and backend.state == f"forwarding to {new}"
 
 
+@pytest.fixture
+def cluster_stack(dev, monkeypatch):
+    """The dev stack's engine in this process (what ``up --cluster --watch`` runs)."""
+    from periph_env.cluster.config import load
+    from periph_env.cluster.engine import ClusterStack
+    from periph_env.stack import Stack
+
+    for key, value in dev.env.items():
+        monkeypatch.setenv(key, value)
+    stack = Stack(root=dev.root)
+    return ClusterStack(stack, load(dev.root, None))
+
+
+def test_a_worker_edit_reloads_in_the_pod_with_its_marker_seen(dev, cluster_stack):
+    source = dev.root / "services/worker/peripheral_worker/__init__.py"
+    line = f"# edited by the cluster test {secrets.token_hex(4)}\n"
+    source.write_text(source.read_text() + line)
+    [event] = cluster_stack.pod_sync().apply([source])
+    assert (event.service, event.kind, event.ok, event.note) == ("worker", "sync", True, None)
+    assert event.synced_at <= event.serving_at, event.breakdown()
+    pod = cluster_stack.ready_pod("worker")
+    inside = dev.cluster.kubectl(
+        "exec", "-n", dev.namespace, pod, "--", "cat", "/app/peripheral_worker/__init__.py"
+    ).stdout
+    assert inside.endswith(line)
+
+
 def test_down_cluster_leaves_no_object(dev):
     out = dev.periph("down", "--cluster", timeout=300)
     assert out.returncode == 0, out.stderr
