@@ -3,7 +3,8 @@
 Reached from ``stack_cmd`` when ``--cluster`` is given; the engine is
 ``periph_env.cluster``. ``up --cluster`` builds, pushes, applies and waits until every
 service is Ready, then forwards the published ports to localhost in the foreground until
-ctrl+c (the stack keeps running); ``--no-forward`` returns once Ready.
+ctrl+c (the stack keeps running); ``--no-forward`` returns once Ready; ``--watch`` also
+hot reloads into the pods (``cluster.sync``), printing the local reload line.
 """
 
 from __future__ import annotations
@@ -58,13 +59,15 @@ def run_up_cluster(args: argparse.Namespace, stack, notice) -> int:
         f"stack ready in namespace {cluster.namespace} ({cluster.settings.context}) "
         f"in {time.monotonic() - started:.1f}s"
     )
-    if args.no_forward:
+    if args.no_forward and not args.watch:
         return 0
-    return _forward(cluster, _local_ports(forwards), say)
+    return _forward(cluster, [] if args.no_forward else _local_ports(forwards), say, args.watch)
 
 
-def _forward(cluster, forwards, say) -> int:
+def _forward(cluster, forwards, say, watch: bool = False) -> int:
+    from periph_env.cli.stack_cmd import print_reload
     from periph_env.cluster.forward import Forwarder
+    from periph_env.cluster.watch import ClusterWatcher
 
     shown: dict[str, str] = {}
 
@@ -75,7 +78,9 @@ def _forward(cluster, forwards, say) -> int:
             print(line, flush=True)
 
     forwarder = Forwarder(cluster.kube, cluster.namespace, forwards, on_state=on_state).start()
-    say("forwarding (ctrl+c stops forwarding; the stack keeps running: `periph down --cluster`)")
+    watcher = ClusterWatcher(cluster.pod_sync(), print_reload).start() if watch else None
+    doing = " and ".join(w for w, on in (("forwarding", forwards), ("watching", watch)) if on)
+    say(f"{doing} (ctrl+c stops; the stack keeps running: `periph down --cluster` removes it)")
     stop = threading.Event()
     try:
         with stop_on_interrupt(stop):
@@ -83,8 +88,10 @@ def _forward(cluster, forwards, say) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if watcher is not None:
+            watcher.stop()
         forwarder.stop()
-    say("stopped forwarding")
+    say(f"stopped {doing}")
     return 0
 
 

@@ -307,16 +307,19 @@ def _reload_line(event) -> str:
     return line + (f"\n    {event.note}" if event.note else "")
 
 
+def print_reload(event) -> None:
+    """One reload's line (``seen → synced → serving``) once done, or its note meanwhile
+    (the local and the cluster watch print the same)."""
+    if event.done:
+        print(_reload_line(event), flush=True)
+    elif event.note:
+        print(f"{event.service:<9} {event.note}", flush=True)
+
+
 def _watch(stack, services) -> int:
     from periph_env.stack import Watcher
 
-    def on_event(event) -> None:
-        if event.done:
-            print(_reload_line(event), flush=True)
-        elif event.note:
-            print(f"{event.service:<9} {event.note}", flush=True)
-
-    watcher = Watcher(stack, on_event, services=services or None)
+    watcher = Watcher(stack, print_reload, services=services or None)
     watcher.start()
     print(
         f"watching {', '.join(watcher.services)} (ctrl+c stops watching; the stack keeps running)",

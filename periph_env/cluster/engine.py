@@ -195,6 +195,12 @@ class ClusterStack:
 
     def up(self, progress: Progress = _quiet) -> list[t.Forward]:
         """Build, push, apply in waves, wait until every service is Ready; the forwards."""
+        # The local `up`'s checks first: a missing .env is created, a broken one stops here
+        # (masked findings) rather than as a pod that cannot start.
+        self.stack.check_engine()
+        self.stack.prepare_env(progress)
+        password = self.credentials.password if self.credentials else ""
+        self.kube.secrets = [s for s in (*self.stack.secrets(), password) if s]
         config = self.stack.config()
         t.waves(config)  # a dependency cycle fails before anything is built
         images = self.push_images(config, progress)

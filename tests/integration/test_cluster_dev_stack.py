@@ -13,6 +13,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import urllib.request
@@ -198,6 +199,31 @@ def test_a_worker_edit_reloads_in_the_pod_with_its_marker_seen(dev, cluster_stac
         "exec", "-n", dev.namespace, pod, "--", "cat", "/app/peripheral_worker/__init__.py"
     ).stdout
     assert inside.endswith(line)
+
+
+def test_up_again_forwards_in_the_foreground_and_ps_shows_each_forward(dev):
+    up = subprocess.Popen(
+        [sys.executable, "-m", "periph_env", "up", "--cluster", "--watch"],
+        cwd=dev.root, env={**os.environ, **dev.env, "PERIPH_CLUSTER_PORT_OFFSET": "any"},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        forward = wait_for(
+            lambda: up.poll() is None and dev.ps()["backend"]["forward"],
+            "ps --cluster to show the backend's forward",
+            timeout=600,
+            every=2,
+        )
+        assert forward["remote"] == 5058 and forward["state"] == "listening"
+        assert http_status(f"http://127.0.0.1:{forward['local']}/api/health") == 200
+        assert dev.ps()["backend"]["forward"]["state"].startswith("forwarding to backend-")
+    finally:
+        up.send_signal(signal.SIGINT)
+        output = up.communicate(timeout=120)[0]
+    assert up.returncode == 0, output[-3000:]
+    assert "stopped forwarding and watching" in output
+    assert_no_secret(output)
+    assert dev.ps()["backend"]["forward"] is None  # the forwarding process is gone
 
 
 def test_down_cluster_leaves_no_object(dev):
