@@ -161,14 +161,16 @@ class Forwarder:
 
     def _set(self, port: _Port, state: str, pod: str | None = None, **counts: int) -> None:
         with self._lock:
+            changed = state != port.state.state or (pod is not None and pod != port.state.pod)
             port.state.state = state
             if pod is not None:
                 port.state.pod = pod
             for name, step in counts.items():
                 setattr(port.state, name, getattr(port.state, name) + step)
             snapshot = ForwardState(**port.state.to_json())
-        self._publish()
-        self.on_state(snapshot)
+        if changed:  # not once per connection: a page load opens dozens
+            self._publish()
+            self.on_state(snapshot)
 
     def _publish(self) -> None:
         if not self.publish:

@@ -65,6 +65,8 @@ class DevProject:
             f'registry = "{registry.address}"\n'
             f'user = "{self.user}"\n'
             'storage = "ephemeral"\n'
+            # The backend's dev server compiles at start: minutes on a loaded test machine.
+            "timeout = 1500\n"
             f"node_selector = {selector}\n"
             f"tolerations = [{toleration}]\n"
         )
