@@ -206,8 +206,7 @@ class ClusterStack:
         images = self.push_images(config, progress)
         objs = self.objects(config, images)
         workloads = {o["metadata"]["name"]: o for o in objs if o["kind"] in ("Deployment", "Job")}
-        base = [o for o in objs if o["metadata"]["name"] not in workloads or o["kind"] == "Service"]
-        base = [o for o in base if o["kind"] not in ("Deployment", "Job")]
+        base = [o for o in objs if o["kind"] not in ("Deployment", "Job")]
         progress(f"applying the stack to namespace {self.namespace} ({self.settings.context})")
         self.kube.rest.apply(base)
         self._wait_service_account()
