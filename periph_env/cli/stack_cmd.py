@@ -30,10 +30,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.add_argument("--wait", action="store_true", help="wait until every service is healthy")
     up.add_argument("--watch", action="store_true", help="then hot reload in the foreground")
     up.add_argument("--build", action="store_true", help="build images before starting")
+    _cluster(up)
+    up.add_argument(
+        "--no-forward",
+        action="store_true",
+        help="with --cluster: return once Ready instead of forwarding ports in the foreground",
+    )
     up.set_defaults(handler=run_up)
 
     down = subparsers.add_parser("down", help="stop and remove the stack's containers")
     down.add_argument("--volumes", action="store_true", help="also remove its data volumes")
+    _cluster(down)
     down.set_defaults(handler=run_down)
 
     ps = subparsers.add_parser("ps", help="every service's state, health and ports")
@@ -43,6 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="add CPU and MEM per service (reads the engine's stats: 1-2 s more)",
     )
+    _cluster(ps)
     ps.set_defaults(handler=run_ps)
 
     logs = subparsers.add_parser("logs", help="service logs, merged and timestamped")
@@ -83,6 +91,18 @@ def _services(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("services", nargs="*", metavar="SERVICE", help="default: all")
 
 
+def _cluster(parser: argparse.ArgumentParser) -> None:
+    # `--cluster` alone: [dev.cluster]; `--cluster NAME`: [dev.cluster.NAME] (docs/stack.md).
+    parser.add_argument(
+        "--cluster",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="NAME",
+        help="the dev stack on a Kubernetes namespace ([dev.cluster] in periph.toml)",
+    )
+
+
 def _stack():
     from periph_env.common.waiting import set_reporter
     from periph_env.stack import Stack
@@ -107,6 +127,10 @@ def _notice(line: str) -> None:
 
 def run_up(args: argparse.Namespace) -> int:
     """``periph up``: env check, port check, compose up (then watch with ``--watch``)."""
+    if args.cluster is not None:
+        from periph_env.cli.cluster_cmd import run_up_cluster
+
+        return run_up_cluster(args, _stack(), _notice)
     from periph_env.stack.waits import WaitWatch
 
     stack = _stack()
@@ -129,6 +153,10 @@ def run_up(args: argparse.Namespace) -> int:
 
 def run_down(args: argparse.Namespace) -> int:
     """``periph down [--volumes]``."""
+    if args.cluster is not None:
+        from periph_env.cli.cluster_cmd import run_down_cluster
+
+        return run_down_cluster(args, _stack(), _notice)
     stack = _stack()
     stack.down(volumes=args.volumes, progress=_progress)
     return 0
@@ -153,6 +181,10 @@ def _uptime(started_at: float | None) -> str:
 
 def run_ps(args: argparse.Namespace) -> int:
     """``periph ps [--format json]``: one row (or object) per service."""
+    if args.cluster is not None:
+        from periph_env.cli.cluster_cmd import run_ps_cluster
+
+        return run_ps_cluster(args, _stack(), _notice)
     stack = _stack()
     statuses = stack.ps()
     samples = _samples(stack, statuses) if args.stats else {}
@@ -275,16 +307,19 @@ def _reload_line(event) -> str:
     return line + (f"\n    {event.note}" if event.note else "")
 
 
+def print_reload(event) -> None:
+    """One reload's line (``seen → synced → serving``) once done, or its note meanwhile
+    (the local and the cluster watch print the same)."""
+    if event.done:
+        print(_reload_line(event), flush=True)
+    elif event.note:
+        print(f"{event.service:<9} {event.note}", flush=True)
+
+
 def _watch(stack, services) -> int:
     from periph_env.stack import Watcher
 
-    def on_event(event) -> None:
-        if event.done:
-            print(_reload_line(event), flush=True)
-        elif event.note:
-            print(f"{event.service:<9} {event.note}", flush=True)
-
-    watcher = Watcher(stack, on_event, services=services or None)
+    watcher = Watcher(stack, print_reload, services=services or None)
     watcher.start()
     print(
         f"watching {', '.join(watcher.services)} (ctrl+c stops watching; the stack keeps running)",

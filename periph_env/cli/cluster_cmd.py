@@ -1,0 +1,134 @@
+"""``periph up|down|ps --cluster [NAME]``: the dev stack on a Kubernetes namespace.
+
+Reached from ``stack_cmd`` when ``--cluster`` is given; the engine is
+``periph_env.cluster``. ``up --cluster`` builds, pushes, applies and waits until every
+service is Ready, then forwards the published ports to localhost in the foreground until
+ctrl+c (the stack keeps running); ``--no-forward`` returns once Ready; ``--watch`` also
+hot reloads into the pods (``cluster.sync``), printing the local reload line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+
+from periph_env import stop_on_interrupt
+
+
+def _cluster_stack(args: argparse.Namespace, stack, notice):
+    from periph_env.cluster.config import load
+    from periph_env.cluster.engine import ClusterStack
+
+    settings = load(stack.root, args.cluster or None)
+    return ClusterStack(stack, settings, notice=notice)
+
+
+def _progress(cluster):
+    def say(line: str) -> None:
+        print(cluster.kube.mask(line), file=sys.stderr, flush=True)
+
+    return say
+
+
+def _local_ports(forwards) -> list:
+    """``$PERIPH_CLUSTER_PORT_OFFSET`` moves every local port (a local stack holds the
+    usual ones); 0 ports mean any free port (tests)."""
+    import os
+    from dataclasses import replace
+
+    offset = os.environ.get("PERIPH_CLUSTER_PORT_OFFSET")
+    if not offset:
+        return forwards
+    if offset == "any":
+        return [replace(f, local=0) for f in forwards]
+    return [replace(f, local=f.local + int(offset)) for f in forwards]
+
+
+def run_up_cluster(args: argparse.Namespace, stack, notice) -> int:
+    """``periph up --cluster [NAME] [--no-forward]``."""
+    cluster = _cluster_stack(args, stack, notice)
+    say = _progress(cluster)
+    if args.services:
+        say("periph: note: --cluster brings up the whole stack (services are ignored)")
+    started = time.monotonic()
+    forwards = cluster.up(progress=say)
+    say(
+        f"stack ready in namespace {cluster.namespace} ({cluster.settings.context}) "
+        f"in {time.monotonic() - started:.1f}s"
+    )
+    if args.no_forward and not args.watch:
+        return 0
+    return _forward(cluster, [] if args.no_forward else _local_ports(forwards), say, args.watch)
+
+
+def _forward(cluster, forwards, say, watch: bool = False) -> int:
+    from periph_env.cli.stack_cmd import print_reload
+    from periph_env.cluster.forward import Forwarder
+    from periph_env.cluster.watch import ClusterWatcher
+
+    shown: dict[str, str] = {}
+
+    def on_state(state) -> None:
+        line = f"{state.service:<9} 127.0.0.1:{state.local} -> {state.remote}  {state.state}"
+        if shown.get(state.service) != state.state:
+            shown[state.service] = state.state
+            print(line, flush=True)
+
+    forwarder = Forwarder(cluster.kube, cluster.namespace, forwards, on_state=on_state).start()
+    watcher = ClusterWatcher(cluster.pod_sync(), print_reload).start() if watch else None
+    doing = " and ".join(w for w, on in (("forwarding", forwards), ("watching", watch)) if on)
+    say(f"{doing} (ctrl+c stops; the stack keeps running: `periph down --cluster` removes it)")
+    stop = threading.Event()
+    try:
+        with stop_on_interrupt(stop):
+            stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        forwarder.stop()
+    say(f"stopped {doing}")
+    return 0
+
+
+def run_down_cluster(args: argparse.Namespace, stack, notice) -> int:
+    """``periph down --cluster [NAME]``: delete what ``up --cluster`` made, wait until gone."""
+    cluster = _cluster_stack(args, stack, notice)
+    say = _progress(cluster)
+    deleted = cluster.down(progress=say)
+    say(f"removed {len(deleted)} object(s) from {cluster.namespace}" if deleted else
+        f"nothing of the dev stack in {cluster.namespace}")  # fmt: skip
+    return 0
+
+
+def run_ps_cluster(args: argparse.Namespace, stack, notice) -> int:
+    """``periph ps --cluster [NAME] [--format json]``: services, pods and forwards."""
+    from periph_env.cluster.forward import read_states
+
+    cluster = _cluster_stack(args, stack, notice)
+    states = cluster.ps()
+    forwards = {f.service: f for f in read_states(cluster.namespace)}
+    if args.format == "json":
+        out = []
+        for s in states:
+            obj = s.to_json()
+            f = forwards.get(s.service)
+            obj["forward"] = f.to_json() if f else None
+            out.append(obj)
+        print(json.dumps(out, indent=2))
+        return 0
+    rows = [("SERVICE", "KIND", "STATUS", "RESTARTS", "POD", "FORWARD")]
+    for s in states:
+        f = forwards.get(s.service)
+        forward = f"127.0.0.1:{f.local}->{f.remote} {f.state}" if f else ""
+        rows.append((s.service, s.kind, s.status, str(s.restarts), s.pod or "", forward))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    if not states:
+        print(f"no dev stack in {cluster.namespace} (`periph up --cluster`)", file=sys.stderr)
+    return 0

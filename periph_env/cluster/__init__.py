@@ -1,0 +1,7 @@
+"""The dev stack on a Kubernetes namespace (``periph up --cluster``).
+
+``translate``: compose model -> Kubernetes objects (pure); ``config``: ``[dev.cluster]``
+in periph.toml; ``engine``: build, push, apply in dependency waves, wait Ready, status and
+delete-by-label; ``forward``: port-forwards that follow a Service's pods.
+The core: never imports Textual.
+"""
