@@ -113,7 +113,9 @@ def test_an_out_of_memory_kill_is_an_alert_with_the_limit_not_a_stop():
 
 def test_an_out_of_memory_kill_without_a_limit_says_the_host_ran_out():
     alerts = detector().statuses([oom(limit=None)], now=10)
-    assert alerts[0].summary == "app was killed: out of memory (no limit set: the engine's host ran out)"
+    assert alerts[0].summary == (
+        "app was killed: out of memory (no limit set: the engine's host ran out)"
+    )
 
 
 def test_oom_kills_a_restart_policy_brings_back_raise_one_alert_per_incident():
