@@ -19,7 +19,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``db`` and ``exec``."""
     db = subparsers.add_parser(
-        "db", help="dev database: snapshot, restore, list, rm, reset, seed, status"
+        "db", help="dev database: snapshot, restore, list, rm, cleanup, reset, seed, status"
     )
     verbs = db.add_subparsers(dest="db_command", metavar="ACTION")
     verbs.required = True
@@ -43,6 +43,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm = verbs.add_parser("rm", help="delete a snapshot")
     rm.add_argument("name", metavar="NAME")
     rm.set_defaults(handler=run_rm)
+
+    clean = verbs.add_parser(
+        "cleanup", help="remove what a killed snapshot/restore left (puts a missing dev db back)"
+    )
+    clean.set_defaults(handler=run_cleanup)
 
     reset = verbs.add_parser("reset", help="drop the dev database, migrate, seed")
     reset.add_argument("--no-seed", action="store_true", help="migrate only, leave it empty")
@@ -137,11 +142,17 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """``periph db list [--format json]``."""
-    from periph_env.data import snapshots
+    from periph_env.data import leftovers, snapshots
 
     pg = _pg()[1]
     with pg.session():
         found = snapshots.list_snapshots(pg)
+        left = leftovers.find(pg)
+    for item in left:  # on stderr: the JSON on stdout keeps its shape
+        _say(
+            f"leftover {item.database} ({_size(item.size_bytes)}): {item.what}, "
+            f"from periph process {item.pid} that was killed; `periph db cleanup` removes it"
+        )
     if args.format == "json":
         print(json.dumps([s.to_json() for s in found], indent=2))
         return 0
@@ -167,6 +178,20 @@ def run_rm(args: argparse.Namespace) -> int:
     with pg.session():
         snapshots.remove(pg, args.name)
     _say(f"snapshot {args.name} removed")
+    return 0
+
+
+def run_cleanup(args: argparse.Namespace) -> int:
+    """``periph db cleanup``: drop leftovers of killed operations; a dev database a
+    killed restore left renamed is put back, never dropped."""
+    from periph_env.data import leftovers
+
+    pg = _pg()[1]
+    done = leftovers.cleanup(pg, pg.configured_db())
+    for line in done:
+        _say(line)
+    if not done:
+        _say("nothing left over by an interrupted snapshot or restore")
     return 0
 
 
