@@ -54,6 +54,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     reset.set_defaults(handler=run_reset)
 
     seed = verbs.add_parser("seed", help="load services/db/seed/ into the (empty) dev database")
+    seed.add_argument(
+        "--env",
+        metavar="ENV",
+        help="seed ENV's in-cluster database through a Job instead (demo; never prod)",
+    )
     seed.set_defaults(handler=run_seed)
 
     status = verbs.add_parser("status", help="applied migrations against this checkout's")
@@ -208,13 +213,35 @@ def run_reset(args: argparse.Namespace) -> int:
 
 
 def run_seed(args: argparse.Namespace) -> int:
-    """``periph db seed``."""
+    """``periph db seed [--env ENV]``."""
     from periph_env.data import seed
+
+    if args.env:
+        return _seed_environment(args.env)
 
     stack, pg = _pg()
     with pg.session():
         counts = seed.seed(pg, _root(stack))
     _say(f"{pg.dev_db} seeded: {_counts(counts)}")
+    return 0
+
+
+def _seed_environment(environment: str) -> int:
+    """``periph db seed --env ENV``: the Job's outcome and its log's last lines (masked)."""
+    from periph_env.common.paths import find_project_root
+    from periph_env.data import cluster_seed
+
+    cluster_seed.refuse_production(environment, environment == "prod")  # before anything
+    root = find_project_root()
+    started = time.monotonic()
+    result = cluster_seed.seed_environment(root, environment, note=_say)
+    for line in result.logs.splitlines()[-10:]:
+        _say(f"  | {line}")
+    took = f"{time.monotonic() - started:.1f}s"
+    if not result.ok:
+        _say(f"FAIL {environment} not seeded: {result.message} ({took})")
+        return 1
+    _say(f"{environment} seeded ({took})")
     return 0
 
 
