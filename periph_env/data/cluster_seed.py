@@ -118,7 +118,8 @@ def seed_objects(db_statefulset: dict[str, Any], files: dict[str, str]) -> list[
     db StatefulSet (image, placement, pull credentials, Secret name)."""
     template = ((db_statefulset.get("spec") or {}).get("template") or {}).get("spec") or {}
     containers = template.get("containers") or []
-    db = next((c for c in containers if c.get("name") == "db"), containers[0] if containers else {})
+    named = [c for c in containers if c.get("name") in ("postgres", "db")]
+    db = (named or containers or [{}])[0]
     if not db.get("image"):
         raise NoDatabase("the db StatefulSet has no container image to run psql from")
     labels = {"app.kubernetes.io/name": NAME, "app.kubernetes.io/component": "seed"}
