@@ -19,7 +19,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``db`` and ``exec``."""
     db = subparsers.add_parser(
-        "db", help="dev database: snapshot, restore, list, rm, cleanup, reset, seed, status"
+        "db", help="dev database: snapshot, restore, list, rm, switch, cleanup, reset, seed, status"
     )
     verbs = db.add_subparsers(dest="db_command", metavar="ACTION")
     verbs.required = True
@@ -43,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm = verbs.add_parser("rm", help="delete a snapshot")
     rm.add_argument("name", metavar="NAME")
     rm.set_defaults(handler=run_rm)
+
+    sw = verbs.add_parser(
+        "switch",
+        help="keep the dev database as its branch's snapshot; this branch's back (or fresh)",
+    )
+    sw.add_argument("--no-seed", action="store_true", help="a fresh database stays empty")
+    sw.set_defaults(handler=run_switch)
 
     clean = verbs.add_parser(
         "cleanup", help="remove what a killed snapshot/restore left (puts a missing dev db back)"
@@ -186,6 +193,23 @@ def run_rm(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_switch(args: argparse.Namespace) -> int:
+    """``periph db switch [--no-seed]``: per-branch databases after a ``git checkout``."""
+    from periph_env.data import branches
+
+    stack, pg = _pg()
+    started = time.monotonic()
+    with pg.session():
+        result = branches.switch(pg, stack, _root(stack), load_seed=not args.no_seed)
+    if result is None:
+        _say("the dev database already is this branch's: nothing to switch")
+        return 0
+    for line in result.lines():
+        _say(line)
+    _say(f"switched {result.old} -> {result.new} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
 def run_cleanup(args: argparse.Namespace) -> int:
     """``periph db cleanup``: drop leftovers of killed operations; a dev database a
     killed restore left renamed is put back, never dropped."""
@@ -251,19 +275,20 @@ def _counts(counts: dict[str, int]) -> str:
 
 def run_status(args: argparse.Namespace) -> int:
     """``periph db status``: the dev database's migrations against the checkout's."""
-    from periph_env.data import migrations
+    from periph_env.data import branches, migrations
 
     stack, pg = _pg()
     with pg.session():
+        switch = branches.notice(pg, _root(stack))  # also records the database's branch
         report = migrations.report(pg, _root(stack))
     if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps({**report.to_json(), "switch": switch}, indent=2))
     else:
         print(f"database {pg.dev_db}: {len(report.applied)} migrations applied")
         print(f"checkout (branch {report.branch or '-'}): {len(report.checkout)} migrations")
-        for line in report.hint:
+        for line in switch or report.hint:
             print(f"note: {line}")
-        if not report.hint:
+        if not report.hint and not switch:
             print("in step with this checkout")
     return 0
 

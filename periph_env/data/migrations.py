@@ -176,13 +176,18 @@ def report(pg: Any, root: Path) -> Report:
 
 
 def up_notes(stack: Any) -> list[str]:
-    """``periph up``'s migration note: lines to print, none when in step. Best effort:
+    """``periph up``'s migration note: lines to print, none when in step (the branch
+    switch note of ``branches.notice`` first, then the foreign-migrations one). Best effort:
     a db that is not up yet, or any engine error, gives no note and never fails ``up``."""
+    from periph_env.data import branches
     from periph_env.data.pg import Postgres
     from periph_env.errors import PeriphError
 
     try:
-        r = report(Postgres(stack), project_root(stack))
+        pg, root = Postgres(stack), project_root(stack)
+        with pg.session():
+            said = branches.notice(pg, root)
+            r = report(pg, root)
     except PeriphError:
         return []
-    return r.hint if r.drift.unknown else []
+    return said or (r.hint if r.drift.unknown else [])
