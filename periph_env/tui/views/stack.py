@@ -56,6 +56,7 @@ class StackView(Vertical):
         self._stats_cache: tuple[float, dict[str, tuple[str, str, str]]] | None = None
         self.branch_db: Any = None  # a BranchDb once the stack is known (tests: a fake)
         self.branch_note: list[str] = []  # what the last branch check said
+        self._switching = False  # a db switch runs (one at a time; no check meanwhile)
 
     @property
     def papp(self) -> PeriphApp:
@@ -127,10 +128,14 @@ class StackView(Vertical):
             self.app.call_from_thread(self.show_alert, alert)
 
         self._feed = AlertFeed(stack, raised, settings, tail=tail)
-        if self.branch_db is None and getattr(stack, "compose_path", None) is not None:
+        # Real stacks only (like the stats): the check runs psql in the db container.
+        if self.branch_db is None and isinstance(getattr(stack, "api", None), EngineAPI):
             from periph_env.tui.branch_db import BranchDb
 
-            self.branch_db = BranchDb(stack)
+            try:
+                self.branch_db = BranchDb(stack)
+            except (PeriphError, AttributeError, OSError):
+                self.branch_db = None
         if isinstance(getattr(stack, "api", None), EngineAPI) and self.stats is None:
             self.stats = StatsModel(stack.api)
         try:
@@ -197,12 +202,17 @@ class StackView(Vertical):
     def _tick(self) -> None:
         if self.statuses and self.is_on_screen:
             self.redraw()
-        if self.branch_db is not None and self.statuses and self.branch_db.moved():
+        if (
+            self.branch_db is not None
+            and self.statuses
+            and not self._switching
+            and self.branch_db.moved()
+        ):
             self._check_branch()
 
     # -- per-branch databases (m) --------------------------------------------------------
 
-    @work(thread=True, exclusive=True, group="branch-db")
+    @work(thread=True, exclusive=True, group="branch-check")
     def _check_branch(self) -> None:
         lines = self.branch_db.check()
         self.app.call_from_thread(self.show_branch_note, lines)
@@ -222,10 +232,14 @@ class StackView(Vertical):
         if self.branch_db is None:
             self.app.notify("no dev database to switch (is the stack known?)", severity="warning")
             return
+        if self._switching:
+            self.app.notify("a db switch is running", severity="warning")
+            return
+        self._switching = True
         self.show_progress("db switch: saving the dev database under its branch…")
         self._switch_db()
 
-    @work(thread=True, exclusive=True, group="branch-db")
+    @work(thread=True, group="branch-switch")
     def _switch_db(self) -> None:
         from periph_env.errors import PeriphError
 
@@ -235,6 +249,8 @@ class StackView(Vertical):
             self.app.call_from_thread(self.show_progress, f"db switch failed: {exc}", True)
             self.app.call_from_thread(self.app.notify, str(exc), severity="error")
             return
+        finally:
+            self._switching = False
         self.app.call_from_thread(self.show_progress, "db switch: " + "; ".join(lines))
         self.app.call_from_thread(self.app.notify, "\n".join(lines), title="dev database")
         self.app.call_from_thread(setattr, self, "branch_note", [])
