@@ -286,9 +286,10 @@ def run_status(args: argparse.Namespace) -> int:
     else:
         print(f"database {pg.dev_db}: {len(report.applied)} migrations applied")
         print(f"checkout (branch {report.branch or '-'}): {len(report.checkout)} migrations")
-        for line in switch or report.hint:
+        notes = migrations.combined(switch, report) or report.hint
+        for line in notes:
             print(f"note: {line}")
-        if not report.hint and not switch:
+        if not notes:
             print("in step with this checkout")
     return 0
 

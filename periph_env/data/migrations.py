@@ -190,4 +190,13 @@ def up_notes(stack: Any) -> list[str]:
             r = report(pg, root)
     except PeriphError:
         return []
-    return said or (r.hint if r.drift.unknown else [])
+    return combined(said, r)
+
+
+def combined(switch: list[str], r: Report) -> list[str]:
+    """One note from the branch switch's lines and the report's: the foreign migrations
+    first (a fact), then what to do (``db switch`` when it applies, else snapshot/reset)."""
+    fact = r.hint[:1] if r.drift.unknown else []
+    if switch:
+        return fact + switch
+    return r.hint if r.drift.unknown else []

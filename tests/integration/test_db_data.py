@@ -206,7 +206,7 @@ def test_status_and_up_say_when_the_database_has_a_migration_the_checkout_lacks(
         sql(stack, "delete from schema_migrations where version = 98")
     for out in (status.stdout, up.stderr):
         assert "the database has 0098_feature_x which this checkout does not have" in out
-        assert "periph db snapshot" in out
+        assert "`periph db switch`" in out  # keeps it as a snapshot, this branch's back
     assert "in step with this checkout" in ok(stack, "db", "status").stdout
 
 
