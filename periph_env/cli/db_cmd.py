@@ -19,7 +19,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``db`` and ``exec``."""
     db = subparsers.add_parser(
-        "db", help="dev database: snapshot, restore, list, rm, reset, seed, status"
+        "db", help="dev database: snapshot, restore, list, rm, switch, cleanup, reset, seed, status"
     )
     verbs = db.add_subparsers(dest="db_command", metavar="ACTION")
     verbs.required = True
@@ -44,11 +44,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rm.add_argument("name", metavar="NAME")
     rm.set_defaults(handler=run_rm)
 
+    sw = verbs.add_parser(
+        "switch",
+        help="keep the dev database as its branch's snapshot; this branch's back (or fresh)",
+    )
+    sw.add_argument("--no-seed", action="store_true", help="a fresh database stays empty")
+    sw.set_defaults(handler=run_switch)
+
+    clean = verbs.add_parser(
+        "cleanup", help="remove what a killed snapshot/restore left (puts a missing dev db back)"
+    )
+    clean.set_defaults(handler=run_cleanup)
+
     reset = verbs.add_parser("reset", help="drop the dev database, migrate, seed")
     reset.add_argument("--no-seed", action="store_true", help="migrate only, leave it empty")
     reset.set_defaults(handler=run_reset)
 
     seed = verbs.add_parser("seed", help="load services/db/seed/ into the (empty) dev database")
+    seed.add_argument(
+        "--env",
+        metavar="ENV",
+        help="seed ENV's in-cluster database through a Job instead (demo; never prod)",
+    )
     seed.set_defaults(handler=run_seed)
 
     status = verbs.add_parser("status", help="applied migrations against this checkout's")
@@ -137,11 +154,17 @@ def run_restore(args: argparse.Namespace) -> int:
 
 def run_list(args: argparse.Namespace) -> int:
     """``periph db list [--format json]``."""
-    from periph_env.data import snapshots
+    from periph_env.data import leftovers, snapshots
 
     pg = _pg()[1]
     with pg.session():
         found = snapshots.list_snapshots(pg)
+        left = leftovers.find(pg)
+    for item in left:  # on stderr: the JSON on stdout keeps its shape
+        _say(
+            f"leftover {item.database} ({_size(item.size_bytes)}): {item.what}, "
+            f"from periph process {item.pid} that was killed; `periph db cleanup` removes it"
+        )
     if args.format == "json":
         print(json.dumps([s.to_json() for s in found], indent=2))
         return 0
@@ -170,6 +193,37 @@ def run_rm(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_switch(args: argparse.Namespace) -> int:
+    """``periph db switch [--no-seed]``: per-branch databases after a ``git checkout``."""
+    from periph_env.data import branches
+
+    stack, pg = _pg()
+    started = time.monotonic()
+    with pg.session():
+        result = branches.switch(pg, stack, _root(stack), load_seed=not args.no_seed)
+    if result is None:
+        _say("the dev database already is this branch's: nothing to switch")
+        return 0
+    for line in result.lines():
+        _say(line)
+    _say(f"switched {result.old} -> {result.new} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def run_cleanup(args: argparse.Namespace) -> int:
+    """``periph db cleanup``: drop leftovers of killed operations; a dev database a
+    killed restore left renamed is put back, never dropped."""
+    from periph_env.data import leftovers
+
+    pg = _pg()[1]
+    done = leftovers.cleanup(pg, pg.configured_db())
+    for line in done:
+        _say(line)
+    if not done:
+        _say("nothing left over by an interrupted snapshot or restore")
+    return 0
+
+
 def run_reset(args: argparse.Namespace) -> int:
     """``periph db reset [--no-seed]``."""
     from periph_env.data import seed
@@ -183,13 +237,35 @@ def run_reset(args: argparse.Namespace) -> int:
 
 
 def run_seed(args: argparse.Namespace) -> int:
-    """``periph db seed``."""
+    """``periph db seed [--env ENV]``."""
     from periph_env.data import seed
+
+    if args.env:
+        return _seed_environment(args.env)
 
     stack, pg = _pg()
     with pg.session():
         counts = seed.seed(pg, _root(stack))
     _say(f"{pg.dev_db} seeded: {_counts(counts)}")
+    return 0
+
+
+def _seed_environment(environment: str) -> int:
+    """``periph db seed --env ENV``: the Job's outcome and its log's last lines (masked)."""
+    from periph_env.common.paths import find_project_root
+    from periph_env.data import cluster_seed
+
+    cluster_seed.refuse_production(environment, environment == "prod")  # before anything
+    root = find_project_root()
+    started = time.monotonic()
+    result = cluster_seed.seed_environment(root, environment, note=_say)
+    for line in result.logs.splitlines()[-10:]:
+        _say(f"  | {line}")
+    took = f"{time.monotonic() - started:.1f}s"
+    if not result.ok:
+        _say(f"FAIL {environment} not seeded: {result.message} ({took})")
+        return 1
+    _say(f"{environment} seeded ({took})")
     return 0
 
 
@@ -199,19 +275,21 @@ def _counts(counts: dict[str, int]) -> str:
 
 def run_status(args: argparse.Namespace) -> int:
     """``periph db status``: the dev database's migrations against the checkout's."""
-    from periph_env.data import migrations
+    from periph_env.data import branches, migrations
 
     stack, pg = _pg()
     with pg.session():
+        switch = branches.notice(pg, _root(stack))  # also records the database's branch
         report = migrations.report(pg, _root(stack))
     if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
+        print(json.dumps({**report.to_json(), "switch": switch}, indent=2))
     else:
         print(f"database {pg.dev_db}: {len(report.applied)} migrations applied")
         print(f"checkout (branch {report.branch or '-'}): {len(report.checkout)} migrations")
-        for line in report.hint:
+        notes = migrations.combined(switch, report) or report.hint
+        for line in notes:
             print(f"note: {line}")
-        if not report.hint:
+        if not notes:
             print("in step with this checkout")
     return 0
 

@@ -176,13 +176,27 @@ def report(pg: Any, root: Path) -> Report:
 
 
 def up_notes(stack: Any) -> list[str]:
-    """``periph up``'s migration note: lines to print, none when in step. Best effort:
+    """``periph up``'s migration note: lines to print, none when in step (the branch
+    switch note of ``branches.notice`` first, then the foreign-migrations one). Best effort:
     a db that is not up yet, or any engine error, gives no note and never fails ``up``."""
+    from periph_env.data import branches
     from periph_env.data.pg import Postgres
     from periph_env.errors import PeriphError
 
     try:
-        r = report(Postgres(stack), project_root(stack))
+        pg, root = Postgres(stack), project_root(stack)
+        with pg.session():
+            said = branches.notice(pg, root)
+            r = report(pg, root)
     except PeriphError:
         return []
+    return combined(said, r)
+
+
+def combined(switch: list[str], r: Report) -> list[str]:
+    """One note from the branch switch's lines and the report's: the foreign migrations
+    first (a fact), then what to do (``db switch`` when it applies, else snapshot/reset)."""
+    fact = r.hint[:1] if r.drift.unknown else []
+    if switch:
+        return fact + switch
     return r.hint if r.drift.unknown else []

@@ -75,11 +75,35 @@ class Postgres:
 
     def _identity(self) -> tuple[str, str, int]:
         if self._dev is None:
-            rows = self.query(
-                "SELECT current_database(), current_user, current_setting('server_version_num')"
-            )
+            try:
+                rows = self.query(
+                    "SELECT current_database(), current_user, current_setting('server_version_num')"
+                )
+            except DatabaseError as exc:
+                if "does not exist" in exc.message:
+                    raise DatabaseError(
+                        exc.message,
+                        hint="a restore or reset was cut short (killed); "
+                        "`periph db cleanup` puts the dev database back",
+                    ) from None
+                raise
             self._dev = (rows[0][0], rows[0][1], int(rows[0][2]))
         return self._dev
+
+    def configured_db(self) -> str:
+        """The dev database's name from the container's environment (``POSTGRES_DB``,
+        else ``POSTGRES_USER`` as the image does), found without connecting to it: after
+        a hard kill mid-restore it may not exist."""
+        argv = ["docker", "exec", self.container, "sh", "-c"]
+        argv.append('printf %s "${POSTGRES_DB:-$POSTGRES_USER}"')
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=self._env())
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            what = f"cannot read the {self.service} container's settings: {exc}"
+            raise DatabaseError(what) from None
+        if proc.returncode != 0 or not proc.stdout:
+            raise DatabaseError(f"cannot read the {self.service} container's POSTGRES_DB")
+        return proc.stdout
 
     @property
     def dev_db(self) -> str:

@@ -193,9 +193,13 @@ def replace_dev(pg: Any, template: str | None) -> None:
     pg.run(f"DROP DATABASE {ident(aside)};", "postgres")
 
 
-def snapshot(pg: Any, root: Path, name: str | None = None, *, replace: bool = False) -> Snapshot:
-    """Snapshot the dev database as ``name`` (default: the git branch's name)."""
-    branch = migrations.branch(root)
+def snapshot(
+    pg: Any, root: Path, name: str | None = None, *, replace: bool = False, branch: str = ""
+) -> Snapshot:
+    """Snapshot the dev database as ``name`` (default: the git branch's name). ``branch``:
+    the branch the data belongs to (default: the checkout's; ``db switch`` saves the
+    database under the branch it was used on, after the checkout has moved)."""
+    branch = branch or migrations.branch(root)
     name = names.validate(name) if name else names.from_branch(branch or "snapshot")
     target = names.database(name)
     existing = {s.name for s in list_snapshots(pg)}

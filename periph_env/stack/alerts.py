@@ -15,7 +15,10 @@ restarts is told only after ``crash_restarts`` restarts within ``crash_window``
 seconds (a single restart that recovers is not an incident worth a bell). A reload or
 rebuild that fails is told at once; the next successful one closes its incident. A
 stop, restart or rebuild the user asked for (``expect``) is never a failure and starts
-a fresh incident.
+a fresh incident. A container the kernel killed for going past its memory limit (the
+engine's ``OOMKilled``, exit 137 like a ``docker stop``) is told at once, as "out of
+memory (limit X)", whether or not a restart policy brings it back: a restart does not
+cure it.
 
 Settings (``periph.toml``, ``[alerts]``): ``crash_restarts`` (3), ``crash_window``
 (60 s), ``bell`` (true), ``desktop`` ("auto" | "osc9" | "osc777" | "off"),
@@ -35,7 +38,7 @@ from periph_env.errors import UsageError
 from periph_env.stack.hints import HintRule, find_hint
 from periph_env.stack.models import ReloadEvent, ServiceStatus
 
-KINDS = ("exited", "crash-loop", "reload-failed", "rebuild-failed")
+KINDS = ("exited", "out-of-memory", "crash-loop", "reload-failed", "rebuild-failed")
 DESKTOP = ("auto", "osc9", "osc777", "off")
 # Exit codes of a container stopped on purpose: SIGTERM / SIGKILL after the grace period.
 _STOP_CODES = (143, 137)
@@ -125,6 +128,7 @@ class _Service:
     last_failure: float | None = None  # time of the incident's latest failure
     alerted: bool = False  # the current incident has raised its alert
     reload_failed: bool = False
+    oom: bool = False  # the latest status said OOMKilled (one alert per kill, not per look)
 
 
 class AlertDetector:
@@ -173,6 +177,7 @@ class AlertDetector:
         first_look = state.state is None
         previous_count, previous_state = state.restart_count, state.state
         state.state, state.restart_count = status.state, status.restart_count
+        was_oom, state.oom = state.oom, status.oom_killed
         if first_look:
             return []  # what was already so when periph started is not news
         expected = self._expected.get(status.service, 0.0) >= now
@@ -181,6 +186,11 @@ class AlertDetector:
             and status.restart_count > previous_count
             and status.container_id is not None
         )
+        if status.oom_killed and not was_oom and not expected:
+            self._new_failure(state, now)
+            if restarted:  # still counts towards a crash loop's restarts
+                state.restarts.extend([now] * (status.restart_count - previous_count))
+            return self._raise(state, oom_alert(status, now))
         if restarted and not expected:
             self._new_failure(state, now)
             state.restarts.extend([now] * (status.restart_count - previous_count))
@@ -226,6 +236,32 @@ class AlertDetector:
         return self._raise(state, Alert(event.service, kind, summary, now))
 
 
+def memory_size(n: int) -> str:
+    """Bytes as the engine's own units: ``64 MiB``, ``1.5 GiB``."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def oom_alert(status: ServiceStatus, now: float) -> Alert:
+    """The alert for a container the kernel killed for memory, with a default hint (a
+    compose rule that matches its log lines still wins)."""
+    if status.memory_limit:
+        limit = f"limit {memory_size(status.memory_limit)}"
+        hint = (
+            "raise its limit (mem_limit, or deploy.resources.limits.memory in compose) "
+            "or find what grows"
+        )
+    else:
+        limit = "no limit set: the engine's host ran out"
+        hint = "give it a limit (mem_limit in compose) so one service cannot starve the rest"
+    summary = f"{status.service} was killed: out of memory ({limit})"
+    return Alert(status.service, "out-of-memory", summary, now, hint=hint)
+
+
 def complete(
     alert: Alert,
     lines: Iterable[str],
@@ -238,7 +274,8 @@ def complete(
     characters escaped, colours dropped) and the hint the rules find in them."""
     shown = [redact(line, secrets, keep_lines=False, colors="drop") for line in lines]
     shown = [line for line in shown if line.strip()][-keep:]
-    return replace(alert, lines=tuple(shown), hint=find_hint(dict(rules), alert.service, shown))
+    found = find_hint(dict(rules), alert.service, shown)
+    return replace(alert, lines=tuple(shown), hint=found or alert.hint)
 
 
 def desktop_kind(setting: str, environ: Mapping[str, str] | None = None) -> str:

@@ -68,6 +68,10 @@ class ServiceStatus:
     image: str | None = None
     restart_count: int = 0
     exit_code: int | None = None
+    # The kernel killed it for going past its memory limit (the engine's State.OOMKilled);
+    # exit code 137 then is not a `docker stop`.
+    oom_killed: bool = False
+    memory_limit: int | None = None  # bytes (HostConfig.Memory); None: no limit set
     one_shot: bool = False  # e.g. migrate: runs to completion, never restarted by reloads
     container_id: str | None = None
     hot_reload: bool = False  # the service has develop.watch rules and watching is on
@@ -85,6 +89,8 @@ class ServiceStatus:
             "image": self.image,
             "restart_count": self.restart_count,
             "exit_code": self.exit_code,
+            "oom_killed": self.oom_killed,
+            "memory_limit": self.memory_limit,
             "one_shot": self.one_shot,
             "hot_reload": self.hot_reload,
             "last_reload": None

@@ -58,6 +58,10 @@ def status_from_inspect(inspect: dict, one_shot: bool = False) -> ServiceStatus:
         image=(inspect.get("Config") or {}).get("Image"),
         restart_count=int(inspect.get("RestartCount") or 0),
         exit_code=state.get("ExitCode") if status in ("exited", "dead") else None,
+        # Reset by the engine when the container starts again; a restart policy's
+        # "restarting" state between two runs still carries it.
+        oom_killed=bool(state.get("OOMKilled")) and status != "running",
+        memory_limit=int((inspect.get("HostConfig") or {}).get("Memory") or 0) or None,
         one_shot=one_shot,
         container_id=inspect.get("Id"),
     )

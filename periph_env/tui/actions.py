@@ -66,6 +66,9 @@ ACTIONS: tuple[Action, ...] = (
         "stack.shell", "e", "Shell", "A shell in the selected service: psql, redis-cli, sh", False
     ),
     Action("stack.sort", "o", "Sort", "Order services by compose order, CPU or memory", False),
+    Action(
+        "stack.switch_db", "m", "Switch db", "Keep the dev db as its branch's; this one's", False
+    ),
     Action("stack.engine", "E", "Start engine", "Start a Docker engine (periph testenv up)", False),
     # Logs
     Action("logs.follow", "f", "Follow", "Follow new lines, or pause the view"),

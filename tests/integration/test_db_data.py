@@ -206,7 +206,7 @@ def test_status_and_up_say_when_the_database_has_a_migration_the_checkout_lacks(
         sql(stack, "delete from schema_migrations where version = 98")
     for out in (status.stdout, up.stderr):
         assert "the database has 0098_feature_x which this checkout does not have" in out
-        assert "periph db snapshot" in out
+        assert "`periph db switch`" in out  # keeps it as a snapshot, this branch's back
     assert "in step with this checkout" in ok(stack, "db", "status").stdout
 
 
@@ -259,3 +259,54 @@ def test_db_commands_say_when_the_db_service_is_not_running(stack):
         )
     assert proc.returncode == 1
     assert "the db service" in proc.stderr and "periph up db" in proc.stderr
+
+
+DEAD_PID = 4194399  # above Linux's largest pid_max: no such process, ever
+
+
+def admin(stack: Compose, *statements: str) -> None:
+    """Statements in the ``postgres`` database, each its own transaction."""
+    args = ["exec", "db", "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres"]
+    for statement in statements:
+        args += ["-c", statement]
+    ok(stack, *args)
+
+
+def test_a_restore_killed_before_its_copy_is_put_back_by_cleanup(stack, clean_snapshots):
+    dev = sql(stack, "select current_database()")
+    ok(stack, "db", "reset")
+    before = sql(stack, "select count(*) from strategies")
+    # What `kill -9` between restore's rename and its copy leaves: the dev database
+    # renamed aside (connections off), no dev database, and a snapshot copy half made.
+    admin(
+        stack,
+        f'ALTER DATABASE "{dev}" ALLOW_CONNECTIONS false',
+        f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{dev}'",
+        "SELECT pg_sleep(0.5)",
+        f'ALTER DATABASE "{dev}" RENAME TO periph_old_{DEAD_PID}',
+        f"CREATE DATABASE periph_tmp_{DEAD_PID}",
+    )
+    broken = periph(stack, "db", "list")
+    assert broken.returncode == 1
+    assert "`periph db cleanup` puts the dev database back" in broken.stderr
+
+    proc = ok(stack, "db", "cleanup")
+
+    assert f"periph_old_{DEAD_PID} renamed back to {dev}" in proc.stderr
+    assert f"periph_tmp_{DEAD_PID} dropped (an unfinished snapshot copy)" in proc.stderr
+    assert sql(stack, "select count(*) from strategies") == before != "0"
+    assert "leftover" not in ok(stack, "db", "list").stderr
+    wait_until(lambda: strategies_from_api(stack), "the backend to list strategies again")
+
+
+def test_list_shows_what_a_killed_restore_left_and_cleanup_drops_it(stack, clean_snapshots):
+    admin(stack, f"CREATE DATABASE periph_old_{DEAD_PID}")
+
+    listed = ok(stack, "db", "list", "--format", "json")
+
+    assert json.loads(listed.stdout) == []  # the JSON keeps its shape
+    assert f"leftover periph_old_{DEAD_PID}" in listed.stderr
+    assert "`periph db cleanup` removes it" in listed.stderr
+    assert f"periph_old_{DEAD_PID} dropped" in ok(stack, "db", "cleanup").stderr
+    assert "periph_old" not in sql(stack, "select string_agg(datname, ',') from pg_database")
+    assert "nothing left over" in ok(stack, "db", "cleanup").stderr

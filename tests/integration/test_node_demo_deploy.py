@@ -206,6 +206,31 @@ def test_the_migration_job_ran_backend_migrate_against_the_in_cluster_postgres(d
     assert applied.split(",") == MIGRATIONS
 
 
+def test_periph_db_seed_env_demo_loads_the_seed_through_a_job_on_the_real_node(demo):
+    project = project_of(demo)  # before any test posts a strategy: the seed wants none
+
+    seeded = project.periph("db", "seed", "--env", "demo", timeout=600)
+
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    assert_no_secret(seeded.stdout + seeded.stderr)
+    counts = psql(
+        project, "db-0",
+        "SELECT (SELECT count(*) FROM strategies) || ' strategies, ' || "
+        "(SELECT count(*) FROM jobs) || ' jobs, ' || (SELECT count(*) FROM job_results) "
+        "|| ' job_results'",
+    )  # fmt: skip
+    assert not counts.startswith("0 ")
+    assert f"seeded: {counts}" in seeded.stderr  # the Job's own log tail, shown by periph
+    assert "demo seeded" in seeded.stderr
+    pod = project.json("pods", "-l", "app.kubernetes.io/name=db-seed")["items"][0]
+    assert pod["spec"]["containers"][0]["image"] == project.pinned("db")  # the db's own psql
+    # A second run refuses (the seed loads into an empty database) and changes nothing.
+    again = project.periph("db", "seed", "--env", "demo", timeout=600)
+    assert again.returncode == 1
+    assert "already has strategies" in again.stderr
+    assert psql(project, "db-0", "SELECT count(*) FROM strategies") == counts.split()[0]
+
+
 def test_the_claims_are_bound_to_local_volumes_on_the_real_node(demo):
     project = project_of(demo)
     claims = {c["metadata"]["name"]: c for c in project.json("pvc")["items"]}

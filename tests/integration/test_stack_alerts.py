@@ -2,7 +2,8 @@
 
 One small compose project per test (the offline ``debian:bookworm-slim`` stand-in):
 ``dep`` turns healthy after ~3 s, ``app`` waits for it, ``crashy`` (restart: always)
-prints a port-in-use line and exits 1 at once, forever.
+prints a port-in-use line and exits 1 at once, forever; ``hog`` (a 16 MiB limit, no
+swap) reads /dev/zero into memory until the kernel kills it.
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ services:
       hints:
         - match: 'listen tcp (?P<addr>\\S*?):?(?P<port>\\d+): bind: address already in use'
           hint: "port {port} is taken by another process"
+  hog:
+    image: debian:bookworm-slim
+    mem_limit: 16m
+    memswap_limit: 16m
+    # tail buffers a "line" that never ends: memory grows until the OOM killer acts.
+    command: ["sh", "-c", "echo filling memory; exec tail /dev/zero"]
 """
 
 
@@ -105,6 +112,32 @@ def test_a_crash_looping_service_raises_exactly_one_alert_with_its_hint(tmp_path
     assert (alert.service, alert.kind) == ("crashy", "crash-loop")
     assert alert.hint == "port 5058 is taken by another process"
     assert "listen tcp :5058: bind: address already in use" in alert.lines
+
+
+def test_a_container_killed_for_memory_raises_an_out_of_memory_alert_not_a_stop(
+    tmp_path, compose_project
+):
+    stack = project(tmp_path, compose_project)
+    alerts, lock = [], threading.Lock()
+
+    def on_alert(alert):
+        with lock:
+            alerts.append(alert)
+
+    feed = AlertFeed(stack, on_alert)
+    model = StatusModel(stack, feed.statuses).start()
+    try:
+        wait_for(lambda: model.connected, "the status model to connect")
+        stack.up(["hog"], wait=False)
+        wait_for(lambda: alerts, "the out-of-memory alert", timeout=60, every=0.2)
+    finally:
+        model.stop()
+    hog = next(s for s in stack.ps() if s.service == "hog")
+    assert (hog.state, hog.exit_code, hog.oom_killed) == ("exited", 137, True)
+    assert [(a.service, a.kind) for a in alerts] == [("hog", "out-of-memory")]
+    assert alerts[0].summary == "hog was killed: out of memory (limit 16 MiB)"
+    assert "filling memory" in alerts[0].lines
+    assert "mem_limit" in (alerts[0].hint or "")
 
 
 def test_stats_appear_within_two_seconds_of_up(tmp_path, compose_project):

@@ -54,6 +54,9 @@ class StackView(Vertical):
         self._alert_settings: AlertSettings | None = None
         self._stats_values: dict[str, tuple[float, float]] = {}  # service -> (cpu, mem)
         self._stats_cache: tuple[float, dict[str, tuple[str, str, str]]] | None = None
+        self.branch_db: Any = None  # a BranchDb once the stack is known (tests: a fake)
+        self.branch_note: list[str] = []  # what the last branch check said
+        self._switching = False  # a db switch runs (one at a time; no check meanwhile)
 
     @property
     def papp(self) -> PeriphApp:
@@ -125,6 +128,14 @@ class StackView(Vertical):
             self.app.call_from_thread(self.show_alert, alert)
 
         self._feed = AlertFeed(stack, raised, settings, tail=tail)
+        # Real stacks only (like the stats): the check runs psql in the db container.
+        if self.branch_db is None and isinstance(getattr(stack, "api", None), EngineAPI):
+            from periph_env.tui.branch_db import BranchDb
+
+            try:
+                self.branch_db = BranchDb(stack)
+            except (PeriphError, AttributeError, OSError):
+                self.branch_db = None
         if isinstance(getattr(stack, "api", None), EngineAPI) and self.stats is None:
             self.stats = StatsModel(stack.api)
         try:
@@ -191,6 +202,58 @@ class StackView(Vertical):
     def _tick(self) -> None:
         if self.statuses and self.is_on_screen:
             self.redraw()
+        if (
+            self.branch_db is not None
+            and self.statuses
+            and not self._switching
+            and self.branch_db.moved()
+        ):
+            self._check_branch()
+
+    # -- per-branch databases (m) --------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="branch-check")
+    def _check_branch(self) -> None:
+        lines = self.branch_db.check()
+        self.app.call_from_thread(self.show_branch_note, lines)
+
+    def show_branch_note(self, lines: list[str]) -> None:
+        """The branch check's lines: in the progress line and, when new, as a toast."""
+        if lines and lines != self.branch_note:
+            key = actions.key_display(self.papp.key_for("stack.switch_db"))
+            self.app.notify(
+                "\n".join(lines), title=f"dev database ({key}: switch)", severity="warning"
+            )
+            self.show_progress(f"db: {lines[0]} ({key} switches)")
+        self.branch_note = lines
+
+    def action_switch_db(self) -> None:
+        """Keep the dev database as its branch's snapshot; this branch's back (or fresh)."""
+        if self.branch_db is None:
+            self.app.notify("no dev database to switch (is the stack known?)", severity="warning")
+            return
+        if self._switching:
+            self.app.notify("a db switch is running", severity="warning")
+            return
+        self._switching = True
+        self.show_progress("db switch: saving the dev database under its branch…")
+        self._switch_db()
+
+    @work(thread=True, group="branch-switch")
+    def _switch_db(self) -> None:
+        from periph_env.errors import PeriphError
+
+        try:
+            lines = self.branch_db.switch()
+        except PeriphError as exc:
+            self.app.call_from_thread(self.show_progress, f"db switch failed: {exc}", True)
+            self.app.call_from_thread(self.app.notify, str(exc), severity="error")
+            return
+        finally:
+            self._switching = False
+        self.app.call_from_thread(self.show_progress, "db switch: " + "; ".join(lines))
+        self.app.call_from_thread(self.app.notify, "\n".join(lines), title="dev database")
+        self.app.call_from_thread(setattr, self, "branch_note", [])
 
     def _watching(self) -> set[str]:
         session = self.papp.session

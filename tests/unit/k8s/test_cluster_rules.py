@@ -7,6 +7,7 @@ import re
 
 import yaml
 
+from periph_env.data.cluster_seed import NAME as SEED_JOB
 from periph_env.env.parser import parse_bytes
 from periph_env.env.schema import build
 from tests.unit.k8s.manifests import (
@@ -260,7 +261,8 @@ def test_only_backend_and_worker_and_the_database_jobs_reach_db(
     overlays: dict[str, list[Doc]], env: str
 ) -> None:
     (rule,) = _policy(overlays[env], "db")["ingress"]
-    assert _from_pods(rule) == {"backend", "worker", "backend-migrate", "db-backup"}
+    seed = {SEED_JOB} if env == "demo" else set()  # `periph db seed --env demo`'s Job
+    assert _from_pods(rule) == {"backend", "worker", "backend-migrate", "db-backup", *seed}
     assert _from_namespaces(rule) == set()
     assert _ports(rule) == {5432}
 
@@ -316,6 +318,7 @@ def test_every_network_policy_selects_pods_that_exist(
         )["metadata"]["labels"]["app.kubernetes.io/name"]
         for d in workloads(overlays[env] + migrations[env])
     }
+    pod_names.add(SEED_JOB)  # made by `periph db seed --env demo`, not by the manifests
     for policy in by_kind(overlays[env], "NetworkPolicy").values():
         spec = policy["spec"]
         selected = spec["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/name")

@@ -96,6 +96,47 @@ def reload(ok: bool, kind="sync") -> ReloadEvent:
     return ReloadEvent("app", kind, ["a.go"], 0.0, ok=ok, done=True, error=None if ok else "x")
 
 
+def oom(state="exited", restarts=0, limit=64 * 1024 * 1024):
+    return ServiceStatus(
+        "app", state, exit_code=137 if state == "exited" else None, restart_count=restarts,
+        container_id="c1", oom_killed=True, memory_limit=limit,
+    )  # fmt: skip
+
+
+def test_an_out_of_memory_kill_is_an_alert_with_the_limit_not_a_stop():
+    alerts = detector().statuses([oom()], now=10)
+    assert [(a.kind, a.summary) for a in alerts] == [
+        ("out-of-memory", "app was killed: out of memory (limit 64 MiB)")
+    ]
+    assert "mem_limit" in (alerts[0].hint or "")
+
+
+def test_an_out_of_memory_kill_without_a_limit_says_the_host_ran_out():
+    alerts = detector().statuses([oom(limit=None)], now=10)
+    assert alerts[0].summary == (
+        "app was killed: out of memory (no limit set: the engine's host ran out)"
+    )
+
+
+def test_oom_kills_a_restart_policy_brings_back_raise_one_alert_per_incident():
+    made = detector(crash_restarts=3)
+    seen = made.statuses([oom("restarting", restarts=1)], now=10)
+    seen += made.statuses([running(restarts=1)], now=11)
+    seen += made.statuses([oom("restarting", restarts=2)], now=12)
+    seen += made.statuses([running(restarts=3)], now=13)
+    assert [a.kind for a in seen] == ["out-of-memory"]
+
+
+def test_a_log_rule_hint_wins_over_the_default_out_of_memory_hint():
+    rules = rules_from_text(
+        "x-periph:\n  hints:\n    - {match: 'cache grew', hint: 'cap the cache'}\n",
+        __import__("pathlib").Path("c.yaml"),
+    )
+    alert = detector().statuses([oom()], now=10)[0]
+    assert complete(alert, ["cache grew"], rules).hint == "cap the cache"
+    assert "mem_limit" in (complete(alert, ["other"], rules).hint or "")
+
+
 def test_a_failing_reload_streak_raises_one_alert_and_a_success_ends_it():
     made = detector()
     assert [a.kind for a in made.reload(reload(False), 1)] == ["reload-failed"]

@@ -31,6 +31,21 @@ def test_an_exited_one_shot_reports_its_exit_code_and_no_health():
     assert status.one_shot and status.started_at is None
 
 
+def test_a_container_killed_for_memory_reports_it_and_its_limit():
+    inspect = recorded("inspect_exited.json")
+    inspect["State"].update(OOMKilled=True, ExitCode=137)
+    inspect["HostConfig"] = {**(inspect.get("HostConfig") or {}), "Memory": 16 * 1024 * 1024}
+    status = status_from_inspect(inspect)
+    assert (status.exit_code, status.oom_killed, status.memory_limit) == (137, True, 16777216)
+
+
+def test_a_stopped_container_is_no_oom_kill_and_no_limit_is_none():
+    inspect = recorded("inspect_exited.json")
+    inspect.setdefault("HostConfig", {})["Memory"] = 0
+    status = status_from_inspect(inspect)
+    assert (status.oom_killed, status.memory_limit) == (False, None)
+
+
 def test_services_without_a_container_are_missing_in_dependency_order():
     out = statuses([recorded("inspect_running.json")], ["db", "web"], set())
     assert [(s.service, s.state) for s in out] == [("db", "missing"), ("web", "running")]
