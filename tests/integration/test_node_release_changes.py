@@ -19,7 +19,9 @@ kube-router firewall). Then, in file order:
 
 from __future__ import annotations
 
+import re
 import secrets
+import subprocess
 import threading
 import time
 import urllib.error
@@ -29,17 +31,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import yaml
 
 from periph_env.common.poll import wait_for
 from periph_env.testenv import node
 from tests.integration.real_demo_support import DemoProject, assert_no_secret
 from tests.integration.test_deploy_harness import SECRET_VALUES
 from tests.integration.test_node_demo_deploy import (
+    DATABASE,
     DB_USER,
     answers,
     http,
     job_done,
     post_backtest,
+    psql,
     service_url,
 )
 
@@ -47,14 +52,18 @@ pytestmark = [pytest.mark.node, pytest.mark.docker, pytest.mark.registry]
 
 OLD_DB_PASSWORD = SECRET_VALUES[0]  # DB_PASSWORD of the demo env file
 DB_ADMIN = "postgres"  # DB_ADMIN_USER in k8s/base/db.yaml
+DRILL_SCRATCH = "drill"  # the drill's scratch database (services/db/bin)
 
 
-def pod_uids(project: DemoProject, prefix: str) -> dict[str, str]:
-    """{pod name: uid} of the namespace's pods whose name starts with ``prefix``."""
+def pod_uids(project: DemoProject, name: str) -> dict[str, str]:
+    """{pod name: uid} of the live pods labelled ``app.kubernetes.io/name=<name>`` (not
+    the migrate Job's ``backend-migrate-...`` pods, not pods on their way out)."""
+    pods = project.json("pods", "-l", f"app.kubernetes.io/name={name}")["items"]
     return {
         p["metadata"]["name"]: p["metadata"]["uid"]
-        for p in project.json("pods")["items"]
-        if p["metadata"]["name"].startswith(prefix) and not p["metadata"].get("deletionTimestamp")
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and p["status"].get("phase") not in ("Succeeded", "Failed")
     }
 
 
@@ -64,7 +73,7 @@ def settled(project: DemoProject, deployment: str) -> dict[str, str]:
     def done() -> dict[str, str] | None:
         dep = project.json("deployment", deployment)
         status, want = dep["status"], dep["spec"]["replicas"]
-        pods = pod_uids(project, f"{deployment}-")
+        pods = pod_uids(project, deployment)
         same = status.get("updatedReplicas") == status.get("availableReplicas") == want
         return pods if same and len(pods) == want else None
 
@@ -134,8 +143,8 @@ def flag_flip(demo: DemoProject) -> dict[str, Any]:
     """LOG_LEVEL debug -> info deployed while a client hammers the backend's Service."""
     project = demo
     before = {
-        "db": pod_uids(project, "db-"),
-        "cache": pod_uids(project, "cache-"),
+        "db": pod_uids(project, "db"),
+        "cache": pod_uids(project, "cache"),
         "backend": settled(project, "backend"),
     }
     overlay = project.root / "k8s" / "overlays" / "demo" / "kustomization.yaml"
@@ -154,8 +163,8 @@ def flag_flip(demo: DemoProject) -> dict[str, Any]:
         "hammer": hammer,
         "before": before,
         "after": {
-            "db": pod_uids(project, "db-"),
-            "cache": pod_uids(project, "cache-"),
+            "db": pod_uids(project, "db"),
+            "cache": pod_uids(project, "cache"),
             "backend": after_backend,
         },
     }
@@ -253,3 +262,120 @@ def test_after_the_rotation_the_worker_processes_a_job(demo, rotated):
 def test_after_the_rotation_the_old_password_is_refused_and_the_new_one_accepted(demo, rotated):
     assert not tcp_login(demo, OLD_DB_PASSWORD)
     assert tcp_login(demo, rotated["new"])
+
+
+# -- backups: a drill, then losing the database's claim (run last) ------------------------
+
+
+def run_job_from(project: DemoProject, cron_job: str, job: str) -> str:
+    """``kubectl create job JOB --from=cronjob/CRON_JOB``, waited for; its logs."""
+    project.kubectl("create", "job", job, f"--from=cronjob/{cron_job}")
+    project.kubectl("wait", "--for=condition=complete", f"job/{job}", "--timeout=300s", timeout=320)
+    return project.kubectl("logs", f"job/{job}", "--all-containers").stdout
+
+
+@pytest.fixture(scope="module")
+def backed_up(demo: DemoProject, rotated: dict[str, Any]) -> dict[str, Any]:
+    """A strategy written through the API, then the backup CronJob run once."""
+    created = post_backtest(demo, "survives the lost claim")
+    job_done(demo, created)
+    report = run_job_from(demo, "db-backup", "backup-now")
+    found = re.search(r"backup written: (\S+\.dump)", report)
+    assert found, report
+    return {"dump": found.group(1), "strategy": created["strategy"]}
+
+
+def test_the_restore_drill_restores_the_newest_offsite_dump_and_reports_it(demo, backed_up):
+    report = run_job_from(demo, "db-restore-drill", "drill-now")
+    found = re.search(
+        r"backup ok: restore drill of (\S+): schema version (\d+), .* (\d+) strategies", report
+    )
+    assert found, report
+    assert found.group(1) == backed_up["dump"]
+    assert int(found.group(3)) >= 1
+    # The live database was not touched: the drill ran in its own scratch server.
+    assert DRILL_SCRATCH not in psql(
+        demo, "db-0", "SELECT string_agg(datname, ',') FROM pg_database"
+    )
+
+
+def backup_reader(project: DemoProject) -> dict[str, Any]:
+    """A pod of the db image mounting the backup claim read-only, to read dumps from."""
+    template = project.json("statefulset", "db")["spec"]["template"]
+    spec = template["spec"]
+    postgres = next(c for c in spec["containers"] if c["name"] == "postgres")
+    spec["containers"] = [
+        {
+            "name": "reader",
+            "image": postgres["image"],
+            "command": ["sleep", "3600"],
+            "securityContext": postgres["securityContext"],
+            "volumeMounts": [{"name": "backups", "mountPath": "/backups", "readOnly": True}],
+        }
+    ]
+    spec["volumes"] = [
+        {"name": "backups", "persistentVolumeClaim": {"claimName": "db-backups", "readOnly": True}}
+    ]
+    for key in ("hostname", "subdomain", "initContainers"):
+        spec.pop(key, None)
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "backup-reader",
+            "labels": {"app.kubernetes.io/name": "backup-reader"},
+        },
+        "spec": spec,
+    }
+
+
+def test_after_losing_the_db_claim_the_runbook_restore_brings_the_row_back(demo, backed_up):
+    project = demo
+    old_claim = project.json("pvc", "data-db-0")["metadata"]["uid"]
+    # Lose the database's volume: the pod stopped (a claim in use is not deleted until
+    # its pod goes), the claim deleted, the StatefulSet back at one: db-0 starts on a new,
+    # empty claim and initialises an empty cluster with the Secret's (rotated) passwords.
+    project.kubectl("scale", "statefulset/db", "--replicas=0")
+    project.kubectl("wait", "--for=delete", "pod/db-0", "--timeout=180s", timeout=200)
+    project.kubectl("delete", "pvc", "data-db-0", "--wait=true", timeout=180)
+    project.kubectl("scale", "statefulset/db", "--replicas=1")
+    project.kubectl("wait", "--for=condition=Ready", "pod/db-0", "--timeout=300s", timeout=320)
+    assert project.json("pvc", "data-db-0")["metadata"]["uid"] != old_claim
+    assert psql(project, "db-0", "SELECT to_regclass('public.strategies') IS NULL") == "t"
+
+    # The runbook's restore (docs/deploy-runbook.md, "Restoring the database"): the dump
+    # from the backup claim into db-0, then peripheral-restore as the app role.
+    project.kubectl("apply", "-f", "-", input=yaml.safe_dump(backup_reader(project)))
+    project.kubectl(
+        "wait", "--for=condition=Ready", "pod/backup-reader", "--timeout=180s", timeout=200
+    )
+    dump = backed_up["dump"]
+    ns = ("-n", project.namespace)
+    reader = subprocess.Popen(
+        project.cluster.kubectl_argv(*ns, "exec", "backup-reader", "--", "cat", f"/backups/{dump}"),
+        stdout=subprocess.PIPE,
+    )
+    writer = subprocess.run(
+        project.cluster.kubectl_argv(
+            *ns, "exec", "-i", "db-0", "-c", "postgres", "--", "sh", "-c", f"cat > /tmp/{dump}"
+        ),
+        stdin=reader.stdout,
+        timeout=120,
+        check=False,
+    )
+    assert reader.wait(timeout=60) == 0 and writer.returncode == 0
+    restored = project.kubectl(
+        "exec", "db-0", "-c", "postgres", "--",
+        "env", f"PGUSER={DB_USER}", f"PGDATABASE={DATABASE}", "peripheral-restore", f"/tmp/{dump}",
+        check=False, timeout=300,
+    )  # fmt: skip
+    assert restored.returncode == 0, restored.stderr
+    project.kubectl("delete", "pod", "backup-reader", "--wait=false")
+
+    names = psql(project, "db-0", "SELECT string_agg(name, ',') FROM strategies")
+    assert "survives the lost claim" in names.split(",")
+    url = service_url(
+        project, "backend", 5058, f"/api/strategies/{backed_up['strategy']['id']}/jobs"
+    )
+    status, body = http(url)
+    assert status == 200 and body["jobs"][0]["status"] == "done"
