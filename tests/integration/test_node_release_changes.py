@@ -15,6 +15,15 @@ kube-router firewall). Then, in file order:
    then the Secret's source, ``.env.demo``; then ``periph deploy demo``. The app then
    serves from the database and the worker processes a job; the old password is refused
    and the new one accepted over TCP.
+3. A strategy is written through the API and the backup CronJob runs once. The restore
+   drill (CronJob ``db-restore-drill``) restores that very dump from the offsite volume
+   into its scratch server and counts the strategy. Then the database's claim is lost
+   (db-0 stopped, ``data-db-0`` deleted, db-0 back on a new empty claim) and the
+   runbook's restore (docs/deploy-runbook.md, "Restoring the database") brings the
+   strategy and its job back through the API.
+
+The local PVs of the node are few and shared: this module holds five of them at its
+end (db, cache, the two backup claims, the new db claim).
 """
 
 from __future__ import annotations
