@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from periph_env.deploy import (
+    apiserver_proxy,
     guards,
     history_store,
     manifests,
@@ -143,6 +144,10 @@ def plan(
     result.migration = rendered.get(target.migrate_overlay, [])
     everything = result.persistent + result.stack + result.migration
     result.manifest_problems += _namespace_problems(everything, target.namespace)
+    # This cluster's API server source addresses (periph.toml), for `periph verify`.
+    result.manifest_problems += apiserver_proxy.apply_configured(
+        result.stack, target.root, target.name
+    )
     needs = manifests.secret_needs(everything)
     values = source.values if source else {}
     for need in needs.values():

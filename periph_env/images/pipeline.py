@@ -155,6 +155,11 @@ def build(
             "no branch to tag the images with (detached HEAD or not a git repository)",
             hint="pass --branch NAME",
         )
+    environment = services.environment_for(config, options.pin, branch)
+    if environment:
+        # That environment's build args ([environments.<env>.build.<svc>]); the contexts,
+        # and so the git state above, do not depend on them.
+        specs = [services.spec(root, config, name, environment) for name in names]
     if options.pin:
         envs = config.get("environments", {})
         if envs and options.pin not in envs:

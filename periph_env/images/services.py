@@ -1,7 +1,8 @@
 """Which services have images, where their build contexts are, and what they are tagged.
 
 Conventions (overridable per service in ``periph.toml`` under ``[images.build.<svc>]``
-with ``context``, ``dockerfile`` and ``args``): the context is ``services/<svc>`` and the
+with ``context``, ``dockerfile`` and ``args``; ``args`` also per environment under
+``[environments.<env>.build.<svc>]``): the context is ``services/<svc>`` and the
 Dockerfile is its ``Dockerfile.prod``, or its ``Dockerfile`` when there is no prod one
 (db, cache). The backend is the exception: its context is ``services/`` so its image can
 carry ``db/migrations`` for the migrate Job.
@@ -76,8 +77,44 @@ def select(config: dict[str, Any], wanted: list[str] | None) -> list[str]:
     return list(dict.fromkeys(wanted))
 
 
-def spec(root: Path, config: dict[str, Any], service: str) -> ServiceSpec:
-    """Where ``service`` builds from (the Dockerfile may not exist; the build says so)."""
+def environment_for(config: dict[str, Any], pin: str | None, branch: str | None) -> str | None:
+    """The environment a build is for: the one ``--pin`` names, else the one whose
+    ``branch`` (or ``tag``) the current branch is, else None (a feature branch)."""
+    if pin:
+        return pin
+    if not branch:
+        return None
+    tag = tag_for_branch(branch)
+    for name, env in (config.get("environments") or {}).items():
+        if tag in (tag_for_branch(str(env.get("branch", name))), str(env.get("tag", name))):
+            return str(name)
+    return None
+
+
+def _build_args(table: Any, where: str) -> dict[str, str]:
+    """``args`` of one periph.toml build table as strings; anything but scalars refused."""
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise UsageError(f"periph.toml: {where} args must be a table of NAME = value")
+    bad = [k for k, v in table.items() if not isinstance(v, (str, int, float, bool))]
+    if bad:
+        raise UsageError(
+            f"periph.toml: {where} args.{bad[0]} must be a string, number or boolean",
+            hint="build arguments are passed to docker as NAME=value",
+        )
+    return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in table.items()}
+
+
+def spec(
+    root: Path, config: dict[str, Any], service: str, environment: str | None = None
+) -> ServiceSpec:
+    """Where ``service`` builds from (the Dockerfile may not exist; the build says so).
+
+    Build arguments come from ``[images.build.<svc>] args``, overridden for one
+    environment by ``[environments.<env>.build.<svc>] args`` (how prod builds the db on
+    a TimescaleDB base while dev and demo keep plain Postgres).
+    """
     override = {
         **_BUILTIN.get(service, {}),
         **config.get("images", {}).get("build", {}).get(service, {}),
@@ -88,5 +125,12 @@ def spec(root: Path, config: dict[str, Any], service: str) -> ServiceSpec:
         dockerfile = "Dockerfile.prod" if (context / "Dockerfile.prod").exists() else "Dockerfile"
         if not (context / dockerfile).exists():
             dockerfile = "Dockerfile.prod"  # the one a missing-Dockerfile error names
-    args = {str(k): str(v) for k, v in override.get("args", {}).items()}
+    args = _build_args(override.get("args"), f"[images.build.{service}]")
+    if environment:
+        env_build = (config.get("environments") or {}).get(environment, {}).get("build", {})
+        env_table = env_build.get(service, {}) if isinstance(env_build, dict) else {}
+        where = f"[environments.{environment}.build.{service}]"
+        args.update(
+            _build_args(env_table.get("args") if isinstance(env_table, dict) else env_table, where)
+        )
     return ServiceSpec(service, context, str(dockerfile).replace("\\", "/"), args)

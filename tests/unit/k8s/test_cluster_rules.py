@@ -45,6 +45,8 @@ SECRET_KEYS = {
         "TELEGRAM_BOT_TOKEN",
         "TELEGRAM_CHAT_ID",
     },
+    # The drill restores into its own scratch server: only the report's optional keys.
+    "db-restore-drill": {"TELEGRAM_BOT_TOKEN", "TELEGRAM_CHAT_ID"},
 }
 
 
@@ -87,12 +89,24 @@ def connection_budget(docs: list[Doc], migrations: list[Doc]) -> tuple[int, int,
     for name, hpa in by_kind(docs, "HorizontalPodAutoscaler").items():
         pods = hpa["spec"]["maxReplicas"] + _max_surge(deployments[name])
         terms[name] = pods * per_pod[name]
-    # One connection each: `backend migrate` (pgx.Connect) and the backup's pg_dump.
+    # One connection each: `backend migrate` (pgx.Connect) and the backup's pg_dump. The
+    # restore drill connects to a scratch server of its own, not to the db Service.
     terms["migrate"] = len(by_kind(migrations, "Job"))
-    terms["backup"] = len(by_kind(docs, "CronJob"))
+    terms["backup"] = sum(_connects_to_db(c) for c in by_kind(docs, "CronJob").values())
     terms["reserved"] = SUPERUSER_RESERVED
     allowed = int(config_map_data(docs, "db-config")["POSTGRES_MAX_CONNECTIONS"])
     return sum(terms.values()), allowed, terms
+
+
+def _connects_to_db(cron_job: Doc) -> bool:
+    """Whether a CronJob's pods connect to the db Service (PGHOST=db)."""
+    spec = cron_job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    containers = spec.get("initContainers", []) + spec["containers"]
+    return any(
+        e.get("name") == "PGHOST" and e.get("value") == "db"
+        for c in containers
+        for e in c.get("env", [])
+    )
 
 
 def test_postgres_connection_budget_covers_the_hpa_maxima(

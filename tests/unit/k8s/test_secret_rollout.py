@@ -41,7 +41,14 @@ def test_every_pod_template_reading_the_secret_carries_its_hash_except_the_datab
     assert stamped.pop("db") is None
     assert stamped.pop("frontend") is None  # reads no Secret
     assert sorted(k for k, v in stamped.items() if not v) == []
-    assert set(stamped) == {"backend", "worker", "cache", "db-backup", "backend-migrate"}
+    assert set(stamped) == {
+        "backend",
+        "worker",
+        "cache",
+        "db-backup",
+        "db-restore-drill",
+        "backend-migrate",
+    }
 
 
 def test_rotating_jwt_secret_rolls_the_backend_and_nothing_else(
