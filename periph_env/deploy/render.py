@@ -58,9 +58,7 @@ transformers:
 """
 
 
-def render_all(
-    directories: Sequence[str | Path], run: Callable[[str], str]
-) -> list[list[Obj]]:
+def render_all(directories: Sequence[str | Path], run: Callable[[str], str]) -> list[list[Obj]]:
     """The objects of each directory, in its order, rendered by one ``run`` when possible.
 
     ``run(directory)`` renders one kustomization to YAML (``kubectl kustomize``) and raises

@@ -110,9 +110,7 @@ def has_crd(kube: Kube, name: str = RULES_CRD) -> bool:
         return False
 
 
-def apply_monitoring(
-    kube: Kube, root: Path, rendered: list[Obj] | None = None
-) -> Iterator[Event]:
+def apply_monitoring(kube: Kube, root: Path, rendered: list[Obj] | None = None) -> Iterator[Event]:
     """Apply ``k8s/monitoring`` (alert rules, dashboard) when the cluster has the CRDs;
     ``rendered``: its objects when already rendered with the overlay (else rendered here).
 
