@@ -206,7 +206,7 @@ def end_to_end(cluster, reg, images, env: dict[str, str], runs: int) -> dict[str
 
 def processes(cluster, images, env: dict[str, str]) -> list[str]:
     """The programs one successful first deploy starts (strace's successful execve calls,
-    the Python interpreter itself left out): kubectl kustomize x3, git, ... by name."""
+    the Python interpreter itself left out): kubectl kustomize, git, ... by name."""
     with tempfile.TemporaryDirectory(prefix="periph-bench-") as tmp:
         ns = new_namespace(cluster)
         try:
@@ -295,12 +295,14 @@ def render(
         "registry digests over HTTP), a server-side dry-run summary, migrations before the",
         "Deployments, and the history record. The manual sequence's Secret is created with",
         "`--from-env-file` (which keeps quotes: periph's is right, see docs/k8s.md).",
-        "Where periph's time still goes (issue 22, one profiled run on the loaded machine): the",
-        "three `kubectl kustomize` renders (in parallel), the scrypt hashes that stamp Secret",
-        "changes on the pod templates (~0.3 s each, five), importing the kubernetes client",
-        "and its API classes (loaded while kustomize runs), the migration Job, Python start-up.",
-        "Every read, the dry run, the apply, the history and the rollback's undo go through",
-        "the client: no kubectl process besides kustomize.",
+        "Where periph's time goes (issue 22): one `kubectl kustomize` for the overlay and its",
+        "persistent, migrate and monitoring parts (`periph_env/deploy/render.py`; it was",
+        "three processes), importing the kubernetes client and its generated API classes",
+        "(loaded while kustomize runs; the rollout watch, the migration wait, the lock and",
+        "the history writes still use them), the migration Job, Python start-up. The Secret",
+        "stamp is an HMAC keyed per namespace (it was five scrypt digests, ~0.3-0.5 s each",
+        "on this machine). Every read, the dry run, the apply, the history and the",
+        "rollback's undo go through the client: the only processes are kustomize and git.",
     ]
     if started is not None:
         lines += [
