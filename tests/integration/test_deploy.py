@@ -250,6 +250,28 @@ def test_logs_cover_every_replica(released, kube_cluster, monkeypatch, capsys) -
     assert len(pods) == 2, pods  # demo runs two backend replicas
 
 
+def test_logs_without_follow_are_read_through_the_api_with_no_process(
+    released, monkeypatch, capsys
+) -> None:
+    import argparse
+
+    from periph_env.cli.deploy_cmd import env_logs
+
+    state, _ = released
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was started: {args[0] if args else kwargs}")
+
+    for key, value in state.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PERIPH_PROJECT", str(state.root))
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    assert env_logs(argparse.Namespace(env="demo", services=["worker"], follow=False)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.startswith("[pod/worker-") for line in lines), lines[:3]
+    assert {line.split("]", 1)[0].rsplit("/", 1)[1] for line in lines} == {"worker"}
+
+
 def test_each_result_is_notified_without_secrets(released) -> None:
     state, _ = released
     paths = [path for path, _ in state.received]
