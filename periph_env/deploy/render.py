@@ -26,6 +26,7 @@ build, so a part that names an object another part renames (a generator's hash s
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -81,6 +82,8 @@ def _combined(tmp: Path, directories: Sequence[str | Path]) -> str:
         wrapper.mkdir()
         # kustomize refuses an absolute path as a kustomization root: relative it is.
         resource = os.path.relpath(Path(directory).resolve(), wrapper.resolve())
+        # Quoted (a JSON string is YAML): a path may hold "#", ": " or a leading "*".
+        resource = json.dumps(resource)
         (wrapper / "kustomization.yaml").write_text(
             _WRAPPER.format(resource=resource, annotation=PART_ANNOTATION, index=index)
         )

@@ -72,3 +72,18 @@ def test_a_broken_overlay_fails_with_its_own_directorys_error(tmp_path: Path) ->
     with pytest.raises(CommandFailed) as failure:
         render_all([good, bad], Kustomize())
     assert str(bad) in " ".join(failure.value.argv)
+
+
+def test_a_directory_whose_name_yaml_would_misread_renders_together(tmp_path: Path) -> None:
+    parts = []
+    for name in ("a #1", "*b: c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+        (tmp_path / name / "cm.yaml").write_text(
+            f"apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: cm{len(parts)}}}\n"
+        )
+        parts.append(tmp_path / name)
+    kustomize = Kustomize()
+    rendered = render_all(parts, kustomize)
+    assert [[o["metadata"]["name"] for o in part] for part in rendered] == [["cm0"], ["cm1"]]
+    assert len(kustomize.runs) == 1
