@@ -49,6 +49,7 @@ from periph_env.deploy.events import (
     Summary,
 )
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.kube_reach import ClusterUnreachable
 from periph_env.deploy.lock import peek
 from periph_env.deploy.manifests import Obj
 from periph_env.deploy.migrate import run_migration
@@ -100,6 +101,7 @@ class Plan:
     stack: list[Obj] = field(default_factory=list)
     migration: list[Obj] = field(default_factory=list)
     secrets: list[Obj] = field(default_factory=list)
+    monitoring: list[Obj] | None = None  # k8s/monitoring rendered (None: not rendered)
     manifest_problems: list[str] = field(default_factory=list)
 
     @property
@@ -131,14 +133,30 @@ def plan(
     result = Plan(target, source, error)
     directories = [target.overlay, target.persistent_overlay, target.migrate_overlay]
     wanted = [d for i, d in enumerate(directories) if i == 0 or d.is_dir()]
-    # Each render is a kubectl process (~0.5 s): run them side by side.
-    with ThreadPoolExecutor(max_workers=len(wanted)) as pool:
-        futures = {d: pool.submit(kube.render, str(d)) for d in wanted}
-    try:
-        rendered = {d: manifests.label(f.result(), target.name) for d, f in futures.items()}
-    except PeriphError as exc:
-        result.manifest_problems.append(f"cannot render {target.overlay}: {exc.message}")
-        return result
+    # One kubectl process for all of them (~0.5 s of CPU each on a loaded machine);
+    # monitoring rides along when present (applied later only if the cluster has its CRD).
+    monitoring = target.root / verify_stage.MONITORING_DIR
+    extra = [monitoring] if (monitoring / "kustomization.yaml").is_file() else []
+    # The namespace's key for the Secret-change stamp, read while kustomize renders.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        key_read = pool.submit(_hash_key, kube)
+        try:
+            try:
+                objs = kube.render_all([str(d) for d in wanted + extra])
+            except PeriphError:
+                if not extra:
+                    raise
+                # Monitoring's own error is for when it is applied (only with its CRD).
+                objs, extra = kube.render_all([str(d) for d in wanted]), []
+        except PeriphError as exc:
+            result.manifest_problems.append(f"cannot render {target.overlay}: {exc.message}")
+            return result
+        key, key_problem = key_read.result()
+    if key_problem:
+        result.manifest_problems.append(key_problem)
+    if extra:
+        result.monitoring = objs.pop()
+    rendered = {d: manifests.label(o, target.name) for d, o in zip(wanted, objs, strict=True)}
     result.stack = rendered[target.overlay]
     result.persistent = rendered.get(target.persistent_overlay, [])
     result.migration = rendered.get(target.migrate_overlay, [])
@@ -161,9 +179,29 @@ def plan(
         result.secrets.append(
             manifests.secret_object(need.name, target.namespace, data, target.name)
         )
-    # A changed Secret must roll the pods that read it (docs/k8s.md, "Secret changes").
-    secret_hash.stamp(result.stack + result.migration, result.secrets)
+    # A changed Secret must roll the pods that read it (docs/k8s.md, "Secret changes"); the
+    # key is applied with the Secrets (a first deploy's is new) and masked like them.
+    kube.secrets.append(key)
+    result.secrets.append(secret_hash.key_object(target.namespace, key, target.name))
+    secret_hash.stamp(result.stack + result.migration, result.secrets, key)
     return result
+
+
+def _hash_key(kube: Kube) -> tuple[str, str]:
+    """The namespace's Secret-hash key (a new one when it has none) and a problem, if any.
+
+    An unreachable cluster gets a new key and no problem here: the context guard refuses
+    the deploy and says why.
+    """
+    try:
+        key = secret_hash.key_of(kube.get("Secret", secret_hash.KEY_SECRET))
+    except ClusterUnreachable:
+        return secret_hash.new_key(), ""
+    except PeriphError as exc:
+        return secret_hash.new_key(), (
+            f"Secret/{secret_hash.KEY_SECRET}: cannot read the Secret-hash key: {exc.message}"
+        )
+    return key or secret_hash.new_key(), ""
 
 
 def run_guards(plan_: Plan, session: Session, options: Options) -> list[GuardResult]:
@@ -342,7 +380,7 @@ class DeployRun(OperationRun):
         # Secrets and everything but the Deployments (the database among them) in one apply.
         others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
         kube.apply(plan_.secrets + others)
-        yield from verify_stage.apply_monitoring(kube, plan_.target.root)
+        yield from verify_stage.apply_monitoring(kube, plan_.target.root, plan_.monitoring)
         yield Note(
             f"{len(plan_.secrets)} Secret(s) applied: "
             + ", ".join(f"{s['metadata']['name']} ({len(s['data'])} keys)" for s in plan_.secrets)

@@ -1,9 +1,10 @@
 """Reading and writing deploy history records in the cluster (see ``history`` for the format).
 
-Writes go through the kubernetes client, not kubectl, for their status codes: a record's
-first write is a ``create`` (409: that revision exists, so take the next one), later writes
-``replace`` it at the resourceVersion last written (409: someone wrote it since; re-read
-and write again only if it is still this run's record). No record is overwritten blindly.
+Writes go through the REST client (``kube_rest``: plain dicts), not kubectl, for their
+status codes: a record's first write is a ``create`` (409: that revision exists, so take
+the next one), later writes ``replace`` it at the resourceVersion last written (409:
+someone wrote it since; re-read and write again only if it is still this run's record).
+No record is overwritten blindly.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 
 from periph_env.deploy import history as h
 from periph_env.deploy.kube import Kube
-from periph_env.deploy.lock import api_failure, api_json, holder_now
+from periph_env.deploy.lock import api_failure, holder_now
 from periph_env.errors import EngineError, PeriphError
 
 CREATE_ATTEMPTS = 100  # revisions tried upwards before giving up (each 409 is one taken)
@@ -129,31 +130,35 @@ def save(kube: Kube, record: h.Record) -> None:
         create(kube, record)
 
 
-def _core(kube: Kube) -> Any:
-    from kubernetes.client import CoreV1Api
+def _call(kube: Kube, method: str, name: str = "", body: Any = None) -> Any:
+    """One request on the namespace's ConfigMaps (an error status: an ``EngineError``
+    with ``status``; an unreachable API server: one without)."""
+    rest = kube.rest
+    return rest.request(method, rest.path("v1", "ConfigMap", name), body=body)
 
-    return CoreV1Api(kube.client())
+
+def _status(exc: EngineError) -> int | None:
+    return getattr(exc, "status", None)
+
+
+def _failure(what: str, exc: EngineError) -> EngineError:
+    """An error status as one line naming ``what``; any other error as it is."""
+    return api_failure(what, exc) if _status(exc) is not None else exc
 
 
 def create(kube: Kube, record: h.Record, attempts: int = CREATE_ATTEMPTS) -> None:
     """Create ``record``'s ConfigMap; when its revision exists already (a concurrent run
     took it), move ``record.revision`` up until a create succeeds."""
-    from kubernetes.client.exceptions import ApiException
-
-    api = _core(kube)
     for _ in range(attempts):
         what = f"create history record {h.object_name(record.environment, record.revision)}"
         record.resource_version = ""
         try:
-            written = api_json(
-                kube, what, api.create_namespaced_config_map, kube.namespace,
-                h.encode(record, kube.namespace),
-            )  # fmt: skip
-        except ApiException as exc:
-            if exc.status == 409:
+            written = _call(kube, "POST", body=h.encode(record, kube.namespace))
+        except EngineError as exc:
+            if _status(exc) == 409:
                 record.revision += 1
                 continue
-            raise api_failure(what, exc) from None
+            raise _failure(what, exc) from None
         record.resource_version = _version(written)
         return
     raise EngineError(
@@ -163,20 +168,14 @@ def create(kube: Kube, record: h.Record, attempts: int = CREATE_ATTEMPTS) -> Non
 
 
 def _update(kube: Kube, record: h.Record) -> None:
-    from kubernetes.client.exceptions import ApiException
-
-    api = _core(kube)
     name = h.object_name(record.environment, record.revision)
     what = f"update history record {name}"
     for _ in range(UPDATE_ATTEMPTS):
         try:
-            written = api_json(
-                kube, what, api.replace_namespaced_config_map, name, kube.namespace,
-                h.encode(record, kube.namespace),
-            )  # fmt: skip
-        except ApiException as exc:
-            if exc.status not in (404, 409):
-                raise api_failure(what, exc) from None
+            written = _call(kube, "PUT", name, h.encode(record, kube.namespace))
+        except EngineError as exc:
+            if _status(exc) not in (404, 409):
+                raise _failure(what, exc) from None
             current = _read(kube, name)
             if current is None or not _same_run(current[0], record):
                 # Deleted, or replaced by another run's record: never write over that one.
@@ -191,15 +190,13 @@ def _update(kube: Kube, record: h.Record) -> None:
 
 def _read(kube: Kube, name: str) -> tuple[h.Record, str] | None:
     """The record stored as ``name`` and its resourceVersion (None: gone or unreadable)."""
-    from kubernetes.client.exceptions import ApiException
-
     what = f"read history record {name}"
     try:
-        cm = api_json(kube, what, _core(kube).read_namespaced_config_map, name, kube.namespace)
-    except ApiException as exc:
-        if exc.status == 404:
+        cm = _call(kube, "GET", name)
+    except EngineError as exc:
+        if _status(exc) == 404:
             return None
-        raise api_failure(what, exc) from None
+        raise _failure(what, exc) from None
     try:
         return h.decode(cm), _version(cm)
     except (KeyError, ValueError, TypeError):

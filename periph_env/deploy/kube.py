@@ -233,6 +233,16 @@ class Kube:
         out = self.run("kustomize", directory, namespaced=False, local=True).stdout
         return [d for d in yaml.safe_load_all(out) if d]
 
+    def render_all(self, directories: list[str]) -> list[list[Obj]]:
+        """Each directory's objects, from one ``kubectl kustomize`` when the directories
+        render together (``periph_env.deploy.render``), else one process each."""
+        from periph_env.deploy.render import render_all
+
+        def run(directory: str) -> str:
+            return self.run("kustomize", directory, namespaced=False, local=True).stdout
+
+        return render_all(directories, run)
+
     # -- the API through the client (kube_rest): no process per call --------------------
 
     @property

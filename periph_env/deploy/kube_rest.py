@@ -120,6 +120,26 @@ class Rest:
     ) -> Any:
         """One request; the decoded JSON answer. An error status raises ``KubeApiError``.
         ``accept`` may ask for metadata only (``as=PartialObjectMetadataList``)."""
+        data = self._send(method, path, query, body, content_type, accept)
+        try:
+            return json.loads(data) if data else {}
+        except ValueError:
+            raise self.kube.unreachable(reach.NOT_KUBERNETES) from None
+
+    def text(self, path: str, query: dict[str, str] | None = None) -> str:
+        """A GET whose answer is text (a pod's log); errors as in ``request``."""
+        data = self._send("GET", path, query, None, "", "text/plain, */*")
+        return data.decode(errors="replace")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str] | None,
+        body: Any,
+        content_type: str,
+        accept: str,
+    ) -> bytes:
         from kubernetes.client.exceptions import ApiException
 
         api = self.kube.client()
@@ -137,10 +157,7 @@ class Rest:
             raise reach.api_error(
                 ApiException(http_resp=response), self.kube.endpoint, self.kube.mask
             )
-        try:
-            return json.loads(data) if data else {}
-        except ValueError:
-            raise self.kube.unreachable(reach.NOT_KUBERNETES) from None
+        return data
 
     # -- paths -------------------------------------------------------------------------
 

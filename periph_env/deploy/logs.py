@@ -1,9 +1,11 @@
 """Logs of an environment's services: every replica, following pods as they are replaced.
 
-Without ``follow``: the tail of every pod of each service. With ``follow``: the pods are
-listed every ``POLL_SECONDS``; ``kubectl logs -f`` starts for each pod as it starts running
-(new replicas of a rollout included) and ends when the pod goes; lines carry
-``[pod/<name>/<container>]``. Secret values are masked in every line.
+Without ``follow``: the tail of every container of every pod of each service, read
+through the API (no process). With ``follow``: the pods are listed every
+``POLL_SECONDS``; ``kubectl logs -f`` starts for each pod as it starts running (new
+replicas of a rollout included) and ends when the pod goes (still a process per pod:
+issue 22 moves it to the API's streams). Lines carry ``[pod/<name>/<container>]``.
+Secret values are masked in every line.
 
 When the API server cannot be reached, ``follow`` says so once, retries with a growing
 pause (``BACKOFF``) and says when it retries, and resumes when the server answers again:
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from periph_env.deploy.kube import Kube
-from periph_env.deploy.kube_reach import NOT_KUBERNETES
+from periph_env.deploy.kube_reach import NOT_KUBERNETES, ClusterUnreachable
 from periph_env.deploy.migrate import mask
 from periph_env.errors import PeriphError
 
@@ -44,16 +46,36 @@ def selector(services: list[str]) -> str:
 
 
 def tail(kube: Kube, services: list[str], out: Callable[[str], None], lines: int = 200) -> int:
-    """Print the last ``lines`` of every matching pod; the number of pods' logs read."""
-    pods = kube.items("get", "pods", "-l", selector(services))
+    """Print the last ``lines`` of every container of every matching pod, each line as
+    ``kubectl logs --all-containers --prefix`` shows it; the number of pods read.
+
+    Through the API (one request per container, no process); a container whose log cannot
+    be read (not started yet) gets one line saying why. A lost API server raises."""
+    pods = kube.list("Pod", selector(services))
     for pod in pods:
-        proc = kube.run(
-            "logs", f"pod/{pod['metadata']['name']}", "--all-containers", "--prefix",
-            f"--tail={lines}", check=False, timeout=60,
-        )  # fmt: skip
-        for line in (proc.stdout or proc.stderr).splitlines():
-            out(mask(line, kube.secrets))
+        name = pod["metadata"]["name"]
+        for container in _containers(pod):
+            prefix = f"[pod/{name}/{container}]"
+            try:
+                text = kube.rest.text(
+                    kube.rest.path("v1", "Pod", name) + "/log",
+                    {"container": container, "tailLines": str(lines)},
+                )
+            except ClusterUnreachable:
+                raise
+            except PeriphError as exc:
+                out(mask(f"{prefix} (no log: {exc.message})", kube.secrets))
+                continue
+            for line in text.splitlines():
+                out(mask(f"{prefix} {line}", kube.secrets))
     return len(pods)
+
+
+def _containers(pod: dict) -> list[str]:
+    """Container names in kubectl's ``--all-containers`` order: init, regular, ephemeral."""
+    spec = pod.get("spec") or {}
+    kinds = ("initContainers", "containers", "ephemeralContainers")
+    return [c["name"] for kind in kinds for c in spec.get(kind) or [] if c.get("name")]
 
 
 def _running(pod: dict) -> bool:

@@ -12,8 +12,13 @@ Secret for ``envFrom.secretRef`` and ``secret`` / projected volumes. So rotating
 ``JWT_SECRET`` rolls the backend, not the worker.
 
 The value must say "changed" without saying what the secret is: anyone who can read a
-Deployment can read its annotations. It is a salted scrypt digest (salt: namespace and
-Secret name), which a guessing attack pays for per guess, and it is never printed.
+Deployment can read its annotations. It is an HMAC-SHA256 keyed with a random 256-bit key
+kept in the namespace's own Secret ``periph-secret-hash-key`` (made by the first deploy,
+read by every later one): without the key a guess cannot be checked at all, and whoever
+can read the key can read the Secrets themselves. It was a salted scrypt digest, ~0.3-0.5 s
+of CPU per digest on a loaded machine and five per deploy: the slowest step of a deploy
+(docs/performance.md). Deleting the key Secret only rolls, once, every pod that reads a
+Secret (the next deploy makes a new key). The digest is never printed.
 
 A pod template annotated ``periph.dev/secret-hash: skip`` is not stamped: Postgres reads
 its Secret keys only when it creates an empty cluster, and restarting the single database
@@ -25,9 +30,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import json
+import secrets as random
 from collections.abc import Iterable, Mapping
 
+from periph_env.deploy import manifests
 from periph_env.deploy.manifests import Obj, pod_spec
 
 ANNOTATION_PREFIX = "periph.dev/secret-hash-"
@@ -36,8 +44,9 @@ OPT_OUT_VALUE = "skip"
 WHOLE = None  # a read of every key (envFrom, volumes)
 # An annotation name's part after the prefix/ is at most 63 characters.
 _NAME_PART_LIMIT = 63
-# scrypt cost: ~16 MiB and tens of milliseconds per digest; a deploy computes a handful.
-_SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 16}
+KEY_SECRET = "periph-secret-hash-key"  # the namespace's HMAC key (one data key, "key")
+_KEY_BYTES = 32
+_DIGEST_HEX = 32  # 128 bits of the HMAC: as many as the scrypt digest it replaces
 
 
 def annotation_name(secret: str) -> str:
@@ -74,18 +83,41 @@ def secret_reads(spec: Obj) -> dict[str, frozenset[str] | None]:
     return reads
 
 
+def new_key() -> str:
+    """A fresh random HMAC key (hex)."""
+    return random.token_hex(_KEY_BYTES)
+
+
+def key_of(secret: Obj | None) -> str | None:
+    """The key kept in a ``periph-secret-hash-key`` Secret read from the cluster, if any."""
+    encoded = ((secret or {}).get("data") or {}).get("key")
+    if not encoded:
+        return None
+    key = base64.b64decode(encoded).decode(errors="replace")
+    # A hand-edited key is still a key, but a short one would key next to nothing.
+    return key if len(key) >= 2 * _KEY_BYTES else None
+
+
+def key_object(namespace: str, key: str, environment: str) -> Obj:
+    """The Secret keeping the namespace's key (labelled like periph's other Secrets)."""
+    return manifests.secret_object(KEY_SECRET, namespace, {"key": key}, environment)
+
+
 def content_hash(
-    namespace: str, secret: str, data: Mapping[str, str], keys: frozenset[str] | None
+    key: str, namespace: str, secret: str, data: Mapping[str, str], keys: frozenset[str] | None
 ) -> str:
-    """A salted scrypt digest of the keys read (all when ``keys`` is None) and their values.
+    """The keyed digest (HMAC-SHA256 with ``key``) of the namespace, the Secret's name, the
+    keys read (all when ``keys`` is None) and their values.
 
     A key the pod reads but the Secret lacks counts as absent, so adding it later (an
     ``optional`` key filled in) changes the digest too.
     """
     wanted = sorted(data) if keys is None else sorted(keys)
-    material = json.dumps([[k, data.get(k)] for k in wanted], separators=(",", ":"))
-    salt = f"periph.dev/secret-hash/{namespace}/{secret}".encode()
-    return hashlib.scrypt(material.encode(), salt=salt, **_SCRYPT).hex()
+    material = json.dumps(
+        [namespace, secret, [[k, data.get(k)] for k in wanted]], separators=(",", ":")
+    )
+    digest = hmac.new(key.encode(), material.encode(), hashlib.sha256).hexdigest()
+    return digest[:_DIGEST_HEX]
 
 
 def _decoded(secret: Obj) -> dict[str, str]:
@@ -105,9 +137,10 @@ def _template(obj: Obj) -> Obj | None:
     return spec["template"]
 
 
-def stamp(objs: Iterable[Obj], secrets: Iterable[Obj]) -> list[str]:
-    """Annotate, in place, each workload's pod template with the hash of each Secret
-    (of ``secrets``, the ones periph creates) it reads; returns ``Kind/name`` stamped.
+def stamp(objs: Iterable[Obj], secrets: Iterable[Obj], key: str) -> list[str]:
+    """Annotate, in place, each workload's pod template with the hash (keyed with the
+    namespace's ``key``) of each Secret (of ``secrets``, the ones periph creates) it reads;
+    returns ``Kind/name`` stamped.
 
     Secrets periph does not create (made by hand, by cert-manager, ...) are not stamped:
     their content is not known here.
@@ -132,7 +165,7 @@ def stamp(objs: Iterable[Obj], secrets: Iterable[Obj]) -> list[str]:
                 continue
             memo_key = (namespace, name, keys)
             if memo_key not in memo:
-                memo[memo_key] = content_hash(namespace, name, data, keys)
+                memo[memo_key] = content_hash(key, namespace, name, data, keys)
             meta = template.setdefault("metadata", {})
             annotations = meta.setdefault("annotations", {})
             annotations[annotation_name(name)] = memo[memo_key]

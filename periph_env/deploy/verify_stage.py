@@ -16,6 +16,7 @@ from periph_env.common.config import CONFIG_NAME, load
 from periph_env.deploy import verify, verify_config
 from periph_env.deploy.events import Event, GuardResult, Note, Step
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.manifests import Obj
 from periph_env.deploy.runs import Ending, OperationRun, Work
 from periph_env.deploy.target import Target
 from periph_env.errors import PeriphError
@@ -109,8 +110,9 @@ def has_crd(kube: Kube, name: str = RULES_CRD) -> bool:
         return False
 
 
-def apply_monitoring(kube: Kube, root: Path) -> Iterator[Event]:
-    """Apply ``k8s/monitoring`` (alert rules, dashboard) when the cluster has the CRDs.
+def apply_monitoring(kube: Kube, root: Path, rendered: list[Obj] | None = None) -> Iterator[Event]:
+    """Apply ``k8s/monitoring`` (alert rules, dashboard) when the cluster has the CRDs;
+    ``rendered``: its objects when already rendered with the overlay (else rendered here).
 
     Not labelled as a periph-managed stack object: ``--prune`` and the change summary leave
     it alone, and a cluster without the Prometheus Operator gets a notice, not a failure.
@@ -124,7 +126,7 @@ def apply_monitoring(kube: Kube, root: Path) -> Iterator[Event]:
             f"plain rules for other setups: {MONITORING_DIR}/alert-rules.yaml"
         )
         return
-    objs = kube.render(str(directory))
+    objs = rendered if rendered is not None else kube.render(str(directory))
     kube.apply(objs)
     yield Note(
         "monitoring applied: " + ", ".join(f"{o['kind']}/{o['metadata']['name']}" for o in objs)

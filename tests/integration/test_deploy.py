@@ -173,6 +173,33 @@ def test_secret_values_arrive_as_the_services_read_them(released, kube_cluster) 
     assert "POLYGON_API_KEY" not in data and "EMAIL_FROM_ADDRESS" not in data
 
 
+def test_a_redeploy_with_the_same_secret_values_stamps_the_same_hash(
+    released, kube_cluster
+) -> None:
+    # Both deploys keyed the hash with the namespace's one key: v1's ReplicaSet and v2's
+    # carry the same stamp, so only the image moved; the key itself is never printed.
+    state, procs = released
+    sets = json.loads(
+        kube_cluster.kubectl(
+            "get", "replicasets", "-n", state.namespace,
+            "-l", "app.kubernetes.io/name=backend", "-o", "json",
+        ).stdout
+    )["items"]  # fmt: skip
+    stamps = {
+        rs["spec"]["template"]["metadata"]["annotations"]["periph.dev/secret-hash-peripheral-env"]
+        for rs in sets
+    }
+    assert len(sets) >= 2 and len(stamps) == 1
+    kept = json.loads(
+        kube_cluster.kubectl(
+            "get", "secret", "periph-secret-hash-key", "-n", state.namespace, "-o", "json"
+        ).stdout
+    )
+    key = base64.b64decode(kept["data"]["key"]).decode()
+    for text in [*state.outputs, *(p.stdout + p.stderr for p in procs)]:
+        assert key not in text
+
+
 def test_history_records_who_when_commit_digests_and_result(released) -> None:
     state, _ = released
     proc = state.cli("history", "demo", "--format", "json")
@@ -221,6 +248,28 @@ def test_logs_cover_every_replica(released, kube_cluster, monkeypatch, capsys) -
     assert env_logs(argparse.Namespace(env="demo", services=["backend"], follow=False)) == 0
     pods = {line.split("]", 1)[0] for line in capsys.readouterr().out.splitlines()}
     assert len(pods) == 2, pods  # demo runs two backend replicas
+
+
+def test_logs_without_follow_are_read_through_the_api_with_no_process(
+    released, monkeypatch, capsys
+) -> None:
+    import argparse
+
+    from periph_env.cli.deploy_cmd import env_logs
+
+    state, _ = released
+
+    def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was started: {args[0] if args else kwargs}")
+
+    for key, value in state.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("PERIPH_PROJECT", str(state.root))
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    assert env_logs(argparse.Namespace(env="demo", services=["worker"], follow=False)) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines and all(line.startswith("[pod/worker-") for line in lines), lines[:3]
+    assert {line.split("]", 1)[0].rsplit("/", 1)[1] for line in lines} == {"worker"}
 
 
 def test_each_result_is_notified_without_secrets(released) -> None:

@@ -10,6 +10,7 @@ from periph_env.deploy import manifests, secret_hash
 
 NS = "peripheral-demo"
 VALUES = {"DB_PASSWORD": "db-pass-1", "JWT_SECRET": "jwt-secret-1", "DB_USER": "peripheral-role"}
+KEY = secret_hash.new_key()
 
 
 def _secret(values: dict[str, str], name: str = "peripheral-env") -> dict[str, Any]:
@@ -32,8 +33,8 @@ def _reads(*keys: str, secret: str = "peripheral-env") -> dict[str, Any]:
     return {"containers": [{"name": "app", "env": env}]}
 
 
-def _stamp(objs: list[dict], values: dict[str, str]) -> dict[str, str]:
-    secret_hash.stamp(objs, [_secret(values)])
+def _stamp(objs: list[dict], values: dict[str, str], key: str = KEY) -> dict[str, str]:
+    secret_hash.stamp(objs, [_secret(values)], key)
     return {
         o["metadata"]["name"]: o["spec"]["template"]
         .get("metadata", {})
@@ -94,7 +95,7 @@ def test_filling_in_an_optional_key_the_pod_reads_rolls_it() -> None:
 
 def test_the_annotation_reveals_no_value_nor_its_plain_digest() -> None:
     obj = _deployment("backend", _reads("DB_PASSWORD", "JWT_SECRET"))
-    secret_hash.stamp([obj], [_secret(VALUES)])
+    secret_hash.stamp([obj], [_secret(VALUES)], KEY)
     rendered = json.dumps(obj)
     for value in VALUES.values():
         assert value not in rendered
@@ -104,14 +105,14 @@ def test_the_annotation_reveals_no_value_nor_its_plain_digest() -> None:
 def test_the_same_values_in_another_namespace_hash_differently() -> None:
     data = {"DB_PASSWORD": "same"}
     keys = frozenset({"DB_PASSWORD"})
-    demo = secret_hash.content_hash("peripheral-demo", "peripheral-env", data, keys)
-    prod = secret_hash.content_hash("peripheral-prod", "peripheral-env", data, keys)
+    demo = secret_hash.content_hash(KEY, "peripheral-demo", "peripheral-env", data, keys)
+    prod = secret_hash.content_hash(KEY, "peripheral-prod", "peripheral-env", data, keys)
     assert demo != prod
 
 
 def test_a_pod_template_marked_skip_is_not_stamped() -> None:
     obj = _deployment("db", _reads("DB_PASSWORD"), {"periph.dev/secret-hash": "skip"})
-    assert secret_hash.stamp([obj], [_secret(VALUES)]) == []
+    assert secret_hash.stamp([obj], [_secret(VALUES)], KEY) == []
     assert obj["spec"]["template"]["metadata"]["annotations"] == {"periph.dev/secret-hash": "skip"}
 
 
@@ -121,20 +122,20 @@ def test_a_cronjobs_pod_template_is_stamped() -> None:
         "metadata": {"name": "db-backup", "namespace": NS},
         "spec": {"jobTemplate": {"spec": {"template": {"spec": _reads("DB_PASSWORD")}}}},
     }
-    assert secret_hash.stamp([cron], [_secret(VALUES)]) == ["CronJob/db-backup"]
+    assert secret_hash.stamp([cron], [_secret(VALUES)], KEY) == ["CronJob/db-backup"]
     template = cron["spec"]["jobTemplate"]["spec"]["template"]
     assert "periph.dev/secret-hash-peripheral-env" in template["metadata"]["annotations"]
 
 
 def test_a_secret_periph_does_not_create_is_left_alone() -> None:
     obj = _deployment("backend", _reads("tls.crt", secret="made-by-hand"))
-    assert secret_hash.stamp([obj], [_secret(VALUES)]) == []
+    assert secret_hash.stamp([obj], [_secret(VALUES)], KEY) == []
     assert "metadata" not in obj["spec"]["template"]
 
 
 def test_objects_that_run_no_pods_are_ignored() -> None:
     service = {"kind": "Service", "metadata": {"name": "backend", "namespace": NS}, "spec": {}}
-    assert secret_hash.stamp([service], [_secret(VALUES)]) == []
+    assert secret_hash.stamp([service], [_secret(VALUES)], KEY) == []
     assert service["spec"] == {}
 
 
@@ -145,3 +146,27 @@ def test_a_long_secret_name_still_gives_a_valid_annotation_name() -> None:
     assert len(part) <= 63
     assert part[0].isalnum() and part[-1].isalnum()
     assert secret_hash.annotation_name("y" * 200) != name
+
+
+def test_without_the_namespaces_key_the_same_values_hash_differently() -> None:
+    # The key is what makes a guessed value uncheckable against the annotation.
+    objs = [_deployment("backend", _reads("JWT_SECRET"))]
+    ours = _stamp(objs, VALUES)
+    guessed = _stamp([_deployment("backend", _reads("JWT_SECRET"))], VALUES, secret_hash.new_key())
+    assert ours["backend"] != guessed["backend"]
+
+
+def test_the_key_kept_in_its_secret_reads_back_as_the_same_key() -> None:
+    kept = secret_hash.key_object(NS, KEY, "demo")
+    assert kept["metadata"]["name"] == secret_hash.KEY_SECRET
+    assert secret_hash.key_of(kept) == KEY
+
+
+def test_a_missing_or_emptied_key_secret_gives_no_key() -> None:
+    assert secret_hash.key_of(None) is None
+    assert secret_hash.key_of({"data": {}}) is None
+    assert secret_hash.key_of(secret_hash.key_object(NS, "short", "demo")) is None
+
+
+def test_each_new_key_is_different() -> None:
+    assert secret_hash.new_key() != secret_hash.new_key()

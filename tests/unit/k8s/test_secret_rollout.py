@@ -8,6 +8,7 @@ from periph_env.deploy import manifests, secret_hash
 from tests.unit.k8s.manifests import ENVIRONMENTS, SECRET_NAME, Doc, workloads
 
 ANNOTATION = secret_hash.annotation_name(SECRET_NAME)
+KEY = secret_hash.new_key()  # the namespace's key: one for the whole test run
 VALUES = {
     "DB_USER": "peripheral",
     "DB_PASSWORD": "db-password-1",
@@ -25,7 +26,7 @@ def _stamped(docs: list[Doc], env: str, values: dict[str, str]) -> dict[str, str
         manifests.secret_object(need.name, namespace, manifests.secret_data(need, values)[0], env)
         for need in manifests.secret_needs(docs).values()
     ]
-    secret_hash.stamp(docs, secrets)
+    secret_hash.stamp(docs, secrets, KEY)
     out = {}
     for doc in workloads(docs):
         spec = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
