@@ -33,6 +33,7 @@ from periph_env.deploy import (
     manifests,
     pull_secrets,
     rollback,
+    schema_read,
     secret_hash,
     stateful,
     verify_stage,
@@ -86,6 +87,7 @@ class Options:
     verify: bool = False  # smoke checks + error-rate watch after the rollout (verify_stage)
     watch_window: float | None = None  # seconds; default: [verify] watch_window
     wait: bool = False  # wait for the environment's lock instead of refusing
+    force_schema: bool = False  # go ahead across contract migrations (schema_read.check)
 
 
 @dataclass
@@ -333,6 +335,20 @@ class DeployRun(OperationRun):
 
     def _rollout(self, plan_: Plan, kube: Kube, summary: Summary) -> Work:
         options = self.options
+        # Before anything changes: would the new code run on a schema it does not know?
+        check = yield from schema_read.check(
+            kube,
+            plan_.target.root,
+            "this deploy",
+            schema_read.rendered_images(plan_.stack),
+            schema_read.deployment_images(kube, plan_.deployments, {}),
+            force=options.force_schema,
+            sleep=self.sleep,
+        )
+        if self.record is not None:
+            self.record.schema = check.record
+        if not check.ok:
+            return Ending("refused", check.message, hint=check.hint)
         yield Step("secrets and infrastructure")
         # Secrets and everything but the Deployments (the database among them) in one apply.
         others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
