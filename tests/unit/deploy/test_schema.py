@@ -341,3 +341,35 @@ def test_rollback_and_deploy_take_force_schema(command):
     args = build_parser().parse_args([*command, "--force-schema"])
     assert args.force_schema is True
     assert build_parser().parse_args(command).force_schema is False
+
+
+# -- periph doctor -------------------------------------------------------------------
+
+
+def doctor_migrations(root: Path):
+    from periph_env.stack.checks import check_migrations
+    from periph_env.stack.control import Stack
+
+    return check_migrations(Stack(root, compose_path=root / "compose.yaml"))
+
+
+def test_doctor_names_a_migration_without_a_kind(tmp_path):
+    folder = mk.migrations_folder(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "0001_a.sql").write_text("-- periph: expand\nSELECT 1;\n")
+    (folder / "0002_b.sql").write_text("-- drops b\nSELECT 2;\n")
+    check = doctor_migrations(tmp_path)
+    assert check.status == "warn" and "0002_b.sql" in check.detail
+    assert "0001_a.sql" not in check.detail and "-- periph: expand" in (check.remedy or "")
+
+
+def test_doctor_fails_on_a_kind_it_does_not_know_naming_file_and_line(tmp_path):
+    folder = mk.migrations_folder(tmp_path)
+    folder.mkdir(parents=True)
+    (folder / "0001_a.sql").write_text("-- periph: maybe\nSELECT 1;\n")
+    check = doctor_migrations(tmp_path)
+    assert check.status == "fail" and "0001_a.sql:1:" in check.detail
+
+
+def test_doctor_passes_this_projects_migrations():
+    assert doctor_migrations(ROOT).status == "ok"
