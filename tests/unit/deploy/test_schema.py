@@ -373,3 +373,13 @@ def test_doctor_fails_on_a_kind_it_does_not_know_naming_file_and_line(tmp_path):
 
 def test_doctor_passes_this_projects_migrations():
     assert doctor_migrations(ROOT).status == "ok"
+
+
+def test_a_history_record_keeps_its_schema_difference_through_its_config_map():
+    from periph_env.deploy import history as h
+
+    diff = schema.difference(APPLIED, OLD, {"0002": "expand", "0003": "expand"})
+    record = h.Record("demo", 3, "rollback", "succeeded", "me", "2026-01-01T00:00:00Z")
+    record.schema = diff.as_record()
+    back = h.decode(h.encode(record, "ns"))
+    assert back.schema["left_applied"] == ["0002_b.sql", "0003_c.sql"]
