@@ -277,6 +277,7 @@ class DeployRun(OperationRun):
         self.options = options or Options()
         self.plan: Plan | None = None
         self.before: dict[str, int] = {}  # each Deployment's revision before this deploy
+        self.back_contract: list[str] = []  # what an auto-rollback would cross (schema_read)
         self.changes_cluster = not self.options.dry_run
 
     def work(self) -> Work:
@@ -349,6 +350,7 @@ class DeployRun(OperationRun):
             self.record.schema = check.record
         if not check.ok:
             return Ending("refused", check.message, hint=check.hint)
+        self.back_contract = check.back_contract
         yield Step("secrets and infrastructure")
         # Secrets and everything but the Deployments (the database among them) in one apply.
         others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
@@ -397,6 +399,14 @@ class DeployRun(OperationRun):
             )
         if not options.auto_rollback:
             return Ending("failed", f"{what}: {reason} (no --auto-rollback: left as is)")
+        if self.back_contract and not options.force_schema:
+            # The old code would break on the contract migrations this deploy applied.
+            return Ending(
+                "failed",
+                f"{what}: {reason}; not rolled back: the previous release does not know "
+                f"contract migration(s) {', '.join(self.back_contract)} this deploy applied",
+                hint="fix forward, or `periph rollback` with --force-schema",
+            )
 
         yield Step("rollback")
         rolled = yield from _roll_back(self, kube, plan_.deployments, timeout)

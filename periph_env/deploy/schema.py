@@ -95,6 +95,20 @@ def difference(
     return Difference(list(applied), left, pending)
 
 
+def back_across(
+    applied: list[str], target: Carried, previous: Carried | None, kinds: dict[str, str]
+) -> list[str]:
+    """The contract migrations (versions) a return to ``previous`` would leave applied once
+    a deploy of ``target`` has applied everything it carries: what an automatic rollback
+    of that deploy would cross. [] when ``previous`` carries no label (cannot be told)."""
+    if previous is None:
+        return []
+    after = {_version(n) for n in applied} | target.versions
+    return sorted(
+        v for v in after if v not in previous.versions and kinds.get(v, CONTRACT) == CONTRACT
+    )
+
+
 def kinds_from(sources: Iterable[Carried | list[Migration]]) -> dict[str, str]:
     """version -> kind, the first source to know a version wins (the running image's
     labels before the checkout: the image is what applied it)."""

@@ -57,6 +57,8 @@ class Check:
     message: str = ""
     hint: str = ""
     record: dict[str, Any] = field(default_factory=dict)
+    # a deploy's: contract migrations a rollback to what runs now would cross afterwards
+    back_contract: list[str] = field(default_factory=list)
 
 
 # -- images --------------------------------------------------------------------------
@@ -306,7 +308,12 @@ def check(
         return Check(False, message, hint, diff.as_record())
     if diff.contract:
         yield Note(f"--force-schema: going ahead across {', '.join(diff.contract)}")
-    return Check(True, record=diff.as_record(forced=bool(diff.contract)))
+    # What the running code would meet if this move were undone (auto-rollback): the
+    # target's own labels know best the kinds of the migrations it brings.
+    back = schema.back_across(
+        applied, target, combined(current_found), schema.kinds_from([target, *sources])
+    )
+    return Check(True, record=diff.as_record(forced=bool(diff.contract)), back_contract=back)
 
 
 def _unsure(message: str, force: bool) -> Generator[Event, None, Check]:

@@ -383,3 +383,18 @@ def test_a_history_record_keeps_its_schema_difference_through_its_config_map():
     record.schema = diff.as_record()
     back = h.decode(h.encode(record, "ns"))
     assert back.schema["left_applied"] == ["0002_b.sql", "0003_c.sql"]
+
+
+def test_a_deploy_knows_which_contract_migrations_an_auto_rollback_would_cross():
+    running = schema.Carried(frozenset({"0001"}), frozenset())
+    new = schema.Carried(frozenset({"0001", "0002", "0003"}), frozenset({"0003"}))
+    kinds = schema.kinds_from([new])
+    assert schema.back_across(["0001_a.sql"], new, running, kinds) == ["0003"]
+    assert schema.back_across(["0001_a.sql"], new, None, kinds) == []  # unlabelled: untold
+
+
+def test_check_returns_what_an_auto_rollback_of_the_deploy_would_cross(monkeypatch, tmp_path):
+    stand_in(monkeypatch, {"new": NEW_LABELS, "old": OLD_LABELS}, ["0001_a.sql"])
+    events, check = run(schema_read.check(FakeKube(), tmp_path, "this deploy", ["new"], ["old"]))
+    assert check.ok and check.back_contract == ["0002"]
+    assert Note("not applied yet: 0002 (the migration Job applies them)") in events
