@@ -279,10 +279,12 @@ def check(
     target = combined(target_found)
     if target is None:
         if target_errors:
-            why = f"cannot tell which migrations {moving_to} carries: " + "; ".join(target_errors)
+            why = f"{moving_to}: cannot tell which migrations its images carry: " + "; ".join(
+                target_errors
+            )
             return (yield from _unsure(why, force))
         yield Note(
-            f"no image of {moving_to} says which migrations it carries (no "
+            f"{moving_to}: no image says which migrations it carries (no "
             f"{kinds.MIGRATIONS_LABEL} label: built before periph recorded them): not checked"
         )
         return Check(True, record={"checked": False})

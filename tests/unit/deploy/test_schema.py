@@ -398,3 +398,22 @@ def test_check_returns_what_an_auto_rollback_of_the_deploy_would_cross(monkeypat
     events, check = run(schema_read.check(FakeKube(), tmp_path, "this deploy", ["new"], ["old"]))
     assert check.ok and check.back_contract == ["0002"]
     assert Note("not applied yet: 0002 (the migration Job applies them)") in events
+
+
+def test_an_image_the_registry_cannot_describe_refuses_unless_forced(monkeypatch, tmp_path):
+    from periph_env.errors import EngineError
+
+    def image_labels(ref, clients):
+        raise EngineError(f"{ref}: not in the registry")
+
+    monkeypatch.setattr(schema_read, "image_labels", image_labels)
+    gen = schema_read.check(FakeKube(), tmp_path, "rolling back", ["old"], ["new"])
+    _, check = run(gen)
+    assert not check.ok
+    assert check.message == (
+        "rolling back: cannot tell which migrations its images carry: old: not in the registry"
+    )
+    events, forced = run(
+        schema_read.check(FakeKube(), tmp_path, "rolling back", ["old"], ["new"], force=True)
+    )
+    assert forced.ok and any("going ahead unchecked" in getattr(e, "text", "") for e in events)
