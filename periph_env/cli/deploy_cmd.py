@@ -54,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="error-rate watch length, e.g. 90s, 5m (implies --verify; default: [verify] "
         "watch_window)",
     )  # fmt: skip
+    _force_schema_flag(deploy, "deploy")
     _wait_flag(deploy, "deploy")
     deploy.add_argument("--format", choices=("text", "json"), default="text")
     deploy.set_defaults(handler=run_deploy)
@@ -92,6 +93,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help="deploy number from `periph history` (default: each Deployment's previous revision)",
     )
+    _force_schema_flag(back, "rollback")
     _wait_flag(back, "rollback")
     back.add_argument("--format", choices=("text", "json"), default="text")
     back.set_defaults(handler=run_rollback)
@@ -100,6 +102,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hist.add_argument("environment", choices=ENVIRONMENTS)
     hist.add_argument("--format", choices=("text", "json"), default="text")
     hist.set_defaults(handler=run_history)
+
+
+def _force_schema_flag(parser: argparse.ArgumentParser, action: str) -> None:
+    parser.add_argument(
+        "--force-schema",
+        action="store_true",
+        help=f"{action} even when the code it moves to does not know a contract migration the "
+        "database has applied (or the schema cannot be read); refused with exit 2 otherwise",
+    )
 
 
 def _wait_flag(parser: argparse.ArgumentParser, action: str) -> None:
@@ -294,6 +305,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         verify=args.verify or args.watch_window is not None,
         watch_window=args.watch_window,
         wait=args.wait,
+        force_schema=args.force_schema,
     )
     return _drive(
         deploy(_root(), args.environment, options), args.format, args.environment, "deploy"
@@ -320,7 +332,13 @@ def run_rollback(args: argparse.Namespace) -> int:
     """``periph rollback ENV [--to-revision N]``."""
     from periph_env.deploy import rollback_environment
 
-    events = rollback_environment(_root(), args.environment, args.to_revision, wait=args.wait)
+    events = rollback_environment(
+        _root(),
+        args.environment,
+        args.to_revision,
+        wait=args.wait,
+        force_schema=args.force_schema,
+    )
     return _drive(events, args.format, args.environment, "rollback")
 
 
@@ -349,6 +367,10 @@ def run_history(args: argparse.Namespace) -> int:
         _print(_printable(row))
         for line in r.message.splitlines():
             _print(f"      {_printable(line)}")
+        if r.schema.get("left_applied"):
+            forced = " (--force-schema)" if r.schema.get("forced") else ""
+            left = ", ".join(str(n) for n in r.schema["left_applied"])
+            _print(f"      schema: left {_printable(left)} applied{forced}")
     return 0
 
 

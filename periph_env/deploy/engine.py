@@ -34,6 +34,7 @@ from periph_env.deploy import (
     manifests,
     pull_secrets,
     rollback,
+    schema_read,
     secret_hash,
     stateful,
     verify_stage,
@@ -88,6 +89,7 @@ class Options:
     verify: bool = False  # smoke checks + error-rate watch after the rollout (verify_stage)
     watch_window: float | None = None  # seconds; default: [verify] watch_window
     wait: bool = False  # wait for the environment's lock instead of refusing
+    force_schema: bool = False  # go ahead across contract migrations (schema_read.check)
 
 
 @dataclass
@@ -318,6 +320,7 @@ class DeployRun(OperationRun):
         self.options = options or Options()
         self.plan: Plan | None = None
         self.before: dict[str, int] = {}  # each Deployment's revision before this deploy
+        self.back_contract: list[str] = []  # what an auto-rollback would cross (schema_read)
         self.changes_cluster = not self.options.dry_run
 
     def work(self) -> Work:
@@ -376,6 +379,21 @@ class DeployRun(OperationRun):
 
     def _rollout(self, plan_: Plan, kube: Kube, summary: Summary) -> Work:
         options = self.options
+        # Before anything changes: would the new code run on a schema it does not know?
+        check = yield from schema_read.check(
+            kube,
+            plan_.target.root,
+            "this deploy",
+            schema_read.rendered_images(plan_.stack),
+            schema_read.deployment_images(kube, plan_.deployments, {}),
+            force=options.force_schema,
+            sleep=self.sleep,
+        )
+        if self.record is not None:
+            self.record.schema = check.record
+        if not check.ok:
+            return Ending("refused", check.message, hint=check.hint)
+        self.back_contract = check.back_contract
         yield Step("secrets and infrastructure")
         # Secrets and everything but the Deployments (the database among them) in one apply.
         others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
@@ -424,6 +442,14 @@ class DeployRun(OperationRun):
             )
         if not options.auto_rollback:
             return Ending("failed", f"{what}: {reason} (no --auto-rollback: left as is)")
+        if self.back_contract and not options.force_schema:
+            # The old code would break on the contract migrations this deploy applied.
+            return Ending(
+                "failed",
+                f"{what}: {reason}; not rolled back: the previous release does not know "
+                f"contract migration(s) {', '.join(self.back_contract)} this deploy applied",
+                hint="fix forward, or `periph rollback` with --force-schema",
+            )
 
         yield Step("rollback")
         rolled = yield from _roll_back(self, kube, plan_.deployments, timeout)

@@ -55,6 +55,8 @@ class Record:
     verification: dict[str, Any] = field(default_factory=dict)
     # the deploy-lock identity of the run that wrote it (empty: written before the lock)
     holder: str = ""
+    # the schema check (schema.Difference.as_record): applied, left_applied, contract, ...
+    schema: dict[str, Any] = field(default_factory=dict)
     # of the stored ConfigMap, for updates at the version last written; never stored or shown
     resource_version: str = field(default="", compare=False, repr=False)
 
@@ -124,6 +126,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "duration": (int, float, type(None)),
     "message": (str,),
     "verification": (dict,),
+    "schema": (dict,),
 }
 _REQUIRED = ("environment", "revision", "action", "status", "user", "started")
 _MAPS = {"images": str, "deployments": int, "previous": int, "templates": str}

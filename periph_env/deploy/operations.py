@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from periph_env.deploy import guards, history, history_store, manifests, rollback
+from periph_env.deploy import guards, history, history_store, manifests, rollback, schema_read
 from periph_env.deploy.events import Event, Note, RolledBack, RolloutVerdict, Step
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.runs import Ending, OperationRun, Work
@@ -115,9 +115,11 @@ class RollbackRun(OperationRun):
         to_revision: int | None = None,
         *,
         wait: bool = False,
+        force_schema: bool = False,
     ) -> None:
         super().__init__(root, environment)
         self.to_revision, self.wait = to_revision, wait
+        self.force_schema = force_schema  # go ahead across contract migrations
 
     def work(self) -> Work:
         """Context guard, the revisions to return to, the record, the undo, the watch."""
@@ -136,6 +138,17 @@ class RollbackRun(OperationRun):
             yield Note("every Deployment already runs that revision; nothing to roll back")
             return Ending("succeeded")
         to = self.to_revision
+        check = yield from schema_read.check(
+            kube,
+            target.root,
+            f"rolling back to deploy #{to}" if to else "rolling back to the previous revisions",
+            schema_read.deployment_images(kube, names, targets),
+            schema_read.deployment_images(kube, names, {}),
+            force=self.force_schema,
+            sleep=self.sleep,
+        )
+        if not check.ok:
+            return Ending("refused", check.message, hint=check.hint)
         record, _ = new_record(
             session,
             "rollback",
@@ -143,6 +156,7 @@ class RollbackRun(OperationRun):
             holder=self.lock.identity if self.lock is not None else "",
             message=f"to deploy #{to}" if to else "to previous revisions",
         )
+        record.schema = check.record
         history_store.save(kube, record)
         self.record = record  # from here on, every ending is written to it
         yield Step("rollback")
@@ -162,11 +176,19 @@ class RollbackRun(OperationRun):
 
 
 def rollback_environment(
-    root: str | Path, environment: str, to_revision: int | None = None, *, wait: bool = False
+    root: str | Path,
+    environment: str,
+    to_revision: int | None = None,
+    *,
+    wait: bool = False,
+    force_schema: bool = False,
 ) -> Iterator[Event]:
     """Return the environment's Deployments to their previous revision (or to deploy #N),
-    holding the environment's lock (refused, exit 2, while another run holds it; ``wait``)."""
-    return RollbackRun(root, environment, to_revision, wait=wait).events()
+    holding the environment's lock (refused, exit 2, while another run holds it; ``wait``).
+    Refused (exit 2) across a contract migration the database has applied, unless
+    ``force_schema`` (``periph_env.deploy.schema_read``)."""
+    run = RollbackRun(root, environment, to_revision, wait=wait, force_schema=force_schema)
+    return run.events()
 
 
 def read_history(root: str | Path, environment: str) -> list[history.Record]:

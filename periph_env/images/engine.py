@@ -24,6 +24,7 @@ import docker
 from docker.errors import APIError, ImageNotFound
 from docker.utils.build import create_archive
 
+from periph_env.common import migration_kinds as schema
 from periph_env.common import trim_tail
 from periph_env.errors import EngineError
 from periph_env.images.credentials import Credentials
@@ -149,6 +150,12 @@ class Engine:
         """Build ``plan``'s image and tag it with every tag; the last event is Built or Failed."""
         start = time.monotonic()
         stream = BuildStream(plan.spec.name)
+        try:  # the migrations the image carries, read from the registry by deploy/rollback
+            labels = schema.image_labels(plan.spec.context, plan.paths)
+        except schema.HeaderError as exc:
+            yield Failed(plan.spec.name, str(exc))
+            return
+        labels.update({CONTENT_LABEL: plan.content_tag, SERVICE_LABEL: plan.spec.name})
         context = create_archive(root=str(plan.spec.context), files=plan.paths)
         heartbeat = docker_sdk.Heartbeat(self.host, None)
         try:
@@ -159,7 +166,7 @@ class Engine:
                     dockerfile=plan.spec.dockerfile,
                     tag=plan.ref(plan.content_tag),
                     buildargs=dict(plan.spec.args),
-                    labels={CONTENT_LABEL: plan.content_tag, SERVICE_LABEL: plan.spec.name},
+                    labels=labels,
                     rm=True,
                     forcerm=True,
                     nocache=no_cache,

@@ -243,6 +243,28 @@ def check_hints(stack: Stack) -> Check:
     return Check("hints", "ok", f"{count} alert hint rule(s) in {stack.compose_path.name}")
 
 
+def check_migrations(stack: Stack) -> Check:
+    """Every migration declares ``-- periph: expand`` or ``contract`` in its header (an
+    undeclared one counts as contract: a rollback past it is refused)."""
+    from periph_env.common import migration_kinds as kinds
+
+    folder = kinds.migrations_folder(Path(stack.root))
+    try:
+        found = kinds.read_folder(folder)
+    except kinds.HeaderError as exc:
+        return Check("migrations", "fail", str(exc), "write `-- periph: expand` or `contract`")
+    undeclared = [m.name for m in found if m.kind is None]
+    if undeclared:
+        return Check(
+            "migrations",
+            "warn",
+            f"{', '.join(undeclared)} declare(s) no kind: treated as contract",
+            "add `-- periph: expand` or `-- periph: contract` to the header comment "
+            '(docs/deploy-runbook.md, "Expand and contract")',
+        )
+    return Check("migrations", "ok", f"{len(found)} migration(s), each declaring its kind")
+
+
 def doctor(stack: Stack) -> list[Check]:
     """Every check, in the order a user fixes things."""
     engine = check_engine(stack)
@@ -252,6 +274,7 @@ def doctor(stack: Stack) -> list[Check]:
         check_kubectl(stack.root),
         check_env(stack),
         check_hints(stack),
+        check_migrations(stack),
     ]
     if engine.status == "ok":
         checks.append(check_ports(stack))

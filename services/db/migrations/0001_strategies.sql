@@ -1,3 +1,4 @@
+-- periph: expand
 -- Trading strategies: a moving-average crossover on one symbol.
 CREATE TABLE IF NOT EXISTS strategies (
     id          bigserial   PRIMARY KEY,

@@ -1,3 +1,4 @@
+-- periph: expand
 -- One backtest job per request; the worker moves it queued -> done | failed.
 CREATE TABLE IF NOT EXISTS jobs (
     id          bigserial   PRIMARY KEY,

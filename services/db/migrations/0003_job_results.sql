@@ -1,3 +1,4 @@
+-- periph: expand
 -- Backtest results, a time series keyed by when they were computed. With TimescaleDB
 -- (production) the table becomes a hypertable; plain Postgres (the offline dev image)
 -- keeps an ordinary table with the same columns, so the code is identical on both.

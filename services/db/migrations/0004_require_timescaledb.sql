@@ -1,3 +1,4 @@
+-- periph: expand
 -- Fail loudly where TimescaleDB is expected but job_results is a plain table.
 -- 0003 keeps a plain table when the server has no timescaledb extension (the offline
 -- dev image). That must not happen silently in production: an environment that expects

@@ -2,6 +2,7 @@
 package migrate
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -16,7 +17,35 @@ type Migration struct {
 	Version  int
 	Name     string // file name, e.g. 0001_strategies.sql
 	SQL      string
-	Checksum string // sha256 of SQL, to notice files edited after they were applied
+	Checksum string // sha256 of SQL without its kind declaration, to notice edited files
+}
+
+// declaration is a migration's `-- periph: expand|contract` line (periph reads it before a
+// deploy or rollback; see docs/deploy-runbook.md "Expand and contract").
+var declaration = regexp.MustCompile(`^--\s*periph:\s*\S+\s*$`)
+
+// checksumBody is the file without the declaration line(s) of its leading comment block:
+// declaring (or re-declaring) a migration's kind is not an edit of its SQL, so a database
+// that applied the file before it was declared still matches its checksum.
+func checksumBody(body []byte) []byte {
+	out := make([]byte, 0, len(body))
+	header := true
+	for rest := body; len(rest) > 0; {
+		line := rest
+		rest = nil
+		if i := bytes.IndexByte(line, '\n'); i >= 0 {
+			line, rest = line[:i+1], line[i+1:]
+		}
+		trimmed := bytes.TrimSpace(line)
+		if header && len(trimmed) > 0 && !bytes.HasPrefix(trimmed, []byte("--")) {
+			header = false // the SQL began: a `-- periph:` below is part of it
+		}
+		if header && declaration.Match(trimmed) {
+			continue
+		}
+		out = append(out, line...)
+	}
+	return out
 }
 
 var fileName = regexp.MustCompile(`^(\d{4})_[a-z0-9_]+\.sql$`)
@@ -48,7 +77,7 @@ func Load(dir fs.FS) ([]Migration, error) {
 		if err != nil {
 			return nil, err
 		}
-		sum := sha256.Sum256(body)
+		sum := sha256.Sum256(checksumBody(body))
 		out = append(out, Migration{Version: v, Name: e.Name(), SQL: string(body), Checksum: hex.EncodeToString(sum[:])})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })

@@ -53,3 +53,32 @@ func TestPendingRefusesEditedMigrations(t *testing.T) {
 		t.Fatal("an edited applied migration must be refused")
 	}
 }
+
+func TestTheKindDeclarationIsNotPartOfTheChecksum(t *testing.T) {
+	plain := "-- Trading strategies.\nCREATE TABLE t (id int);\n"
+	declared := "-- periph: expand\n" + plain
+	ms, err := Load(fstest.MapFS{"0001_a.sql": {Data: []byte(plain)}, "0002_b.sql": {Data: []byte(declared)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].Checksum != ms[1].Checksum {
+		t.Fatalf("declaring a kind changed the checksum: %s vs %s", ms[0].Checksum, ms[1].Checksum)
+	}
+	if ms[1].SQL != declared {
+		t.Fatalf("the SQL run must be the whole file, got %q", ms[1].SQL)
+	}
+}
+
+func TestADeclarationInsideTheSQLIsPartOfTheChecksum(t *testing.T) {
+	plain := "CREATE TABLE t (id int);\n"
+	ms, err := Load(fstest.MapFS{
+		"0001_a.sql": {Data: []byte(plain)},
+		"0002_b.sql": {Data: []byte(plain + "-- periph: expand\n")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ms[0].Checksum == ms[1].Checksum {
+		t.Fatal("a line after the SQL began must count")
+	}
+}
