@@ -54,6 +54,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="error-rate watch length, e.g. 90s, 5m (implies --verify; default: [verify] "
         "watch_window)",
     )  # fmt: skip
+    deploy.add_argument(
+        "--canary",
+        action="store_true",
+        help="first run one pod of the new backend beside the old ones, judge its 5xx ratio "
+        "against theirs, then promote (the normal rollout) or abort (only the canary removed)",
+    )
+    deploy.add_argument(
+        "--canary-window", type=_duration, metavar="DURATION",
+        help="how long the canary is watched, e.g. 2m (implies --canary; default: [verify] "
+        "watch_window)",
+    )  # fmt: skip
     _wait_flag(deploy, "deploy")
     deploy.add_argument("--format", choices=("text", "json"), default="text")
     deploy.set_defaults(handler=run_deploy)
@@ -191,6 +202,17 @@ def _text(event: Any) -> str | None:
             f"/{event.window:.0f}s, {event.pods} pod(s), {event.restarts} restart(s): "
             f"{event.message}"
         )
+    if isinstance(event, e.CanarySample):
+
+        def pct(ratio: float | None) -> str:
+            return "-" if ratio is None else f"{ratio:.1%}"
+
+        return (
+            f"   {'FAIL' if event.failed else '    '} canary {pct(event.canary_ratio)} of "
+            f"{event.canary_requests:.0f} vs baseline {pct(event.baseline_ratio)} of "
+            f"{event.baseline_requests:.0f} at {event.elapsed:.0f}/{event.window:.0f}s: "
+            f"{event.message}"
+        )
     if isinstance(event, e.VerifyVerdict):
         return f"   {'verified' if event.ok else 'NOT VERIFIED'}: {event.message}"
     if isinstance(event, e.Notified):
@@ -294,6 +316,8 @@ def run_deploy(args: argparse.Namespace) -> int:
         verify=args.verify or args.watch_window is not None,
         watch_window=args.watch_window,
         wait=args.wait,
+        canary=args.canary or args.canary_window is not None,
+        canary_window=args.canary_window,
     )
     return _drive(
         deploy(_root(), args.environment, options), args.format, args.environment, "deploy"

@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from periph_env.deploy import (
+    canary,
+    canary_judge,
     guards,
     history_store,
     manifests,
@@ -86,6 +88,8 @@ class Options:
     verify: bool = False  # smoke checks + error-rate watch after the rollout (verify_stage)
     watch_window: float | None = None  # seconds; default: [verify] watch_window
     wait: bool = False  # wait for the environment's lock instead of refusing
+    canary: bool = False  # one new backend pod judged beside the old ones first (canary.py)
+    canary_window: float | None = None  # seconds; default: [verify] watch_window
 
 
 @dataclass
@@ -302,6 +306,15 @@ class DeployRun(OperationRun):
         yield Step("summary")
         summary = summarize(plan_, kube)
         yield summary
+        if options.canary:
+            problems = canary_judge.scope_problems(
+                summary, verify_stage.config_for(target).deployment
+            )
+            if problems:
+                return Ending(
+                    "refused", "--canary judges new pods against the live objects, but "
+                    + "; ".join(problems), hint="deploy those changes without --canary first",
+                )  # fmt: skip
         if options.dry_run:
             busy = peek(kube, target.name)
             if busy:
@@ -349,6 +362,18 @@ class DeployRun(OperationRun):
         if not outcome.ok:
             return Ending("failed", f"{outcome.message}; no Deployment was changed")
 
+        promoted: canary.Result | None = None
+        if options.canary:
+            config = verify_stage.config_for(plan_.target)
+            window = config.watch_window if options.canary_window is None else options.canary_window
+            promoted = yield from canary.stage(
+                self, plan_.stack, kube, config, window, plan_.rollout_timeout()
+            )
+            assert self.record is not None
+            self.record.verification["canary"] = promoted.record
+            if not promoted.promote:
+                return Ending("failed", f"canary aborted: {promoted.reason}; nothing else changed")
+
         yield Step("deployments")
         kube.apply([o for o in plan_.stack if o.get("kind") == "Deployment"])
         yield Step("rollout")
@@ -361,6 +386,9 @@ class DeployRun(OperationRun):
             if isinstance(event, RolloutVerdict):
                 verdicts[event.name] = event
             yield event
+        if promoted is not None:  # the new pods are up (or failed): the canary has served
+            canary.remove(kube, promoted.name, promoted.selector)
+            yield Note(f"{promoted.name} removed: promoted ({promoted.reason})")
         failed = [v for v in verdicts.values() if not v.ok]
         bad, what, reason = bool(failed), "rollout failed", "; ".join(v.message for v in failed)
         if not bad and options.verify:
@@ -370,15 +398,14 @@ class DeployRun(OperationRun):
                 session.target, kube, options.watch_window, sleep=self.sleep
             )
             assert self.record is not None
-            self.record.verification = outcome.as_record()
+            self.record.verification.update(outcome.as_record())  # beside a canary's figures
             if not outcome.ok:
                 bad, what, reason = True, "verification failed", outcome.reason
         if not bad:
             if options.prune:
                 yield from _prune(kube, summary)
-            return Ending(
-                "succeeded", "rolled out and verified" if options.verify else "rolled out"
-            )
+            done = "rolled out and verified" if options.verify else "rolled out"
+            return Ending("succeeded", f"canary promoted, {done}" if promoted else done)
         if not options.auto_rollback:
             return Ending("failed", f"{what}: {reason} (no --auto-rollback: left as is)")
 
