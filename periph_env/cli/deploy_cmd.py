@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "against theirs, then promote (the normal rollout) or abort (only the canary removed)",
     )
     deploy.add_argument(
-        "--canary-window", type=_duration, metavar="DURATION",
+        "--canary-window", type=_canary_window, metavar="DURATION",
         help="how long the canary is watched, e.g. 2m (implies --canary; default: [verify] "
         "watch_window)",
     )  # fmt: skip
@@ -130,6 +130,13 @@ def _duration(value: str) -> float:
         return parse_duration(value, "--watch-window")
     except UsageError:
         raise argparse.ArgumentTypeError(f"{value!r} is not a duration (e.g. 90s, 5m)") from None
+
+
+def _canary_window(value: str) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:  # a canary judged on nothing would be aborted as "too few requests"
+        raise argparse.ArgumentTypeError(f"{value!r}: a canary needs a window above zero")
+    return seconds
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:

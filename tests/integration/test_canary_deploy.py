@@ -81,11 +81,11 @@ def push_builds(registry: Any) -> dict[str, str]:
 
 class Client:
     """One request at a time to ``GET /api/orders`` through the Service, no retries: each
-    answer with the time its request was sent."""
+    answer with the times its request was sent and answered."""
 
     def __init__(self, kube: Kube) -> None:
         self.kube, self.stop = kube, threading.Event()
-        self.answers: list[tuple[float, int | None]] = []
+        self.answers: list[tuple[float, float, int | None]] = []
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
     def _loop(self) -> None:
@@ -93,12 +93,12 @@ class Client:
         while not self.stop.is_set():
             sent = time.monotonic()
             status, _ = proxy_get(self.kube, path, timeout=5)
-            self.answers.append((sent, status))
+            self.answers.append((sent, time.monotonic(), status))
             self.stop.wait(0.05)
 
     def since(self, moment: float) -> list[int | None]:
         """Statuses of the requests sent from ``moment`` on."""
-        return [status for sent, status in list(self.answers) if sent >= moment]
+        return [status for sent, _, status in list(self.answers) if sent >= moment]
 
 
 class Env:
