@@ -53,6 +53,21 @@ def remove(kube: Kube, name: str, selector: str) -> list[str]:
     return pods
 
 
+def remove_leftovers(kube: Kube, environment: str) -> list[str]:
+    """Delete canaries a deploy left behind (its process killed before it could end, a lost
+    machine): one would otherwise keep taking its share of the traffic. The names removed."""
+    from periph_env.deploy.manifests import ENV_LABEL
+
+    removed = []
+    for obj in kube.list("Deployment", f"{ENV_LABEL}={environment}"):
+        if judge.is_canary(obj):
+            name = obj["metadata"]["name"]
+            labels = (obj.get("spec") or {}).get("selector", {}).get("matchLabels") or {}
+            remove(kube, name, ",".join(f"{k}={v}" for k, v in sorted(labels.items())))
+            removed.append(name)
+    return removed
+
+
 def _rendered(stack: list[Obj], deployment: str) -> Obj | None:
     for obj in stack:
         if obj.get("kind") == "Deployment" and obj["metadata"]["name"] == deployment:
@@ -79,8 +94,8 @@ def stage(
     obj = judge.canary_deployment(rendered)
     name, selector = obj["metadata"]["name"], judge.canary_selector(rendered)
     # The old pods: the current ReplicaSet's, read before the canary exists.
-    baseline_selector = verify._pod_selector(kube, config.deployment)
-    old = len(verify._running_pods(kube, baseline_selector))
+    baseline_selector = verify.pod_selector(kube, config.deployment)
+    old = len(verify.running_pods(kube, baseline_selector))
     # Whatever ends the deploy (an error, ctrl+c, a stop), the canary does not outlive it.
     run.on_end(lambda: _quietly_remove(kube, name, selector))
     kube.apply([obj])
@@ -125,19 +140,25 @@ def _watch(
         while True:
             elapsed = time.monotonic() - started
             pods = {
-                which: [p for p in verify._running_pods(kube, sel) if p.status.pod_ip]
+                which: [p for p in verify.running_pods(kube, sel) if p.status.pod_ip]
                 for which, sel in (("canary", selector), ("baseline", baseline_selector))
             }
             names = [p.metadata.name for group in pods.values() for p in group]
             scraped = dict(
-                zip(names, pool.map(lambda n: verify._scrape(kube, config, n), names), strict=True)
+                zip(
+                    names,
+                    pool.map(lambda n: verify.scrape_pod(kube, config, n), names),
+                    strict=True,
+                )
             )
             for which, tracker in (("canary", canary), ("baseline", baseline)):
                 tracker.observe(
                     {p.metadata.name: scraped[p.metadata.name] for p in pods[which]
                      if scraped[p.metadata.name] is not None}
                 )  # fmt: skip
-            count = restarts.observe({p.metadata.name: verify._restarts(p) for p in pods["canary"]})
+            count = restarts.observe(
+                {p.metadata.name: verify.pod_restarts(p) for p in pods["canary"]}
+            )
             decision = judge.decide(
                 canary.totals, baseline.totals, count,
                 max_ratio=config.max_error_ratio, min_requests=config.min_requests,

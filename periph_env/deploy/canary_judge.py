@@ -65,6 +65,11 @@ def canary_deployment(rendered: Obj) -> Obj:
     return obj
 
 
+def is_canary(obj: Obj) -> bool:
+    """A Deployment periph made as a canary (``canary_deployment``)."""
+    return CANARY_OF in ((obj.get("metadata") or {}).get("annotations") or {})
+
+
 def canary_selector(rendered: Obj) -> str:
     """The label selector of the canary's pods (the original's labels plus the track)."""
     labels = dict(((rendered.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
@@ -74,14 +79,18 @@ def canary_selector(rendered: Obj) -> str:
 
 def scope_problems(summary: Summary, deployment: str) -> list[str]:
     """Why this deploy cannot be a canary ([] when it can): the Deployment is not there yet
-    (no old pods to compare with), or objects other than Deployments change."""
+    (no old pods to compare with) or does not change, or objects other than Deployments
+    change."""
     problems = []
     for change in summary.objects:
-        if change.kind == "Deployment" and change.name == deployment and change.action == "added":
+        ours = change.kind == "Deployment" and change.name == deployment
+        if ours and change.action == "added":
             problems.append(
                 f"Deployment/{deployment} is not deployed yet: a canary needs old pods to "
                 "compare with"
             )
+        elif ours and change.action == "unchanged":
+            problems.append(f"Deployment/{deployment} does not change: nothing to judge")
         elif change.kind not in CANARY_KINDS and change.action in ("added", "changed"):
             problems.append(f"{change.kind}/{change.name} {change.action}")
     return problems

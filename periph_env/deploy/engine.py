@@ -362,6 +362,8 @@ class DeployRun(OperationRun):
         if not outcome.ok:
             return Ending("failed", f"{outcome.message}; no Deployment was changed")
 
+        for name in canary.remove_leftovers(kube, plan_.target.name):
+            yield Note(f"{name} removed: a canary left behind by an earlier deploy")
         promoted: canary.Result | None = None
         if options.canary:
             config = verify_stage.config_for(plan_.target)

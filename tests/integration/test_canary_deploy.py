@@ -220,3 +220,36 @@ def test_a_good_canary_is_promoted_and_removed(demo: Env) -> None:
     figures = record.verification["canary"]
     assert (record.status, figures["outcome"]) == ("succeeded", "promoted")
     assert figures["canary"]["errors"] == 0 and figures["canary"]["requests"] >= 5
+
+
+def test_a_canary_of_a_release_changing_a_secret_is_refused_naming_it(demo: Env) -> None:
+    env_file = demo.root / ".env.demo"
+    before = env_file.read_text()
+    env_file.write_text(before.replace("SMTP_PORT=587", "SMTP_PORT=2525"))
+    try:
+        events = demo.deploy(canary=True, dry_run=True)
+    finally:
+        env_file.write_text(before)
+    end = events[-1][1]
+    assert (end.result, end.exit_code) == ("refused", 2), end.message
+    assert end.message.startswith("--canary judges new pods against the live objects, but ")
+    assert "Secret/" in end.message and " changed" in end.message
+    assert end.hint == "deploy those changes without --canary first"
+
+
+def test_a_canary_left_behind_is_removed_by_the_next_deploy(demo: Env) -> None:
+    from periph_env.deploy.canary_judge import canary_deployment
+
+    live = demo.get("deployment", "backend")
+    for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+        live["metadata"].pop(key, None)
+    live["metadata"].pop("annotations", None)
+    demo.cluster.kubectl(
+        "-n", demo.namespace, "apply", "-f", "-", input=json.dumps(canary_deployment(live))
+    )
+    events = demo.deploy()
+    assert events[-1][1].result == "succeeded", events[-1][1]
+    notes = [e.text for _, e in events if isinstance(e, ev.Note)]
+    assert "backend-canary removed: a canary left behind by an earlier deploy" in notes
+    deployments = [d["metadata"]["name"] for d in demo.get("deployments")["items"]]
+    assert "backend-canary" not in deployments

@@ -15,6 +15,7 @@ from periph_env.deploy.canary_judge import (
     canary_deployment,
     canary_selector,
     decide,
+    is_canary,
     scope_problems,
 )
 from periph_env.deploy.verify_rate import Totals
@@ -197,3 +198,13 @@ def test_canary_window_implies_canary(monkeypatch):
     monkeypatch.setattr(deploy_cmd, "_root", lambda: ".")
     assert main(["deploy", "demo", "--dry-run", "--canary-window", "2m"]) == 0
     assert (seen["options"].canary, seen["options"].canary_window) == (True, 120.0)
+
+
+def test_a_release_leaving_the_backend_unchanged_has_nothing_to_judge():
+    problems = scope_problems(summary(("Deployment", "backend", "unchanged")), "backend")
+    assert problems == ["Deployment/backend does not change: nothing to judge"]
+
+
+def test_only_a_canary_made_by_periph_counts_as_a_canary():
+    assert is_canary(canary_deployment(RENDERED))
+    assert not is_canary(RENDERED)
