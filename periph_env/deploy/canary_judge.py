@@ -93,6 +93,8 @@ def scope_problems(summary: Summary, deployment: str) -> list[str]:
             problems.append(f"Deployment/{deployment} does not change: nothing to judge")
         elif change.kind not in CANARY_KINDS and change.action in ("added", "changed"):
             problems.append(f"{change.kind}/{change.name} {change.action}")
+    if not any(c.kind == "Deployment" and c.name == deployment for c in summary.objects):
+        problems.append(f"the render has no Deployment/{deployment} ([verify] deployment)")
     return problems
 
 

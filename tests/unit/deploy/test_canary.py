@@ -208,3 +208,8 @@ def test_a_release_leaving_the_backend_unchanged_has_nothing_to_judge():
 def test_only_a_canary_made_by_periph_counts_as_a_canary():
     assert is_canary(canary_deployment(RENDERED))
     assert not is_canary(RENDERED)
+
+
+def test_a_render_without_the_watched_deployment_has_no_canary_to_make():
+    problems = scope_problems(summary(("Deployment", "frontend", "changed")), "backend")
+    assert problems == ["the render has no Deployment/backend ([verify] deployment)"]
