@@ -225,7 +225,8 @@ def test_a_good_canary_is_promoted_and_removed(demo: Env) -> None:
 def test_a_canary_of_a_release_changing_a_secret_is_refused_naming_it(demo: Env) -> None:
     env_file = demo.root / ".env.demo"
     before = env_file.read_text()
-    env_file.write_text(before.replace("SMTP_PORT=587", "SMTP_PORT=2525"))
+    assert "-jwt-SECRET-value" in before
+    env_file.write_text(before.replace("-jwt-SECRET-value", "-jwt-SECRET-value-rotated"))
     try:
         events = demo.deploy(canary=True, dry_run=True)
     finally:
