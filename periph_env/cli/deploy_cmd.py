@@ -55,6 +55,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "watch_window)",
     )  # fmt: skip
     _force_schema_flag(deploy, "deploy")
+    deploy.add_argument(
+        "--canary",
+        action="store_true",
+        help="first run one pod of the new backend beside the old ones, judge its 5xx ratio "
+        "against theirs, then promote (the normal rollout) or abort (only the canary removed)",
+    )
+    deploy.add_argument(
+        "--canary-window", type=_canary_window, metavar="DURATION",
+        help="how long the canary is watched, e.g. 2m (implies --canary; default: [verify] "
+        "watch_window)",
+    )  # fmt: skip
     _wait_flag(deploy, "deploy")
     deploy.add_argument("--format", choices=("text", "json"), default="text")
     deploy.set_defaults(handler=run_deploy)
@@ -132,6 +143,13 @@ def _duration(value: str) -> float:
         raise argparse.ArgumentTypeError(f"{value!r} is not a duration (e.g. 90s, 5m)") from None
 
 
+def _canary_window(value: str) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:  # a canary judged on nothing would be aborted as "too few requests"
+        raise argparse.ArgumentTypeError(f"{value!r}: a canary needs a window above zero")
+    return seconds
+
+
 def _usage(parser: argparse.ArgumentParser) -> int:
     parser.print_help(sys.stderr)
     return 2
@@ -200,6 +218,17 @@ def _text(event: Any) -> str | None:
         return (
             f"   {'FAIL' if event.failed else '    '} error rate {ratio} at {event.elapsed:.0f}"
             f"/{event.window:.0f}s, {event.pods} pod(s), {event.restarts} restart(s): "
+            f"{event.message}"
+        )
+    if isinstance(event, e.CanarySample):
+
+        def pct(ratio: float | None) -> str:
+            return "-" if ratio is None else f"{ratio:.1%}"
+
+        return (
+            f"   {'FAIL' if event.failed else '    '} canary {pct(event.canary_ratio)} of "
+            f"{event.canary_requests:.0f} vs baseline {pct(event.baseline_ratio)} of "
+            f"{event.baseline_requests:.0f} at {event.elapsed:.0f}/{event.window:.0f}s: "
             f"{event.message}"
         )
     if isinstance(event, e.VerifyVerdict):
@@ -306,6 +335,8 @@ def run_deploy(args: argparse.Namespace) -> int:
         watch_window=args.watch_window,
         wait=args.wait,
         force_schema=args.force_schema,
+        canary=args.canary or args.canary_window is not None,
+        canary_window=args.canary_window,
     )
     return _drive(
         deploy(_root(), args.environment, options), args.format, args.environment, "deploy"

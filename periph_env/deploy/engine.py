@@ -29,6 +29,8 @@ from pathlib import Path
 
 from periph_env.deploy import (
     apiserver_proxy,
+    canary,
+    canary_judge,
     guards,
     history_store,
     manifests,
@@ -90,6 +92,8 @@ class Options:
     watch_window: float | None = None  # seconds; default: [verify] watch_window
     wait: bool = False  # wait for the environment's lock instead of refusing
     force_schema: bool = False  # go ahead across contract migrations (schema_read.check)
+    canary: bool = False  # one new backend pod judged beside the old ones first (canary.py)
+    canary_window: float | None = None  # seconds; default: [verify] watch_window
 
 
 @dataclass
@@ -348,6 +352,15 @@ class DeployRun(OperationRun):
         yield Step("summary")
         summary = summarize(plan_, kube)
         yield summary
+        if options.canary:
+            problems = canary_judge.scope_problems(
+                summary, verify_stage.config_for(target).deployment
+            )
+            if problems:
+                return Ending(
+                    "refused", "--canary judges new pods against the live objects, but "
+                    + "; ".join(problems), hint="deploy those changes without --canary first",
+                )  # fmt: skip
         if options.dry_run:
             busy = peek(kube, target.name)
             if busy:
@@ -410,6 +423,20 @@ class DeployRun(OperationRun):
         if not outcome.ok:
             return Ending("failed", f"{outcome.message}; no Deployment was changed")
 
+        for name in canary.remove_leftovers(kube, plan_.target.name):
+            yield Note(f"{name} removed: a canary left behind by an earlier deploy")
+        promoted: canary.Result | None = None
+        if options.canary:
+            config = verify_stage.config_for(plan_.target)
+            window = config.watch_window if options.canary_window is None else options.canary_window
+            promoted = yield from canary.stage(
+                self, plan_.stack, kube, config, window, plan_.rollout_timeout()
+            )
+            assert self.record is not None
+            self.record.verification["canary"] = promoted.record
+            if not promoted.promote:
+                return Ending("failed", f"canary aborted: {promoted.reason}; nothing else changed")
+
         yield Step("deployments")
         kube.apply([o for o in plan_.stack if o.get("kind") == "Deployment"])
         yield Step("rollout")
@@ -422,6 +449,9 @@ class DeployRun(OperationRun):
             if isinstance(event, RolloutVerdict):
                 verdicts[event.name] = event
             yield event
+        if promoted is not None:  # the new pods are up (or failed): the canary has served
+            canary.remove(kube, promoted.name, promoted.selector)
+            yield Note(f"{promoted.name} removed: promoted ({promoted.reason})")
         failed = [v for v in verdicts.values() if not v.ok]
         bad, what, reason = bool(failed), "rollout failed", "; ".join(v.message for v in failed)
         if not bad and options.verify:
@@ -431,15 +461,14 @@ class DeployRun(OperationRun):
                 session.target, kube, options.watch_window, sleep=self.sleep
             )
             assert self.record is not None
-            self.record.verification = outcome.as_record()
+            self.record.verification.update(outcome.as_record())  # beside a canary's figures
             if not outcome.ok:
                 bad, what, reason = True, "verification failed", outcome.reason
         if not bad:
             if options.prune:
                 yield from _prune(kube, summary)
-            return Ending(
-                "succeeded", "rolled out and verified" if options.verify else "rolled out"
-            )
+            done = "rolled out and verified" if options.verify else "rolled out"
+            return Ending("succeeded", f"canary promoted, {done}" if promoted else done)
         if not options.auto_rollback:
             return Ending("failed", f"{what}: {reason} (no --auto-rollback: left as is)")
         if self.back_contract and not options.force_schema:

@@ -179,6 +179,25 @@ class ErrorRateSample(Event):
 
 
 @dataclass(frozen=True)
+class CanarySample(Event):
+    """One round of a canary's watch (``deploy --canary``): the canary pod's 5xx ratio
+    beside the old pods' over the same window (``None``: no request handled yet)."""
+
+    elapsed: float
+    window: float
+    canary_requests: float
+    canary_errors: float
+    canary_ratio: float | None
+    baseline_requests: float
+    baseline_errors: float
+    baseline_ratio: float | None
+    threshold: float
+    restarts: int
+    failed: bool = False
+    message: str = ""
+
+
+@dataclass(frozen=True)
 class VerifyVerdict(Event):
     """Verification finished: ``ok``, or the reason the release is judged bad."""
 
@@ -213,6 +232,7 @@ _KINDS: dict[type, str] = {
     Notified: "notified",
     VerifyCheck: "verify-check",
     ErrorRateSample: "error-rate",
+    CanarySample: "canary",
     VerifyVerdict: "verify-verdict",
     Finished: "finished",
 }

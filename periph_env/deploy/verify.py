@@ -118,7 +118,7 @@ def run_checks(kube: Kube, checks: tuple[Check, ...]) -> Iterator[VerifyCheck]:
             yield future.result()
 
 
-def _pod_selector(kube: Kube, deployment: str) -> str:
+def pod_selector(kube: Kube, deployment: str) -> str:
     """The label selector of ``deployment``'s current ReplicaSet (its new pods only)."""
     from periph_env.deploy import rollback
 
@@ -131,7 +131,8 @@ def _pod_selector(kube: Kube, deployment: str) -> str:
     return ",".join(parts)
 
 
-def _running_pods(kube: Kube, selector: str) -> list[Any]:
+def running_pods(kube: Kube, selector: str) -> list[Any]:
+    """The pods matching ``selector`` that are not being deleted (client objects)."""
     from kubernetes import client as k8s
 
     pods = k8s.CoreV1Api(kube.client()).list_namespaced_pod(
@@ -140,13 +141,15 @@ def _running_pods(kube: Kube, selector: str) -> list[Any]:
     return [p for p in pods.items if p.metadata.deletion_timestamp is None]
 
 
-def _restarts(pod: Any) -> int:
+def pod_restarts(pod: Any) -> int:
+    """Container restarts of one pod (client object), summed over its containers."""
     return sum(s.restart_count or 0 for s in (pod.status.container_statuses or []))
 
 
-def _scrape(
+def scrape_pod(
     kube: Kube, config: VerifyConfig, pod: str
 ) -> dict[verify_rate.SeriesKey, float] | None:
+    """``config.metric``'s series from ``pod``'s ``/metrics`` (pod proxy); None: no answer."""
     path = pod_path(kube.namespace, pod, config.metrics_port, config.metrics_path)
     status, body = proxy_get(kube, path, timeout=min(REQUEST_TIMEOUT, config.scrape_interval * 2))
     if status != 200:
@@ -166,21 +169,21 @@ def watch_error_rate(
     ``started`` (default: now); stop early on a bad ratio or restarts. Returns the final
     ``(Judgement, Totals, restarts)``."""
     started = time.monotonic() if started is None else started
-    selector = _pod_selector(kube, config.deployment)
+    selector = pod_selector(kube, config.deployment)
     rates = verify_rate.RateTracker(status_label=config.status_label)
     restarts = verify_rate.RestartTracker()
     judgement = verify_rate.Judgement(False)
     with ThreadPoolExecutor(max_workers=4) as pool:
         while True:
             elapsed = time.monotonic() - started
-            pods = [p for p in _running_pods(kube, selector) if p.status.pod_ip]
+            pods = [p for p in running_pods(kube, selector) if p.status.pod_ip]
             names = [p.metadata.name for p in pods]
             scraped = dict(
-                zip(names, pool.map(lambda n: _scrape(kube, config, n), names), strict=True)
+                zip(names, pool.map(lambda n: scrape_pod(kube, config, n), names), strict=True)
             )
             answered = {n: s for n, s in scraped.items() if s is not None}
             rates.observe(answered)
-            count = restarts.observe({p.metadata.name: _restarts(p) for p in pods})
+            count = restarts.observe({p.metadata.name: pod_restarts(p) for p in pods})
             totals = rates.totals
             judgement = verify_rate.judge(
                 totals,

@@ -176,10 +176,7 @@ class DeployView(Vertical):
         check_key = actions.key_display(self.papp.key_for("deploy.check"))
         self.query_one("#deploy-guards", Static).update(panels.guards_text(state, check_key))
         self.query_one("#deploy-summary", Static).update(panels.summary_text(state))
-        self._fill(
-            "#deploy-deployments",
-            {n: panels.deployment_cells(p) for n, p in sorted(state.deployments.items())},
-        )
+        self._fill("#deploy-deployments", panels.deployment_rows(state))
         self._fill(
             "#deploy-pods",
             {

@@ -188,6 +188,7 @@ class DeployState:
     history: list[Any] = field(default_factory=list)
     finished: Any = None
     rolled_back: Any = None
+    canary: Any = None  # the last CanarySample of a ``deploy --canary``
     cluster_error: str = ""
     history_error: str = ""
     history_loaded: bool = False
@@ -196,7 +197,7 @@ class DeployState:
     def reset_for(self, operation: str) -> None:
         """A new operation starts: forget the previous one's outcome."""
         self.operation, self.running = operation, True
-        self.finished = self.rolled_back = None
+        self.finished = self.rolled_back = self.canary = None
         self.steps = []
         self.problems = {}
         self.failure_logs = []
@@ -250,6 +251,8 @@ class DeployState:
         elif kind == "RolledBack":
             self.rolled_back = event
             self.steps.append(event.message)
+        elif kind == "CanarySample":
+            self.canary = event
         elif kind == "Notified":
             self.steps.append(f"notified {event.channel}" + ("" if event.ok else " (failed)"))
         elif kind == "Finished":

@@ -105,6 +105,35 @@ def deployment_cells(progress: Progress) -> tuple[Any, ...]:
     )
 
 
+def _percent(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.1%}"
+
+
+def canary_text(sample: Any) -> Text:
+    """The canary's live 5xx ratio beside the old pods' (``deploy --canary``)."""
+    text = (
+        f"canary {_percent(sample.canary_ratio)} of {sample.canary_requests:.0f} · "
+        f"baseline {_percent(sample.baseline_ratio)} of {sample.baseline_requests:.0f} · "
+        f"{sample.elapsed:.0f}/{sample.window:.0f}s"
+    )
+    if sample.failed:
+        return Text(f"{text} · aborted", style="bold red", overflow="ellipsis", no_wrap=True)
+    return Text(text, style="cyan", overflow="ellipsis", no_wrap=True)
+
+
+def deployment_rows(state: DeployState) -> dict[str, tuple[Any, ...]]:
+    """The rollout table's rows; during a canary, the canary's row shows its live ratio
+    beside the baseline's in its last column (a row of its own until its pod is listed)."""
+    rows = {n: deployment_cells(p) for n, p in sorted(state.deployments.items())}
+    sample = state.canary
+    if sample is None:
+        return rows
+    name = next((n for n in rows if n.endswith("-canary")), "canary")
+    cells = rows.get(name) or (Text(name, style="bold"), "1", "", "", "", "")
+    rows[name] = (*cells[:5], canary_text(sample))
+    return rows
+
+
 def problems_text(state: DeployState) -> Text:
     """Pod problems the deploy reported, then the namespace's latest events."""
     text = Text()
