@@ -110,7 +110,7 @@ def domain_of(host: str) -> str:
     if len(parts) < 2 or "." not in parts[1]:
         raise UsageError(
             f"the demo Ingress host {host!r} has no domain to put previews under",
-            hint="set [environments.demo] preview_domain in periph.toml",
+            hint="set [preview] domain in periph.toml",
         )
     return parts[1]
 

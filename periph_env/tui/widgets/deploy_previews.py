@@ -123,7 +123,7 @@ class PreviewsPane(Vertical):
             )  # fmt: skip
         count = len(message.previews)
         status.update(
-            f"{count} preview(s) on the demo cluster (periph preview up|down|gc)"
+            f"{count} preview(s) on the demo cluster; expired ones go with `periph preview gc`"
             if count
-            else "no previews on the demo cluster (periph preview up BRANCH makes one)"
+            else "no previews on the demo cluster; `periph preview up BRANCH` makes one"
         )

@@ -70,7 +70,7 @@ async def test_no_previews_says_how_to_make_one(project):
         await pilot.press("5")
         await settle(app, pilot)
         await pilot.press("v")
-        await wait_text(app, pilot, "periph preview up BRANCH makes one")
+        await wait_text(app, pilot, "`periph preview up BRANCH` makes one")
 
 
 async def test_a_cluster_that_cannot_be_listed_is_said_in_the_pane(project):
