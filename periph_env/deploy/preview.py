@@ -255,6 +255,13 @@ class PreviewUpRun(OperationRun):
                 "left alone",
                 hint="pick another branch name, or remove that namespace yourself",
             )
+        if live is not None and (live.get("metadata") or {}).get("deletionTimestamp"):
+            # Anything applied into a namespace being deleted is refused by the API server.
+            return Ending(
+                "refused",
+                f"preview {plan.slug} is still being deleted (namespace {pp.namespace(plan.slug)})",
+                hint="run it again once `periph preview list` no longer shows it",
+            )
 
         preview = preview_kube(target, plan.slug, list(kube.secrets))
         yield Step("namespace")

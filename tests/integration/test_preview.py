@@ -224,3 +224,41 @@ def test_preview_down_of_a_branch_without_a_preview_says_so(project):
     down = project.cli("preview", "down", f"never-{secrets.token_hex(3)}")
     assert down.returncode == 0
     assert "no preview of" in down.stdout
+
+
+def test_preview_up_refuses_a_namespace_of_that_name_that_is_not_a_preview(project, kube_cluster):
+    tag = secrets.token_hex(3)
+    name = create(kube_cluster, {"kind": "Namespace", "metadata": {"name": f"peripheral-pr-{tag}"}})
+    try:
+        up = project.cli("preview", "up", tag)
+        assert up.returncode == 2, up.stdout[-2000:] + up.stderr[-2000:]
+        assert f"namespace peripheral-pr-{tag} exists and is not a periph preview" in up.stdout
+        live = project.namespace(name)
+        assert live is not None and not live["metadata"].get("labels", {}).get(pp.PREVIEW_LABEL)
+        assert project.get(name, "resourcequota")["items"] == []
+    finally:
+        kube_cluster.kubectl("delete", "namespace", name, "--wait=false", check=False)
+
+
+def test_preview_up_of_a_preview_still_being_deleted_is_refused_with_when_to_retry(
+    project, kube_cluster
+):
+    tag = secrets.token_hex(3)
+    name = create(
+        kube_cluster, pp.namespace_object(None, f"going-{tag}", "going", "2099-01-01T00:00:00Z")
+    )
+    # A finalizer on an object inside keeps the namespace terminating while the test looks.
+    meta = {"name": "hold", "namespace": name, "finalizers": ["periph.dev/test-hold"]}
+    held = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta}
+    kube_cluster.kubectl("apply", "-f", "-", input=json.dumps(held))
+    kube_cluster.kubectl("delete", "namespace", name, "--wait=false")
+    try:
+        up = project.cli("preview", "up", f"going-{tag}")
+        assert up.returncode == 2, up.stdout[-2000:] + up.stderr[-2000:]
+        assert f"preview going-{tag} is still being deleted" in up.stdout
+        assert "periph preview list" in up.stderr
+    finally:
+        kube_cluster.kubectl(
+            "patch", "configmap", "hold", "-n", name, "--type=merge",
+            "-p", '{"metadata":{"finalizers":null}}', check=False,
+        )  # fmt: skip
