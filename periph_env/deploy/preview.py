@@ -263,6 +263,15 @@ class PreviewUpRun(OperationRun):
                 hint="run it again once `periph preview list` no longer shows it",
             )
 
+        found = pp.previews(kube.list("Namespace", pp.SELECTOR))
+        full = pp.room_for(found, plan.slug, pp.max_previews(preview_config(self.root)))
+        if full:
+            return Ending(
+                "refused",
+                full,
+                hint="`periph preview gc` deletes the expired ones; `periph preview down "
+                "BRANCH` any other; or raise [preview] max in periph.toml",
+            )
         preview = preview_kube(target, plan.slug, list(kube.secrets))
         yield Step("namespace")
         preview.apply([plan.namespace, *plan.guards])

@@ -157,6 +157,26 @@ class Preview:
 
 
 SELECTOR = f"{MANAGED_BY}=periph,{PREVIEW_LABEL}"
+OTHER_KEYS = frozenset({"ttl", "domain", "max"})  # [preview] keys besides the sizes
+DEFAULT_MAX = 5
+
+
+def max_previews(table: dict[str, Any]) -> int:
+    """``[preview] max`` (default 5): a quota caps one preview, this caps how many."""
+    value = table.get("max", DEFAULT_MAX)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"[preview] max in periph.toml: {value!r} is not a whole number >= 1")
+    return value
+
+
+def room_for(found: list[Preview], slug_: str, limit: int) -> str | None:
+    """Why a new preview ``slug_`` does not fit beside ``found`` (None: it fits). Updating
+    an existing preview always fits; previews being deleted do not count."""
+    live = [p for p in found if p.phase != "Terminating"]
+    if any(p.slug == slug_ for p in live) or len(live) < limit:
+        return None
+    names = ", ".join(p.slug for p in live)
+    return f"{len(live)} previews already run on the demo cluster (max {limit}): {names}"
 
 
 def is_preview(ns: Obj) -> bool:
@@ -218,11 +238,11 @@ class Sizing:
     def from_config(cls, table: dict[str, Any]) -> Sizing:
         """``[preview]``'s keys (strings) over the defaults; UsageError on an unknown key."""
         known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(table) - known - {"ttl", "domain"})
+        unknown = sorted(set(table) - known - OTHER_KEYS)
         if unknown:
             raise UsageError(
                 f"[preview] in periph.toml: unknown key(s) {', '.join(unknown)}",
-                hint=f"known: {', '.join(sorted(known | {'ttl', 'domain'}))}",
+                hint=f"known: {', '.join(sorted(known | OTHER_KEYS))}",
             )
         return cls(**{k: str(v) for k, v in table.items() if k in known})
 

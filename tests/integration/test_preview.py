@@ -262,3 +262,22 @@ def test_preview_up_of_a_preview_still_being_deleted_is_refused_with_when_to_ret
             "patch", "configmap", "hold", "-n", name, "--type=merge",
             "-p", '{"metadata":{"finalizers":null}}', check=False,
         )  # fmt: skip
+
+
+def test_a_new_preview_beyond_the_configured_maximum_is_refused_before_anything_is_made(
+    project, kube_cluster
+):
+    tag = secrets.token_hex(3)
+    running = create(
+        kube_cluster, pp.namespace_object(None, f"running-{tag}", "running", "2099-01-01T00:00:00Z")
+    )
+    with (project.root / "periph.toml").open("a") as config:
+        config.write("\n[preview]\nmax = 1\n")
+    try:
+        up = project.cli("preview", "up", f"one-more-{tag}")
+        assert up.returncode == 2, up.stdout[-2000:] + up.stderr[-2000:]
+        assert "previews already run on the demo cluster (max 1)" in up.stdout
+        assert "periph preview gc" in up.stderr
+        assert project.namespace(pp.namespace(f"one-more-{tag}")) is None
+    finally:
+        kube_cluster.kubectl("delete", "namespace", running, "--wait=false", check=False)

@@ -255,3 +255,30 @@ def test_the_default_quota_fits_the_demo_stack(demo_render):
     hard = pp.guard_objects("ns", {}, pp.Sizing())[0]["spec"]["hard"]
     for key, used in totals.items():
         assert used <= quantity(hard[key]), f"{key}: the stack needs {used}, quota {hard[key]}"
+
+
+def preview_named(slug: str, phase: str = "Active") -> pp.Preview:
+    return pp.Preview(slug, pp.namespace(slug), slug, "2099-01-01T00:00:00Z", "", phase)
+
+
+def test_a_new_preview_beyond_the_maximum_is_refused_naming_the_running_ones():
+    found = [preview_named("a"), preview_named("b")]
+    assert pp.room_for(found, "c", 2) == "2 previews already run on the demo cluster (max 2): a, b"
+
+
+def test_updating_an_existing_preview_fits_even_at_the_maximum():
+    assert pp.room_for([preview_named("a"), preview_named("b")], "a", 2) is None
+
+
+def test_previews_being_deleted_leave_room():
+    assert pp.room_for([preview_named("a"), preview_named("b", "Terminating")], "c", 2) is None
+
+
+@pytest.mark.parametrize("value", [0, -1, "5", 2.5, True])
+def test_a_maximum_that_is_not_a_whole_number_of_at_least_one_is_a_usage_error(value):
+    with pytest.raises(UsageError, match=r"\[preview\] max"):
+        pp.max_previews({"max": value})
+
+
+def test_the_maximum_defaults_to_five():
+    assert pp.max_previews({}) == 5
