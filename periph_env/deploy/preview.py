@@ -43,6 +43,7 @@ from periph_env.deploy.target import Target, resolve
 from periph_env.errors import EngineError, UsageError
 
 DEMO = "demo"
+SERVICE_ACCOUNT_WAIT = 30.0  # seconds for a new namespace's default ServiceAccount
 
 
 def preview_config(root: str | Path) -> dict:
@@ -275,6 +276,7 @@ class PreviewUpRun(OperationRun):
         preview = preview_kube(target, plan.slug, list(kube.secrets))
         yield Step("namespace")
         preview.apply([plan.namespace, *plan.guards])
+        self._await_service_account(preview)
         copy_pull_secrets(kube, preview, plan.pull_secrets, pp.labels_for(plan.slug))
         yield Step("secrets and infrastructure")
         others = [o for o in plan.stack if o.get("kind") != "Deployment"]
@@ -305,6 +307,18 @@ class PreviewUpRun(OperationRun):
             "succeeded",
             f"preview {plan.slug} up at https://{plan.host}/ (expires {plan.expires})",
         )
+
+    def _await_service_account(self, preview: Kube) -> None:
+        """Wait (at most ``SERVICE_ACCOUNT_WAIT`` s) for the new namespace's default
+        ServiceAccount: pods are refused until the controller manager has made it, and the
+        Job and StatefulSet controllers then retry with a growing backoff (seconds lost on
+        every first preview; a deploy into an existing namespace never pays it)."""
+        waited = 0.0
+        while preview.get("ServiceAccount", "default") is None:
+            if waited >= SERVICE_ACCOUNT_WAIT:
+                return  # the controllers' own retries take over from here
+            self.sleep(0.2)
+            waited += 0.2
 
 
 def up(root: str | Path, branch: str | None = None, ttl: float | None = None) -> PreviewUpRun:
