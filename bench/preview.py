@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import signal
 import subprocess
 import sys
 import tempfile
@@ -96,6 +97,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
     args = parser.parse_args()
+    # A stopped bench (SIGTERM) still deletes its namespaces: the finally below runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     log = Log(prefix="bench")
     reg = registry.ensure(log)
     base_images.ensure(log)
