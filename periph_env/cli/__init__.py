@@ -39,6 +39,7 @@ _COMMAND_MODULES = {
     "rollback": "deploy_cmd",
     "history": "deploy_cmd",
     "verify": "deploy_cmd",
+    "preview": "preview_cmd",
     "testenv": "testenv_cmd",
     "serve": "serve_cmd",
 }

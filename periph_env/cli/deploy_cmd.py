@@ -438,3 +438,7 @@ def env_logs(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 1
     return 0
+
+
+# The events printer, public for the other commands that drive deploy runs (preview_cmd).
+drive_events = _drive

@@ -106,6 +106,7 @@ ACTIONS: tuple[Action, ...] = (
     Action("deploy.rollout", "o", "Rollout", "Show Deployments, pods, problems and events", False),
     Action("deploy.logs", "l", "Pod logs", "Follow every replica's log, across replacements"),
     Action("deploy.history", "h", "History", "Show the shared deploy history", False),
+    Action("deploy.previews", "v", "Previews", "List the preview environments on demo", False),
     Action("deploy.refresh", "r", "Refresh", "Read the history and the cluster again", False),
 )
 

@@ -29,6 +29,7 @@ from periph_env.tui.views.deploy_session import (
 )
 from periph_env.tui.widgets import deploy_panels as panels
 from periph_env.tui.widgets.confirm_deploy import ConfirmDeploy
+from periph_env.tui.widgets.deploy_previews import PreviewsPane
 
 if TYPE_CHECKING:
     from periph_env.tui.app import PeriphApp
@@ -83,6 +84,8 @@ class DeployView(Vertical):
                 yield RichLog(id="deploy-log", max_lines=5_000, markup=False, wrap=False)
             with TabPane("History", id="deploy-history"):
                 yield DataTable(id="deploy-history-table", cursor_type="row")
+            with TabPane("Previews", id="deploy-previews"):
+                yield PreviewsPane(id="deploy-previews-pane")
 
     def on_mount(self) -> None:
         for table_id, columns in (
@@ -136,10 +139,17 @@ class DeployView(Vertical):
             "deploy-rollout": "#deploy-deployments",
             "deploy-logs": "#deploy-log",
             "deploy-history": "#deploy-history-table",
+            "deploy-previews": "#deploy-previews-table",
         }.get(tabs.active, "#deploy-plan-body")
         self.query_one(target).focus()
 
     # -- drawing ------------------------------------------------------------------------
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # The previews are listed when their pane is opened (and while it shows), never
+        # in the background of the other panes.
+        if event.pane.id == "deploy-previews":
+            self.query_one(PreviewsPane).shown()
 
     def on_session_changed(self, message: SessionChanged) -> None:
         message.stop()
@@ -257,6 +267,9 @@ class DeployView(Vertical):
     def action_history(self) -> None:
         self._pane("deploy-history")
 
+    def action_previews(self) -> None:
+        self._pane("deploy-previews")
+
     def action_logs(self) -> None:
         self._pane("deploy-logs")
         self.session.follow_logs()
@@ -264,6 +277,8 @@ class DeployView(Vertical):
     def action_refresh(self) -> None:
         self.session.run("history")
         self.session.start_monitor()
+        if self.query_one("#deploy-tabs", TabbedContent).active == "deploy-previews":
+            self.query_one(PreviewsPane).reload()
 
     # -- operations ---------------------------------------------------------------------
 
