@@ -23,12 +23,7 @@ from periph_env.testenv import node
 from tests.integration.real_demo_support import DemoProject, assert_no_secret
 
 # The first test pays for five prod images built and deployed (minutes on a loaded machine).
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.docker,
-    pytest.mark.registry,
-    pytest.mark.timeout(3600),
-]
+pytestmark = [pytest.mark.node, pytest.mark.docker, pytest.mark.registry, pytest.mark.timeout(3600)]
 
 DATABASE, DB_USER = "peripheral_app", "peripheral"  # from the demo env file (ENV_FILE)
 EXPAND = "0005_schema_probe.sql"

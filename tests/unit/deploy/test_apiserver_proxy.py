@@ -96,13 +96,23 @@ def test_an_overlay_without_the_policy_is_a_problem_not_a_silent_no_op() -> None
 
 
 class RenderingKube:
-    """The one Kube call ``engine.plan`` makes: ``render(directory)``, by kustomize."""
+    """The Kube calls ``engine.plan`` makes: ``render_all`` by kustomize, and the read of
+    the Secret-hash key (none yet: a new namespace), whose value joins the masked ones."""
+
+    def __init__(self) -> None:
+        self.secrets: list[str] = []
+
+    def render_all(self, directories: list[str]) -> list[list[dict]]:
+        return [self.render(d) for d in directories]
 
     def render(self, directory: str) -> list[dict]:
         out = subprocess.run(
             ["kubectl", "kustomize", directory], capture_output=True, text=True, check=True
         )
         return [d for d in yaml.safe_load_all(out.stdout) if d]
+
+    def get(self, kind: str, name: str) -> None:
+        return None
 
 
 def test_the_deploy_plan_applies_the_configured_cidrs_and_blocks_on_a_bad_one(
