@@ -1,7 +1,7 @@
 """Preview environments on the demo cluster: ``periph preview up|down|list|gc``.
 
 ``up`` is the demo deploy aimed at a namespace of the branch's own
-(``peripheral-pr-<slug>``, ``preview_plan``): the same render (``engine.plan``: the demo
+(``peripheral-pr-<slug>``, ``preview_plan``): the same render (``deploy_plan.plan``: the demo
 overlay, its migrate Job, the Secrets from ``.env.demo`` or in CI the process environment),
 the same guards that apply to a branch of its own (context, env check, manifests, every
 image pinned by digest and in the registry), the same order (namespace and Secrets, the
@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from periph_env.common.config import load
-from periph_env.deploy import engine, guards, manifests, pull_secrets, stateful
+from periph_env.deploy import deploy_plan, engine, guards, manifests, pull_secrets, stateful
 from periph_env.deploy import preview_plan as pp
 from periph_env.deploy.events import GuardResult, MigrationResult, Note, RolloutVerdict, Step
 from periph_env.deploy.kube import Kube
@@ -145,7 +145,7 @@ class PreviewPlan:
 
 
 def make_plan(
-    demo: engine.Plan, root: str | Path, branch: str, ttl: float, now: datetime
+    demo: deploy_plan.Plan, root: str | Path, branch: str, ttl: float, now: datetime
 ) -> PreviewPlan:
     """The preview objects from the demo plan (pure but for reading ``[preview]``)."""
     slug = pp.slug(branch)
@@ -168,7 +168,7 @@ def make_plan(
     )
 
 
-def _guards(demo: engine.Plan, kube: Kube) -> list[GuardResult]:
+def _guards(demo: deploy_plan.Plan, kube: Kube) -> list[GuardResult]:
     """The deploy's guards that a branch of its own needs, side by side."""
     target = demo.target
     images = [
@@ -237,7 +237,7 @@ class PreviewUpRun(OperationRun):
         # The client (and its API classes) load while kustomize renders, as in a deploy.
         self.thread(_warm_up, kube, name="periph-preview-warm-up")
         yield Step("render")
-        demo = engine.plan(target, kube, session.source, session.source_error)
+        demo = deploy_plan.plan(target, kube, session.source, session.source_error)
         plan = self.preview = make_plan(
             demo, self.root, self.branch, self.ttl, self.now or datetime.now(UTC)
         )

@@ -96,7 +96,7 @@ def test_an_overlay_without_the_policy_is_a_problem_not_a_silent_no_op() -> None
 
 
 class RenderingKube:
-    """The Kube calls ``engine.plan`` makes: ``render_all`` by kustomize, and the read of
+    """The Kube calls ``deploy_plan.plan`` makes: ``render_all`` by kustomize, and the read of
     the Secret-hash key (none yet: a new namespace), whose value joins the masked ones."""
 
     def __init__(self) -> None:
@@ -118,7 +118,7 @@ class RenderingKube:
 def test_the_deploy_plan_applies_the_configured_cidrs_and_blocks_on_a_bad_one(
     tmp_path: Path, monkeypatch
 ) -> None:
-    from periph_env.deploy import engine, target
+    from periph_env.deploy import deploy_plan, target
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     overlay = ROOT / "k8s" / "overlays" / "prod"
@@ -127,12 +127,12 @@ def test_the_deploy_plan_applies_the_configured_cidrs_and_blocks_on_a_bad_one(
         f"context = 'c'\noverlay = '{overlay}'\n"
     )
     (tmp_path / "periph.toml").write_text(table + "apiserver_cidrs = ['10.9.0.0/16']\n")
-    planned = engine.plan(target.resolve(tmp_path, "prod"), RenderingKube(), None, None)
+    planned = deploy_plan.plan(target.resolve(tmp_path, "prod"), RenderingKube(), None, None)
     assert planned.manifest_problems == []
     assert policy(planned.stack)["spec"]["ingress"][0]["from"] == [
         {"ipBlock": {"cidr": "10.9.0.0/16"}}
     ]
 
     (tmp_path / "periph.toml").write_text(table + "apiserver_cidrs = ['10.9.0.1/16']\n")
-    planned = engine.plan(target.resolve(tmp_path, "prod"), RenderingKube(), None, None)
+    planned = deploy_plan.plan(target.resolve(tmp_path, "prod"), RenderingKube(), None, None)
     assert any("'10.9.0.1/16' is not a network address" in p for p in planned.manifest_problems)
