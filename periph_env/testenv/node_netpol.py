@@ -16,6 +16,7 @@ Kubernetes builds, so a cold run pays for it alongside them; ``ensure_binary`` w
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -27,6 +28,9 @@ from periph_env.testenv.state import Log
 
 KUBE_ROUTER_VERSION = "v2.1.0"
 BUILD_SCRIPT = Path(__file__).resolve().parent / "build-netpol.sh"
+# The firewall-only command build-netpol.sh compiles; its hash keys the cache, so an edit
+# rebuilds instead of running a stale binary.
+FIREWALL_MAIN = Path(__file__).resolve().parent / "netpol_firewall" / "main.go"
 # The client certificate's subject: RBAC below grants this user read access only.
 SUBJECT = "/O=periph:netpol/CN=periph:netpol"
 USER = "periph:netpol"
@@ -38,8 +42,10 @@ _background: subprocess.Popen[bytes] | None = None
 
 
 def bin_dir() -> Path:
-    """Where build-netpol.sh puts kube-router, keyed by version (outside the repository)."""
-    return kcfg.kube_dir() / f"netpol-kube-router-{KUBE_ROUTER_VERSION}" / "bin"
+    """Where build-netpol.sh puts the firewall, keyed by kube-router's version and the
+    wrapper's source (outside the repository)."""
+    key = hashlib.sha256(FIREWALL_MAIN.read_bytes()).hexdigest()[:8]
+    return kcfg.kube_dir() / f"netpol-firewall-{KUBE_ROUTER_VERSION}-{key}" / "bin"
 
 
 def binary() -> Path:
