@@ -19,7 +19,6 @@ branch's migrations on the old branch's data.
 from __future__ import annotations
 
 import json
-import subprocess
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,16 +65,7 @@ def record(pg: Any, branch: str, checkout: list[str]) -> None:
 
 def previous_branch(root: Path) -> str:
     """The branch checked out before this one (git's ``@{-1}``), '' when unknown."""
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--abbrev-ref", "@{-1}"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return out.stdout.strip() if out.returncode == 0 else ""
+    return migrations.rev_parse(root, "--abbrev-ref", "@{-1}")
 
 
 @dataclass(frozen=True)

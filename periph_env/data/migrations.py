@@ -78,26 +78,25 @@ def missing_in_checkout(snapshot_migrations: list[str], checkout_names: list[str
     return drift(snapshot_migrations, checkout_names).unknown
 
 
-def branch(root: Path) -> str:
-    """The checkout's git branch ('' outside git; the short commit when detached)."""
+def rev_parse(root: Path, *args: str) -> str:
+    """``git rev-parse ARGS`` in ``root``: its answer, '' outside git or on any failure."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--abbrev-ref", "HEAD"],
+            ["git", "-C", str(root), "rev-parse", *args],
             capture_output=True,
             text=True,
             timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return ""
-    name = out.stdout.strip() if out.returncode == 0 else ""
+    return out.stdout.strip() if out.returncode == 0 else ""
+
+
+def branch(root: Path) -> str:
+    """The checkout's git branch ('' outside git; the short commit when detached)."""
+    name = rev_parse(root, "--abbrev-ref", "HEAD")
     if name == "HEAD":  # detached: the commit says more than "HEAD"
-        rev = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-        return rev.stdout.strip()
+        return rev_parse(root, "--short", "HEAD")
     return name
 
 
