@@ -121,14 +121,19 @@ def plan(
 def _hash_key(kube: Kube) -> tuple[str, str]:
     """The namespace's Secret-hash key (a new one when it has none) and a problem, if any.
 
-    An unreachable cluster gets a new key and no problem here: the context guard refuses
-    the deploy and says why.
+    An unreachable cluster or an unusable context gets a new key and no problem here: the
+    context guard refuses the deploy and says why. An error the API server answered (403)
+    is a manifests problem.
     """
     try:
         key = secret_hash.key_of(kube.get("Secret", secret_hash.KEY_SECRET))
     except ClusterUnreachable:
         return secret_hash.new_key(), ""
     except PeriphError as exc:
+        if getattr(exc, "status", None) is None:
+            # Not an answer of the API server (no such context, no kubeconfig): the
+            # context guard refuses the deploy and says why, once.
+            return secret_hash.new_key(), ""
         return secret_hash.new_key(), (
             f"Secret/{secret_hash.KEY_SECRET}: cannot read the Secret-hash key: {exc.message}"
         )
