@@ -123,10 +123,12 @@ class Rest:
         body: Any = None,
         content_type: str = "application/json",
         accept: str = "application/json",
+        timeout: tuple[float, float] | None = None,
     ) -> Any:
         """One request; the decoded JSON answer. An error status raises ``KubeApiError``.
-        ``accept`` may ask for metadata only (``as=PartialObjectMetadataList``)."""
-        data = self._send(method, path, query, body, content_type, accept)
+        ``accept`` may ask for metadata only (``as=PartialObjectMetadataList``);
+        ``timeout``: (connect, read) seconds, else the client's defaults."""
+        data = self._send(method, path, query, body, content_type, accept, timeout)
         try:
             return json.loads(data) if data else {}
         except ValueError:
@@ -165,6 +167,7 @@ class Rest:
         body: Any,
         content_type: str,
         accept: str,
+        timeout: tuple[float, float] | None = None,
     ) -> bytes:
         from kubernetes.client.exceptions import ApiException
 
@@ -177,7 +180,9 @@ class Rest:
             # The REST layer serializes a JSON body itself; any other type goes as text
             # (JSON is YAML: the apply patch is sent as JSON).
             payload = body if content_type.endswith("json") else json.dumps(body)
-        response = api.call_api(method, url, header_params=headers, body=payload)
+        response = api.call_api(
+            method, url, header_params=headers, body=payload, _request_timeout=timeout
+        )
         data = response.read()
         if response.status >= 400:
             raise reach.api_error(
@@ -288,6 +293,35 @@ class Rest:
             if not conflicts or foreign:
                 raise conflict_error(obj, foreign or conflicts, exc) from None
         return self.request("PATCH", path, {**query, "force": "true"}, obj, APPLY_PATCH)
+
+
+def open_get(
+    api_client: Any,
+    path: str,
+    query: dict[str, str] | None = None,
+    timeout: Any = None,
+    accept: str = "application/json",
+) -> Any:
+    """A GET of ``path`` through any ``ApiClient`` (the watch's, a probe's copy): the
+    urllib3 response, unread (``.data`` reads it, iterating streams it). An error status
+    raises the client's ``ApiException`` (``status``, ``body``), as the generated API
+    classes did: no caller needs them (nor their models: ~1 s of imports) for plain JSON."""
+    url = api_client.configuration.host + path + ("?" + urlencode(query) if query else "")
+    response = api_client.call_api(
+        "GET", url, header_params={"Accept": accept}, _request_timeout=timeout
+    )
+    if response.status >= 400:
+        from kubernetes.client.exceptions import ApiException
+
+        response.read()
+        raise ApiException(http_resp=response)
+    return response.response
+
+
+def namespaced(api_version: str, plural: str, namespace: str, name: str = "") -> str:
+    """The REST path of a built-in resource (no discovery: its plural is fixed)."""
+    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    return f"{base}/namespaces/{quote(namespace)}/{plural}" + (f"/{quote(name)}" if name else "")
 
 
 class LineStream:
