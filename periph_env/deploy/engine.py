@@ -203,6 +203,7 @@ class DeployRun(OperationRun):
         self.options = options or Options()
         self.plan: Plan | None = None
         self.before: dict[str, int] = {}  # each Deployment's revision before this deploy
+        self.before_stateful: dict[str, int] = {}  # each StatefulSet's generation (rollback)
         self.back_contract: list[str] = []  # what an auto-rollback would cross (schema_read)
         self.changes_cluster = not self.options.dry_run
 
@@ -252,6 +253,8 @@ class DeployRun(OperationRun):
         """Write the "running" record (with the Namespace and claims, in one apply)."""
         kube = session.kube
         self.before = rollback.revisions(kube, plan_.deployments)
+        stateful_names = stateful.judged(plan_.stack)["statefulsets"]
+        self.before_stateful = rollback.generations(kube, "StatefulSet", stateful_names)
         record, existing = new_record(
             session,
             "deploy",
@@ -399,6 +402,9 @@ def _roll_back(
         message += f"; {', '.join(created)} had no earlier revision (left as is)"
     if not ok:
         message += "; the rollback did not finish either"
+    left = rollback.stateful_changed(kube, run.before_stateful)
+    if left:
+        message += "; " + rollback.stateful_refusal(left, kube.namespace)
     event = RolledBack(targets, ok, message)
     yield event
     return event
