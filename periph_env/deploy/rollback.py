@@ -153,9 +153,9 @@ def stateful_changed(kube: Kube, before: dict[str, int]) -> list[str]:
 def stateful_refusal(names: list[str], namespace: str) -> str:
     """What an auto-rollback says about the StatefulSets it leaves as the deploy made them."""
     which = ", ".join(f"statefulset/{n}" for n in names)
+    undo = ", ".join(f"`kubectl -n {namespace} rollout undo statefulset/{n}`" for n in names)
     return (
-        f"{which} left as this deploy made it: periph does not roll a StatefulSet back by "
-        f"itself (its data may not suit the older version; a stuck pod must be deleted): "
-        f"`kubectl -n {namespace} rollout undo {which.split(', ')[0]}` by hand, see "
-        f"docs/deploy-runbook.md"
+        f"{which} left as this deploy made {'them' if len(names) > 1 else 'it'}: periph does "
+        f"not roll a StatefulSet back by itself (its data may not suit the older version; a "
+        f"stuck pod must be deleted): {undo} by hand, see docs/deploy-runbook.md"
     )
