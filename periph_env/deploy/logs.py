@@ -292,6 +292,9 @@ class Follower:
             self.say(f"{stream.prefix} (no log: {exc.message})")
             stream.done = True
             return
+        except Exception:  # anything else: an end like a dropped connection, no traceback
+            stream.done = True
+            return
         stream.opened = opened
         if cancel.is_set():  # ended while opening
             opened.close()
