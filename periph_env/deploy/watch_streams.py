@@ -149,9 +149,11 @@ class ResourceWatch(threading.Thread):
                 expired = self._watch()
             except _Gone:
                 listed = False
-            except Exception:
+            except Exception as exc:
                 if self.stopping.is_set():
                     return
+                if getattr(exc, "status", None) == 410:  # the version is gone: list again
+                    listed = False
                 if self._connected:
                     self.reconnects += 1
                     self._connected = False
