@@ -173,14 +173,11 @@ def summarize(plan_: Plan, kube: Kube) -> Summary:
     return Summary(tuple(image_changes(plan_.stack, live)), tuple(changes))
 
 
-# The client's API classes load lazily, ~1.6 s for CoreV1Api alone (its models): load the
-# ones the deploy uses (history, lock, migration, rollout watch) while the renders run.
-WARM_MODULES = (
-    "kubernetes.client.api.core_v1_api",
-    "kubernetes.client.api.apps_v1_api",
-    "kubernetes.client.api.batch_v1_api",
-    "kubernetes.client.api.coordination_v1_api",
-)
+# Modules to import while the renders run. None since issue 22's second slice: the lock,
+# the migration wait and the rollout watch speak plain REST (kube_rest), so a deploy never
+# imports the client's generated API classes and models (~1.1 s of CPU); only the client
+# itself, which ``kube.client()`` loads in the warm-up.
+WARM_MODULES: tuple[str, ...] = ()
 
 
 def _warm_up(kube: Kube) -> None:
@@ -206,6 +203,7 @@ class DeployRun(OperationRun):
         self.options = options or Options()
         self.plan: Plan | None = None
         self.before: dict[str, int] = {}  # each Deployment's revision before this deploy
+        self.before_stateful: dict[str, int] = {}  # each StatefulSet's generation (rollback)
         self.back_contract: list[str] = []  # what an auto-rollback would cross (schema_read)
         self.changes_cluster = not self.options.dry_run
 
@@ -255,6 +253,8 @@ class DeployRun(OperationRun):
         """Write the "running" record (with the Namespace and claims, in one apply)."""
         kube = session.kube
         self.before = rollback.revisions(kube, plan_.deployments)
+        stateful_names = stateful.judged(plan_.stack)["statefulsets"]
+        self.before_stateful = rollback.generations(kube, "StatefulSet", stateful_names)
         record, existing = new_record(
             session,
             "deploy",
@@ -402,6 +402,9 @@ def _roll_back(
         message += f"; {', '.join(created)} had no earlier revision (left as is)"
     if not ok:
         message += "; the rollback did not finish either"
+    left = rollback.stateful_changed(kube, run.before_stateful)
+    if left:
+        message += "; " + rollback.stateful_refusal(left, kube.namespace)
     event = RolledBack(targets, ok, message)
     yield event
     return event

@@ -18,10 +18,11 @@ and nothing of that object is changed.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -87,6 +88,11 @@ class ApplyConflict(EngineError):
     """A server-side apply refused: another field manager owns a field periph sets."""
 
 
+def _named(obj: Obj) -> bool:
+    meta = obj.get("metadata")
+    return isinstance(meta, dict) and isinstance(meta.get("name"), str)
+
+
 def _rank(obj: Obj) -> int:
     kind = obj.get("kind", "")
     if kind in ORDER:
@@ -117,10 +123,12 @@ class Rest:
         body: Any = None,
         content_type: str = "application/json",
         accept: str = "application/json",
+        timeout: tuple[float, float] | None = None,
     ) -> Any:
         """One request; the decoded JSON answer. An error status raises ``KubeApiError``.
-        ``accept`` may ask for metadata only (``as=PartialObjectMetadataList``)."""
-        data = self._send(method, path, query, body, content_type, accept)
+        ``accept`` may ask for metadata only (``as=PartialObjectMetadataList``);
+        ``timeout``: (connect, read) seconds, else the client's defaults."""
+        data = self._send(method, path, query, body, content_type, accept, timeout)
         try:
             return json.loads(data) if data else {}
         except ValueError:
@@ -131,6 +139,26 @@ class Rest:
         data = self._send("GET", path, query, None, "", "text/plain, */*")
         return data.decode(errors="replace")
 
+    def stream(self, path: str, query: dict[str, str], read_timeout: float) -> LineStream:
+        """An open streaming GET (a followed pod log): its lines as they come. A read
+        silent for ``read_timeout`` seconds raises urllib3's ``ReadTimeoutError`` from the
+        iteration (the caller decides whether silence is an end); an error status before
+        the stream starts raises as in ``request``."""
+        from kubernetes.client.exceptions import ApiException
+
+        api = self.kube.client()
+        url = api.configuration.host + path + "?" + urlencode(query)
+        response = api.call_api(
+            "GET", url, header_params={"Accept": "text/plain, */*"},
+            _request_timeout=(reach.CONNECT_TIMEOUT, read_timeout),
+        )  # fmt: skip
+        if response.status >= 400:
+            response.read()
+            raise reach.api_error(
+                ApiException(http_resp=response), self.kube.endpoint, self.kube.mask
+            )
+        return LineStream(response.response)
+
     def _send(
         self,
         method: str,
@@ -139,6 +167,7 @@ class Rest:
         body: Any,
         content_type: str,
         accept: str,
+        timeout: tuple[float, float] | None = None,
     ) -> bytes:
         from kubernetes.client.exceptions import ApiException
 
@@ -151,7 +180,9 @@ class Rest:
             # The REST layer serializes a JSON body itself; any other type goes as text
             # (JSON is YAML: the apply patch is sent as JSON).
             payload = body if content_type.endswith("json") else json.dumps(body)
-        response = api.call_api(method, url, header_params=headers, body=payload)
+        response = api.call_api(
+            method, url, header_params=headers, body=payload, _request_timeout=timeout
+        )
         data = response.read()
         if response.status >= 400:
             raise reach.api_error(
@@ -217,8 +248,13 @@ class Rest:
             if getattr(exc, "status", None) == 404:
                 return []
             raise
+        items = answer.get("items", False) if isinstance(answer, dict) else False
+        items = [] if items is None else items  # an empty list may come as null
+        if not isinstance(items, list):  # JSON, but no list: not the Kubernetes API
+            raise self.kube.unreachable(reach.NOT_KUBERNETES)
         version = answer.get("apiVersion") or api_version or KINDS[kind]
-        items = answer.get("items") or []
+        # Only objects with a name: no caller should trip over a malformed item.
+        items = [i for i in items if isinstance(i, dict) and _named(i)]
         for item in items:  # a list's items carry no kind: callers want whole objects
             item.setdefault("kind", kind)
             item.setdefault("apiVersion", version)
@@ -257,6 +293,56 @@ class Rest:
             if not conflicts or foreign:
                 raise conflict_error(obj, foreign or conflicts, exc) from None
         return self.request("PATCH", path, {**query, "force": "true"}, obj, APPLY_PATCH)
+
+
+def open_get(
+    api_client: Any,
+    path: str,
+    query: dict[str, str] | None = None,
+    timeout: Any = None,
+    accept: str = "application/json",
+) -> Any:
+    """A GET of ``path`` through any ``ApiClient`` (the watch's, a probe's copy): the
+    urllib3 response, unread (``.data`` reads it, iterating streams it). An error status
+    raises the client's ``ApiException`` (``status``, ``body``), as the generated API
+    classes did: no caller needs them (nor their models: ~1 s of imports) for plain JSON."""
+    url = api_client.configuration.host + path + ("?" + urlencode(query) if query else "")
+    response = api_client.call_api(
+        "GET", url, header_params={"Accept": accept}, _request_timeout=timeout
+    )
+    if response.status >= 400:
+        from kubernetes.client.exceptions import ApiException
+
+        response.read()
+        raise ApiException(http_resp=response)
+    return response.response
+
+
+def namespaced(api_version: str, plural: str, namespace: str, name: str = "") -> str:
+    """The REST path of a built-in resource (no discovery: its plural is fixed)."""
+    base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    return f"{base}/namespaces/{quote(namespace)}/{plural}" + (f"/{quote(name)}" if name else "")
+
+
+class LineStream:
+    """The lines of an open HTTP response (bytes, newline kept), closable from another
+    thread: ``close`` unblocks a reader waiting for the next line (urllib3's
+    ``shutdown``), so a follower can end its streams at once."""
+
+    def __init__(self, response: Any) -> None:
+        self.response = response
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.response)
+
+    def close(self) -> None:
+        """End the stream (idempotent; any thread)."""
+        shutdown = getattr(self.response, "shutdown", None)
+        if shutdown is not None:
+            with contextlib.suppress(Exception):
+                shutdown()
+        with contextlib.suppress(Exception):
+            self.response.close()
 
 
 def conflicts_of(body: Any) -> list[tuple[str, str]]:

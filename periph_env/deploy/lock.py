@@ -34,6 +34,7 @@ from typing import Any
 
 from periph_env.deploy.events import Event, Finished, Note
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.kube_rest import namespaced
 from periph_env.deploy.lock_state import (
     BUSY,
     CREATE,
@@ -58,30 +59,38 @@ NO_NAMESPACE = "no-namespace"
 
 Obj = dict[str, Any]
 
-# --- API calls (the kubernetes client, JSON in and out) -------------------------------------
+# --- API calls (plain REST through the Kube's client, JSON in and out) --------------------
 
 
-def api_json(kube: Kube, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
-    """``fn(*args)`` of a kubernetes client API as JSON, with timeouts; ``ApiException``
-    passes (the caller knows what 404 and 409 mean), anything else (urllib3, socket, TLS:
-    the API server is not answering) becomes an ``EngineError`` naming ``what``."""
-    from kubernetes.client.exceptions import ApiException
+def lease_path(namespace: str, name: str = "") -> str:
+    """The REST path of the namespace's Leases (``name``: one of them)."""
+    return namespaced("coordination.k8s.io/v1", "leases", namespace, name)
 
+
+def api_json(kube: Kube, what: str, method: str, path: str, body: Obj | None = None) -> Obj:
+    """One request through ``kube.rest`` (plain JSON, no generated API classes), with
+    timeouts; an error status passes as the ``KubeApiError`` it is (the caller knows what
+    404 and 409 mean: ``status_of``), anything unexpected becomes an ``EngineError`` naming
+    ``what``."""
     try:
-        response = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-    except (ApiException, PeriphError):  # PeriphError: the client's own translation
+        return kube.rest.request(method, path, body=body, timeout=REQUEST_TIMEOUT) or {}
+    except PeriphError:  # the Kube's own translation (unreachable, an error status)
         raise
     except Exception as exc:
         raise EngineError(
             f"cannot {what} (context {kube.context}): {type(exc).__name__}",
             hint=f"is the API server reachable? kubectl --context {kube.context} get --raw /readyz",
         ) from None
-    data = response.data
-    return json.loads(data) if data else {}
+
+
+def status_of(exc: PeriphError) -> int | None:
+    """The HTTP status of an API server's refusal, or None (not an answer: re-raise)."""
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) and status else None
 
 
 def api_failure(what: str, exc: Any) -> EngineError:
-    """An ``ApiException`` as one line: status and the API server's message."""
+    """An error status as one line: status and the API server's message."""
     reason = ""
     with contextlib.suppress(ValueError, AttributeError, TypeError):
         reason = str(json.loads(exc.body or "{}").get("message", ""))
@@ -97,17 +106,13 @@ def api_failure(what: str, exc: Any) -> EngineError:
 
 def read_lease(kube: Kube) -> LeaseState | None:
     """The environment's lock Lease as it is now (None: no lease, or no namespace)."""
-    from kubernetes.client import CoordinationV1Api
-    from kubernetes.client.exceptions import ApiException
-
-    api = CoordinationV1Api(kube.client())
     what = f"read Lease {kube.namespace}/{LEASE_NAME}"
     try:
-        return LeaseState.of(
-            api_json(kube, what, api.read_namespaced_lease, LEASE_NAME, kube.namespace)
-        )
-    except ApiException as exc:
-        if exc.status == 404:
+        return LeaseState.of(api_json(kube, what, "GET", lease_path(kube.namespace, LEASE_NAME)))
+    except PeriphError as exc:
+        if status_of(exc) is None:
+            raise
+        if status_of(exc) == 404:
             return None
         raise api_failure(what, exc) from None
 
@@ -150,7 +155,6 @@ class DeployLock:
         self._version = ""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._api: Any = None
 
     @property
     def identity(self) -> str:
@@ -159,16 +163,11 @@ class DeployLock:
 
     # -- API calls ---------------------------------------------------------------------------
 
-    def _coordination(self) -> Any:
-        if self._api is None:
-            from kubernetes.client import CoordinationV1Api
-
-            self._api = CoordinationV1Api(self.kube.client())
-        return self._api
-
-    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
-        return api_json(self.kube, f"{what} Lease {self.kube.namespace}/{LEASE_NAME}", fn,
-                        *args, **kwargs)  # fmt: skip
+    def _call(self, what: str, method: str, body: Obj, *, collection: bool = False) -> Obj:
+        """``method`` on the lock's Lease (``collection``: on the namespace's Leases)."""
+        path = lease_path(self.kube.namespace, "" if collection else LEASE_NAME)
+        return api_json(self.kube, f"{what} Lease {self.kube.namespace}/{LEASE_NAME}", method,
+                        path, body)  # fmt: skip
 
     def read(self) -> LeaseState | None:
         """The lease as it is now (None: no lease, or no namespace)."""
@@ -184,9 +183,6 @@ class DeployLock:
     def try_acquire(self, _made_namespace: bool = False) -> tuple[bool, str, LeaseState | None]:
         """One attempt: (taken, what happened, the lease that stands in the way or was taken
         over). ``what`` is CREATE, TAKE_OVER, OURS, BUSY, or NO_NAMESPACE."""
-        from kubernetes.client.exceptions import ApiException
-
-        api = self._coordination()
         lease = self.read()
         now = self.clock()
         decision = decide(lease, self.identity, now)
@@ -198,19 +194,17 @@ class DeployLock:
         try:
             if decision == CREATE:
                 self._transitions = 0
-                written = self._call("create", api.create_namespaced_lease,
-                                     self.kube.namespace, self._body(now))  # fmt: skip
+                written = self._call("create", "POST", self._body(now), collection=True)
             else:
                 assert lease is not None
                 self._transitions = lease.transitions + 1
-                written = self._call(
-                    "take over", api.replace_namespaced_lease, LEASE_NAME, self.kube.namespace,
-                    self._body(now, lease.resource_version),
-                )  # fmt: skip
-        except ApiException as exc:
-            if exc.status == 409:  # another run created or took it between read and write
+                written = self._call("take over", "PUT", self._body(now, lease.resource_version))
+        except PeriphError as exc:
+            if status_of(exc) is None:
+                raise
+            if status_of(exc) == 409:  # another run created or took it between read and write
                 return False, BUSY, self.read()
-            if exc.status == 404 and decision == CREATE and not _made_namespace:
+            if status_of(exc) == 404 and decision == CREATE and not _made_namespace:
                 if not self.create_namespace:
                     return False, NO_NAMESPACE, None
                 self._make_namespace()
@@ -221,17 +215,14 @@ class DeployLock:
         return True, decision, lease
 
     def _make_namespace(self) -> None:
-        from kubernetes.client import CoreV1Api
-        from kubernetes.client.exceptions import ApiException
-
-        api = CoreV1Api(self.kube.client())
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": self.kube.namespace}}
+        what = f"create namespace {self.kube.namespace}"
         try:
-            api_json(
-                self.kube, f"create namespace {self.kube.namespace}", api.create_namespace, body
-            )
-        except ApiException as exc:
-            if exc.status != 409:  # 409: a concurrent first deploy created it
+            api_json(self.kube, what, "POST", "/api/v1/namespaces", body)
+        except PeriphError as exc:
+            if status_of(exc) is None:
+                raise
+            if status_of(exc) != 409:  # 409: a concurrent first deploy created it
                 raise api_failure(f"create namespace {self.kube.namespace}", exc) from None
 
     def acquire(self, wait: bool = False, poll: float = WAIT_POLL) -> Iterator[Event]:
@@ -303,17 +294,11 @@ class DeployLock:
 
     def renew(self) -> bool:
         """Write a new renewTime at the version last written; False once the lock is lost."""
-        from kubernetes.client.exceptions import ApiException
-
-        api = self._coordination()
         for _ in range(3):
             try:
-                written = self._call(
-                    "renew", api.replace_namespaced_lease, LEASE_NAME, self.kube.namespace,
-                    self._body(self.clock(), self._version),
-                )  # fmt: skip
-            except ApiException as exc:
-                if exc.status not in (404, 409):
+                written = self._call("renew", "PUT", self._body(self.clock(), self._version))
+            except PeriphError as exc:
+                if status_of(exc) not in (404, 409):
                     raise
                 lease = self.read()
                 if lease is None or lease.holder != self.identity:
@@ -338,16 +323,9 @@ class DeployLock:
         if not self.held:
             return
         self.held = False
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            api = self._coordination()
-            self._call(
-                "release", api.delete_namespaced_lease, LEASE_NAME, self.kube.namespace,
-                body={"preconditions": {"resourceVersion": self._version}},
-            )  # fmt: skip
-        except (ApiException, EngineError):
-            pass  # taken over, gone, or unreachable: it lapses by itself within its length
+        # Taken over, gone, or unreachable: it lapses by itself within its length.
+        with contextlib.suppress(PeriphError):
+            self._call("release", "DELETE", {"preconditions": {"resourceVersion": self._version}})
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the renewal thread to end (after ``stop``)."""

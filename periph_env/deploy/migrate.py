@@ -15,11 +15,13 @@ import json
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from typing import Any
 
 from periph_env.common.redact import redact
 from periph_env.deploy import verdict as v
 from periph_env.deploy.events import Event, Note
 from periph_env.deploy.kube import Kube
+from periph_env.deploy.kube_rest import namespaced, open_get
 from periph_env.deploy.manifests import Obj
 from periph_env.deploy.outage import (
     CALL_TIMEOUT,
@@ -131,22 +133,17 @@ def run_migration(
     deadline_s = jobs[0].get("spec", {}).get("activeDeadlineSeconds") or 600
     started = time.monotonic()
     deadline = started + (timeout if timeout is not None else deadline_s + 60)
-    from kubernetes import client
-
-    api = quick_client(kube.client())
-    batch, core = client.BatchV1Api(api), client.CoreV1Api(api)
+    api = quick_client(kube.client())  # plain REST (kube_rest.open_get): no API classes
     outage = Outage(getattr(api.configuration, "host", "") or kube.context)
     wait = JobWait(name, started)
     pods_read = 0.0
     while True:
         try:
-            raw = batch.read_namespaced_job(
-                name, kube.namespace, _preload_content=False, _request_timeout=CALL_TIMEOUT
-            )
-            job = json.loads(raw.data)
+            path = namespaced("batch/v1", "jobs", kube.namespace, name)
+            job = json.loads(open_get(api, path, timeout=CALL_TIMEOUT).data)
             pods = None
             if time.monotonic() - pods_read >= POD_POLL_SECONDS:
-                pods, pods_read = _job_pods(core, kube.namespace, job), time.monotonic()
+                pods, pods_read = _job_pods(api, kube.namespace, job), time.monotonic()
         except Exception as exc:
             if not is_transient(exc):
                 reason = mask(describe(exc), kube.secrets)
@@ -183,15 +180,11 @@ def _delete_job(kube: Kube, name: str, sleep: Callable[[float], None]) -> None:
         sleep(POLL_SECONDS)
 
 
-def _job_pods(core: object, namespace: str, job: Obj) -> list[Obj]:
+def _job_pods(api: Any, namespace: str, job: Obj) -> list[Obj]:
     """The Job's pods, by the controller-uid label the Job controller puts on them."""
     uid = job.get("metadata", {}).get("uid", "")
-    raw = core.list_namespaced_pod(  # type: ignore[attr-defined]
-        namespace,
-        label_selector=f"batch.kubernetes.io/controller-uid={uid}",
-        _preload_content=False,
-        _request_timeout=CALL_TIMEOUT,
-    )
+    query = {"labelSelector": f"batch.kubernetes.io/controller-uid={uid}"}
+    raw = open_get(api, namespaced("v1", "pods", namespace), query, CALL_TIMEOUT)
     return json.loads(raw.data).get("items", [])
 
 

@@ -3,6 +3,14 @@
 ``undo`` (kubectl's rules, done here: the ReplicaSet with that
 ``deployment.kubernetes.io/revision`` becomes the pod template) per Deployment, then the
 rollout is watched like a deploy's. Everything goes through the client: no process.
+
+StatefulSets (db, cache) are never rolled back by periph itself (``--auto-rollback``):
+``stateful_changed`` finds those a failed deploy changed and ``stateful_refusal`` says so in
+the ending. Two reasons: a database's files may already have been touched by the new
+version (an upgraded extension, a new major version's data directory), which the old one
+cannot read; and a StatefulSet stuck on a pod that never became Ready does not recover by
+a template change alone (Kubernetes' "forced rollback": the stuck pod must be deleted,
+which restarts the database). Both are decisions for a person (docs/deploy-runbook.md).
 """
 
 from __future__ import annotations
@@ -121,3 +129,33 @@ def revision_of_template(kube: Kube, deployment: str, template_hash: str) -> int
         if deployment in owners:
             return v.revision(rs)
     return None
+
+
+def generations(kube: Kube, kind: str, names: list[str]) -> dict[str, int]:
+    """``metadata.generation`` of each named object of ``kind`` that exists now (a spec
+    change, the template's among them, raises it)."""
+    if not names:
+        return {}
+    return {
+        o["metadata"]["name"]: int(o["metadata"].get("generation") or 0)
+        for o in kube.list(kind)
+        if o["metadata"]["name"] in names
+    }
+
+
+def stateful_changed(kube: Kube, before: dict[str, int]) -> list[str]:
+    """The StatefulSets of ``before`` (their generations before a deploy) whose spec the
+    deploy changed; created ones are not in ``before`` and are left out (nothing earlier)."""
+    now = generations(kube, "StatefulSet", list(before))
+    return sorted(name for name, gen in before.items() if now.get(name, gen) != gen)
+
+
+def stateful_refusal(names: list[str], namespace: str) -> str:
+    """What an auto-rollback says about the StatefulSets it leaves as the deploy made them."""
+    which = ", ".join(f"statefulset/{n}" for n in names)
+    undo = ", ".join(f"`kubectl -n {namespace} rollout undo statefulset/{n}`" for n in names)
+    return (
+        f"{which} left as this deploy made {'them' if len(names) > 1 else 'it'}: periph does "
+        f"not roll a StatefulSet back by itself (its data may not suit the older version; a "
+        f"stuck pod must be deleted): {undo} by hand, see docs/deploy-runbook.md"
+    )

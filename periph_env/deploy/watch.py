@@ -29,9 +29,10 @@ from periph_env.deploy.events import (
     PodProblem,
     RolloutVerdict,
 )
+from periph_env.deploy.kube_rest import namespaced, open_get
 from periph_env.deploy.migrate import mask
 from periph_env.deploy.outage import Outage
-from periph_env.deploy.watch_streams import ApiProbe, ResourceWatch
+from periph_env.deploy.watch_streams import ApiProbe, ResourceWatch, lister
 from periph_env.deploy.watch_workloads import OneRead, Workloads
 
 Obj = dict[str, Any]
@@ -84,8 +85,6 @@ class RolloutWatch:
         jobs: list[str] | None = None,
         claims: dict[str, list[str]] | None = None,
     ) -> None:
-        from kubernetes import client
-
         self.stop = stop or threading.Event()  # set: ``events`` ends early (the caller's stop)
         # StatefulSets, Jobs, the claims they need (``claims``: a Deployment's claim
         # volumes, by Deployment) and the HPAs' floors (watch_workloads).
@@ -93,36 +92,17 @@ class RolloutWatch:
         self.names, self.timeout = list(names) + self.work.keys, timeout
         self.namespace, self.after_change, self.secrets = namespace, after_change, secrets or []
         self.queue: queue.Queue = queue.Queue()
-        apps, core = client.AppsV1Api(api_client), client.CoreV1Api(api_client)
-        self.core = core
+        self.api_client = api_client  # plain REST (kube_rest): no generated API classes
+        kinds = ["Deployment", "Pod", "Event"]
+        kinds += ["StatefulSet"] if statefulsets else []
+        kinds += ["Job"] if jobs else []
+        kinds += ["PersistentVolumeClaim"] if statefulsets or any((claims or {}).values()) else []
         self.watches: list[Any] = [
-            ResourceWatch("Deployment", apps.list_namespaced_deployment, namespace, self.queue),
-            ResourceWatch("Pod", core.list_namespaced_pod, namespace, self.queue),
-            ResourceWatch("Event", core.list_namespaced_event, namespace, self.queue),
-            ApiProbe(api_client, self.queue),
+            ResourceWatch(kind, lister(api_client, kind), namespace, self.queue) for kind in kinds
         ]
+        self.watches.append(ApiProbe(api_client, self.queue))
         deployments = list(names)
         self.watches.append(OneRead(self.work, api_client, namespace, deployments, self.queue))
-        if statefulsets:
-            self.watches.append(
-                ResourceWatch(
-                    "StatefulSet", apps.list_namespaced_stateful_set, namespace, self.queue
-                )
-            )
-        if jobs:
-            batch = client.BatchV1Api(api_client)
-            self.watches.append(
-                ResourceWatch("Job", batch.list_namespaced_job, namespace, self.queue)
-            )
-        if statefulsets or any((claims or {}).values()):
-            self.watches.append(
-                ResourceWatch(
-                    "PersistentVolumeClaim",
-                    core.list_namespaced_persistent_volume_claim,
-                    namespace,
-                    self.queue,
-                )
-            )
         self.outage = Outage(getattr(api_client.configuration, "host", "") or "(unknown)")
         # What has been waiting since when, and what was said about it: (kind, name) -> t
         self._waiting: dict[tuple[str, str], float] = {}
@@ -238,13 +218,17 @@ class RolloutWatch:
         running = v.pod_spec_images(pod.get("spec") or {})
         return all(wanted.get(name, image) == image for name, image in running.items())
 
+    def pod_log(self, pod: str, container: str) -> str:
+        """The last ``CRASH_LOG_LINES`` of ``container``'s previous run in ``pod``."""
+        path = namespaced("v1", "pods", self.namespace, pod) + "/log"
+        query = {"container": container, "previous": "true", "tailLines": str(CRASH_LOG_LINES)}
+        response = open_get(self.api_client, path, query, (5, 10), "text/plain, */*")
+        return response.data.decode(errors="replace")
+
     def _crash_logs(self, crash: v.CrashLoop) -> str:
         """The crashed container's last lines (its previous run), masked."""
         try:
-            text = self.core.read_namespaced_pod_log(
-                crash.pod, self.namespace, container=crash.container, previous=True,
-                tail_lines=CRASH_LOG_LINES, _request_timeout=(5, 10),
-            )  # fmt: skip
+            text = self.pod_log(crash.pod, crash.container)
         except Exception as exc:  # the log is a help, not the verdict
             return f"(no log of the crashed run: {type(exc).__name__})"
         return mask(str(text).rstrip("\n"), self.secrets) or "(the crashed run wrote no log)"

@@ -15,12 +15,52 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from periph_env.deploy.kube_rest import namespaced, open_get
 from periph_env.deploy.outage import CALL_TIMEOUT, describe, quick_client
 
 WATCH_SECONDS = 50  # server-side timeout of one watch request; it is then resumed
 RETRY_SECONDS = 0.5
 API_PROBE_SECONDS = 2.0
 API_PROBE_FAILURES = 2  # one slow answer on a busy machine is not an outage
+
+
+# What the watch streams, by kind: (apiVersion, plural) of built-in resources.
+RESOURCES = {
+    "Deployment": ("apps/v1", "deployments"),
+    "StatefulSet": ("apps/v1", "statefulsets"),
+    "Pod": ("v1", "pods"),
+    "Event": ("v1", "events"),
+    "PersistentVolumeClaim": ("v1", "persistentvolumeclaims"),
+    "Job": ("batch/v1", "jobs"),
+}
+
+
+def lister(api_client: Any, kind: str) -> Callable[..., Any]:
+    """A list/watch call of ``kind`` with the generated API's signature, over plain REST
+    (``kube_rest.open_get``): the raw response, never the client's model classes."""
+    api_version, plural = RESOURCES[kind]
+
+    def list_or_watch(
+        namespace: str,
+        *,
+        watch: bool = False,
+        resource_version: str = "",
+        allow_watch_bookmarks: bool = False,
+        timeout_seconds: int | None = None,
+        _preload_content: bool = False,
+        _request_timeout: Any = None,
+    ) -> Any:
+        query = {"watch": "true"} if watch else {}
+        if resource_version:
+            query["resourceVersion"] = resource_version
+        if allow_watch_bookmarks:
+            query["allowWatchBookmarks"] = "true"
+        if timeout_seconds is not None:
+            query["timeoutSeconds"] = str(timeout_seconds)
+        path = namespaced(api_version, plural, namespace)
+        return open_get(api_client, path, query, _request_timeout)
+
+    return list_or_watch
 
 
 class _Gone(Exception):
@@ -109,9 +149,11 @@ class ResourceWatch(threading.Thread):
                 expired = self._watch()
             except _Gone:
                 listed = False
-            except Exception:
+            except Exception as exc:
                 if self.stopping.is_set():
                     return
+                if getattr(exc, "status", None) == 410:  # the version is gone: list again
+                    listed = False
                 if self._connected:
                     self.reconnects += 1
                     self._connected = False
@@ -131,9 +173,7 @@ class ApiProbe(threading.Thread):
 
     def __init__(self, api_client: Any, out: queue.Queue, every: float = API_PROBE_SECONDS):
         super().__init__(daemon=True, name="periph-watch-api-probe")
-        from kubernetes import client
-
-        self.version = client.VersionApi(quick_client(api_client))
+        self.client = quick_client(api_client)
         self.out, self.every = out, every
         self.stopping = threading.Event()
         self.reconnects = 0  # the interface RolloutWatch sums over its threads
@@ -149,7 +189,7 @@ class ApiProbe(threading.Thread):
         failures = 0
         while not self.stopping.wait(self.every):
             try:
-                self.version.get_code(_request_timeout=CALL_TIMEOUT)
+                open_get(self.client, "/version", timeout=CALL_TIMEOUT).read()  # whole answer
             except Exception as exc:
                 failures += 1
                 if failures >= API_PROBE_FAILURES and not self.stopping.is_set():

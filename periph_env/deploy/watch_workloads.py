@@ -10,6 +10,7 @@ so a verdict names the kind of what failed.
 from __future__ import annotations
 
 import contextlib
+import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 
 from periph_env.deploy import stateful as st
 from periph_env.deploy.events import DeploymentProgress, Event, Note
+from periph_env.deploy.kube_rest import namespaced, open_get
 from periph_env.deploy.verdict import Verdict
 
 Obj = dict[str, Any]
@@ -136,23 +138,14 @@ class Workloads:
         """Read once what the watch does not stream: the StorageClasses (only when a claim
         is to be judged) and the HPAs (only with Deployments). Unreadable: left out (None),
         judged without them. Runs in the ``OneRead`` thread; ``take`` applies the answer."""
-        from kubernetes import client
-
         found: Obj = {"classes": None, "hpas": []}
         if any(self.needs.values()) or any(k.startswith("statefulset/") for k in self.keys):
             with contextlib.suppress(Exception):  # RBAC may forbid cluster-scoped reads
-                classes = client.StorageV1Api(api_client).list_storage_class(
-                    _request_timeout=READ_TIMEOUT
-                )
-                found["classes"] = _items(classes)
+                found["classes"] = _items(api_client, "/apis/storage.k8s.io/v1/storageclasses")
         if deployments:
             with contextlib.suppress(Exception):  # no HPA API: no floors to wait for
-                hpas = client.AutoscalingV1Api(
-                    api_client
-                ).list_namespaced_horizontal_pod_autoscaler(
-                    namespace, _request_timeout=READ_TIMEOUT
-                )
-                found["hpas"] = _items(hpas)
+                path = namespaced("autoscaling/v1", "horizontalpodautoscalers", namespace)
+                found["hpas"] = _items(api_client, path)
         return found
 
     def take(self, found: Obj, deployments: list[str]) -> None:
@@ -234,8 +227,7 @@ class Workloads:
                 )
 
 
-def _items(listing: Any) -> list[Obj]:
-    """A client model list as plain dicts with the API's field names."""
-    from kubernetes import client
-
-    return list(client.ApiClient().sanitize_for_serialization(listing).get("items") or [])
+def _items(api_client: Any, path: str) -> list[Obj]:
+    """The items of a list at ``path``, as the API's plain JSON (no model classes)."""
+    items = json.loads(open_get(api_client, path, timeout=READ_TIMEOUT).data).get("items")
+    return [i for i in items or [] if isinstance(i, dict)]

@@ -130,12 +130,7 @@ def test_a_crash_loop_fails_the_rollout_at_once_with_the_crashed_runs_log(monkey
 def test_the_crashed_runs_log_is_masked():
     watch = w.RolloutWatch(ApiClient(), "ns", ["worker"], 1, secrets=["secret-value-123"])
 
-    class Core:
-        def read_namespaced_pod_log(self, *args, **kwargs):
-            assert kwargs["previous"] is True
-            return "fatal: secret-value-123 missing\n"
-
-    watch.core = Core()
+    watch.pod_log = lambda pod, container: "fatal: secret-value-123 missing\n"  # type: ignore[method-assign]
     crash = w.v.CrashLoop("worker-1", "worker", 2, 1, "Error")
     assert watch._crash_logs(crash) == "fatal: **** missing"
 
