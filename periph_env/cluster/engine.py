@@ -229,6 +229,13 @@ class ClusterStack:
             self._wait_ready(wave, workloads, deadline, progress)
         return t.forwards(config)
 
+    def wait_rolled(self, services: list[str], progress: Progress = _quiet) -> None:
+        """Wait until each Deployment of ``services`` finished its rollout (a rebuild, a
+        restart), failing at once on a crash loop as ``up`` does."""
+        deadline = time.monotonic() + self.settings.timeout
+        workloads = {name: {"kind": "Deployment"} for name in services}
+        self._wait_ready(services, workloads, deadline, progress)
+
     def _wait_service_account(self) -> None:
         """Pods of a new namespace are refused until its ``default`` ServiceAccount exists."""
         deadline = time.monotonic() + 60

@@ -87,6 +87,5 @@ def rebuild(cluster: Any, service: str, note: Note) -> Rolled:
     rest = cluster.kube.rest
     path = rest.path("apps/v1", "Deployment", service)
     rest.request("PATCH", path, {"fieldManager": FIELD_MANAGER}, image_patch(service, ref), SMP)
-    deadline = time.monotonic() + cluster.settings.timeout
-    cluster._wait_ready([service], {service: {"kind": "Deployment"}}, deadline, note)
+    cluster.wait_rolled([service], note)
     return Rolled(service, ref, built_at, pushed_at, time.time(), cluster.ready_pod(service), True)

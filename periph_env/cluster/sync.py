@@ -259,15 +259,16 @@ class PodSync:
                 text = ""
             for line in str(text).splitlines():
                 stamp, _, rest = line.partition(" ")
-                at = _timestamp(stamp)
+                at = log_timestamp(stamp)
                 if at is not None and at >= after and pattern.search(rest):
                     return at
             time.sleep(POLL)
         return None
 
 
-def _timestamp(text: str) -> float | None:
-    """An RFC 3339 log timestamp (nanoseconds cut to what Python reads) as epoch seconds."""
+def log_timestamp(text: str) -> float | None:
+    """A pod log line's RFC 3339 timestamp (nanoseconds cut to what Python reads), as
+    epoch seconds."""
     match = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:\d\d)$", text)
     if match is None:
         return None

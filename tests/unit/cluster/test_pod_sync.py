@@ -11,7 +11,7 @@ import tarfile
 from pathlib import Path
 
 from periph_env.cluster.rebuild import Rolled
-from periph_env.cluster.sync import PodSync, _timestamp
+from periph_env.cluster.sync import PodSync, log_timestamp
 from periph_env.errors import EngineError
 from periph_env.stack.compose_file import WatchRule
 from periph_env.stack.reload import rules
@@ -186,6 +186,6 @@ def test_no_ready_pod_is_a_failed_reload_naming_the_service(tmp_path):
 
 
 def test_pod_log_timestamps_are_read_to_the_microsecond():
-    assert _timestamp("2026-12-02T21:00:00.123456789Z") == 1796245200.123456
-    assert _timestamp("2026-12-02T21:00:00Z") == 1796245200.0
-    assert _timestamp("not a time") is None
+    assert log_timestamp("2026-12-02T21:00:00.123456789Z") == 1796245200.123456
+    assert log_timestamp("2026-12-02T21:00:00Z") == 1796245200.0
+    assert log_timestamp("not a time") is None

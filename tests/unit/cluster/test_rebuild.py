@@ -40,8 +40,8 @@ class FakeCluster:
         self.asked.append(("push", service, image))
         return self.pushed
 
-    def _wait_ready(self, wave, workloads, deadline, progress):
-        self.asked.append(("wait", wave, workloads))
+    def wait_rolled(self, services, progress):
+        self.asked.append(("wait", services))
 
     def ready_pod(self, service):
         return f"{service}-new"
@@ -56,7 +56,7 @@ def test_a_changed_image_is_built_pushed_and_patched_into_its_deployment():
         ("push", "worker", "peripheral-worker:dev"),
         ("PATCH", "/apis/apps/v1/deployments/worker", {"fieldManager": "periph"},
          image_patch("worker", "reg/worker:dev-ann-new"), SMP),
-        ("wait", ["worker"], {"worker": {"kind": "Deployment"}}),
+        ("wait", ["worker"]),
     ]  # fmt: skip
     assert done.rolled and done.pod == "worker-new" and done.ref == "reg/worker:dev-ann-new"
     assert notes[0].startswith("built peripheral-worker:dev in ")
