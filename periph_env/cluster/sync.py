@@ -200,7 +200,9 @@ class PodSync:
             # In the new image (built from the local tree): no need to send it again.
             if host is not None and context is not None and host.is_relative_to(context):
                 del record[target]
-        if rolled.pod is not None:
+        if rolled.pod is not None and not record:
+            # Files synced from outside the build context are not in the image: the pod
+            # stays "not synced into", so the next catch-up sends them.
             self.pods[service] = rolled.pod
         note = None if rolled.rolled else "image unchanged: nothing rolled"
         return _end(event, True, note=note)

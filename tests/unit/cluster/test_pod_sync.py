@@ -189,3 +189,16 @@ def test_pod_log_timestamps_are_read_to_the_microsecond():
     assert log_timestamp("2026-12-02T21:00:00.123456789Z") == 1796245200.123456
     assert log_timestamp("2026-12-02T21:00:00Z") == 1796245200.0
     assert log_timestamp("not a time") is None
+
+
+def test_after_a_rebuild_files_from_outside_its_context_still_reach_the_new_pod(tmp_path):
+    src = source_tree(tmp_path)
+    (tmp_path / "requirements.txt").write_text("x\n")
+    elsewhere = {"worker": tmp_path / "image-context"}
+    sync = Recording(worker_rules(tmp_path), rebuild=rolled, contexts=elsewhere)
+    sync.apply([src / "a.py"])
+    sync.apply([tmp_path / "requirements.txt"])
+    sync.calls.clear()
+    sync.pod = "worker-new"  # the rolled pod
+    [event] = sync.catch_up()
+    assert event.ok and tar_names(sync.calls[0][2]) == ["app/src/a.py"]
