@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -145,9 +146,7 @@ class Follower:
         with self._lock:
             responses = list(self._responses.values())
         for response in responses:
-            # Already closed by its reader: nothing left to release.
-            with contextlib.suppress(Exception):
-                response.close()
+            _shutdown(response)
         for thread in list(self._threads):
             thread.join(timeout=10)
 
@@ -204,6 +203,8 @@ class Follower:
             )
             with self._lock:
                 self._responses[pod] = response
+            if self._stop.is_set():  # stop() ran while this stream was being opened
+                _shutdown(response)
             pending = b""
             for chunk in response.stream(amt=None, decode_content=True):
                 if self._stop.is_set():
@@ -231,6 +232,16 @@ class Follower:
             self._last[pod] = max([self._last.get(pod) or 0.0, *(ln.timestamp for ln in lines)])
         if lines:
             self.out(lines)
+
+
+def _shutdown(response: Any) -> None:
+    """Wake the thread blocked reading ``response`` (as ``deploy.watch_streams`` does):
+    urllib3's ``shutdown()`` shuts only the read side, which leaves a blocked TLS read
+    waiting, and ``close()`` alone does not wake it either; so the socket, then close."""
+    with contextlib.suppress(Exception):
+        response._fp.fp.raw._sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
 
 
 def restart(cluster: Any, services: list[str], progress: Callable[[str], None]) -> None:
