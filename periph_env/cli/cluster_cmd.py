@@ -5,6 +5,7 @@ Reached from ``stack_cmd`` when ``--cluster`` is given; the engine is
 service is Ready, then forwards the published ports to localhost in the foreground until
 ctrl+c (the stack keeps running); ``--no-forward`` returns once Ready; ``--watch`` also
 hot reloads into the pods (``cluster.sync``), printing the local reload line.
+``logs --cluster`` and ``restart --cluster`` print and act as their compose forms do.
 """
 
 from __future__ import annotations
@@ -22,8 +23,26 @@ def _cluster_stack(args: argparse.Namespace, stack, notice):
     from periph_env.cluster.config import load
     from periph_env.cluster.engine import ClusterStack
 
+    _name_or_service(args, stack)
     settings = load(stack.root, args.cluster or None)
     return ClusterStack(stack, settings, notice=notice)
+
+
+def _name_or_service(args: argparse.Namespace, stack) -> None:
+    """``periph logs --cluster worker``: argparse reads ``worker`` as the cluster's NAME.
+    A word that names no cluster under [dev.cluster] but a compose service is the
+    service (``--cluster NAME SERVICE`` still picks a named cluster)."""
+    from periph_env.common import config as project_config
+
+    name = args.cluster
+    if not name or not hasattr(args, "services"):
+        return
+    table = (project_config.load(stack.root).get("dev") or {}).get("cluster") or {}
+    if isinstance(table.get(name), dict):
+        return
+    if name in stack.model.services:
+        args.services = [name, *(args.services or [])]
+        args.cluster = ""
 
 
 def _progress(cluster):
@@ -131,4 +150,66 @@ def run_ps_cluster(args: argparse.Namespace, stack, notice) -> int:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     if not states:
         print(f"no dev stack in {cluster.namespace} (`periph up --cluster`)", file=sys.stderr)
+    return 0
+
+
+def run_logs_cluster(args: argparse.Namespace, stack, notice) -> int:
+    """``periph logs --cluster [NAME] [SERVICE...] [-f] [--since] [--grep] [--format]``."""
+    from periph_env.cli.stack_cmd import print_lines
+    from periph_env.cluster import logs
+    from periph_env.cluster.translate import seconds
+    from periph_env.stack.logfilter import HealthFold
+
+    cluster = _cluster_stack(args, stack, notice)
+    services = logs.check_services(cluster, args.services or [])
+    since = seconds(args.since, 0) if args.since else None
+    fold = HealthFold(show_all=args.all)  # health-check request lines: counted, not printed
+    if not args.follow:
+        lines = logs.read(cluster, services, since=since, grep=args.grep)
+        print_lines(fold(lines), args.format)
+        if fold.summary():
+            print(fold.summary(), file=sys.stderr)
+        if not lines and not logs.pods(cluster, services):
+            print(f"periph: no pods of {', '.join(services) or 'the dev stack'} in "
+                  f"{cluster.namespace} (`periph up --cluster`)", file=sys.stderr)  # fmt: skip
+            return 1
+        return 0
+    follower = logs.Follower(
+        cluster,
+        services,
+        lambda batch: print_lines(fold(batch), args.format),
+        notice,
+        since=since,
+        grep=args.grep,
+    ).start()
+    stop = threading.Event()
+    try:
+        with stop_on_interrupt(stop):
+            stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        follower.stop()
+        if fold.summary():
+            print(fold.summary(), file=sys.stderr)
+    return 0
+
+
+def run_restart_cluster(args: argparse.Namespace, stack, notice) -> int:
+    """``periph restart --cluster [NAME] SERVICE...``: a rollout restart of each
+    Deployment, waiting until they are Ready again."""
+    from periph_env.cluster import logs
+    from periph_env.errors import UsageError
+
+    cluster = _cluster_stack(args, stack, notice)
+    if not args.services:
+        raise UsageError(
+            "periph restart --cluster needs the service(s) to restart",
+            hint="e.g. `periph restart --cluster worker`",
+        )
+    services = logs.check_services(cluster, args.services, restartable=True)
+    say = _progress(cluster)
+    started = time.monotonic()
+    logs.restart(cluster, services, say)
+    say(f"restarted {', '.join(services)} in {time.monotonic() - started:.1f}s")
     return 0

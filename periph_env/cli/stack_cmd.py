@@ -65,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     logs.add_argument(
         "--env", choices=("demo", "prod"), help="logs of a deployed environment instead"
     )
+    _cluster(logs)
     logs.set_defaults(handler=run_logs)
 
     for verb, text in (
@@ -75,6 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ):
         parser = subparsers.add_parser(verb, help=text)
         _services(parser)
+        if verb == "restart":
+            _cluster(parser)
         parser.set_defaults(handler=run_control, verb=verb)
 
     watch = subparsers.add_parser(
@@ -164,6 +167,10 @@ def run_down(args: argparse.Namespace) -> int:
 
 def run_control(args: argparse.Namespace) -> int:
     """``periph start|stop|restart|rebuild [SERVICE...]``."""
+    if getattr(args, "cluster", None) is not None:
+        from periph_env.cli.cluster_cmd import run_restart_cluster
+
+        return run_restart_cluster(args, _stack(), _notice)
     stack = _stack()
     getattr(stack, args.verb)(args.services, progress=_progress)
     return 0
@@ -227,7 +234,8 @@ def _samples(stack, statuses) -> dict:
     return {ids[cid]: sample for cid, sample in one_shot(stack.api, list(ids)).items()}
 
 
-def _print_lines(lines, fmt: str) -> None:
+def print_lines(lines, fmt: str) -> None:
+    """Log lines as ``periph logs`` prints them (the compose and the cluster stack)."""
     out = []
     for line in lines:
         if fmt == "json":
@@ -251,6 +259,14 @@ def _print_lines(lines, fmt: str) -> None:
 
 def run_logs(args: argparse.Namespace) -> int:
     """``periph logs [SERVICE...] [-f] [--since] [--grep] [--format json]``."""
+    if args.cluster is not None and args.env:
+        print("periph: error: --cluster and --env are two different stacks: pick one",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.cluster is not None:
+        from periph_env.cli.cluster_cmd import run_logs_cluster
+
+        return run_logs_cluster(args, _stack(), _notice)
     if args.env:
         try:
             from periph_env.cli.deploy_cmd import env_logs
@@ -269,13 +285,13 @@ def run_logs(args: argparse.Namespace) -> int:
     fold = HealthFold(show_all=args.all)  # health-check request lines: counted, not printed
     if not args.follow:
         lines = read_logs(stack, args.services, since=args.since, grep=args.grep)
-        _print_lines(fold(lines), args.format)
+        print_lines(fold(lines), args.format)
         if fold.summary():
             print(fold.summary(), file=sys.stderr)
         return 0
     follower = LogFollower(
         stack,
-        lambda batch: _print_lines(fold(batch), args.format),
+        lambda batch: print_lines(fold(batch), args.format),
         services=args.services,
         since=args.since,
         grep=args.grep,

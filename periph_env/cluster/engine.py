@@ -111,7 +111,7 @@ class ClusterStack:
     def push_images(self, config: Obj, progress: Progress = _quiet) -> dict[str, str]:
         """Build every service with a ``build:``, push every image a service runs;
         compose image name -> pushed reference."""
-        from periph_env.images.engine import Engine, RetryPolicy
+        from periph_env.images.engine import Engine
 
         services = t.services(config)
         buildable = [n for n, raw in services.items() if raw.get("build")]
@@ -119,26 +119,34 @@ class ClusterStack:
             progress(f"building {', '.join(buildable)}")
             self.stack.build(buildable, progress)
         engine = Engine()
-        slug = t.user_slug(self.user)
         out: dict[str, str] = {}
         for name, raw in services.items():
             image = raw.get("image")
             if not image or image in out:
                 continue
-            image_id = engine.image_id(image)
-            if image_id is None:
-                raise EngineError(
-                    f"service {name!r}: image {image} is not in the local engine",
-                    hint="it needs a `build:` in compose/compose.yaml, or `docker pull` it",
-                )
-            repo = image.rsplit("/", 1)[-1].split(":", 1)[0]
-            ref = f"{self.settings.registry}/{repo}:dev-{slug}-{image_id.split(':')[-1][:12]}"
-            engine.tag(image_id, [ref])
-            progress(f"pushing {ref}")
-            for _event in engine.push(name, ref, self.credentials, RetryPolicy()):
-                pass
-            out[image] = ref
+            out[image] = self.push_image(name, image, progress, engine)
         return out
+
+    def push_image(self, name: str, image: str, progress: Progress = _quiet, engine=None) -> str:
+        """Tag the local ``image`` (service ``name``) by its image ID and push it; the
+        pushed reference (an unchanged image is the same reference: nothing rolls)."""
+        from periph_env.images.engine import Engine, RetryPolicy
+
+        engine = engine or Engine()
+        image_id = engine.image_id(image)
+        if image_id is None:
+            raise EngineError(
+                f"service {name!r}: image {image} is not in the local engine",
+                hint="it needs a `build:` in compose/compose.yaml, or `docker pull` it",
+            )
+        repo = image.rsplit("/", 1)[-1].split(":", 1)[0]
+        slug = t.user_slug(self.user)
+        ref = f"{self.settings.registry}/{repo}:dev-{slug}-{image_id.split(':')[-1][:12]}"
+        engine.tag(image_id, [ref])
+        progress(f"pushing {ref}")
+        for _event in engine.push(name, ref, self.credentials, RetryPolicy()):
+            pass
+        return ref
 
     # -- objects -------------------------------------------------------------------------
 
@@ -220,6 +228,13 @@ class ClusterStack:
             self.kube.rest.apply([workloads[n] for n in wave])
             self._wait_ready(wave, workloads, deadline, progress)
         return t.forwards(config)
+
+    def wait_rolled(self, services: list[str], progress: Progress = _quiet) -> None:
+        """Wait until each Deployment of ``services`` finished its rollout (a rebuild, a
+        restart), failing at once on a crash loop as ``up`` does."""
+        deadline = time.monotonic() + self.settings.timeout
+        workloads = {name: {"kind": "Deployment"} for name in services}
+        self._wait_ready(services, workloads, deadline, progress)
 
     def _wait_service_account(self) -> None:
         """Pods of a new namespace are refused until its ``default`` ServiceAccount exists."""
@@ -325,9 +340,16 @@ class ClusterStack:
 
     def pod_sync(self) -> Any:
         """The hot reload into this stack's pods (``sync.PodSync``: compose's watch rules)."""
+        from periph_env.cluster.rebuild import rebuild
         from periph_env.cluster.sync import PodSync
 
-        return PodSync.for_stack(self.stack, self.kube, self.namespace, self.ready_pod)
+        return PodSync.for_stack(
+            self.stack,
+            self.kube,
+            self.namespace,
+            self.ready_pod,
+            rebuild=lambda service, note: rebuild(self, service, note),
+        )
 
     # -- ps ------------------------------------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 watchfiles (inotify) with the local watcher's debounce; one watching thread per kind of
 root (recursive, flat) and one thread applying batches in order, so a batch never
-overtakes the one before it. ``stop()`` sets the event and joins every thread.
+overtakes the one before it. While no batch waits, that thread asks ``PodSync.catch_up``
+every ``CATCH_UP_EVERY`` seconds whether a service's pod was replaced (it then gets the
+session's synced files). ``stop()`` sets the event and joins every thread.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from periph_env.stack.models import ReloadEvent
 
 DEBOUNCE_MS = 30
 STEP_MS = 30
+CATCH_UP_EVERY = 1.0
 
 
 class ClusterWatcher:
@@ -26,6 +29,7 @@ class ClusterWatcher:
     def __init__(self, pod_sync: PodSync, on_event: Callable[[ReloadEvent], None]) -> None:
         self.pod_sync = pod_sync
         self.on_event = on_event
+        pod_sync.on_progress = on_event  # built / pushed / new pod notes
         self._stop = threading.Event()
         self._batches: queue.Queue[tuple[set[Path], float]] = queue.Queue(maxsize=100)
         self._threads: list[threading.Thread] = []
@@ -73,10 +77,15 @@ class ClusterWatcher:
                 self._batches.put(({Path(p) for _c, p in changes}, time.time()))
 
     def _apply(self) -> None:
+        next_check = time.monotonic() + CATCH_UP_EVERY
         while not self._stop.is_set():
             try:
                 paths, seen_at = self._batches.get(timeout=0.2)
             except queue.Empty:
+                if self.pod_sync.synced and time.monotonic() >= next_check:
+                    for event in self._guarded(self.pod_sync.catch_up):
+                        self.on_event(event)
+                    next_check = time.monotonic() + CATCH_UP_EVERY
                 continue
             while True:  # merge what queued up meanwhile: one tar for all of it
                 try:
@@ -84,5 +93,15 @@ class ClusterWatcher:
                 except queue.Empty:
                     break
                 paths |= more
-            for event in self.pod_sync.apply(paths, seen_at):
+            for event in self._guarded(self.pod_sync.apply, paths, seen_at):
                 self.on_event(event)
+
+    def _guarded(self, work: Callable[..., list[ReloadEvent]], *args) -> list[ReloadEvent]:
+        """``work()``; an unreachable cluster (a list of pods failed) is printed, not the
+        end of the watch thread: the next batch or check tries again."""
+        try:
+            return work(*args)
+        except Exception as exc:
+            message = getattr(exc, "message", None) or str(exc)
+            print(f"periph: cluster watch: {self.pod_sync.kube.mask(message)}", flush=True)
+            return []

@@ -12,96 +12,19 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from periph_env.cluster import translate as t
 from periph_env.cluster.forward import Forwarder
 from periph_env.common.poll import wait_for
-from periph_env.deploy.kube import Kube
-from periph_env.testenv import node_config as ncfg
+from tests.integration.cluster_dev_support import DevProject, assert_no_secret
 
 pytestmark = pytest.mark.node
-
-ROOT = Path(__file__).resolve().parents[2]
-NOT_COPIED = shutil.ignore_patterns(
-    "node_modules", "build", ".svelte-kit", "__pycache__", ".venv", ".env", ".env.*"
-)
-SECRETS = {
-    "DB_PASSWORD": "c26-db-SECRET-pass-Q8x",
-    "JWT_SECRET": "c26-jwt-SECRET-0123456789abcdef0123",
-}
-
-
-class DevProject:
-    """The copy, the environment ``periph`` runs with there, and the cluster."""
-
-    def __init__(self, base: Path, cluster, registry) -> None:
-        self.root = base / "project"
-        for name in ("services", "compose"):
-            shutil.copytree(ROOT / name, self.root / name, symlinks=True, ignore=NOT_COPIED)
-        shutil.copy(ROOT / ".env.example", self.root / ".env.example")
-        lines = (ROOT / ".env.example").read_text().splitlines()
-        self.root.joinpath(".env").write_text(
-            "\n".join(
-                f"{k}={SECRETS[k]}" if (k := line.split("=", 1)[0]) in SECRETS else line
-                for line in lines
-            )
-            + "\n"
-        )
-        self.user = f"c26-{secrets.token_hex(3)}"
-        self.namespace = t.namespace_for(self.user)
-        toleration = json.dumps(ncfg.REAL_NODE_TOLERATION).replace('":', '" =')
-        selector = json.dumps(ncfg.REAL_NODE_SELECTOR).replace('":', '" =')
-        config = (ROOT / "periph.toml").read_text() + (
-            "\n[dev.cluster]\n"
-            f'context = "{cluster.context}"\n'
-            f'registry = "{registry.address}"\n'
-            f'user = "{self.user}"\n'
-            'storage = "ephemeral"\n'
-            # The backend's dev server compiles at start: minutes on a loaded test machine.
-            "timeout = 1500\n"
-            f"node_selector = {selector}\n"
-            f"tolerations = [{toleration}]\n"
-        )
-        (self.root / "periph.toml").write_text(config)
-        self.cluster = cluster
-        self.env = {
-            "KUBECONFIG": str(cluster.kubeconfig),
-            "XDG_CONFIG_HOME": str(base / "xdg"),
-            "PERIPH_CACHE": str(base / "cache"),
-            "PERIPH_REGISTRY_USERNAME": registry.username,
-            "PERIPH_REGISTRY_PASSWORD": registry.password,
-            "PERIPH_PROJECT": str(self.root),
-        }
-
-    def periph(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
-        """``periph ARGS`` in the copy, as a separate process."""
-        return subprocess.run(
-            [sys.executable, "-m", "periph_env", *args],
-            cwd=self.root, env={**os.environ, **self.env},
-            capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
-
-    def ps(self) -> dict[str, dict]:
-        out = self.periph("ps", "--cluster", "--format", "json", timeout=120)
-        assert out.returncode == 0, out.stderr
-        return {s["service"]: s for s in json.loads(out.stdout)}
-
-    def kube(self) -> Kube:
-        os.environ["KUBECONFIG"] = self.env["KUBECONFIG"]
-        return Kube(self.cluster.context, self.namespace)
-
-
-def assert_no_secret(text: str) -> None:
-    leaked = [name for name, value in SECRETS.items() if value in text]
-    assert not leaked, f"secret values of {leaked} were printed"
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +124,140 @@ def test_a_worker_edit_reloads_in_the_pod_with_its_marker_seen(dev, cluster_stac
         "exec", "-n", dev.namespace, pod, "--", "cat", "/app/peripheral_worker/__init__.py"
     ).stdout
     assert inside.endswith(line)
+
+
+def http_text(url: str) -> str | None:
+    """The body of a 200 answer; None for another status or no answer (the dev server
+    is swapping in the new build)."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as answer:
+            return answer.read().decode()
+    except OSError:
+        return None
+
+
+def test_a_go_edit_rebuilds_in_the_pod_and_the_edited_code_serves(dev, cluster_stack, forwarder):
+    # compose.yaml syncs Go sources (devreload rebuilds in the pod), so the edit goes
+    # through the sync path; what counts is the new handler answering through the forward.
+    token = f"cluster-edit-{secrets.token_hex(4)}"
+    url = f"http://127.0.0.1:{local(forwarder, 'backend')}/api/cluster-edit"
+    assert http_text(url) is None  # no such route before the edit
+    source = dev.root / "services/backend/internal/server/api.go"
+    route = 'mux.HandleFunc("GET /api/health", a.health)\n'
+    edited = route + (
+        '\tmux.HandleFunc("GET /api/cluster-edit", func(w http.ResponseWriter, _ *http.Request) '
+        f'{{ _, _ = w.Write([]byte("{token}")) }})\n'
+    )
+    source.write_text(source.read_text().replace(route, edited))
+    [event] = cluster_stack.pod_sync().apply([source])
+    assert (event.service, event.kind, event.ok) == ("backend", "sync", True), event.error
+    wait_for(lambda: http_text(url) == token, "the edited handler to answer", timeout=300, every=1)
+
+
+def test_a_replaced_worker_pod_gets_the_files_synced_this_session(dev, cluster_stack):
+    from periph_env.cluster.watch import ClusterWatcher
+
+    source = dev.root / "services/worker/peripheral_worker/__init__.py"
+    line = f"# synced before the pod was replaced {secrets.token_hex(4)}\n"
+    source.write_text(source.read_text() + line)
+    pod_sync = cluster_stack.pod_sync()
+    events: list = []
+    watcher = ClusterWatcher(pod_sync, events.append).start()
+    try:
+        [synced] = pod_sync.apply([source])
+        assert synced.ok, synced.error
+        old = cluster_stack.ready_pod("worker")
+        dev.cluster.kubectl("delete", "pod", "-n", dev.namespace, old, "--wait=false")
+        caught_up = wait_for(
+            lambda: next((e for e in events if e.done and e.trigger), None),
+            "the new worker pod to get this session's files",
+            timeout=300,
+            every=1,
+        )
+    finally:
+        watcher.stop()
+    new = cluster_stack.ready_pod("worker")
+    assert new != old and caught_up.trigger == f"new pod {new}"
+    assert caught_up.ok and caught_up.serving_at is not None, caught_up.error
+    inside = dev.cluster.kubectl(
+        "exec", "-n", dev.namespace, new, "--", "cat", "/app/peripheral_worker/__init__.py"
+    ).stdout
+    assert inside.endswith(line)
+
+
+def test_a_rebuild_rule_builds_pushes_and_rolls_the_worker(dev, cluster_stack):
+    kube = dev.kube()
+    before = kube.get("Deployment", "worker")["spec"]["template"]["spec"]["containers"][0]
+    dockerfile = dev.root / "services/worker/Dockerfile.dev"
+    token = secrets.token_hex(4)
+    dockerfile.write_text(dockerfile.read_text() + f'LABEL periph.test.rebuild="{token}"\n')
+    pod_sync = cluster_stack.pod_sync()
+    notes: list[str] = []
+    pod_sync.on_progress = lambda event: notes.append(event.note)
+    [event] = pod_sync.apply([dockerfile])
+    assert (event.service, event.kind, event.ok, event.note) == (
+        "worker", "rebuild", True, None,
+    ), event.error  # fmt: skip
+    assert event.breakdown().startswith("seen → rebuilt +"), event.breakdown()
+    assert notes[0].startswith("built peripheral-worker:dev in ") and notes[1].startswith("pushed ")
+    after = kube.get("Deployment", "worker")["spec"]["template"]["spec"]["containers"][0]
+    assert after["image"] != before["image"]
+    assert dev.ps()["worker"]["status"] == "Ready"
+    pod = kube.get("Pod", cluster_stack.ready_pod("worker"))
+    assert pod["spec"]["containers"][0]["image"] == after["image"]
+
+
+def test_logs_cluster_shows_the_named_services_lines_as_the_local_logs_do(dev):
+    out = dev.periph("logs", "--cluster", "worker", "--format", "json", timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert lines and {line["service"] for line in lines} == {"worker"}
+    assert any('"msg": "worker started"' in line["text"] for line in lines)
+    assert_no_secret(out.stdout + out.stderr)
+
+
+def test_logs_cluster_of_an_unknown_service_is_a_usage_error(dev):
+    out = dev.periph("logs", "wrker", "--cluster", timeout=120)
+    assert out.returncode == 2 and "no service 'wrker' in the dev stack" in out.stderr
+
+
+def test_restart_cluster_replaces_the_pod_and_logs_follow_the_new_one(dev):
+    import threading
+
+    old = dev.ps()["worker"]["pod"]
+    follow = subprocess.Popen(
+        [sys.executable, "-m", "periph_env", "logs", "--cluster", "worker", "-f"],
+        cwd=dev.root, env={**os.environ, **dev.env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    seen: list[str] = []
+
+    def read() -> None:
+        for line in follow.stdout:
+            seen.append(line)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        wait_for(lambda: any("worker started" in ln for ln in seen), "the log tail", 120, 1)
+        started_before = sum("worker started" in ln for ln in seen)
+        out = dev.periph("restart", "--cluster", "worker", timeout=600)
+        assert out.returncode == 0, out.stderr
+        assert "restarted worker in " in out.stderr
+        state = dev.ps()["worker"]
+        assert state["ready"] and state["pod"] != old
+        wait_for(
+            lambda: sum("worker started" in ln for ln in seen) > started_before,
+            "the new pod's start in the followed log",
+            timeout=120,
+            every=1,
+        )
+    finally:
+        follow.send_signal(signal.SIGINT)
+        follow.wait(timeout=60)
+        reader.join(timeout=10)
+    assert follow.returncode == 0
+    assert_no_secret("".join(seen) + out.stderr)
 
 
 def test_up_again_forwards_in_the_foreground_and_ps_shows_each_forward(dev):
