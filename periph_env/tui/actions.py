@@ -99,6 +99,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("deploy.check", "c", "Check", "Run the guards and summarise the change (dry-run)"),
     Action("deploy.run", "D", "Deploy", "Deploy the pinned images (after confirmation)"),
     Action("deploy.auto_rollback", "a", "Auto-rollback", "Roll back if the rollout fails", False),
+    Action(
+        "deploy.canary", "k", "Canary", "Judge one new backend pod first (deploy --canary)", False
+    ),
     Action("deploy.rollback", "z", "Rollback", "Return every Deployment to its previous revision"),
     Action("deploy.rollback_to", "Z", "Roll back to", "Go back to the picked deploy", False),
     Action("deploy.status", "s", "Status", "Watch the rollout status of the Deployments", False),
