@@ -110,6 +110,12 @@ ACTIONS: tuple[Action, ...] = (
     Action("deploy.logs", "l", "Pod logs", "Follow every replica's log, across replacements"),
     Action("deploy.history", "h", "History", "Show the shared deploy history", False),
     Action("deploy.previews", "v", "Previews", "List the preview environments on demo", False),
+    Action(
+        "deploy.preview_up", "u", "Preview up", "Bring up the checked-out branch's preview", False
+    ),
+    Action(
+        "deploy.preview_down", "x", "Preview down", "Delete the selected preview (type it)", False
+    ),
     Action("deploy.refresh", "r", "Refresh", "Read the history and the cluster again", False),
 )
 

@@ -290,6 +290,17 @@ class DeployView(Vertical):
     def action_previews(self) -> None:
         self._pane("deploy-previews")
 
+    def action_preview_up(self) -> None:
+        self._pane("deploy-previews")
+        self.query_one(PreviewsPane).bring_up()
+
+    def action_preview_down(self) -> None:
+        if self.query_one("#deploy-tabs", TabbedContent).active != "deploy-previews":
+            self._pane("deploy-previews")
+            self.app.notify("Pick the preview to delete, then press x again")
+            return
+        self.query_one(PreviewsPane).delete_selected()
+
     def action_logs(self) -> None:
         self._pane("deploy-logs")
         self.session.follow_logs()
