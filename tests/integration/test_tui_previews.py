@@ -93,8 +93,11 @@ async def test_u_brings_up_the_checked_out_branch_and_x_deletes_it_once_its_slug
             text = screen_text(app)
             assert f"https://{slug}.peripheral.internal/" in text
             assert "backend: 2/2 ready" in text or "backend: 1/1 ready" in text, text
-            await shows(app, pilot, pp.namespace(slug))  # listed in the table
             table = app.query_one("#deploy-previews-table")
+            for _ in range(600):  # listed again once the up ended
+                if pp.namespace(slug) in [k.value for k in table.rows]:
+                    break
+                await pilot.pause(0.1)
             table.move_cursor(row=[k.value for k in table.rows].index(pp.namespace(slug)))
             await pilot.press("x")
             await shows(app, pilot, f"Type {slug} and press enter")

@@ -10,7 +10,8 @@ move meanwhile), so this only informs the question. No Textual here.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import threading
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,11 +50,30 @@ def _drive(work: Generator[Any, None, Any], lines: list[str]) -> Any:
             lines.append(text)
 
 
-def rollback_schema(root: str | Path, environment: str, to_revision: int | None) -> SchemaPreview:
+def stoppable_sleep(stop: threading.Event | None) -> Callable[[float], None]:
+    """A ``sleep`` for the read Job's wait that ends it when ``stop`` is set (quitting
+    must not wait for the Job)."""
+
+    def sleep(seconds: float) -> None:
+        if stop is None:
+            threading.Event().wait(seconds)
+        elif stop.wait(seconds):
+            raise PeriphError("the schema check was stopped")
+
+    return sleep
+
+
+def rollback_schema(
+    root: str | Path,
+    environment: str,
+    to_revision: int | None,
+    stop: threading.Event | None = None,
+) -> SchemaPreview:
     """What rolling ``environment`` back (to deploy #``to_revision``) means for the schema.
 
     A refusal that is not the schema check's (no cluster, no such deploy, nothing to roll
     back) comes back with ``forceable`` False: --force-schema would not change it.
+    ``stop`` set ends the wait for the read Job.
     """
     from periph_env.deploy import guards, schema_read
     from periph_env.deploy.operations import deployments, targets_for
@@ -79,6 +99,7 @@ def rollback_schema(root: str | Path, environment: str, to_revision: int | None)
                 moving_to(to_revision),
                 schema_read.deployment_images(kube, names, targets),
                 schema_read.deployment_images(kube, names, {}),
+                sleep=stoppable_sleep(stop),
             ),
             lines,
         )

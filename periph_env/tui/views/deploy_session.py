@@ -261,7 +261,11 @@ class DeploySession:
         api = self.engine()
         checker = getattr(api, "rollback_schema", None)
         if checker is None and hasattr(api, "RollbackRun"):  # the real engine
-            from periph_env.tui.views.deploy_schema import rollback_schema as checker
+            from periph_env.tui.views.deploy_schema import rollback_schema
+
+            def checker(root: Any, env: str, to: int | None) -> Any:
+                return rollback_schema(root, env, to, self._stop)  # quitting ends its wait
+
         try:
             preview = checker(self.root, env, to_revision) if checker else None
         except Exception as exc:  # an unexpected failure: said, never a dead thread

@@ -150,3 +150,15 @@ def test_the_check_keeps_the_notes_and_returns_the_verdict():
         "database has applied 0001",
         "rolling back to deploy #3 carries every applied migration",
     ]
+
+
+def test_quitting_ends_the_wait_for_the_read_job():
+    import threading
+
+    from periph_env.errors import PeriphError
+    from periph_env.tui.views.deploy_schema import stoppable_sleep
+
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(PeriphError, match="the schema check was stopped"):
+        stoppable_sleep(stop)(60.0)
