@@ -151,7 +151,10 @@ async def test_demo_deploy_rollout_rollback_from_history_and_auto_rollback_of_un
         await pilot.pause(0.5)
         while state(app).running and time.monotonic() < deadline:
             text = screen_text(app)
-            if "exceeded its progress deadline" in text or "unready" in text:
+            # A pod's Ready reason when it has one ("Running (ContainersNotReady)"), else
+            # "unready"; the deadline shows only between its passing and the rollback.
+            markers = ("exceeded its progress deadline", "unready", "ContainersNotReady")
+            if any(marker in text for marker in markers):
                 problems_seen.append(text)
             await pilot.pause(0.2)
         assert state(app).finished.result == "rolled-back", state(app).finished
