@@ -63,9 +63,11 @@ def rollout_status(
     return RolloutStatusRun(root, environment, timeout).events()
 
 
-def _targets_for(
+def targets_for(
     kube: Kube, environment: str, names: list[str], to_revision: int | None
 ) -> dict[str, int]:
+    """Deployment -> the revision a rollback returns it to (the previous one, or deploy
+    #``to_revision``'s); only those that move. ``UsageError`` when #N cannot be returned to."""
     if to_revision is None:
         out = {}
         for name in names:
@@ -133,7 +135,7 @@ class RollbackRun(OperationRun):
         names = deployments(kube, environment)
         if not names:
             return Ending("failed", f"no Deployments in {kube.namespace}")
-        targets = _targets_for(kube, environment, names, self.to_revision)
+        targets = targets_for(kube, environment, names, self.to_revision)
         if not targets:
             yield Note("every Deployment already runs that revision; nothing to roll back")
             return Ending("succeeded")

@@ -99,6 +99,9 @@ ACTIONS: tuple[Action, ...] = (
     Action("deploy.check", "c", "Check", "Run the guards and summarise the change (dry-run)"),
     Action("deploy.run", "D", "Deploy", "Deploy the pinned images (after confirmation)"),
     Action("deploy.auto_rollback", "a", "Auto-rollback", "Roll back if the rollout fails", False),
+    Action(
+        "deploy.canary", "k", "Canary", "Judge one new backend pod first (deploy --canary)", False
+    ),
     Action("deploy.rollback", "z", "Rollback", "Return every Deployment to its previous revision"),
     Action("deploy.rollback_to", "Z", "Roll back to", "Go back to the picked deploy", False),
     Action("deploy.status", "s", "Status", "Watch the rollout status of the Deployments", False),
@@ -107,6 +110,12 @@ ACTIONS: tuple[Action, ...] = (
     Action("deploy.logs", "l", "Pod logs", "Follow every replica's log, across replacements"),
     Action("deploy.history", "h", "History", "Show the shared deploy history", False),
     Action("deploy.previews", "v", "Previews", "List the preview environments on demo", False),
+    Action(
+        "deploy.preview_up", "u", "Preview up", "Bring up the checked-out branch's preview", False
+    ),
+    Action(
+        "deploy.preview_down", "x", "Preview down", "Delete the selected preview (type it)", False
+    ),
     Action("deploy.refresh", "r", "Refresh", "Read the history and the cluster again", False),
 )
 

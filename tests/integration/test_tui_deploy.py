@@ -122,7 +122,9 @@ async def test_demo_deploy_rollout_rollback_from_history_and_auto_rollback_of_un
         table = app.query_one("#deploy-history-table")
         table.move_cursor(row=first)
         await pilot.press("Z")
-        await pilot.pause(0.3)
+        # The confirmation comes once the schema check (read-only) has answered.
+        await shows(app, pilot, "schema: ", timeout=120)
+        assert_no_secret(screen_text(app))
         await pilot.press("enter")
         await pilot.pause(0.3)
         await until(pilot, lambda: not state(app).running, timeout=240, what="the rollback")
@@ -149,13 +151,44 @@ async def test_demo_deploy_rollout_rollback_from_history_and_auto_rollback_of_un
         await pilot.pause(0.5)
         while state(app).running and time.monotonic() < deadline:
             text = screen_text(app)
-            if "exceeded its progress deadline" in text or "unready" in text:
+            # A pod's Ready reason when it has one ("Running (ContainersNotReady)"), else
+            # "unready"; the deadline shows only between its passing and the rollback.
+            markers = ("exceeded its progress deadline", "unready", "ContainersNotReady")
+            if any(marker in text for marker in markers):
                 problems_seen.append(text)
             await pilot.pause(0.2)
         assert state(app).finished.result == "rolled-back", state(app).finished
         assert problems_seen, "the rollout view never showed the problem"
         await shows(app, pilot, "deploy rolled-back")
     assert images_of(kube_cluster, namespace) == {n: images.ref("v1", n) for n in DEPLOYMENTS}
+
+
+async def test_a_canary_of_a_first_deploy_is_refused_at_the_check_and_at_the_deploy(
+    kube_cluster,
+    periph_env_vars,
+    images,
+    namespace,
+    tmp_path,
+) -> None:
+    root = make_project(tmp_path, "demo", namespace, kube_cluster.context, images, "<webhook>")
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_deploy(app, pilot)
+        await pilot.press("k")  # canary on for the next deploy
+        await check(app, pilot)
+        assert state(app).finished.result == "refused", state(app).finished
+        await shows(app, pilot, "check refused — --canary judges new pods")
+        await pilot.press("D")
+        await shows(app, pilot, "canary on: one new backend pod judged first")
+        done = began_and_ended(app)
+        await pilot.press("enter")
+        await until(pilot, done, timeout=120, what="the deploy")
+        finished = state(app).finished
+        assert finished.result == "refused", finished
+        assert "Deployment/backend is not deployed yet" in finished.message
+        await shows(app, pilot, "deploy refused — --canary judges new pods")
+    deployments = kube_cluster.kubectl("get", "deployments", "-n", namespace, "-o", "name")
+    assert deployments.stdout.strip() == ""
 
 
 async def test_a_failing_guard_and_a_prod_deploy_without_its_typed_name_are_refused(

@@ -66,3 +66,47 @@ async def test_the_previews_pane_lists_a_preview_on_the_cluster(
     finally:
         kube_cluster.kubectl("delete", "namespace", pp.namespace(slug), "--wait=false", check=False)
         drop_namespace(kube_cluster, demo)
+
+
+async def test_u_brings_up_the_checked_out_branch_and_x_deletes_it_once_its_slug_is_typed(
+    kube_cluster: Any, registry: Any, base_images: Any, tmp_path: Path, monkeypatch
+):
+    from periph_env.common.process import run
+
+    for key, value in deploy_env(kube_cluster, registry, tmp_path / "xdg").items():
+        monkeypatch.setenv(key, value)
+    demo = new_namespace(kube_cluster)
+    root = make_project(
+        tmp_path, "demo", demo, kube_cluster.context, push_images(registry), "<webhook>"
+    )
+    branch = f"feat/tui-{secrets.token_hex(3)}"  # its own: previews share the cluster
+    run(["git", "-C", str(root), "checkout", "-q", "-b", branch])
+    slug = pp.slug(branch)
+    try:
+        app = PeriphApp(root, settings=settings(connect=False))
+        async with app.run_test(size=(130, 40)) as pilot:
+            await pilot.press("5")
+            await pilot.pause(0.3)
+            await pilot.press("u")
+            await shows(app, pilot, f"preview up of {branch}: running…")
+            await shows(app, pilot, f"preview up of {branch}: succeeded", tries=3000)
+            text = screen_text(app)
+            assert f"https://{slug}.peripheral.internal/" in text
+            assert "backend: 2/2 ready" in text or "backend: 1/1 ready" in text, text
+            table = app.query_one("#deploy-previews-table")
+            for _ in range(600):  # listed again once the up ended
+                if pp.namespace(slug) in [k.value for k in table.rows]:
+                    break
+                await pilot.pause(0.1)
+            table.move_cursor(row=[k.value for k in table.rows].index(pp.namespace(slug)))
+            await pilot.press("x")
+            await shows(app, pilot, f"Type {slug} and press enter")
+            await pilot.press(*slug, "enter")
+            await shows(app, pilot, f"preview down of {branch}: succeeded — deleting preview")
+        live = kube_cluster.kubectl(
+            "get", "namespace", pp.namespace(slug), "-o", "json", check=False
+        )
+        assert live.returncode != 0 or '"deletionTimestamp"' in live.stdout
+    finally:
+        kube_cluster.kubectl("delete", "namespace", pp.namespace(slug), "--wait=false", check=False)
+        drop_namespace(kube_cluster, demo)

@@ -24,10 +24,12 @@ from periph_env.tui.formatting import safe
 from periph_env.tui.views.deploy_session import (
     K8S_REMEDY,
     PodLogLines,
+    RollbackChecked,
     SessionChanged,
     session_for,
 )
 from periph_env.tui.widgets import deploy_panels as panels
+from periph_env.tui.widgets.confirm import Confirm
 from periph_env.tui.widgets.confirm_deploy import ConfirmDeploy
 from periph_env.tui.widgets.deploy_previews import PreviewsPane
 
@@ -68,6 +70,8 @@ class DeployView(Vertical):
             )
             yield Static("auto-rollback", id="deploy-auto-label")
             yield Switch(value=False, id="deploy-auto")
+            yield Static("canary", id="deploy-canary-label")
+            yield Switch(value=False, id="deploy-canary")
             yield Static("", id="deploy-headline")
         yield Static("", id="deploy-prod-banner")
         yield Static("", id="deploy-cluster-banner", classes="engine-banner")
@@ -244,6 +248,17 @@ class DeployView(Vertical):
         """Roll back on a failed rollout (the switch)."""
         return self.query_one("#deploy-auto", Switch).value
 
+    @property
+    def canary(self) -> bool:
+        """Judge one new backend pod beside the old ones first (``deploy --canary``)."""
+        return self.query_one("#deploy-canary", Switch).value
+
+    def options_text(self) -> str:
+        """The options the next deploy runs with, as the confirmation says them."""
+        auto = "on" if self.auto_rollback else "off"
+        canary = "on: one new backend pod judged first" if self.canary else "off"
+        return f"auto-rollback {auto}\ncanary {canary}"
+
     def action_env(self) -> None:
         select = self.query_one("#deploy-env", Select)
         env = self.session.state.env
@@ -253,6 +268,11 @@ class DeployView(Vertical):
         switch = self.query_one("#deploy-auto", Switch)
         switch.value = not switch.value
         self.app.notify(f"auto-rollback {'on' if switch.value else 'off'}")
+
+    def action_canary(self) -> None:
+        switch = self.query_one("#deploy-canary", Switch)
+        switch.value = not switch.value
+        self.app.notify(f"canary {'on' if switch.value else 'off'} for the next deploy")
 
     def _pane(self, pane: str) -> None:
         self.query_one("#deploy-tabs", TabbedContent).active = pane
@@ -269,6 +289,17 @@ class DeployView(Vertical):
 
     def action_previews(self) -> None:
         self._pane("deploy-previews")
+
+    def action_preview_up(self) -> None:
+        self._pane("deploy-previews")
+        self.query_one(PreviewsPane).bring_up()
+
+    def action_preview_down(self) -> None:
+        if self.query_one("#deploy-tabs", TabbedContent).active != "deploy-previews":
+            self._pane("deploy-previews")
+            self.app.notify("Pick the preview to delete, then press x again")
+            return
+        self.query_one(PreviewsPane).delete_selected()
 
     def action_logs(self) -> None:
         self._pane("deploy-logs")
@@ -290,7 +321,8 @@ class DeployView(Vertical):
 
     def action_check(self) -> None:
         if not self._busy():
-            self.session.run("check", auto_rollback=self.auto_rollback)
+            # The canary's scope refusal (a change beyond the backend) shows at the check.
+            self.session.run("check", auto_rollback=self.auto_rollback, canary=self.canary)
             self._pane("deploy-plan")
 
     def action_status(self) -> None:
@@ -315,19 +347,18 @@ class DeployView(Vertical):
             self._pane("deploy-plan")
             return
         images = len(state.summary.images) if state.summary else 0
-        detail = f"{images} image(s) pinned by digest; auto-rollback " + (
-            "on" if self.auto_rollback else "off"
-        )
+        detail = f"{images} image(s) pinned by digest\n{self.options_text()}"
         self._confirm("Deploy", detail, self._deploy_confirmed)
 
-    def _refused(self, why: str) -> None:
-        """Say, in the headline and a notification, that the deploy did not start."""
+    def _refused(self, why: str, operation: str = "deploy") -> None:
+        """Say, in the headline and a notification, that the deploy (or rollback) did not
+        start."""
         session = self.session
         with session.lock:
-            session.state.operation = "deploy"
+            session.state.operation = operation
             session.state.finished = SimpleNamespace(result="refused", revision=None, message=why)
             session.state.version += 1
-        self.app.notify(f"Deploy refused: {why}", severity="error", timeout=8)
+        self.app.notify(f"{operation.capitalize()} refused: {why}", severity="error", timeout=8)
         self.redraw()
 
     def _confirm(self, what: str, detail: str, then: Any) -> None:
@@ -339,14 +370,11 @@ class DeployView(Vertical):
         if not confirmed:
             self._refused(f"{env} not confirmed")
             return
-        self.session.run("deploy", auto_rollback=self.auto_rollback)
+        self.session.run("deploy", auto_rollback=self.auto_rollback, canary=self.canary)
         self._pane("deploy-rollout")
 
     def action_rollback(self) -> None:
-        if not self._busy():
-            self._confirm(
-                "Roll back", "every Deployment to its previous revision", self._rollback(None)
-            )
+        self._ask_rollback(None)
 
     def action_rollback_to(self) -> None:
         if self._busy():
@@ -357,16 +385,70 @@ class DeployView(Vertical):
             self.app.notify("No deploy in the history to return to", severity="warning")
             return
         row_key, _ = table.coordinate_to_cell_key((table.cursor_row, 0))
-        revision = int(str(row_key.value))
-        self._confirm("Roll back", f"every Deployment to what deploy #{revision} ran",
-                      self._rollback(revision))  # fmt: skip
+        self._ask_rollback(int(str(row_key.value)))
 
-    def _rollback(self, revision: int | None) -> Any:
+    def _ask_rollback(self, revision: int | None) -> None:
+        """Check the schema first (read-only); the confirmation then says what it found."""
+        if self._busy():
+            return
+        if self.session.check_rollback(revision):
+            self.app.notify("Reading the database's migrations before the rollback…")
+        else:
+            self.app.notify("The schema check of a rollback already runs", severity="warning")
+
+    def on_rollback_checked(self, message: RollbackChecked) -> None:
+        message.stop()
+        revision, preview = message.to_revision, message.preview
+        where = (
+            f"every Deployment to what deploy #{revision} ran"
+            if revision
+            else "every Deployment to its previous revision"
+        )
+        if self._busy():
+            return
+        if preview is None:
+            detail = f"{where}\nschema: checked when the rollback runs"
+            self._confirm("Roll back", detail, self._rollback(revision))
+        elif preview.ok:
+            lines = "\n".join(f"schema: {safe(line)}" for line in preview.lines[-6:])
+            self._confirm("Roll back", f"{where}\n{lines}".rstrip(), self._rollback(revision))
+        else:
+            why = safe(preview.message) + (f" ({safe(preview.hint)})" if preview.hint else "")
+            self._refused(why, "rollback")
+            if preview.forceable:
+                self._offer_force(revision, preview)
+
+    def _offer_force(self, revision: int | None, preview: Any) -> None:
+        """A schema refusal can be overridden: say so, then ask twice (the second time by
+        typing the environment's name) before ``--force-schema``."""
+        env = self.session.state.env
+        lines = "\n".join(safe(line) for line in preview.lines[-6:])
+        detail = f"{safe(preview.message)}\n→ {safe(preview.hint)}\n{lines}".rstrip()
+        ask = (
+            "Press y to force it with --force-schema (you confirm once more); escape or n cancels."
+        )
+
+        def asked(ok: bool | None) -> None:
+            if not ok:
+                return
+            self.app.push_screen(
+                ConfirmDeploy(
+                    env, "Roll back with --force-schema",
+                    f"{detail}\nThe old code will run on a schema it does not know.",
+                    typed=True,
+                ),
+                self._rollback(revision, force_schema=True),
+            )  # fmt: skip
+
+        title = f"Rollback of {env.upper()} refused by the schema check"
+        self.app.push_screen(Confirm(title, detail, ask, loud=True), asked)
+
+    def _rollback(self, revision: int | None, *, force_schema: bool = False) -> Any:
         def confirmed(ok: bool | None) -> None:
             if not ok:
                 self.app.notify("Rollback not confirmed: nothing changed", severity="warning")
                 return
-            self.session.run("rollback", to_revision=revision)
+            self.session.run("rollback", to_revision=revision, force_schema=force_schema)
             self._pane("deploy-rollout")
 
         return confirmed

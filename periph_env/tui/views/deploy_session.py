@@ -53,6 +53,15 @@ class PodLogLines(Message):
     dropped: int = 0
 
 
+@dataclass
+class RollbackChecked(Message):
+    """The schema check before a rollback ended (``preview`` None: the engine handed to
+    the app cannot check ahead; the rollback run still checks)."""
+
+    to_revision: int | None
+    preview: Any
+
+
 def session_for(app: Any) -> DeploySession:
     """The app's one deploy session (created on first use)."""
     session = getattr(app, "deploy_session", None)
@@ -91,6 +100,7 @@ class DeploySession:
         self._logs_stop: threading.Event | None = None
         self.operation: Any = None  # the running (or last) operation's run
         self._tasks: list[threading.Thread] = []  # operation and history threads
+        self.checking = False  # a rollback's schema check runs (before its confirmation)
         self._batcher = LineBatcher(self._post_lines, capacity=MAX_LOG_LINES)
         self._batcher.start()
 
@@ -199,7 +209,13 @@ class DeploySession:
     # -- operations -----------------------------------------------------------------------
 
     def run(
-        self, operation: str, *, auto_rollback: bool = False, to_revision: int | None = None
+        self,
+        operation: str,
+        *,
+        auto_rollback: bool = False,
+        to_revision: int | None = None,
+        canary: bool = False,
+        force_schema: bool = False,
     ) -> bool:
         """Start ``check``/``deploy``/``rollback``/``status``/``history`` in a worker."""
         with self.lock:
@@ -217,7 +233,9 @@ class DeploySession:
             )
             self._tasks.append(task)
             return True
-        run = self.make_run(operation, auto_rollback, to_revision)
+        run = self.make_run(
+            operation, auto_rollback, to_revision, canary=canary, force_schema=force_schema
+        )
         self.operation = run
         runs = getattr(self.app, "runs", None)
         if runs is not None:
@@ -225,19 +243,66 @@ class DeploySession:
         self._tasks.append(self.owner.thread(self._operate, run, name=f"periph-{operation}"))
         return True
 
+    def check_rollback(self, to_revision: int | None) -> bool:
+        """Read what the schema check says about rolling back (to deploy #N), in a thread;
+        the view gets ``RollbackChecked``. False when a check already runs."""
+        with self.lock:
+            if self.checking or self._stop.is_set():
+                return False
+            self.checking = True
+        self._tasks.append(
+            self.owner.thread(
+                self._check_rollback, self.state.env, to_revision, name="periph-schema-check"
+            )
+        )
+        return True
+
+    def _check_rollback(self, env: str, to_revision: int | None) -> None:
+        api = self.engine()
+        checker = getattr(api, "rollback_schema", None)
+        if checker is None and hasattr(api, "RollbackRun"):  # the real engine
+            from periph_env.tui.views.deploy_schema import rollback_schema
+
+            def checker(root: Any, env: str, to: int | None) -> Any:
+                return rollback_schema(root, env, to, self._stop)  # quitting ends its wait
+
+        try:
+            preview = checker(self.root, env, to_revision) if checker else None
+        except Exception as exc:  # an unexpected failure: said, never a dead thread
+            from periph_env.tui.views.deploy_schema import SchemaPreview
+
+            preview = SchemaPreview(False, message=str(exc).splitlines()[0][:300])
+        finally:
+            self.checking = False
+        listener = self.listener
+        if listener is not None and self.state.env == env and not self._stop.is_set():
+            with contextlib.suppress(Exception):  # the app is shutting down
+                listener.post_message(RollbackChecked(to_revision, preview))
+
     @property
     def busy(self) -> bool:
         """True while an operation or a history read is under way."""
         self._tasks = [t for t in self._tasks if t.is_alive()]
         return bool(self._tasks)
 
-    def make_run(self, operation: str, auto_rollback: bool, to_revision: int | None) -> Any:
+    def make_run(
+        self,
+        operation: str,
+        auto_rollback: bool,
+        to_revision: int | None,
+        *,
+        canary: bool = False,
+        force_schema: bool = False,
+    ) -> Any:
         """The owned run of ``operation`` (the engine's run classes; a handed-in engine
         without them is driven through ``IteratorRun``)."""
         api, env = self.engine(), self.state.env
         if operation in ("check", "deploy"):
             options = api.Options(
-                yes=operation == "deploy", dry_run=operation == "check", auto_rollback=auto_rollback
+                yes=operation == "deploy",
+                dry_run=operation == "check",
+                auto_rollback=auto_rollback,
+                canary=canary,
             )
             if hasattr(api, "DeployRun"):
                 return api.DeployRun(self.root, env, options)
@@ -246,9 +311,12 @@ class DeploySession:
             return run
         if operation == "rollback":
             if hasattr(api, "RollbackRun"):
-                return api.RollbackRun(self.root, env, to_revision)
+                return api.RollbackRun(self.root, env, to_revision, force_schema=force_schema)
+            # Only a forced rollback passes the keyword (an older handed-in engine lacks it).
+            forced = {"force_schema": True} if force_schema else {}
             run = IteratorRun(
-                f"rollback of {env}", lambda: api.rollback_environment(self.root, env, to_revision)
+                f"rollback of {env}",
+                lambda: api.rollback_environment(self.root, env, to_revision, **forced),
             )
             run.changes_cluster = True
             return run

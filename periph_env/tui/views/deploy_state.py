@@ -303,6 +303,8 @@ class DeployState:
                 text += f" (#{finished.revision})"
             if finished.message:
                 text += f" — {finished.message}"
+            if getattr(finished, "hint", ""):  # a refusal's way on (--force-schema, a lease)
+                text += f" ({finished.hint})"
             return text, RESULT_STYLES.get(finished.result, "")
         if self.cluster_error:
             return f"{self.env}: cluster not reachable", "bold red"

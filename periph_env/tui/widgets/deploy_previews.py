@@ -4,11 +4,16 @@ A table (preview, branch, namespace, expires) filled from ``periph_env.deploy.pr
 list_previews`` (or the app's ``deploy_api.list_previews`` when one was handed to the app),
 read in a thread worker whenever the pane is shown and every ``REFRESH`` seconds while it
 is; a cluster that cannot be reached shows its error in the pane's status line instead.
+
+``up`` brings up the checked-out branch's preview and ``down`` deletes the selected one
+after its slug is typed (``preview_ops``); the progress shows under the table, as a
+deploy's steps. The run is the app's (quitting asks before stopping it).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from rich.text import Text
@@ -19,6 +24,8 @@ from textual.widgets import DataTable, Static
 
 from periph_env.errors import PeriphError
 from periph_env.tui.formatting import safe
+from periph_env.tui.views.deploy_state import DeployState
+from periph_env.tui.widgets import preview_ops
 
 COLUMNS = ("preview", "branch", "namespace", "expires")
 REFRESH = 15.0  # seconds between listings while the pane is on screen
@@ -50,17 +57,157 @@ class PreviewsLoaded(Message):
         self.previews, self.error = previews, error
 
 
+class PreviewEvent(Message):
+    """An event of the running ``preview up`` (None: the run ended; ``error``: it could
+    not start or broke)."""
+
+    def __init__(self, event: Any, error: str | None = None) -> None:
+        super().__init__()
+        self.event, self.error = event, error
+
+
+class PreviewRemoved(Message):
+    """``preview down`` ended: what happened, in words (or the error)."""
+
+    def __init__(self, said: str, error: bool) -> None:
+        super().__init__()
+        self.said, self.error = said, error
+
+
 class PreviewsPane(Vertical):
-    """The previews table and a status line."""
+    """The previews table, a status line, and the progress of ``up``/``down``."""
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.loaded: list[Any] | None = None  # None until the first listing ended
         self._timer: Any = None
+        self.progress = DeployState(env="preview")  # the last up's events, folded
+        self.op_title = ""
+        self.up_run: Any = None  # the running (or last) up
 
     def compose(self) -> ComposeResult:
         yield Static("previews: not listed yet", id="deploy-previews-status")
         yield DataTable(id="deploy-previews-table", cursor_type="row")
+        yield Static("", id="deploy-previews-progress")
+
+    # -- up and down ------------------------------------------------------------------
+
+    @property
+    def op_running(self) -> bool:
+        """An up or down still runs."""
+        return self.progress.running
+
+    def bring_up(self) -> None:
+        """Bring up (or update) the preview of the checked-out branch."""
+        if self.op_running:
+            self.app.notify(f"{self.op_title} still runs", severity="warning")
+            return
+        self.progress = DeployState(env="preview")
+        self.progress.reset_for("preview up")
+        self.op_title = "preview up"
+        self._show_progress()
+        app = self.app
+        self.run_worker(lambda: self._drive_up(app), thread=True, group="preview-op")
+
+    def _drive_up(self, app: Any) -> None:
+        try:
+            run = preview_ops.up_run(app)
+        except PeriphError as exc:
+            hint = f" ({exc.hint})" if exc.hint else ""
+            self.post_message(PreviewEvent(None, f"{exc.message}{hint}"))
+            return
+        self.up_run = run
+        runs = getattr(app, "runs", None)
+        if runs is not None:
+            runs.add(run)  # quitting asks before stopping it, and joins it
+        branch = getattr(run, "branch", "")
+        if branch:
+            self.op_title = f"preview up of {branch}"
+        try:
+            for event in run.events():
+                self.post_message(PreviewEvent(event))
+        except PeriphError as exc:
+            self.post_message(PreviewEvent(None, exc.message))
+            return
+        self.post_message(PreviewEvent(None))
+
+    def on_preview_event(self, message: PreviewEvent) -> None:
+        message.stop()
+        state = self.progress
+        if message.event is not None:
+            state.apply(message.event)
+        elif message.error is not None or state.running:
+            why = message.error or "ended without saying how"
+            state.finished = SimpleNamespace(result="failed", revision=None, message=why)
+            state.running = False
+        if message.event is None or not state.running:
+            self.reload()  # the new (or updated) preview's expiry shows in the table
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        text = preview_ops.progress_text(self.progress, self.op_title)
+        self.query_one("#deploy-previews-progress", Static).update(text)
+
+    def selected_preview(self) -> Any:
+        """The preview under the table's cursor (None when there is none)."""
+        table = self.query_one(DataTable)
+        if not self.loaded or not table.row_count:
+            return None
+        row_key, _ = table.coordinate_to_cell_key((table.cursor_row, 0))
+        return next((p for p in self.loaded if p.namespace == row_key.value), None)
+
+    def delete_selected(self) -> None:
+        """Delete the selected preview, once its slug is typed."""
+        if self.op_running:
+            self.app.notify(f"{self.op_title} still runs", severity="warning")
+            return
+        chosen = self.selected_preview()
+        if chosen is None:
+            self.app.notify("No preview selected: nothing to delete", severity="warning")
+            return
+        if not chosen.branch:
+            self.app.notify(
+                f"{chosen.namespace} records no branch: `periph preview gc` deletes it "
+                "(it counts as expired)",
+                severity="warning",
+            )
+            return
+        detail = (
+            f"namespace {chosen.namespace} (branch {chosen.branch}) and everything in it: "
+            "its database, Secrets and pods"
+        )
+        title = f"Delete preview {chosen.slug}"
+        self.app.push_screen(
+            preview_ops.ConfirmTyped(safe(title), safe(detail), chosen.slug),
+            lambda ok: self._remove(chosen, ok),
+        )
+
+    def _remove(self, chosen: Any, ok: bool | None) -> None:
+        if not ok:
+            self.app.notify("Preview not deleted: the slug was not typed", severity="warning")
+            return
+        self.progress = DeployState(env="preview")
+        self.progress.reset_for("preview down")
+        self.op_title = f"preview down of {chosen.branch}"
+        self._show_progress()
+        app = self.app
+
+        def remove() -> None:
+            try:
+                said, error = preview_ops.down(app, chosen.branch), False
+            except PeriphError as exc:
+                said, error = exc.message, True
+            self.post_message(PreviewRemoved(said, error))
+
+        self.run_worker(remove, thread=True, group="preview-op")
+
+    def on_preview_removed(self, message: PreviewRemoved) -> None:
+        message.stop()
+        result = "failed" if message.error else "succeeded"
+        self.progress.finished = SimpleNamespace(result=result, revision=None, message=message.said)
+        self.progress.running = False
+        self._show_progress()
+        self.reload()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -76,6 +76,7 @@ class FakeDeploy:
     gate: threading.Event = field(default_factory=threading.Event)
     deploys: list[Options] = field(default_factory=list)
     rollbacks: list[int | None] = field(default_factory=list)
+    forced: list[bool] = field(default_factory=list)  # each rollback's force_schema
     Options = Options
 
     def resolve(self, root, env):
@@ -112,8 +113,11 @@ class FakeDeploy:
         yield ev.RolloutVerdict("backend", True, "successfully rolled out")
         yield ev.Finished("succeeded", 0, 1.0, revision=3)
 
-    def rollback_environment(self, root, env, to_revision=None) -> Iterator[ev.Event]:
+    def rollback_environment(
+        self, root, env, to_revision=None, force_schema=False
+    ) -> Iterator[ev.Event]:
         self.rollbacks.append(to_revision)
+        self.forced.append(force_schema)
         yield ev.RolledBack({"backend": 1}, True, "rolled back backend to revision 1")
         yield ev.Finished("succeeded", 0, 0.5, revision=4)
 

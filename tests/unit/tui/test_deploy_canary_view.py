@@ -84,3 +84,62 @@ async def test_the_canary_row_shows_its_live_ratio_beside_the_baselines(project)
         deploy.gate.set()
         text = await wait_text(app, pilot, "canary 50.0% of 20 · baseline 0.0% of 60 · 4/60s")
         assert "aborted" in screen_text(app)
+
+
+async def test_k_turns_the_canary_on_for_the_next_deploy_and_the_confirmation_says_so(project):
+    deploy = FakeDeploy()
+    app = part2_app(project, deploy=deploy)
+    async with app.run_test(size=(130, 34)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        await pilot.press("k")
+        await settle(app, pilot)
+        await pilot.press("c")
+        await settle(app, pilot)
+        await pilot.press("D")
+        text = await wait_text(app, pilot, "canary on: one new backend pod judged first")
+        assert "auto-rollback off" in text
+        await pilot.press("enter")
+        deploy.gate.set()
+        await settle(app, pilot)  # waits for the session's deploy run to end
+    assert [(o.canary, o.auto_rollback) for o in deploy.deploys] == [(True, False)]
+
+
+async def test_the_canary_is_off_unless_turned_on_and_k_turns_it_off_again(project):
+    deploy = FakeDeploy()
+    app = part2_app(project, deploy=deploy)
+    async with app.run_test(size=(130, 34)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        await pilot.press("k", "k", "c")
+        await settle(app, pilot)
+        await pilot.press("D")
+        text = await wait_text(app, pilot, "canary off")
+        assert "canary on" not in text
+        await pilot.press("enter")
+        deploy.gate.set()
+        await settle(app, pilot)
+    assert [o.canary for o in deploy.deploys] == [False]
+
+
+async def test_the_check_runs_with_the_canary_so_its_scope_refusal_shows_before_deploy(project):
+    checks: list[bool] = []
+
+    @dataclass
+    class ScopeRefusing(FakeDeploy):
+        def deploy(self, root, env, options) -> Iterator[ev.Event]:
+            checks.append(options.canary)
+            yield from self._guards(env)
+            yield ev.Finished(
+                "refused", 2, 0.1, message="--canary judges new pods against the live "
+                "objects, but ConfigMap/extra changes",
+            )  # fmt: skip
+
+    app = part2_app(project, deploy=ScopeRefusing())
+    async with app.run_test(size=(130, 34)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        await pilot.press("k", "c")
+        await settle(app, pilot)
+        await wait_text(app, pilot, "check refused — --canary judges new pods")
+    assert checks == [True]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from periph_env.deploy import events as ev
 from periph_env.deploy.preview_plan import Preview, rfc3339
 from periph_env.errors import EngineError
 from periph_env.tui.widgets.deploy_previews import expires_in
@@ -94,3 +95,98 @@ async def test_refresh_lists_the_previews_again(project):
         deploy.previews = [preview("one", "one", 2), preview("two", "two", 2)]
         await pilot.press("r")
         await wait_text(app, pilot, "2 preview(s)")
+
+
+@dataclass
+class PreviewOps(PreviewDeploy):
+    """Previews that ``up`` adds (its events those of a preview up) and ``down`` removes."""
+
+    downs: list[str] = field(default_factory=list)
+    ups: int = 0
+
+    def preview_up(self, root):
+        self.ups += 1
+        yield ev.Step("render")
+        yield ev.Note("preview feat-x: namespace peripheral-pr-feat-x, host feat-x.demo.test")
+        yield ev.Step("guards")
+        yield ev.GuardResult("context", True, "ok")
+        yield ev.Step("rollout")
+        yield ev.DeploymentProgress("backend", 2, 2, 1, 1, 1, "1 of 2 ready")
+        self.gate.wait(120)  # the test opens it once it has seen the rollout running
+        yield ev.DeploymentProgress("backend", 2, 2, 2, 2, 0, "rolled out")
+        yield ev.RolloutVerdict("backend", True, "successfully rolled out")
+        self.previews = [*self.previews, preview("feat-x", "feat/x", 24)]
+        yield ev.Finished(
+            "succeeded", 0, 3.0, message="preview feat-x up at https://feat-x.demo.test/"
+        )
+
+    def preview_down(self, root, branch):
+        self.downs.append(branch)
+        self.previews = [p for p in self.previews if p.branch != branch]
+        return f"deleting preview {branch} (namespace peripheral-pr-{branch})"
+
+
+async def test_u_brings_up_the_branch_preview_showing_its_steps_then_lists_it(project):
+    deploy = PreviewOps()
+    app = part2_app(project, deploy=deploy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        await pilot.press("u")
+        text = await wait_text(app, pilot, "backend: 1/2 ready, 2 updated — 1 of 2 ready")
+        assert "preview up: running…" in text
+        assert "steps: render · preview feat-x: namespace peripheral-pr-feat-x" in text
+        deploy.gate.set()
+        await wait_text(app, pilot, "preview up: succeeded — preview feat-x up at https://")
+        await wait_text(app, pilot, "1 preview(s) on the demo cluster")
+        assert "backend: 2/2 ready, 2 updated — rolled out" in screen_text(app)
+    assert deploy.ups == 1
+
+
+async def test_u_again_while_an_up_runs_says_so_and_starts_nothing(project):
+    deploy = PreviewOps()
+    app = part2_app(project, deploy=deploy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        await pilot.press("u")
+        await wait_text(app, pilot, "preview up: running…")
+        await pilot.press("u")
+        await pilot.pause()
+        deploy.gate.set()
+        await wait_text(app, pilot, "preview up: succeeded")
+    assert deploy.ups == 1
+
+
+async def test_x_deletes_the_selected_preview_only_once_its_slug_is_typed(project):
+    deploy = PreviewOps(previews=[preview("feat-a", "feat/a", 3), preview("fix-b", "fix/b", 5)])
+    app = part2_app(project, deploy=deploy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        await pilot.press("v")
+        await wait_text(app, pilot, "2 preview(s)")
+        await pilot.press("down", "x")
+        text = await wait_text(app, pilot, "Type fix-b and press enter")
+        assert "Delete preview fix-b" in text and "peripheral-pr-fix-b (branch fix/b)" in text
+        await pilot.press(*"feat-a", "enter")  # another preview's slug: nothing deleted
+        await settle(app, pilot)
+        assert deploy.downs == []
+        await pilot.press("x")
+        await wait_text(app, pilot, "Type fix-b and press enter")
+        await pilot.press(*"fix-b", "enter")
+        await wait_text(app, pilot, "preview down of fix/b: succeeded — deleting preview fix/b")
+        await wait_text(app, pilot, "1 preview(s)")
+    assert deploy.downs == ["fix/b"]
+
+
+async def test_x_outside_the_previews_pane_opens_it_and_deletes_nothing(project):
+    deploy = PreviewOps(previews=[preview("feat-a", "feat/a", 3)])
+    app = part2_app(project, deploy=deploy)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5")
+        await settle(app, pilot)
+        await pilot.press("x")
+        await wait_text(app, pilot, "1 preview(s)")
+        assert "Type feat-a" not in screen_text(app)
+    assert deploy.downs == []

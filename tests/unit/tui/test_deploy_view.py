@@ -128,7 +128,7 @@ async def test_rollback_to_a_deploy_picked_in_the_history(project):
         text = screen_text(app)
         assert "#2" in text and "succeeded" in text and "backend@abababababab" in text
         await pilot.press("down", "Z")
-        await settle(app, pilot)
+        await wait_text(app, pilot, "schema: checked when the rollback runs")
         await pilot.press("enter")
         await settle(app, pilot)
         assert "rollback succeeded (#4)" in screen_text(app)
