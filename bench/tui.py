@@ -568,6 +568,14 @@ def section(r: dict) -> str:
         "previous batch. It keeps the newest 10,000 lines (`max_lines`): memory is flat "
         "however long a service talks. The TUI row includes the app's start and the "
         "engine connection, as the compose row includes its own.",
+        "- Draining, the batcher leaves the app a frame between batches (Textual handles "
+        "queued messages back to back without painting) and makes the reader wait while "
+        "two frames' worth of lines wait (a reader parsing a backlog holds the GIL, and the "
+        "event loop waits for it after every `select()`). The drain's worst frame is its "
+        "first: the first lines arrive while the engine (Docker SDK, compose model) is "
+        "still being imported and connected in a worker thread after the first frame, "
+        "which holds the GIL the same way (seen with a stack sampler: the main thread "
+        "waiting in `select()`).",
         "- The footer is one widget drawing one line (`periph_env/tui/widgets/footer.py`), "
         "redrawn only when the keys it shows change: Textual's `Footer` rebuilt one styled "
         "widget per key on each of the ~3 bindings signals an area switch sends, which "
