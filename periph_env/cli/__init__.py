@@ -87,6 +87,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(argv: list[str]) -> int:
+    if not argv and sys.stdin.isatty() and sys.stdout.isatty():
+        # Bare `periph` on a terminal: the TUI, before building every command's parser
+        # (~0.1 s of the first frame's budget, for a parser nothing reads).
+        from periph_env.tui import run
+
+        return run()
     parser = build_parser(only=_requested_command(argv))
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -19,7 +19,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.css.query import NoMatches
 from textual.lazy import Lazy
-from textual.widgets import Footer, Input, TabbedContent, TabPane
+from textual.widgets import Input, TabbedContent, TabPane
 
 from periph_env.common.waiting import REPEAT_EVERY, set_reporter
 from periph_env.tui import actions, formatting, keymap
@@ -35,6 +35,7 @@ from periph_env.tui.messages import (
 from periph_env.tui.runs import RunRegistry
 from periph_env.tui.session import StackSession
 from periph_env.tui.views import AREAS
+from periph_env.tui.widgets.footer import KeyFooter
 
 DARK, LIGHT = "textual-dark", "textual-light"
 
@@ -125,7 +126,7 @@ class PeriphApp(App[int]):
                         yield area.make()
                     elif self.settings.mount_hidden:
                         yield Lazy(area.make())
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.theme = self.settings.theme

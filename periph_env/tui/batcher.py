@@ -10,9 +10,9 @@ last ``max_lines``) and the batch says how many, so the view can show the gap.
 
 Batches are sized to the frame: ``limit()`` says how many lines the view can draw in
 one frame's budget (it measures itself), and a batch never holds more. What is left
-goes in the next batch, as soon as the app has drawn the previous one (its queue is
+goes in the next batch, a frame after the app has taken the previous one (its queue is
 empty again), so a backlog drains at the speed the screen can draw, a frame at a time,
-instead of as one batch that freezes the screen for a second.
+instead of as one batch (or one run of batches) that freezes the screen for seconds.
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ class LineBatcher:
         capacity: int = 20_000,
         max_backlog: int = 10,
         limit: Callable[[], int] | None = None,
+        frame: float = 1 / 60,
     ) -> None:
         self._post = post
         self._backlog = backlog
         self._limit = limit
         self._interval = interval
+        self._frame = frame
         self._max_backlog = max_backlog
         self._buffer: deque[Any] = deque(maxlen=capacity)
         self._dropped = 0
@@ -50,9 +52,22 @@ class LineBatcher:
         self._thread: threading.Thread | None = None
 
     def feed(self, lines: Sequence[Any]) -> None:
-        """Queue lines for the next batch (thread-safe, never blocks)."""
+        """Queue lines for the next batch (thread-safe). While two frames' worth already
+        wait, the reader waits too (a few intervals at most, then its lines go in and the
+        oldest are dropped as before)."""
         if not lines:
             return
+        # Backpressure. A reader draining a backlog is pure Python and holds the GIL;
+        # the app's event loop gives it up at every select() and waits up to the switch
+        # interval to get it back, hundreds of times a frame, so the screen froze for
+        # seconds while the reader read lines the UI could never show. Sleeping here
+        # hands the app the interpreter until it has taken what waits.
+        if self._limit is not None:
+            high = 2 * max(1, self._limit())
+            deadline = time.monotonic() + 4 * self._interval
+            while len(self._buffer) >= high and time.monotonic() < deadline:
+                if self._stopping.wait(0.002):
+                    break
         with self._lock:
             overflow = len(self._buffer) + len(lines) - (self._buffer.maxlen or 0)
             if overflow > 0:
@@ -97,6 +112,13 @@ class LineBatcher:
                 while self._backlog() > 0 and time.monotonic() < deadline:
                     if self._stopping.wait(0.004):
                         return
+                # The app took the batch off its queue, not yet drawn it: posting now
+                # keeps its queue from ever emptying, and Textual processes queued
+                # messages back to back without returning to the event loop, so nothing
+                # paints until the backlog is gone (a 3.9 s frozen screen for 100,000
+                # lines). A frame's pause lets it draw and paint between batches.
+                if self._stopping.wait(self._frame):
+                    return
             else:
                 self._wake.wait()
                 self._wake.clear()

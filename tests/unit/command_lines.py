@@ -4,6 +4,7 @@ the real argument parser (so a renamed command or flag breaks a test, not a read
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,9 +42,16 @@ def _options(parser: argparse.ArgumentParser) -> set[str]:
     return {opt for action in parser._actions for opt in action.option_strings}
 
 
+@functools.cache
+def _cli_parser() -> argparse.ArgumentParser:
+    """periph's parser, built once: building it per checked line was most of the docs
+    test's time (hundreds of lines); checking only reads it."""
+    return build_parser()
+
+
 def problems(line: CommandLine, parser: argparse.ArgumentParser | None = None) -> list[str]:
     """What in ``line`` the parser does not know: an unknown subcommand or flag."""
-    parser = parser or build_parser()
+    parser = parser or _cli_parser()
     found: list[str] = []
     current, path = parser, ["periph"]
     words = [w.strip("[]`'\"(),") for w in line.words]

@@ -22,9 +22,12 @@ import pytest
 from periph_env.env import init_file, init_target
 from periph_env.env.init_file import init
 from periph_env.errors import UsageError
+from tests.examples import examples
 from tests.unit.env.conftest import EXAMPLE
 
-ITERATIONS = 20
+# Iterations look for a rare interleaving, as a property suite looks for a rare input:
+# all of them under CI's thorough profile, a quarter on a developer's save (tests/examples.py).
+ITERATIONS = examples(20)
 FORK = multiprocessing.get_context("fork")
 GENERATE_EXAMPLE = """\
 # @secret required generate

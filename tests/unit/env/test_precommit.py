@@ -7,6 +7,7 @@ pointed at this interpreter (language: system) so no hook virtualenv has to be b
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -52,21 +53,32 @@ class Repo:
         return result
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Repo:
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A repository with the hooks installed and a first commit, made once per module:
+    ``pre-commit install`` and a hooked commit were most of each test's time."""
     hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
     for hook in hooks:
         hook["entry"] = f"{sys.executable} -m periph_env {hook['entry'].removeprefix('periph ')}"
         hook["language"] = "system"
     config = {"repos": [{"repo": "local", "hooks": hooks}]}
-    repo = Repo(tmp_path / "repo", tmp_path / "pre-commit-home")
+    base = tmp_path_factory.mktemp("precommit")
+    repo = Repo(base / "repo", base / "pre-commit-home")
     repo.path.mkdir()
     repo.run("git", "init", "-q")
     repo.write(".pre-commit-config.yaml", yaml.safe_dump(config))
     repo.write(".env.example", EXAMPLE)
     repo.run(sys.executable, "-m", "pre_commit", "install")
     assert repo.commit(".pre-commit-config.yaml", ".env.example").returncode == 0
-    return repo
+    return base
+
+
+@pytest.fixture
+def repo(installed: Path, tmp_path: Path) -> Repo:
+    """Each test's own copy of the installed repository (the hook script finds its
+    repository at run time, so a copy is a working install)."""
+    shutil.copytree(installed, tmp_path / "copy", symlinks=True)
+    return Repo(tmp_path / "copy" / "repo", tmp_path / "copy" / "pre-commit-home")
 
 
 def test_the_hooks_pass_without_a_dot_env(repo: Repo):

@@ -49,6 +49,42 @@ def test_while_the_ui_is_behind_it_waits_and_then_drops_the_oldest():
     assert lines == list(range(150, 250)) and dropped == 150
 
 
+def test_a_draining_backlog_leaves_the_app_a_frame_between_batches():
+    # The app's queue is always empty (it takes each batch at once): without the pause,
+    # batch after batch would reach it back to back and the screen would never paint.
+    batcher, batches, done = _collect(interval=0.01, limit=lambda: 10, frame=30.0)
+    batcher.start()
+    try:
+        batcher.feed(list(range(100)))
+        assert done.wait(5)
+        time.sleep(0.3)  # far less than the (test's) 30 s frame
+        assert [lines for lines, _ in batches] == [list(range(10))]
+    finally:
+        batcher.stop()
+
+
+def test_a_reader_ahead_of_the_ui_by_two_frames_waits_for_it_instead_of_losing_lines():
+    backlog = [50]  # the UI is behind: nothing is posted yet
+    batcher, batches, _ = _collect(
+        interval=1.0, capacity=1000, backlog=lambda: backlog[0], limit=lambda: 10, frame=0
+    )
+    batcher.start()
+    second = threading.Thread(target=batcher.feed, args=(list(range(20, 40)),))
+    try:
+        batcher.feed(list(range(20)))  # two frames' worth now wait
+        second.start()
+        second.join(0.3)
+        assert second.is_alive()  # the reader waits (it does not add to the pile)
+        backlog[0] = 0  # the UI catches up
+        second.join(10)
+        assert not second.is_alive()
+        _wait_for_lines(batches, 40)
+    finally:
+        batcher.stop()
+    assert [n for lines, _ in batches for n in lines] == list(range(40))
+    assert sum(dropped for _, dropped in batches) == 0
+
+
 def test_stop_ends_the_thread():
     batcher, _, _ = _collect()
     batcher.start()

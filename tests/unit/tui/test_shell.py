@@ -66,6 +66,27 @@ async def test_the_footer_shows_the_areas_keys(project):
         assert "Restart" in footer and "^q Quit" in footer
 
 
+async def test_the_footer_follows_the_area_switched_to(project):
+    app = make_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2")
+        await settle(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "f Follow" in footer and "Restart" not in footer
+        assert footer.rstrip().endswith("^p palette")
+
+
+async def test_clicking_a_key_in_the_footer_presses_it(project):
+    app = make_app(project)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        footer = screen_text(app).splitlines()[-1]
+        await pilot.click("KeyFooter", offset=(footer.index("? Keys") + 1, 0))
+        await settle(app, pilot)
+        assert "periph keys" in screen_text(app)
+
+
 async def test_a_user_keymap_rebinds_an_action_by_id(project, tmp_path):
     keymap_file = tmp_path / "keymap.toml"
     keymap_file.write_text('"stack.restart" = "e"\n"stack.bogus" = "z"\n')
