@@ -344,6 +344,15 @@ def _recycle_released_volumes(cluster: kube.ClusterInfo) -> None:
         shutil.rmtree(directory, ignore_errors=True)
 
 
+def recycle_local_volumes(cluster: kube.ClusterInfo) -> None:
+    """Empty and recreate the local PVs whose claim is gone, and create any missing one.
+
+    ``ensure`` does it once per session; test modules call it too, since one session's
+    node group deploys many stacks and each deleted namespace releases its volumes.
+    """
+    _apply_cluster_objects(cluster)
+
+
 def _apply_cluster_objects(cluster: kube.ClusterInfo) -> None:
     """CoreDNS's read access, the local StorageClass and its PVs (directories made first)."""
     volumes = _dir() / "volumes"

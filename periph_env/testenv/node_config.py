@@ -59,7 +59,9 @@ COREDNS_HEALTH_PORT = 10253
 COREDNS_READY_PORT = 10254
 PAUSE_IMAGE = "periph.local/pause:3.10"
 STORAGE_CLASS = "periph-local"
-LOCAL_VOLUMES = 8
+# A demo stack claims four (db, cache, backups, off-site backups); 16 leave room for the
+# namespaces still terminating while the next test module deploys.
+LOCAL_VOLUMES = 16
 LOCAL_VOLUME_SIZE = "1Gi"
 
 # Sysctls the kubelet (or a CNI plugin) may change; their values are recorded before the
