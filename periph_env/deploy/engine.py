@@ -274,7 +274,16 @@ class DeployRun(OperationRun):
 
     def _rollout(self, plan_: Plan, kube: Kube, summary: Summary) -> Work:
         options = self.options
-        # Before anything changes: would the new code run on a schema it does not know?
+        yield Step("secrets and infrastructure")
+        # The Secrets first: the schema read below logs in to the database with them, and
+        # after a password rotation (role first, then Secret: docs/deploy-runbook.md) only
+        # the new one works. A changed Secret alone restarts no pod.
+        kube.apply(plan_.secrets)
+        yield Note(
+            f"{len(plan_.secrets)} Secret(s) applied: "
+            + ", ".join(f"{s['metadata']['name']} ({len(s['data'])} keys)" for s in plan_.secrets)
+        )
+        # Before any workload changes: would the new code run on a schema it does not know?
         check = yield from schema_read.check(
             kube,
             plan_.target.root,
@@ -289,15 +298,10 @@ class DeployRun(OperationRun):
         if not check.ok:
             return Ending("refused", check.message, hint=check.hint)
         self.back_contract = check.back_contract
-        yield Step("secrets and infrastructure")
-        # Secrets and everything but the Deployments (the database among them) in one apply.
+        # Everything but the Deployments (the database among them) in one apply.
         others = [o for o in plan_.stack if o.get("kind") not in ("Namespace", "Deployment")]
-        kube.apply(plan_.secrets + others)
+        kube.apply(others)
         yield from verify_stage.apply_monitoring(kube, plan_.target.root, plan_.monitoring)
-        yield Note(
-            f"{len(plan_.secrets)} Secret(s) applied: "
-            + ", ".join(f"{s['metadata']['name']} ({len(s['data'])} keys)" for s in plan_.secrets)
-        )
 
         yield Step("migrations")
         outcome = yield from run_migration(kube, plan_.migration, sleep=self.sleep)
