@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from periph_env.common.db_wait import wait_for_database
 from periph_env.errors import PeriphError, UsageError
 
 NAME = "db-seed"  # the Job, its ConfigMap and its pods' app.kubernetes.io/name
@@ -38,18 +39,11 @@ PLACEMENT = (
     "priorityClassName",
 )
 
-# pg_isready first: a new pod's address reaches the NetworkPolicy enforcer seconds after
-# it starts, and refusals until then are not failures (the backup Job waits the same way).
-SCRIPT = """\
-set -eu
-tries=0
-until pg_isready -q -t 5; do
-  tries=$((tries + 1))
-  if [ "$tries" -ge 24 ]; then
-    echo "the database at $PGHOST:$PGPORT did not answer for 2 minutes" >&2; exit 1
-  fi
-  sleep 5
-done
+# The database may not answer this new pod at once (``periph_env.common.db_wait``).
+SCRIPT = (
+    "set -eu\n"
+    + wait_for_database(120)
+    + """
 state=$(psql -X -At -v ON_ERROR_STOP=1 -c "SELECT CASE
   WHEN to_regclass('public.strategies') IS NULL THEN 'none'
   WHEN EXISTS (SELECT 1 FROM strategies) THEN 'rows' ELSE 'empty' END")
@@ -66,6 +60,7 @@ psql -X -At -v ON_ERROR_STOP=1 -c "SELECT 'seeded: ' || (SELECT count(*) FROM st
   || ' strategies, ' || (SELECT count(*) FROM jobs) || ' jobs, '
   || (SELECT count(*) FROM job_results) || ' job_results'"
 """.replace("__MOUNT__", SEED_MOUNT)
+)
 
 
 class NoDatabase(PeriphError):

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from periph_env.common import migration_kinds as kinds
+from periph_env.common.db_wait import wait_for_database
 from periph_env.deploy import schema
 from periph_env.deploy import verdict as v
 from periph_env.deploy.events import Event, Note, Step
@@ -36,10 +37,12 @@ MIGRATE_NAME = "backend-migrate"  # the label value the database's NetworkPolicy
 DB_KEYS = ("DB_USER", "DB_PASSWORD", "POSTGRES_DB")
 END = "periph-schema-end"
 ROW = re.compile(r"periph-schema (\d+) (\S+)")
-# Two queries so a database never migrated (no table) answers "nothing applied", not an
+# The wait first: a new pod's connections can be dropped until the NetworkPolicy enforcer
+# knows its address (``periph_env.common.db_wait``; one CI run's read failed so). Two
+# queries so a database never migrated (no table) answers "nothing applied", not an
 # error; the end marker tells a complete answer from a cut log.
 SCRIPT = (
-    "set -e; "
+    "set -e; " + wait_for_database(60) + "; "
     "t=$(psql -XAtqc \"SELECT to_regclass('public.schema_migrations') IS NOT NULL\"); "
     'if [ "$t" = t ]; then psql -XAtqc '
     "\"SELECT 'periph-schema ' || lpad(version::text, 4, '0') || ' ' || name "

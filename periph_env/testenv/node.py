@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -35,7 +36,7 @@ import yaml
 
 from periph_env.common.process import run_streamed
 from periph_env.errors import EngineError
-from periph_env.testenv import kube, node_host, node_netpol
+from periph_env.testenv import kube, node_certs, node_host, node_netpol
 from periph_env.testenv import kube_config as kcfg
 from periph_env.testenv import node_config as ncfg
 from periph_env.testenv.debian_host import ensure_packages
@@ -132,31 +133,6 @@ def _alive() -> dict[str, int | None]:
     return {p: started_pid(_component(p)) for p in PROCESSES}
 
 
-def _ca_paths() -> tuple[Path, Path]:
-    pki = kcfg.cluster_dir() / "pki"
-    return pki / "ca.crt", pki / "ca.key"
-
-
-def _issue_cert(name: str, subject: str, ca: tuple[Path, Path]) -> tuple[Path, Path]:
-    """A client certificate signed by the cluster CA (kwokctl's pki), made with openssl."""
-    pki = _dir() / "pki"
-    pki.mkdir(parents=True, exist_ok=True, mode=0o700)
-    crt, key, csr = pki / f"{name}.crt", pki / f"{name}.key", pki / f"{name}.csr"
-    run(
-        ["openssl", "req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-         "-subj", subject, "-out", str(csr)],
-        timeout=60,
-    )  # fmt: skip
-    run(
-        ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
-         "-CAcreateserial", "-CAserial", str(pki / "ca.srl"), "-days", "365", "-out", str(crt)],
-        timeout=60,
-    )  # fmt: skip
-    csr.unlink(missing_ok=True)
-    key.chmod(0o600)
-    return crt, key
-
-
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
     """Write ``text`` unless the file already holds it: kube-proxy exits when its config file
     is written to, even with the same content."""
@@ -169,7 +145,7 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
 def _write_configs(cluster: kube.ClusterInfo, binaries: Path) -> str:
     """Write every config file (certs only when the CA changed); return the fingerprint."""
     directory = _dir()
-    ca_crt, ca_key = _ca_paths()
+    ca_crt, ca_key = node_certs.ca_paths()
     ca_digest = hashlib.sha256(ca_crt.read_bytes()).hexdigest()[:16]
     stamp = directory / "pki" / "ca.digest"
     users = {
@@ -181,7 +157,7 @@ def _write_configs(cluster: kube.ClusterInfo, binaries: Path) -> str:
     stale = not stamp.is_file() or stamp.read_text().strip() != ca_digest
     for user, subject in users.items():
         if stale or not (directory / "pki" / f"{user}.crt").is_file():
-            _issue_cert(user, subject, (ca_crt, ca_key))
+            node_certs.issue_cert(user, subject, (ca_crt, ca_key))
     _write(stamp, ca_digest + "\n")
     for user in users:
         doc = ncfg.kubeconfig(
@@ -277,7 +253,19 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def _containerd_ready() -> bool:
+# containerd 1.6 serves its socket before the CRI plugin has recovered its state; until
+# then every CRI call answers "server is not initialized yet" and a kubelet started in
+# that window exits at once (it happened on a warm restart). This line ends the CRI init.
+CRI_READY_LINE = b"Start streaming server"
+
+
+def _containerd_ready(log_offset: int) -> bool:
+    """containerd answers on its socket and its CRI plugin has finished starting (the
+    ``CRI_READY_LINE`` logged after ``log_offset``, where this start's log begins)."""
+    with _logfile("containerd").open("rb") as log:
+        log.seek(log_offset)
+        if CRI_READY_LINE not in log.read():
+            return False
     return _ctr("version", check=False, timeout=10).returncode == 0
 
 
@@ -300,10 +288,13 @@ def _node_ready(cluster: kube.ClusterInfo) -> bool:
 
 def _start(process: str, binaries: Path, cluster: kube.ClusterInfo, log: Log) -> None:
     argv = _argv(process, binaries, cluster)
-    proc = spawn(argv, _logfile(process))
+    logfile = _logfile(process)
+    offset = logfile.stat().st_size if logfile.exists() else 0
+    proc = spawn(argv, logfile)
     mark_started(_component(process), proc.pid)
     if process == "containerd":
-        _wait("waiting for containerd's socket", _containerd_ready, 60, process, proc)
+        ready = functools.partial(_containerd_ready, offset)
+        _wait("waiting for containerd's CRI service", ready, 60, process, proc)
         _import_pause(binaries)
     elif process == "coredns":
         url = f"http://127.0.0.1:{ncfg.COREDNS_HEALTH_PORT}/health"
