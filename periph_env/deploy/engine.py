@@ -8,7 +8,8 @@ of this module:
 1. render the overlay and its migrate kustomization, derive the Secrets they read;
 2. run every guard and report them together; refuse (exit 2) if one fails;
 3. summarise the change from a server-side dry-run; ``dry_run`` stops here;
-4. namespace and Secrets, then everything except Deployments (the database among them);
+4. namespace and Secrets, the schema check (its read Job logs in with those Secrets), then
+   everything except Deployments (the database among them);
 5. the migration Job with the new backend image: a failure stops before any Deployment;
 6. the Deployments, watched until ``kubectl rollout status`` would say done or failed;
 7. on failure with ``auto_rollback``, every Deployment this deploy moved goes back;
