@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from periph_env.testenv import node_config as ncfg
+from tests.fixtures import namespaces
 from tests.integration.test_deploy_harness import ENV_FILE, SECRET_VALUES, commit, edit_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -165,6 +166,7 @@ class DemoProject:
     def create_namespace(self, registry: Any) -> None:
         """The namespace with the registry's pull secret, as a cluster admin prepares it."""
         self.cluster.kubectl("create", "namespace", self.namespace)
+        namespaces.label_owned(self.cluster.kubectl, self.namespace)
         secret = ncfg.pull_secret_document(
             PULL_SECRET, self.namespace, registry.address, registry.username, registry.password
         )

@@ -31,6 +31,7 @@ import yaml
 
 from periph_env.common.process import run
 from periph_env.testenv.node_config import pull_secret_document
+from tests.fixtures import namespaces
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("backend", "frontend", "worker", "db", "cache")
@@ -230,6 +231,7 @@ def new_namespace(cluster: Any, *, pull_secret: bool = True) -> str:
     """A fresh test namespace with its default ServiceAccount and the registry pull Secret."""
     name = f"periphtest-{secrets.token_hex(4)}"
     cluster.kubectl("create", "namespace", name)
+    namespaces.label_owned(cluster.kubectl, name)
     cluster.kubectl("wait", "--for=create", "serviceaccount/default", "-n", name, "--timeout=60s")
     if pull_secret:
         add_pull_secret(cluster, name)
