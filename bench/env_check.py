@@ -210,6 +210,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=40, help="runs per command (default 40)")
     parser.add_argument("--no-write", action="store_true", help="do not touch docs/")
     args = parser.parse_args()
+    perfdoc.ensure_hyperfine()
     wemake, rust = wemake_linter(), rust_linter()
     versions = {
         "periph": version([str(VENV / "bin" / "periph"), "--version"]),

@@ -19,3 +19,18 @@ def write_section(start: str, end: str, section: str, doc: Path = DOC) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + section
     doc.write_text(text)
+
+
+def ensure_hyperfine() -> None:
+    """Install hyperfine (Debian's package) when it is missing, as the test engines install
+    theirs: a fresh machine runs the benches with no hand set-up."""
+    import sys
+
+    from periph_env.errors import PeriphError
+    from periph_env.testenv.debian_host import ensure_packages
+    from periph_env.testenv.state import Log
+
+    try:
+        ensure_packages({"hyperfine": "hyperfine"}, Log(prefix="bench"), why="the benchmark")
+    except PeriphError as exc:
+        sys.exit(f"bench: {exc}")
