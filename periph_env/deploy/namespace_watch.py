@@ -57,8 +57,9 @@ class NamespaceWatch:
         on_change: Callable[[], None],
         *,
         kinds: tuple[str, ...] = KINDS,
-        lister_of: Callable[[Any, str], Callable[..., Any]] = lister,
+        lister_of: Callable[[Any, str], Callable[..., Any]] | None = None,
     ) -> None:
+        lister_of = lister_of or lister
         self.namespace, self.kinds, self.on_change = namespace, kinds, on_change
         self.queue: queue.Queue = queue.Queue()
         self._lock = threading.Lock()
