@@ -71,7 +71,9 @@ class ResourceWatch(threading.Thread):
     """List then watch one namespaced resource, putting ``(kind, type, object)`` on a queue.
 
     ``on_error`` (optional) hears every failed request (the exception) and, once a request
-    succeeds again, ``None``: a reader that shows the failure can take it back.
+    succeeds again, ``None``: a reader that shows the failure can take it back. A stream
+    that drops after it was answered is not a failure until its resumption fails too (an
+    idle connection cut by a proxy resumes at once: no banner flickers for it).
     """
 
     def __init__(
@@ -173,12 +175,14 @@ class ResourceWatch(threading.Thread):
                     return
                 if getattr(exc, "status", None) == 410:  # the version is gone: list again
                     listed = False
+                dropped = self._connected  # an open stream ended: resumed before it is said
                 if self._connected:
                     self.reconnects += 1
                     self._connected = False
-                self._failing = True
-                if self.on_error is not None:
-                    self.on_error(exc)
+                if not dropped:  # a request failed: the server is away (or refuses)
+                    self._failing = True
+                    if self.on_error is not None:
+                        self.on_error(exc)
                 time.sleep(RETRY_SECONDS)
             else:
                 if not expired and not self.stopping.is_set():

@@ -91,6 +91,20 @@ def test_an_api_server_that_goes_away_is_said_and_its_return_clears_it(server, s
     assert server.lists() == 3  # resumed from its resourceVersion, not listed again
 
 
+def test_a_dropped_stream_that_resumes_at_once_is_no_error(server, streams):
+    said: list[str] = []
+    for watch in streams.watches:
+        watch.on_error = lambda exc: said.append(str(exc))
+    with server.lock:
+        open_pods = server.watches.pop("Pod")
+    for response in open_pods:  # an idle connection cut by a proxy; the server is up
+        response.feed(ConnectionResetError("connection reset by peer"))
+    eventually(lambda: server.watches.get("Pod"), "the pod stream resumed")
+    server.put("Pod", pod("backend-1", ready=True))
+    eventually(lambda: ready(streams, "backend-1"), "a change after the resumption")
+    assert said == [] and streams.error == ""
+
+
 def test_a_relist_replaces_the_copy_so_what_was_deleted_meanwhile_goes(server, streams):
     backend_2 = pod("backend-2")
     backend_2["metadata"]["resourceVersion"] = "99"
