@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import yaml
 
 from periph_env.deploy.kube import Kube
 from periph_env.deploy.namespace_watch import NamespaceWatch
@@ -65,3 +66,39 @@ def test_an_outage_is_said_and_the_streams_catch_up_when_the_api_server_is_back(
         proxy.close()
     assert streams.join(30)
     assert sum(w.reconnects for w in streams.watches) >= 3  # each stream resumed
+
+
+def test_the_streams_read_with_a_token_kubeconfig_as_its_user_not_anonymously(
+    kube_cluster: Any, k8s_namespace: str, tmp_path, monkeypatch
+) -> None:
+    # Cloud clusters hand out tokens (or exec plugins printing one), not client certs.
+    kubectl = kube_cluster.kubectl
+    kubectl("create", "serviceaccount", "reader", "-n", k8s_namespace)
+    kubectl("create", "rolebinding", "reader", "--clusterrole=view",
+            f"--serviceaccount={k8s_namespace}:reader", "-n", k8s_namespace)  # fmt: skip
+    token = kubectl("create", "token", "reader", "-n", k8s_namespace).stdout.strip()
+    admin = yaml.safe_load(kube_cluster.kubeconfig.read_text())
+    context = next(c for c in admin["contexts"] if c["name"] == kube_cluster.context)
+    cluster = next(c for c in admin["clusters"] if c["name"] == context["context"]["cluster"])
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [cluster],
+        "users": [{"name": "reader", "user": {"token": token}}],
+        "contexts": [{"name": "reader", "context": {"cluster": cluster["name"], "user": "reader"}}],
+        "current-context": "reader",
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    kubectl("apply", "-n", k8s_namespace, "-f", "-", input=pod_manifest("seen"))
+    streams = NamespaceWatch(Kube("reader", k8s_namespace).client(), k8s_namespace, lambda: None)
+    streams.start()
+    try:
+        eventually(lambda: streams.synced or streams.error, "the first lists")
+        assert streams.error == ""
+        assert pods(streams) == ["seen"]
+    finally:
+        streams.stop()
+    assert streams.join(30)
