@@ -323,17 +323,7 @@ def counted_lists(kube_cluster, namespace, monkeypatch) -> Iterator[Any]:
 
     def impersonating(self: DeploySession, env: str) -> Any:
         kube = original(self, env)
-        client = kube.client()
-        if not getattr(client, "impersonates", False):
-            # Every request of the area passes its client's call_api (kube_rest's plain
-            # REST does not read the client's default headers).
-            call = client.call_api
-
-            def call_api(method: str, url: str, header_params: Any = None, *a, **kw) -> Any:
-                headers = {**(header_params or {}), "Impersonate-User": user}
-                return call(method, url, headers, *a, **kw)
-
-            client.call_api, client.impersonates = call_api, True
+        kube.client().set_default_header("Impersonate-User", user)
         return kube
 
     monkeypatch.setattr(DeploySession, "_kube_for", impersonating)
