@@ -70,10 +70,11 @@ class BoundedApiClient(ApiClient):
         import urllib3.exceptions
 
         timeout = _request_timeout or default_timeout(url)
+        headers = self._with_credentials(method, url, header_params)
         try:
             with self._kube.waiting(_what(method, url)):
                 return super().call_api(
-                    method, url, header_params, body, post_params, _request_timeout=timeout
+                    method, url, headers, body, post_params, _request_timeout=timeout
                 )
         except PeriphError:
             raise
@@ -84,6 +85,17 @@ class BoundedApiClient(ApiClient):
             raise self._kube.unreachable(reach.tls_reason(str(exc.reason))) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise self._kube.unreachable(reach.exception_reason(exc)) from None
+
+    def _with_credentials(self, method: str, url: str, header_params: Any) -> dict:
+        """The request's headers with the client's own and the context's credentials (a
+        bearer token, an exec plugin's, refreshed once expired). The generated API classes
+        add them before ``call_api``; plain REST (``kube_rest``) calls it directly and went
+        out anonymous with a token kubeconfig (403 ``system:anonymous``)."""
+        headers = {**self.default_headers, **(header_params or {})}
+        if not any(key.lower() == "authorization" for key in headers):
+            path = urlsplit(url).path
+            self.update_params_for_auth(headers, [], ["BearerToken"], path, method, None)
+        return headers
 
     def _call_with_legacy_options(self, *args: Any, **kwargs: Any) -> Any:
         import urllib3.exceptions

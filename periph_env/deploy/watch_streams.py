@@ -68,17 +68,30 @@ class _Gone(Exception):
 
 
 class ResourceWatch(threading.Thread):
-    """List then watch one namespaced resource, putting ``(kind, type, object)`` on a queue."""
+    """List then watch one namespaced resource, putting ``(kind, type, object)`` on a queue.
+
+    ``on_error`` (optional) hears every failed request (the exception) and, once a request
+    succeeds again, ``None``: a reader that shows the failure can take it back. A stream
+    that drops after it was answered is not a failure until its resumption fails too (an
+    idle connection cut by a proxy resumes at once: no banner flickers for it).
+    """
 
     def __init__(
-        self, kind: str, lister: Callable[..., Any], namespace: str, out: queue.Queue
+        self,
+        kind: str,
+        lister: Callable[..., Any],
+        namespace: str,
+        out: queue.Queue,
+        on_error: Callable[[BaseException | None], None] | None = None,
     ) -> None:
         super().__init__(daemon=True, name=f"periph-watch-{kind}")
         self.kind, self.lister, self.namespace, self.out = kind, lister, namespace, out
+        self.on_error = on_error
         self.stopping = threading.Event()
         self.resource_version = ""
         self.reconnects = 0
         self._connected = False  # a failed retry while the server is away is no new drop
+        self._failing = False  # the last request failed (told to ``on_error``)
         self._response: Any = None
 
     def stop(self) -> None:
@@ -92,10 +105,18 @@ class ResourceWatch(threading.Thread):
         if response is not None:
             _shutdown(response)
 
+    def _answered(self) -> None:
+        """A request got its answer: the connection is up (again)."""
+        self._connected = True
+        if self._failing:
+            self._failing = False
+            if self.on_error is not None:
+                self.on_error(None)
+
     def _list(self) -> None:
         resp = self.lister(self.namespace, _preload_content=False, _request_timeout=(5, 30))
-        self._connected = True
         data = json.loads(resp.data)
+        self._answered()
         self.resource_version = data.get("metadata", {}).get("resourceVersion", "")
         for item in data.get("items", []):
             self.out.put((self.kind, "LISTED", item))
@@ -115,7 +136,7 @@ class ResourceWatch(threading.Thread):
             _preload_content=False,
             _request_timeout=(5, WATCH_SECONDS + 15),
         )
-        self._connected = True
+        self._answered()
         try:
             # stop() may have run while the request was in flight (it saw no response).
             if self.stopping.is_set():
@@ -154,9 +175,14 @@ class ResourceWatch(threading.Thread):
                     return
                 if getattr(exc, "status", None) == 410:  # the version is gone: list again
                     listed = False
+                dropped = self._connected  # an open stream ended: resumed before it is said
                 if self._connected:
                     self.reconnects += 1
                     self._connected = False
+                if not dropped:  # a request failed: the server is away (or refuses)
+                    self._failing = True
+                    if self.on_error is not None:
+                        self.on_error(exc)
                 time.sleep(RETRY_SECONDS)
             else:
                 if not expired and not self.stopping.is_set():

@@ -7,13 +7,17 @@ test_deploy_harness.py); the app is driven by keys, as a maintainer would.
 
 from __future__ import annotations
 
+import json
+import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from periph_env.tui.app import PeriphApp
+from periph_env.tui.views.deploy_session import DeploySession
 from tests.integration.test_deploy import assert_no_secret, images, namespace, periph_env_vars  # noqa: F401
 from tests.integration.test_deploy_harness import (
     DEPLOYMENTS,
@@ -279,3 +283,101 @@ async def test_quit_during_a_deploy_asks_then_stops_it_records_its_step_and_leav
         "interrupted by the user during rollout",
     )
     assert [t.name for t in threading.enumerate() if t.name.startswith("periph")] == []
+
+
+@pytest.fixture
+def counted_lists(kube_cluster, namespace, monkeypatch) -> Iterator[Any]:
+    """The API server's count of the Deploy area's LIST requests in ``namespace``.
+
+    ``apiserver_request_total`` has no namespace or client label, and other tests share
+    the cluster: the area's requests are told apart by identity instead. Its client
+    impersonates a user of its own (allowed to read the namespace), and a FlowSchema for
+    that user's lists of pods, Deployments and events puts them under their own label of
+    the API server's ``apiserver_flowcontrol_dispatched_requests_total``. The deploy's
+    own requests (the engine's client) are not counted.
+    """
+    user, schema = f"periph-tui-{namespace}", f"periph-tui-lists-{namespace}"
+    kubectl = kube_cluster.kubectl
+    kubectl("create", "rolebinding", "tui-reader", "--clusterrole=view", f"--user={user}",
+            "-n", namespace)  # fmt: skip
+    flow_schema = {
+        "apiVersion": "flowcontrol.apiserver.k8s.io/v1",
+        "kind": "FlowSchema",
+        "metadata": {"name": schema},
+        "spec": {
+            "matchingPrecedence": 2,  # before every schema but "exempt" (system:masters)
+            "priorityLevelConfiguration": {"name": "exempt"},  # counted, never queued
+            "rules": [{
+                "subjects": [{"kind": "User", "user": {"name": user}}],
+                "resourceRules": [{
+                    "verbs": ["list"],
+                    "apiGroups": ["", "apps", "events.k8s.io"],
+                    "resources": ["pods", "deployments", "events"],
+                    "namespaces": [namespace],
+                }],
+            }],
+        },
+    }  # fmt: skip
+    kubectl("apply", "-f", "-", input=json.dumps(flow_schema))
+    original = DeploySession._kube_for
+
+    def impersonating(self: DeploySession, env: str) -> Any:
+        kube = original(self, env)
+        kube.client().set_default_header("Impersonate-User", user)
+        return kube
+
+    monkeypatch.setattr(DeploySession, "_kube_for", impersonating)
+    pattern = re.compile(
+        r'^apiserver_flowcontrol_dispatched_requests_total\{[^}]*flow_schema="'
+        + re.escape(schema)
+        + r'"[^}]*\} (\S+)$',
+        re.M,
+    )
+
+    def count() -> int:
+        metrics = kubectl("get", "--raw", "/metrics").stdout
+        found = pattern.search(metrics)
+        return int(float(found.group(1))) if found else 0
+
+    # The API server takes the new schema in within a moment: count from its first list.
+    deadline = time.monotonic() + 60
+    while count() == 0:
+        assert time.monotonic() < deadline, f"FlowSchema {schema} never counted a list"
+        kubectl("get", "pods", "-n", namespace, f"--as={user}")
+        time.sleep(0.5)
+    baseline = count()
+    try:
+        yield lambda: count() - baseline
+    finally:
+        kubectl("delete", "flowschema", schema, "--ignore-not-found", check=False)
+
+
+async def test_the_area_shows_a_rollout_with_no_list_call_while_its_watches_are_open(
+    kube_cluster,
+    periph_env_vars,
+    images,
+    namespace,
+    counted_lists,
+    tmp_path,
+) -> None:
+    root = make_project(tmp_path, "demo", namespace, kube_cluster.context, images, "<webhook>")
+    app = app_for(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_deploy(app, pilot)
+        session = app.deploy_session
+        await until(pilot, lambda: session.streams and session.streams.synced, what="streams")
+        opened = counted_lists()
+        assert opened == 3, "one list per kind (pods, Deployments, events) when the area opens"
+        started = time.monotonic()
+        await deploy_by_keys(app, pilot)
+        assert state(app).finished.result == "succeeded", state(app).finished
+        await until(pilot, lambda: len(state(app).pods) >= len(DEPLOYMENTS), what="pods listed")
+        for shown in ("demo: deploy succeeded", "rolled out", "backend-", "1/1"):
+            await shows(app, pilot, shown)
+        await pilot.pause(2.0)  # the area stays open: a poll would list on meanwhile
+        seconds = time.monotonic() - started
+        assert counted_lists() == opened, (
+            f"the area listed during the {seconds:.0f} s rollout (polling ten times a second "
+            f"would have made ~{int(seconds * 10)} pod lists)"
+        )
+        assert session.streams.error == ""

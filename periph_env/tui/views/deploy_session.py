@@ -4,19 +4,24 @@ while the maintainer looks at another area, and its progress is there on return.
 Operations (check, deploy, rollback, rollout status) are owned runs of the public
 ``periph_env.deploy`` API (``DeployRun``, ``RollbackRun``, ...), registered with the app's
 ``RunRegistry`` so that quitting asks before stopping a deploy, stops it and joins it. The
-session's own threads (the monitor, the pod-log follower, the operations' drivers) belong
-to its ``owner`` run and end with ``stop``/``join``. A monitor thread lists the
-namespace's Deployments, pods and events (fast while an operation runs: the screen must
-show a pod turning Ready within half a second). Pod logs follow every replica with the
-engine's log follower (what ``periph logs --env`` uses), batched by part 1's
-``LineBatcher``. Threads reach the UI only by posting messages to the view.
+session's own threads (the monitor, its streams, the pod-log follower, the operations'
+drivers) belong to its ``owner`` run and end with ``stop``/``join``.
+
+The namespace's Deployments, pods and events come from streams, not polling
+(``periph_env.deploy.namespace_watch``: each kind listed once, then watched): a pod
+turning Ready is on screen as soon as its watch event arrives, and an open area costs the
+API server no list call. The monitor thread folds the streams' copy into the state on
+each change, and once a second while the area shows (pod ages tick). The streams stay
+open while the area is hidden (three idle connections; coming back shows the namespace
+at once, with no new list) and are replaced when the environment changes. Pod logs follow
+every replica with the engine's log follower (what ``periph logs --env`` uses), batched
+by part 1's ``LineBatcher``. Threads reach the UI only by posting messages to the view.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
-import json
 import threading
 import time
 from collections import deque
@@ -33,7 +38,8 @@ from periph_env.tui.runs import IteratorRun
 from periph_env.tui.views.deploy_state import DeployState
 
 K8S_REMEDY = "Start the test cluster with `periph testenv up --tier k8s`, or check periph.toml."
-FAST_POLL, SLOW_POLL = 0.1, 2.0  # pods while on screen; Deployments/events every 5th
+AGE_TICK = 1.0  # refold while on screen: the pods' ages (no API call: the streams' copy)
+REOPEN = 1.0, 5.0  # retry opening the streams (cluster unreachable): on screen, hidden
 MAX_LOG_LINES = 5_000
 
 
@@ -86,12 +92,12 @@ class DeploySession:
         self.listener: Any = None  # the Deploy view, once mounted
         self.logs: deque[str] = deque(maxlen=MAX_LOG_LINES)
         self.following = False
-        self.visible = False  # the Deploy area is on screen: list the cluster often
+        self.visible = False  # the Deploy area is on screen: ages tick, reopen sooner
         self._kube: Any = None
         self._kube_env = ""
         self._selected: str | None = None
-        self._rounds = 0
-        self._slow: tuple[list[dict], list[dict]] = ([], [])
+        self.streams: Any = None  # the NamespaceWatch of ``_streams_env``
+        self._streams_env = ""
         self.owner = Run("deploy area")  # owns the monitor, log follower, drivers
         self._stop = self.owner.stop_event
         self._wake = threading.Event()
@@ -142,13 +148,14 @@ class DeploySession:
             self.state.version = version + 1
             self._selected = env
             self._kube, self._kube_env = None, ""
+            self._close_streams()  # the old namespace's: the monitor opens env's
         self.logs.clear()
         self.changed()
         self.start_monitor()
         self.run("history")
 
     def start_monitor(self) -> None:
-        """Keep the cluster listing current (one thread for the session)."""
+        """Keep the cluster view current (one thread for the session); wakes it to fold now."""
         if self._monitor is None and not self._stop.is_set():
             self._monitor = self.owner.thread(self._monitor_loop, name="periph-deploy-monitor")
         self._wake.set()
@@ -161,48 +168,73 @@ class DeploySession:
             self._kube, self._kube_env = kube_for(target), env
         return self._kube
 
+    def _streams_for(self, env: str) -> Any:
+        """``env``'s namespace streams, opened on first use (raises when the environment
+        has no cluster or its API server does not answer)."""
+        with self.lock:
+            if self.streams is not None and self._streams_env == env:
+                return self.streams
+        from periph_env.deploy.namespace_watch import NamespaceWatch
+
+        kube = self._kube_for(env)
+        api_client = kube.client()  # checks the API server answers: else the banner says
+        streams = NamespaceWatch(api_client, kube.namespace, self._wake.set)
+        with self.lock:
+            if self.state.env != env or self._stop.is_set():
+                return None  # switched (or quitting) meanwhile: the next round opens anew
+            self._close_streams()
+            self.owner.own(streams)
+            self.streams, self._streams_env = streams.start(), env
+        return streams
+
+    def _close_streams(self) -> None:
+        """Stop the open streams (joined with the owner run); returns at once."""
+        if self.streams is not None:
+            self.streams.stop()
+            self.streams, self._streams_env = None, ""
+
     def _monitor_loop(self) -> None:
         while not self._stop.is_set():
             env = self.state.env
+            on_screen = self.state.running or self.following or self.visible
             try:
-                self._list_cluster(env)
+                streams = self._streams_for(env)
+                if streams is not None:
+                    self._fold(env, streams)
+                delay: float | None = AGE_TICK if on_screen else None  # else: on change
             except Exception as exc:  # every failure becomes the banner's text
-                message = getattr(exc, "message", None) or str(exc).splitlines()[0][:300]
-                with self.lock:
-                    if self.state.env == env and self.state.cluster_error != message:
-                        self.state.cluster_error = message
-                        self.state.version += 1
-                        self.changed()
-            fast = self.state.running or self.following or self.visible
-            delay = FAST_POLL if fast else SLOW_POLL
+                self._show_error(env, exc)
+                delay = REOPEN[0] if on_screen else REOPEN[1]
+            # Cleared after the wait, before the next fold: a change that lands meanwhile
+            # is in the copy that fold reads.
             self._wake.wait(delay)
             self._wake.clear()
 
-    def _list_cluster(self, env: str) -> None:
-        from kubernetes import client
+    def _show_error(self, env: str, exc: BaseException | str) -> None:
+        from periph_env.deploy.namespace_watch import error_text
 
-        kube = self._kube_for(env)
-        api_client = kube.client()
-        core, apps = client.CoreV1Api(api_client), client.AppsV1Api(api_client)
-        namespace = kube.namespace
+        message = exc if isinstance(exc, str) else error_text(exc)
+        with self.lock:
+            if self.state.env != env or self.state.cluster_error == message:
+                return
+            self.state.cluster_error = message
+            self.state.version += 1
+        self.changed()
 
-        def clean(lister: Any) -> dict:
-            # Raw JSON: the client's model objects cost ten times more CPU (and the GIL
-            # the UI thread needs), listed ten times a second.
-            response = lister(namespace, _request_timeout=5, _preload_content=False)
-            return json.loads(response.data)
-
-        self._rounds += 1
-        if self._rounds % 5 == 1 or self.state.running:
-            deployments = clean(apps.list_namespaced_deployment)
-            events = clean(core.list_namespaced_event)
-            self._slow = (deployments.get("items", []), events.get("items", []))
-        pods = clean(core.list_namespaced_pod)
+    def _fold(self, env: str, streams: Any) -> None:
+        """The streams' copy of the namespace into the state (a redraw when it differs)."""
+        error = streams.error
+        if error:  # the last copy stays on screen under the banner
+            self._show_error(env, error)
+            return
+        if not streams.synced:
+            return  # not listed yet: a half listing would flicker
+        found = streams.snapshot()
         with self.lock:
             if self.state.env != env:
                 return
             before = self.state.version
-            self.state.set_cluster(self._slow[0], pods.get("items", []), self._slow[1])
+            self.state.set_cluster(found["Deployment"], found["Pod"], found["Event"])
         if self.state.version != before:
             self.changed()
 
@@ -330,7 +362,6 @@ class DeploySession:
             for event in run.events():
                 with self.lock:
                     self.state.apply(event)
-                self._wake.set()  # list pods now: the screen follows the rollout closely
                 self.changed()
         except PeriphError as exc:
             hint = f" ({exc.hint})" if getattr(exc, "hint", None) else ""
@@ -386,7 +417,7 @@ class DeploySession:
                 self.following = False
 
         self.owner.thread(run, name="periph-pod-logs")
-        self._wake.set()
+        self._wake.set()  # ages tick from now on
 
     def stop_logs(self) -> None:
         """Stop following pod logs."""
@@ -401,7 +432,8 @@ class DeploySession:
         return run.describe() if run is not None else self.owner.name
 
     def stop(self) -> None:
-        """Stop the operation, the monitor and the log follower (returns at once)."""
+        """Stop the operation, the monitor, its streams and the log follower (returns at
+        once)."""
         if self.operation is not None:
             self.operation.stop()
         self.stop_logs()

@@ -17,10 +17,12 @@ from periph_env.deploy.kube import Kube
 from periph_env.errors import EngineError
 
 ANSWERS: dict[str, tuple[int, bytes]] = {}
+CREDENTIALS: list[str] = []  # the Authorization header of each request, in order
 
 
 class Server(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        CREDENTIALS.append(self.headers.get("Authorization", ""))
         status, body = ANSWERS.get(self.path.split("?")[0], (200, b"{}"))
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -46,6 +48,7 @@ def kube(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kube]:
     monkeypatch.setenv("KUBECONFIG", str(config))
     monkeypatch.setenv("PERIPH_KUBECTL", "/bin/false")
     ANSWERS.clear()
+    CREDENTIALS.clear()
     yield Kube("ctx", "ns", secrets=["hunter2-secret"], notice=lambda _text: None)
     server.shutdown()
 
@@ -110,3 +113,13 @@ def test_a_raw_json_answer_still_reads_as_it_came(kube):
     ANSWERS["/api/v1/namespaces/ns/pods"] = (200, b'{"items": [{"metadata": {"name": "a"}}]}')
     raw = core(kube).list_namespaced_pod("ns", _preload_content=False)
     assert json.loads(raw.data)["items"][0]["metadata"]["name"] == "a"
+
+
+def test_a_plain_rest_request_carries_the_contexts_token(kube):
+    from periph_env.deploy.kube_rest import open_get
+
+    ANSWERS["/api/v1/namespaces/ns/pods"] = (200, b'{"items": []}')
+    open_get(kube.client(), "/api/v1/namespaces/ns/pods").read()
+    kube.rest.request("GET", "/api/v1/namespaces/ns/pods")
+    core(kube).list_namespaced_pod("ns")  # the generated API's path: the same, once
+    assert CREDENTIALS[-3:] == ["Bearer t"] * 3
