@@ -19,7 +19,8 @@ from periph_env.deploy.kube_rest import namespaced, open_get
 from periph_env.deploy.outage import CALL_TIMEOUT, describe, quick_client
 
 WATCH_SECONDS = 50  # server-side timeout of one watch request; it is then resumed
-RETRY_SECONDS = 0.5
+RETRY_SECONDS = 0.5  # the first retry; failures in a row double it, up to RETRY_MAX_FACTOR x
+RETRY_MAX_FACTOR = 8  # 4 s: a server away for minutes is not asked twelve times a second
 API_PROBE_SECONDS = 2.0
 API_PROBE_FAILURES = 2  # one slow answer on a busy machine is not an outage
 
@@ -162,6 +163,7 @@ class ResourceWatch(threading.Thread):
 
     def run(self) -> None:
         listed = False
+        failures = 0  # failed requests in a row (an answered request resets it)
         while not self.stopping.is_set():
             try:
                 if not listed:
@@ -176,6 +178,8 @@ class ResourceWatch(threading.Thread):
                 if getattr(exc, "status", None) == 410:  # the version is gone: list again
                     listed = False
                 dropped = self._connected  # an open stream ended: resumed before it is said
+                if dropped:
+                    failures = 0
                 if self._connected:
                     self.reconnects += 1
                     self._connected = False
@@ -183,10 +187,19 @@ class ResourceWatch(threading.Thread):
                     self._failing = True
                     if self.on_error is not None:
                         self.on_error(exc)
-                time.sleep(RETRY_SECONDS)
+                    failures += 1
+                self.stopping.wait(retry_delay(failures))
             else:
                 if not expired and not self.stopping.is_set():
                     self.reconnects += 1
+
+
+def retry_delay(failures: int) -> float:
+    """Seconds before the next request after ``failures`` failed ones in a row: a dropped
+    stream (0) is resumed after ``RETRY_SECONDS``; an away server is asked less and less
+    often, up to ``RETRY_MAX_FACTOR`` times that."""
+    factor = min(2 ** max(failures - 1, 0), RETRY_MAX_FACTOR)
+    return RETRY_SECONDS * factor
 
 
 class ApiProbe(threading.Thread):
