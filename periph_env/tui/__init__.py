@@ -22,16 +22,52 @@ def project_root() -> Path:
 
 
 def run(root: Path | None = None) -> int:
-    """Run the app in this terminal until the user quits; returns the exit code."""
-    from periph_env import interruptible
+    """Run the app in this terminal until the user quits; returns the exit code (130 when a
+    SIGINT from outside ended it, after the line ``periph: interrupted``)."""
+    import signal
+    import sys
+
     from periph_env.tui.app import PeriphApp
 
     app = PeriphApp(root or project_root())
+    stop = _ExitOnInterrupt(app)
+    previous = signal.signal(signal.SIGINT, stop.handle)
     try:
-        with interruptible():  # a SIGINT from outside: the app ends through its own exit
-            result = app.run()
+        result = app.run()
     finally:
+        signal.signal(signal.SIGINT, previous)
         app.close_session()
+    if stop.count:
+        print("periph: interrupted", file=sys.stderr)
+        return 130
     if result is None:
         return int(app.return_code or 0)  # 1 when the app crashed
     return int(result)
+
+
+class _ExitOnInterrupt:
+    """A SIGINT from outside (``kill -INT``; a terminal's ctrl+c is a key to the app) asks
+    the app to exit the way its own quit does, so its runs are stopped and the terminal is
+    given back.
+
+    Not asyncio's own handler (``asyncio.run`` cancels the app's main task on SIGINT):
+    Textual can absorb that cancellation while it is starting, and the app then ran on
+    after the signal. A second SIGINT raises KeyboardInterrupt: the way out of an app that
+    does not answer.
+    """
+
+    def __init__(self, app: object) -> None:
+        self.app = app
+        self.count = 0
+
+    def handle(self, _signum: int, _frame: object) -> None:
+        import asyncio
+
+        self.count += 1
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # before the app's loop runs, or after it ended
+            raise KeyboardInterrupt from None
+        if self.count > 1:
+            raise KeyboardInterrupt
+        loop.call_soon_threadsafe(self.app.exit, None, 130)  # type: ignore[attr-defined]

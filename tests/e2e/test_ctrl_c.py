@@ -121,3 +121,57 @@ def test_ctrl_c_early_prints_one_line_and_no_traceback_from_periph(project, argv
         if code == 130:
             assert err.strip() == "periph: interrupted"
     assert seen, f"every run was interrupted inside the interpreter's start-up: {startup}"
+
+
+def _read_until(fd: int, text: bytes, timeout: float) -> bytes:
+    """What the terminal got until ``text`` showed (or the time ran out)."""
+    import select
+
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                seen += os.read(fd, 65536)
+            except OSError:
+                break
+    return seen
+
+
+@pytest.mark.parametrize("after", [0.0, 0.3, 1.0], ids=["at-first-frame", "mounting", "idle"])
+def test_a_sigint_to_the_running_tui_ends_it_with_130_and_one_line(project, after):
+    import fcntl
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    # A terminal of 30 rows, 100 columns (a new pty has none: nothing would be drawn).
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    # Textual draws on stderr: all three streams are the terminal, as in a user's shell.
+    proc = subprocess.Popen(
+        [str(PERIPH)], stdin=slave, stdout=slave, stderr=slave,
+        env=project, cwd=project["PERIPH_PROJECT"],
+    )  # fmt: skip
+    try:
+        shown = _read_until(master, b"Deploy", timeout=60)
+        assert b"Deploy" in shown, "the TUI never drew its tabs"
+        time.sleep(after)
+        proc.send_signal(signal.SIGINT)
+        # The terminal is drained while the app writes its last frames and restores it.
+        after_signal = b""
+        deadline = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < deadline:
+            after_signal += _read_until(master, b"periph: interrupted", timeout=0.2)
+        assert proc.poll() is not None, "the TUI did not exit after SIGINT"
+        after_signal += _read_until(master, b"periph: interrupted", timeout=1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+        os.close(slave)
+    text = after_signal.decode(errors="replace")
+    assert proc.returncode == 130, text[-2000:]
+    assert "periph: interrupted" in text
+    assert "Traceback" not in text
