@@ -3,12 +3,14 @@ the speed itself is bench/tui.py's business; these pin down the behaviour behind
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from periph_env.tui.app import GC_THRESHOLDS
 from periph_env.tui.views import AREAS
 from tests.unit.tui.conftest import make_app, settle, wait_until
 
@@ -76,3 +78,16 @@ async def test_an_area_shown_before_its_turn_mounts_at_once_and_gets_focus(proje
         assert app.view("deploy") in app.focused.ancestors_with_self
         everything = {area.id for area in AREAS}
         await wait_until(pilot, lambda: app._mounted_areas == everything, "every area mounted")
+
+
+async def test_while_the_app_runs_full_collections_are_rare_and_skip_start_up_objects(project):
+    before = gc.get_threshold()
+    app = make_app(project, mount_hidden=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        everything = {area.id for area in AREAS}
+        await wait_until(pilot, lambda: app._mounted_areas == everything, "every area mounted")
+        await wait_until(pilot, lambda: gc.get_freeze_count() > 0, "start-up objects frozen")
+        assert gc.get_threshold() == GC_THRESHOLDS
+    # The process goes on (here: the test run) and collects as it did before.
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
