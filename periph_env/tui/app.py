@@ -38,13 +38,6 @@ from periph_env.tui.views import AREAS
 from periph_env.tui.widgets.footer import KeyFooter
 
 DARK, LIGHT = "textual-dark", "textual-light"
-# The garbage collector's thresholds while the app runs (CPython's are 700, 10, 10): a
-# full collection walks every live object, ~15-40 ms on the event loop here, and with
-# the defaults one came every few seconds of drawing (each redraw allocates thousands of
-# short-lived strips and segments), landing on a frame: the area switch's p95. Young
-# collections stay cheap at 5,000; a full one now comes ~100x less often. Log lines are
-# freed by reference counting, not by the collector, so memory stays flat.
-GC_THRESHOLDS = (5_000, 20, 100)
 
 
 @dataclass
@@ -123,7 +116,6 @@ class PeriphApp(App[int]):
         self._pending: dict[str, list[Callable[[Any], Any]]] = {}
         self._mounted_areas: set[str] = set()  # areas whose view has mounted
         self._gc_frozen = False  # start-up objects moved out of the collector's reach
-        self._gc_thresholds: tuple[int, ...] | None = None  # the process's, to give back
         self._mounting: set[str] = (  # areas whose view is (being) mounted
             set() if self.settings.mount_hidden else {AREAS[0].id}
         )
@@ -146,8 +138,6 @@ class PeriphApp(App[int]):
 
     def on_mount(self) -> None:
         self.theme = self.settings.theme
-        self._gc_thresholds = gc.get_threshold()
-        gc.set_threshold(*GC_THRESHOLDS)
         if self.keymap:
             self.set_keymap(self.keymap)
         for problem in self._keymap_problems:
@@ -273,10 +263,14 @@ class PeriphApp(App[int]):
         """Once every area has mounted: move what start-up made (modules, classes, the
         widgets of every area) out of the garbage collector's reach.
 
-        A full collection then walks only what came later (see ``GC_THRESHOLDS``): the
-        app holds ~100,000 objects after start-up (Textual's and the areas' widgets,
-        styles, caches), ~40 ms a walk. Objects made later are collected as before;
-        ``on_unmount`` gives these back."""
+        A full collection walks every live object, and the app holds ~100,000 after
+        start-up (Textual's and the areas' widgets, styles, caches): ~40 ms on the event
+        loop, every few seconds while it draws, landing on a frame (the area switch's
+        p95). Frozen, a full collection walks only what came later (~15 ms). Objects made
+        later are collected as before (the collector's thresholds are CPython's: raised
+        to 5,000 / 20 / 100 they made full collections rare, and the memory after a
+        million log lines went from ~110 to 130-200 MB); ``on_unmount`` gives these
+        back."""
         if self._gc_frozen:
             return
         gc.collect()
@@ -373,9 +367,6 @@ class PeriphApp(App[int]):
         if self._gc_frozen:
             gc.unfreeze()
             self._gc_frozen = False
-        if self._gc_thresholds is not None:
-            gc.set_threshold(*self._gc_thresholds)
-            self._gc_thresholds = None
 
     def close_session(self) -> None:
         """Stop every run and thread the app owns (deploys, watchers, followers) and join
