@@ -608,11 +608,13 @@ def section(r: dict) -> str:
         "- Draining, the batcher leaves the app a frame between batches (Textual handles "
         "queued messages back to back without painting) and makes the reader wait while "
         "two frames' worth of lines wait (a reader parsing a backlog holds the GIL, and the "
-        "event loop waits for it after every `select()`). The drain's worst frame is its "
-        "first: the first lines arrive while the engine (Docker SDK, compose model) is "
-        "still being imported and connected in a worker thread after the first frame, "
-        "which holds the GIL the same way (seen with a stack sampler: the main thread "
-        "waiting in `select()`).",
+        "event loop waits for it after every `select()`); a frame's worth is posted at "
+        "once, without the 75 ms a trickle waits to gather. The drain overlaps the app's "
+        "start: the hidden areas mount and the engine (Docker SDK, compose model) is "
+        "imported in a worker thread while the first batches are drawn, so on this "
+        "shared machine the slowest frames and most of the TUI row's time are there. "
+        "The TUI's Logs area draws a batch in a third of the frame budget: the supply "
+        "(the follower's threads sharing the GIL with the app) paces the drain.",
         "- The footer is one widget drawing one line (`periph_env/tui/widgets/footer.py`), "
         "redrawn only when the keys it shows change: Textual's `Footer` rebuilt one styled "
         "widget per key on each of the ~3 bindings signals an area switch sends, which "
