@@ -87,6 +87,10 @@ class LineBatcher:
         if self._thread is not None:
             self._thread.join(timeout=2)
 
+    def _frame_full(self) -> bool:
+        """Whether at least a frame's worth of lines (``limit()``) waits."""
+        return self._limit is not None and len(self._buffer) >= max(1, self._limit())
+
     def _take(self) -> tuple[list[Any], int, bool]:
         """(the oldest lines, at most ``limit()``; lines dropped; whether more wait)."""
         limit = max(1, self._limit()) if self._limit is not None else None
@@ -122,8 +126,12 @@ class LineBatcher:
             else:
                 self._wake.wait()
                 self._wake.clear()
-                # Let a burst accumulate into one batch.
-                if self._stopping.wait(self._interval):
+                # Let a burst accumulate into one batch, unless a frame's worth is there
+                # already: a reader draining a backlog fills one within a few ms, and
+                # waiting the interval each time capped the drain at a batch per 75 ms.
+                if not self._frame_full() and self._stopping.wait(self._interval):
+                    return
+                if self._stopping.is_set():
                     return
                 while self._backlog() > self._max_backlog and not self._stopping.is_set():
                     self._stopping.wait(self._interval)

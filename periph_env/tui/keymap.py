@@ -14,7 +14,6 @@ Pure reading and validation; the app applies the result with ``App.set_keymap``.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +39,8 @@ def default_path() -> Path:
 
 def parse(text: str, path: Path | None = None) -> Keymap:
     """Validate a keymap document; bad entries become problems, good ones are kept."""
+    import tomllib  # only with a keymap file: most starts have none (first-frame budget)
+
     where = str(path) if path else "keymap"
     result = Keymap(path=path)
     try:

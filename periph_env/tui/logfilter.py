@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from periph_env.stack.logfilter import is_health_check
+from periph_env.stack.logfilter import is_health_check, may_hold_health_check
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +33,15 @@ class LineFilter:
         return self.show_health or not is_health_check(line.text)
 
 
+def _joined(lines: Sequence[Any]) -> str:
+    return "\n".join([line.text for line in lines])
+
+
 def health_lines(lines: Iterable[Any]) -> int:
     """How many of ``lines`` are health-check request lines (what the fold hides)."""
+    lines = lines if isinstance(lines, list) else list(lines)
+    if not lines or not may_hold_health_check(_joined(lines)):
+        return 0  # the common batch: one search, no step per line
     return sum(1 for line in lines if is_health_check(line.text))
 
 
@@ -71,6 +78,20 @@ def render(
     lines: Iterable[Any], line_filter: LineFilter, timestamps: bool, width: int
 ) -> list[str]:
     """The printed lines of everything ``line_filter`` accepts."""
+    lines = lines if isinstance(lines, list) else list(lines)
+    if (
+        not timestamps
+        and line_filter.pattern is None
+        and (line_filter.show_health or not may_hold_health_check(_joined(lines)))
+    ):
+        # The common case (no regex, no timestamps, no health line in the batch): the
+        # same text as ``render_line``, without a call and a filter test per line (a
+        # backlog of 200,000 lines is drawn at the speed of this loop).
+        heads = {name: f"{name:<{width}} | " for name in {line.service for line in lines}}
+        only = line_filter.service
+        if only is None:
+            return [heads[line.service] + line.text for line in lines]
+        return [heads[only] + line.text for line in lines if line.service == only]
     return [render_line(ln, timestamps, width) for ln in lines if line_filter.accepts(ln)]
 
 

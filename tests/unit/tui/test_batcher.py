@@ -121,3 +121,16 @@ def test_a_backlog_drains_in_order_without_losing_a_line():
     finally:
         batcher.stop()
     assert [n for lines, _ in batches for n in lines] == list(range(5000))
+
+
+def test_a_frames_worth_of_lines_is_posted_without_waiting_for_more():
+    # The interval lets a trickle gather into one batch; a reader draining a backlog
+    # fills a frame's worth at once, and that is posted as soon as it is there.
+    batcher, batches, done = _collect(interval=60.0, limit=lambda: 100)
+    batcher.start()
+    try:
+        batcher.feed(list(range(100)))
+        assert done.wait(5), "a full frame waited for the (60 s) interval"
+    finally:
+        batcher.stop()
+    assert batches[0] == (list(range(100)), 0)

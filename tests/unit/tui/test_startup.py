@@ -1,0 +1,98 @@
+"""Start-up: what the first frame costs, and what follows it (no timing thresholds here:
+the speed itself is bench/tui.py's business; these pin down the behaviour behind it)."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from periph_env.tui.views import AREAS
+from tests.unit.tui.conftest import make_app, settle, wait_until
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code``."""
+    probe = f"{code}\nimport sys\nprint('\\n'.join(sorted(sys.modules)))\n"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    return set(done.stdout.split())
+
+
+def test_the_app_module_imports_no_area_view_and_no_engine():
+    loaded = _modules_after("import periph_env.tui.app")
+    views = sorted(m for m in loaded if m.startswith("periph_env.tui.views."))
+    engines = sorted(
+        m
+        for m in loaded
+        if m.split(".")[0] in {"docker", "yaml", "kubernetes", "requests", "urllib3"}
+        or m.startswith(("periph_env.stack.control", "periph_env.env.", "periph_env.deploy"))
+    )
+    assert views == [], f"imported before the first frame: {views}"
+    assert engines == [], f"imported before the first frame: {engines}"
+
+
+async def test_the_first_frame_shows_the_tabs_before_any_area_view(project):
+    app = make_app(project, mount_hidden=True)
+    first_frame: list[list[str]] = []
+    original = app._display
+
+    def display(*args, **kwargs):
+        if not first_frame and app.screen.query("#areas"):  # the first with the tabs
+            first_frame.append([view.id or "" for view in app.query(".area-view")])
+        return original(*args, **kwargs)
+
+    app._display = display  # type: ignore[method-assign]
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: bool(first_frame), "a first frame")
+        assert first_frame[0] == []
+
+
+async def test_every_area_mounts_after_the_first_frame_and_the_visible_one_has_focus(project):
+    app = make_app(project, mount_hidden=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        everything = {area.id for area in AREAS}
+        await wait_until(pilot, lambda: app._mounted_areas == everything, "every area mounted")
+        await settle(app, pilot)
+        assert app.area == "stack"
+        assert app.focused is not None
+        assert app.view("stack") in app.focused.ancestors_with_self
+
+
+async def test_an_area_shown_before_its_turn_mounts_at_once_and_gets_focus(project):
+    app = make_app(project, mount_hidden=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        app.show_area("deploy")  # before the hidden areas' turn
+        await wait_until(pilot, lambda: "deploy" in app._mounted_areas, "the Deploy area")
+        await settle(app, pilot)
+        assert app.focused is not None
+        assert app.view("deploy") in app.focused.ancestors_with_self
+        everything = {area.id for area in AREAS}
+        await wait_until(pilot, lambda: app._mounted_areas == everything, "every area mounted")
+
+
+async def test_once_every_area_mounted_start_up_objects_are_out_of_the_collectors_walk(
+    project,
+):
+    app = make_app(project, mount_hidden=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        everything = {area.id for area in AREAS}
+        await wait_until(pilot, lambda: app._mounted_areas == everything, "every area mounted")
+        await wait_until(pilot, lambda: gc.get_freeze_count() > 0, "start-up objects frozen")
+    # The process goes on (here: the test run) and collects everything as before.
+    assert gc.get_freeze_count() == 0
+
+
+def test_without_a_keymap_file_no_toml_parser_is_imported(tmp_path):
+    missing = tmp_path / "keymap.toml"
+    code = "from pathlib import Path\nfrom periph_env.tui import keymap\n"
+    loaded = _modules_after(f"{code}keymap.load(Path({str(missing)!r}))")
+    assert "tomllib" not in loaded
