@@ -70,4 +70,4 @@ class _ExitOnInterrupt:
             raise KeyboardInterrupt from None
         if self.count > 1:
             raise KeyboardInterrupt
-        loop.call_soon_threadsafe(self.app.exit, None, 130)  # type: ignore[attr-defined]
+        loop.call_soon_threadsafe(self.app.interrupt)  # type: ignore[attr-defined]

@@ -119,6 +119,10 @@ class PeriphApp(App[int]):
         self._mounting: set[str] = (  # areas whose view is (being) mounted
             set() if self.settings.mount_hidden else {AREAS[0].id}
         )
+        # Mounts in flight, and whether the app is leaving (no area mounts any more): an
+        # exit while a view mounts tore its children away under its on_mount (a traceback).
+        self._in_flight: list[Any] = []
+        self._leaving = False
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="areas"):
@@ -235,7 +239,7 @@ class PeriphApp(App[int]):
     def _mount_area(self, area: str) -> None:
         """Make and mount an area's view, once (shown first, or hidden after the first
         frame, whichever comes first)."""
-        if area in self._mounting:
+        if area in self._mounting or self._leaving:
             return
         made = next((a.make for a in AREAS if a.id == area), None)
         if made is None:
@@ -245,12 +249,12 @@ class PeriphApp(App[int]):
         except NoMatches:  # the app is closing
             return
         self._mounting.add(area)
-        pane.mount(made())
+        self._in_flight.append(pane.mount(made()))
 
     def _mount_hidden(self) -> None:
         """After the first frame: mount the next hidden area, one per refresh (each
         imports and lays out its view: one at a time keeps every frame short)."""
-        pending = [a.id for a in AREAS if a.id not in self._mounting]
+        pending = [a.id for a in AREAS if a.id not in self._mounting and not self._leaving]
         if self.area in pending:  # the user may have switched already
             pending.insert(0, self.area)
         if pending:
@@ -350,14 +354,29 @@ class PeriphApp(App[int]):
 
         self.push_screen(ConfirmQuit(self.runs.question()), answered)
 
-    async def _stop_and_exit(self) -> None:
+    async def _stop_and_exit(self, return_code: int = 0) -> None:
         import asyncio
 
         if self.runs.running():
             self.notify("stopping what runs…", timeout=30)
+        await self._settle_mounts()
         # Joined off the UI thread: a deploy's ending writes its history record first.
         await asyncio.to_thread(self.close_session)
-        self.exit(0)
+        self.exit(return_code, return_code)
+
+    async def _settle_mounts(self) -> None:
+        """No area mounts from now on; those mounting finish first (bounded: an exit must
+        not wait on a view that never ends its mount)."""
+        import asyncio
+
+        self._leaving = True
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(asyncio.gather(*self._in_flight), timeout=5)
+
+    def interrupt(self) -> None:
+        """A SIGINT from outside (``periph_env.tui.run``): stop and exit with 130, without
+        asking (the signal is the answer), once no view is half mounted."""
+        self.run_worker(self._stop_and_exit(130), group="interrupt", exclusive=True)
 
     def on_unmount(self) -> None:
         # Engine threads must end before the event loop joins its executor threads.

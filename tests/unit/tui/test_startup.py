@@ -96,3 +96,25 @@ def test_without_a_keymap_file_no_toml_parser_is_imported(tmp_path):
     code = "from pathlib import Path\nfrom periph_env.tui import keymap\n"
     loaded = _modules_after(f"{code}keymap.load(Path({str(missing)!r}))")
     assert "tomllib" not in loaded
+
+
+@pytest.mark.parametrize("frames", [0, 1, 2, 3])
+async def test_quitting_while_the_areas_mount_exits_cleanly_and_mounts_no_more(project, frames):
+    app = make_app(project, mount_hidden=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(frames):
+            await pilot.pause()
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert app._exception is None  # a view's on_mount under an exit raised NoMatches
+
+
+async def test_an_interrupt_exits_with_130_once_no_view_is_half_mounted(project):
+    app = make_app(project, mount_hidden=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        app.interrupt()
+        await pilot.pause(0.5)
+    assert app.return_code == 130
+    assert app._exception is None
