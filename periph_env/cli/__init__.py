@@ -64,6 +64,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Local-first dev environment manager for the Peripheral platform.",
     )
     parser.add_argument("--version", action="version", version=f"periph {__version__}")
+    parser.add_argument(
+        "--cluster",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="NAME",
+        help="without a command: the TUI's Stack area shows the dev stack on the cluster "
+        "([dev.cluster] in periph.toml; NAME: [dev.cluster.NAME])",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     # A module registers every command it owns (stack_cmd: up, down, ps, ...), once.
     wanted = _COMMAND_MODULES.values() if only is None else [_COMMAND_MODULES[only]]
@@ -98,12 +107,20 @@ def _main(argv: list[str]) -> int:
     handler = getattr(args, "handler", None)
     if handler is None:
         # Bare `periph` on a terminal opens the TUI; piped or scripted, it prints the help.
+        cluster = getattr(args, "cluster", None)
         if getattr(args, "command", None) is None and sys.stdin.isatty() and sys.stdout.isatty():
             from periph_env.tui import run
 
             # The app stops and joins every run and thread it owns before it returns: the
             # interpreter exits normally, with nothing left to block or abort it.
-            return run()
+            return run(cluster=cluster)
+        if cluster is not None:
+            print(
+                "periph: error: `periph --cluster` opens the TUI, which needs a terminal; "
+                "scripts use `periph ps|logs|watch --cluster`",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
         parser.print_help()
         return 0
     from periph_env.common import redact

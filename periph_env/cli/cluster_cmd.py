@@ -6,6 +6,8 @@ service is Ready, then forwards the published ports to localhost in the foregrou
 ctrl+c (the stack keeps running); ``--no-forward`` returns once Ready; ``--watch`` also
 hot reloads into the pods (``cluster.sync``), printing the local reload line.
 ``logs --cluster`` and ``restart --cluster`` print and act as their compose forms do.
+``watch --cluster`` hot reloads into a stack that is up (``ClusterBackend.watcher``, the
+TUI's too), printing the local reload lines; exit 1 when the namespace has no stack.
 """
 
 from __future__ import annotations
@@ -212,4 +214,35 @@ def run_restart_cluster(args: argparse.Namespace, stack, notice) -> int:
     started = time.monotonic()
     logs.restart(cluster, services, say)
     say(f"restarted {', '.join(services)} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+def run_watch_cluster(args: argparse.Namespace, stack, notice) -> int:
+    """``periph watch --cluster [NAME] [SERVICE...]``: develop.watch rules into the pods of
+    the running cluster stack until ctrl+c (the stack keeps running)."""
+    from periph_env.cli.stack_cmd import print_reload
+    from periph_env.cluster.backend import ClusterBackend
+
+    cluster = _cluster_stack(args, stack, notice)
+    backend = ClusterBackend(cluster, notice)
+    states = {s.service: s for s in backend.ensure_up()}  # exit 1: no stack there
+    watcher = backend.watcher(print_reload, args.services or None)
+    say = _progress(cluster)
+    for service in watcher.services:
+        state = states.get(service)
+        if state is None or not state.ready:
+            status = state.status if state else "not in the stack"
+            say(f"periph: note: {service} is not Ready ({status}): its edits wait for a pod")
+    watcher.start()
+    say(f"watching {', '.join(watcher.services)} in {cluster.namespace} "
+        "(ctrl+c stops watching; the stack keeps running)")  # fmt: skip
+    stop = threading.Event()
+    try:
+        with stop_on_interrupt(stop):
+            stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        watcher.stop()
+    say("stopped watching")
     return 0

@@ -84,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "watch", help="hot reload from compose develop.watch rules (foreground)"
     )
     _services(watch)
+    _cluster(watch)
     watch.set_defaults(handler=run_watch)
 
     doctor = subparsers.add_parser("doctor", help="check engine, compose, kubectl, .env, ports")
@@ -355,7 +356,11 @@ def _watch(stack, services) -> int:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    """``periph watch [SERVICE...]``: hot reload until ctrl+c."""
+    """``periph watch [SERVICE...] [--cluster [NAME]]``: hot reload until ctrl+c."""
+    if args.cluster is not None:
+        from periph_env.cli.cluster_cmd import run_watch_cluster
+
+        return run_watch_cluster(args, _stack(), _notice)
     stack = _stack()
     stack.check_engine()
     stack.ps()  # an engine that is down or not an engine fails here, not in a thread

@@ -63,6 +63,10 @@ class ServiceState:
     status: str  # Ready, Completed, Waiting: <reason>, ...
     pod: str | None
     restarts: int
+    # For the Stack area (the rows of ``cluster.backend``): the pod's image and when its
+    # container started (epoch seconds), when known.
+    image: str | None = None
+    started_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON ``ps --cluster --format json`` prints."""
@@ -377,11 +381,15 @@ class ClusterStack:
             if obj["kind"] == "Job":
                 done = bool((obj.get("status") or {}).get("succeeded"))
                 status = "Completed" if done else (_pod_status(pod) if pod else "Pending")
-                states.append(ServiceState(name, "Job", done, status, _name(pod), restarts))
+                states.append(
+                    ServiceState(name, "Job", done, status, _name(pod), restarts, *_seen(pod))
+                )
                 continue
             ready = bool(pod) and _pod_ready(pod)
             status = "Ready" if ready else (_pod_status(pod) if pod else "no pod")
-            states.append(ServiceState(name, "Deployment", ready, status, _name(pod), restarts))
+            states.append(
+                ServiceState(name, "Deployment", ready, status, _name(pod), restarts, *_seen(pod))
+            )
         return states
 
     # -- down ----------------------------------------------------------------------------
@@ -434,6 +442,22 @@ def _ours(obj: Obj, user: str) -> bool:
 
 def _name(pod: Obj | None) -> str | None:
     return pod["metadata"]["name"] if pod else None
+
+
+def _seen(pod: Obj | None) -> tuple[str | None, float | None]:
+    """(image, when its first container started) of ``pod``, as far as the API says."""
+    if pod is None:
+        return None, None
+    from periph_env.cluster.sync import log_timestamp
+
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    started = None
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        running = (cs.get("state") or {}).get("running") or {}
+        if running.get("startedAt"):
+            started = log_timestamp(str(running["startedAt"]))
+            break
+    return containers[0].get("image"), started
 
 
 def _pod_ready(pod: Obj) -> bool:

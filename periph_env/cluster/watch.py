@@ -26,9 +26,19 @@ CATCH_UP_EVERY = 1.0
 class ClusterWatcher:
     """Watches the rules' roots and syncs each batch into the pods."""
 
-    def __init__(self, pod_sync: PodSync, on_event: Callable[[ReloadEvent], None]) -> None:
+    def __init__(
+        self,
+        pod_sync: PodSync,
+        on_event: Callable[[ReloadEvent], None],
+        notice: Callable[[str], None] | None = None,
+    ) -> None:
+        """``notice``: where a failed sync attempt is said (default: printed; the TUI
+        hands its own, as nothing may write around Textual)."""
         self.pod_sync = pod_sync
         self.on_event = on_event
+        self.notice = notice or _print
+        # The services whose rules are watched (the Stack area marks them "on").
+        self.services = sorted({rule.rule.service for rule in pod_sync.rules})
         pod_sync.on_progress = on_event  # built / pushed / new pod notes
         self._stop = threading.Event()
         self._batches: queue.Queue[tuple[set[Path], float]] = queue.Queue(maxsize=100)
@@ -103,5 +113,9 @@ class ClusterWatcher:
             return work(*args)
         except Exception as exc:
             message = getattr(exc, "message", None) or str(exc)
-            print(f"periph: cluster watch: {self.pod_sync.kube.mask(message)}", flush=True)
+            self.notice(f"cluster watch: {self.pod_sync.kube.mask(message)}")
             return []
+
+
+def _print(line: str) -> None:
+    print(f"periph: {line}", flush=True)

@@ -21,15 +21,16 @@ def project_root() -> Path:
         return Path.cwd()
 
 
-def run(root: Path | None = None) -> int:
+def run(root: Path | None = None, cluster: str | None = None) -> int:
     """Run the app in this terminal until the user quits; returns the exit code (130 when a
-    SIGINT from outside ended it, after the line ``periph: interrupted``)."""
+    SIGINT from outside ended it, after the line ``periph: interrupted``). ``cluster``: the
+    Stack area shows that cluster's dev stack (``periph --cluster``)."""
     import signal
     import sys
 
     from periph_env.tui.app import PeriphApp
 
-    app = PeriphApp(root or project_root())
+    app = PeriphApp(root or project_root(), cluster=cluster)
     stop = _ExitOnInterrupt(app)
     previous = signal.signal(signal.SIGINT, stop.handle)
     try:

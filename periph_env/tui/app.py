@@ -88,7 +88,11 @@ class PeriphApp(App[int]):
         images_api: Any = None,
         deploy_api: Any = None,
         settings: Settings | None = None,
+        stack_backend: Any = None,
+        cluster: str | None = None,
     ) -> None:
+        """``cluster``: show the dev stack of that cluster (``""``: ``[dev.cluster]``)
+        instead of the compose project; ``stack_backend``: any ``StackBackend`` (tests)."""
         super().__init__()
         self.settings = settings or Settings()
         self.root = Path(root) if root is not None else Path.cwd()
@@ -110,6 +114,8 @@ class PeriphApp(App[int]):
             api=stack_api,
             retry=self.settings.retry,
             max_lines=self.settings.max_lines,
+            backend=stack_backend,
+            cluster=cluster,
         )
         self.runs.add(self.session)
         self.services: list[str] = []
@@ -397,9 +403,13 @@ class PeriphApp(App[int]):
     def stack_action(self, verb: str, services: list[str] | None) -> None:
         """Run ``up``/``down``/``start``/``stop``/``restart``/``rebuild`` in a worker."""
         if self.session is None or not self.session.connected:
-            self.notify("No Docker engine yet", severity="warning")
+            self.notify(f"No {self._engine_name()} yet", severity="warning")
             return
         self._stack_action(verb, services)
+
+    def _engine_name(self) -> str:
+        cluster = self.session is not None and self.session.kind == "cluster"
+        return "answer from the cluster" if cluster else "Docker engine"
 
     @work(thread=True, group="stack-action")
     def _stack_action(self, verb: str, services: list[str] | None) -> None:
@@ -409,7 +419,7 @@ class PeriphApp(App[int]):
     def toggle_reload(self, service: str | None) -> None:
         """Turn hot reload on or off for one service (None: every service with rules)."""
         if self.session is None or not self.session.connected:
-            self.notify("No Docker engine yet", severity="warning")
+            self.notify(f"No {self._engine_name()} yet", severity="warning")
             return
         self._toggle_reload(service)
 
@@ -473,6 +483,9 @@ class PeriphApp(App[int]):
     def on_engine_ready(self, message: EngineReady) -> None:
         for area in ("stack", "logs"):
             self.tell(area, lambda view: view.engine_up())
+        if self.session is not None:
+            label = self.session.label
+            self.tell("stack", lambda view: view.show_backend(label))
         self._show_statuses(message.statuses)
         if self.area == "stack" and not isinstance(self.focused, Input):
             self._focus_area()  # the table appears now; never steal a field being typed in

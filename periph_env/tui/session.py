@@ -4,6 +4,11 @@ Everything here runs in Textual thread workers or in the engine's own threads; i
 the UI only through ``app.post_message`` (thread-safe). The engine is imported in
 ``connect()`` — after the first frame — unless the app was handed one (tests do that).
 
+The stack is a ``StackBackend`` (``periph_env.stack.backend``): the compose project
+(``ComposeBackend`` over the ``stack`` and ``api`` handed in, or the real ones), or, with
+``cluster`` set (``periph --cluster [NAME]``), the dev stack on a Kubernetes namespace
+(``periph_env.cluster.backend.ClusterBackend``). Everything below goes through it.
+
 Reconnection: while no engine answers, ``connect()`` retries every ``retry`` seconds and
 posts ``EngineDown`` with the remedy once per distinct problem. An action that finds the
 engine gone posts ``EngineDown`` and restarts the loop, so the screens recover on their own.
@@ -17,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,11 +87,18 @@ class StackSession:
         api: Any = None,
         retry: float = 3.0,
         max_lines: int = 10_000,
+        backend: Any = None,
+        cluster: str | None = None,
     ) -> None:
+        """``stack``/``api``: the compose engine (tests: fakes); ``backend``: any
+        ``StackBackend`` (tests: fakes); ``cluster``: the cluster name (``""``: the
+        ``[dev.cluster]`` default) whose backend ``connect`` opens."""
         self.app = app
         self.root = root
         self.stack = stack
         self.api = api
+        self.backend = backend
+        self.cluster = cluster
         self.retry = retry
         self.connected = False
         self._stopping = threading.Event()
@@ -120,27 +131,22 @@ class StackSession:
         last_problem = None
         while not self._stopping.is_set():
             try:
-                if self.api is None:
-                    # The SDK its threads import lazily comes in now, under the lock.
-                    self.api = loader.load("periph_env.stack", "periph_env.stack.status", "docker")
-                if self.stack is None:
-                    self.stack = self.api.Stack(self.root)
-                statuses = self.stack.ps()
+                if self.backend is None:
+                    self.backend = self._open_backend()
+                statuses = self.backend.statuses()
             except PeriphError as exc:
                 problem = str(exc)
                 if problem != last_problem:
                     last_problem = problem
-                    if self.stack is None:  # no project or a bad compose file: not the engine
+                    if self.backend is None:  # no project, a bad compose file or config
                         down = EngineDown(
                             exc.message,
                             [f"→ {exc.hint}"] if exc.hint else [],
                             False,
-                            title="No stack",
+                            title="No cluster stack" if self.cluster is not None else "No stack",
                         )
                     else:
-                        down = EngineDown(
-                            exc.message, remedy_lines(self.stack, self.api, exc), can_start_engine()
-                        )
+                        down = self._down(exc)
                     self.app.post_message(down)
                 self._stopping.wait(self.retry)
                 continue
@@ -151,23 +157,68 @@ class StackSession:
             except PeriphError as exc:  # the engine went away between ps and the feeds
                 self.connected = False
                 last_problem = None
-                self.app.post_message(
-                    EngineDown(
-                        exc.message, remedy_lines(self.stack, self.api, exc), can_start_engine()
-                    )
-                )
+                self.app.post_message(self._down(exc))
                 self._stopping.wait(self.retry)
                 continue
             return
 
+    def _open_backend(self) -> Any:
+        """The cluster's backend with ``cluster`` set; else the compose project's."""
+        if self.cluster is not None:
+            module = loader.load("periph_env.cluster.backend", "periph_env.stack", "kubernetes")
+            return module.ClusterBackend.open(self.root, self.cluster, self._notice)
+        if self.api is None:
+            # The SDK its threads import lazily comes in now, under the lock.
+            self.api = loader.load("periph_env.stack", "periph_env.stack.status", "docker")
+        if self.stack is None:
+            self.stack = self.api.Stack(self.root)
+        from periph_env.stack.backend import ComposeBackend
+
+        return ComposeBackend(self.stack, self.api)
+
+    @property
+    def kind(self) -> str:
+        """``compose`` or ``cluster`` (known before the backend is opened)."""
+        return "cluster" if self.cluster is not None else "compose"
+
+    @property
+    def label(self) -> str:
+        """Which stack is on screen (the Stack area's header)."""
+        if self.backend is not None:
+            return str(self.backend.label)
+        return "cluster" if self.cluster is not None else "compose"
+
+    def details(self, service: str) -> list[str]:
+        """The backend's extra detail lines for ``service`` (the cluster's pod, forward)."""
+        details = getattr(self.backend, "details", None)
+        return list(details(service)) if details is not None else []
+
+    def shell_hint(self, service: str) -> str | None:
+        """The command that opens a shell in ``service`` where periph does not (a pod)."""
+        shell = getattr(self.backend, "shell", None)
+        return shell(service) if shell is not None else None
+
+    def _notice(self, line: str) -> None:
+        """A note of the cluster engine (a listing that failed): the progress line."""
+        self.app.post_message(ActionProgress(line))
+
+    def _down(self, error: PeriphError) -> EngineDown:
+        """The banner for an engine (or cluster) that does not answer."""
+        if self.backend is not None and self.backend.kind != "compose":
+            title = f"No answer from the {self.backend.label}"
+            return EngineDown(error.message, self.backend.remedy(error), False, title=title)
+        return EngineDown(
+            error.message, remedy_lines(self.stack, self.api, error), can_start_engine()
+        )
+
     def _start_feeds(self) -> None:
         with self._lock:
             if self._status_model is None:
-                self._status_model = self.api.StatusModel(self.stack, self._post_status)
+                self._status_model = self.backend.status_feed(self._post_status)
                 self._status_model.start()
             if self._follower is None:
                 self._batcher.start()
-                self._follower = self.api.LogFollower(self.stack, self._batcher.feed)
+                self._follower = self.backend.log_feed(self._batcher.feed)
                 self._follower.start()
 
     def _post_status(self, statuses: list[Any]) -> None:
@@ -198,9 +249,7 @@ class StackSession:
         """An action found the engine gone: tell the UI, then wait for it to come back
         (in the calling worker thread)."""
         self.connected = False
-        self.app.post_message(
-            EngineDown(error.message, remedy_lines(self.stack, self.api, error), can_start_engine())
-        )
+        self.app.post_message(self._down(error))
         self.connect()
 
     # -- actions ------------------------------------------------------------------------
@@ -214,13 +263,10 @@ class StackSession:
             self.app.post_message(ActionProgress(f"{what}: {line}"))
 
         try:
-            method: Callable[..., Any] = getattr(self.stack, verb)
-            if verb == "down":
-                method(progress=progress)
-            else:
-                method(services, progress=progress)
+            self.backend.act(verb, services, progress)
         except PeriphError as exc:
-            self.app.post_message(ActionProgress(f"{what} failed: {exc.message}", True, True))
+            hint = f" ({exc.hint})" if exc.hint else ""
+            self.app.post_message(ActionProgress(f"{what} failed: {exc.message}{hint}", True, True))
             if type(exc).__name__ == "EngineUnavailable":
                 self.lost(exc)
             return
@@ -275,8 +321,7 @@ class StackSession:
     def _start_watcher(self, services: set[str] | None) -> None:
         if services is not None and not services:
             return
-        watcher = self.api.Watcher(
-            self.stack,
+        watcher = self.backend.watcher(
             self._post_reload,
             services=None if services is None else sorted(services),
             status=self._status_model,
@@ -291,11 +336,10 @@ class StackSession:
 
     def read_tail(self, service: str, lines: int = 20) -> list[Any]:
         """The last ``lines`` log lines of a (finished) service, without following."""
-        read_logs = getattr(self.api, "read_logs", None)
-        if read_logs is None:
+        if self.backend is None:
             return []
         try:
-            found = list(read_logs(self.stack, services=[service], tail=lines))
+            found = list(self.backend.read_logs([service], lines))
         except PeriphError:
             return []
         return found[-lines:]

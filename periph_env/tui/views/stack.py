@@ -64,8 +64,13 @@ class StackView(Vertical):
         return self.app  # type: ignore[return-value]
 
     def compose(self) -> ComposeResult:
+        session = self.papp.session
+        kind = session.kind if session is not None else "compose"
+        # Which stack is on screen: compose (local) or a cluster namespace.
+        yield Static(Text(f"stack: {kind}", style="bold"), id="stack-header")
         yield EngineBanner(id="stack-banner")
-        yield Static("Connecting to the Docker engine…", id="stack-empty", classes="hint")
+        where = "the cluster" if kind == "cluster" else "the Docker engine"
+        yield Static(f"Connecting to {where}…", id="stack-empty", classes="hint")
         yield ServiceTable(id="services")
         yield Static("", id="service-detail")
         yield Static("", id="stack-progress", classes="progress")
@@ -94,6 +99,11 @@ class StackView(Vertical):
         key = actions.key_display(self.papp.key_for("stack.engine"))
         self.query_one(EngineBanner).show_down(message, remedy, can_start, key, title)
         self.query_one("#stack-empty").display = False
+
+    def show_backend(self, label: str) -> None:
+        """The header: which stack the rows are of (``compose peripheral``,
+        ``cluster peripheral-dev-alice (dev-cluster)``)."""
+        self.query_one("#stack-header", Static).update(Text(f"stack: {label}", style="bold"))
 
     def engine_up(self) -> None:
         """The engine answers again."""
@@ -158,8 +168,9 @@ class StackView(Vertical):
                 self._load_tail(status.service)
         self.query_one("#stack-empty").display = not statuses
         if not statuses:
+            backend = getattr(self.papp.session, "backend", None)
             self.query_one("#stack-empty", Static).update(
-                "No services found in the compose project."
+                getattr(backend, "empty_text", "No services found in the compose project.")
             )
         table = self.query_one(ServiceTable)
         table.display = bool(statuses)
@@ -342,6 +353,9 @@ class StackView(Vertical):
         )
         for line in lines:
             text.append("\n" + line)
+        session = self.papp.session
+        for line in session.details(status.service) if session is not None else []:
+            text.append("\n" + formatting.safe(line, one_line=True))
         if formatting.failed_one_shot(status):
             text.append(
                 f"\n{status.service} failed with exit code {status.exit_code}; last lines:",
@@ -443,6 +457,10 @@ class StackView(Vertical):
 
         service = self.query_one(ServiceTable).selected
         status = self.statuses.get(service) if service else None
+        hint = self.papp.session.shell_hint(service or "") if self.papp.session else None
+        if hint:  # a pod, not a container: the toast names kubectl's command
+            self.app.notify(f"a shell in its pod: `{hint}`", severity="warning")
+            return
         if status is None or status.state != "running" or not status.container_id:
             self.app.notify(
                 f"{service or 'no service'} is not running; u starts it", severity="warning"

@@ -26,7 +26,7 @@ async def test_every_service_shows_state_health_ports_uptime_and_restarts(projec
     app = make_app(project)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        rows = {line.split()[0]: line.split() for line in screen_text(app).splitlines()[3:9]}
+        rows = {line.split()[0]: line.split() for line in screen_text(app).splitlines()[4:10]}
         assert rows["db"][1:6] == ["running", "healthy", "5432", "1h02m", "0"]
         assert rows["backend"][1:6] == ["running", "starting", "5058", "42s", "2"]
         assert rows["frontend"][1:3] == ["exited", "137"]
@@ -171,7 +171,7 @@ async def test_shift_w_turns_hot_reload_on_for_every_service_with_watch_rules(pr
         await settle(app, pilot)
         # One watcher over every service with rules (the fake engine's: backend, worker).
         assert FakeWatcher.started == [["backend", "worker"]]
-        rows = {ln.split()[0]: ln.split() for ln in screen_text(app).splitlines()[3:9]}
+        rows = {ln.split()[0]: ln.split() for ln in screen_text(app).splitlines()[4:10]}
         assert rows["backend"][-1] == "on" and rows["db"][-1] == "off"
         await pilot.press("W")
         await settle(app, pilot)
