@@ -179,6 +179,8 @@ class StackSession:
     @property
     def kind(self) -> str:
         """``compose`` or ``cluster`` (known before the backend is opened)."""
+        if self.backend is not None:
+            return str(self.backend.kind)
         return "cluster" if self.cluster is not None else "compose"
 
     @property

@@ -10,6 +10,7 @@ import os
 import signal
 import threading
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 
@@ -59,7 +60,7 @@ def project(tmp_path, monkeypatch):
 class FakeClusterStack:
     """Ann's cluster stack: ``STATES`` as ``ps()`` answers, rules for the worker only."""
 
-    STATES: list[ServiceState] = []
+    STATES: ClassVar[list[ServiceState]] = []
 
     def __init__(self, stack, settings, notice=None) -> None:
         self.stack, self.settings = stack, settings
@@ -169,3 +170,8 @@ def test_a_bad_flag_is_a_usage_error(project, cluster):
     with pytest.raises(SystemExit) as raised:
         main(["watch", "--cluster", "--fast"])
     assert raised.value.code == 2
+
+
+def test_periph_cluster_without_a_terminal_is_a_usage_error(project, capsys):
+    assert main(["--cluster"]) == 2
+    assert "`periph --cluster` opens the TUI, which needs a terminal" in capsys.readouterr().err
