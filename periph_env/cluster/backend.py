@@ -102,14 +102,12 @@ class ClusterBackend:
     @property
     def empty_text(self) -> str:
         """No workload of the dev stack in the namespace."""
-        return (
-            f"No dev stack in namespace {self.namespace}: "
-            f"`periph up --cluster{self._name()}` starts it."
-        )
+        return f"No dev stack in namespace {self.namespace}: `{self.command('up')}` starts it."
 
-    def _name(self) -> str:
+    def command(self, verb: str) -> str:
+        """``periph <verb> --cluster [NAME]`` for this cluster (what hints name)."""
         name = self.cluster.settings.name
-        return f" {name}" if name else ""
+        return f"periph {verb} --cluster" + (f" {name}" if name else "")
 
     # -- status ---------------------------------------------------------------------------
 
@@ -155,7 +153,7 @@ class ClusterBackend:
         if not any(s.kind == "Deployment" for s in states):
             raise ClusterStackDown(
                 f"no dev stack in namespace {self.namespace} ({self.cluster.settings.context})",
-                hint=f"start it with `periph up --cluster{self._name()}`",
+                hint=f"start it with `{self.command('up')}`",
             )
         return states
 
@@ -220,7 +218,7 @@ class ClusterBackend:
         if hint:
             return [f"→ {hint}"]
         return [
-            f"→ `periph ps --cluster{self._name()}` shows the stack; "
+            f"→ `{self.command('ps')}` shows the stack; "
             f"`kubectl --context {self.cluster.settings.context} -n {self.namespace} get pods`"
         ]
 

@@ -1,0 +1,92 @@
+"""The cluster stack behind the Stack area and ``periph watch --cluster``, on the real node.
+
+One dev stack (``periph up --cluster --no-forward``, as in test_cluster_dev_stack.py) is
+read through ``ClusterBackend`` (the rows the TUI draws) and hot reloaded by ``periph watch
+--cluster`` running as its own process, as a developer runs it next to an editor.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from periph_env.common.poll import wait_for
+from tests.integration.cluster_dev_support import DevProject, assert_no_secret
+
+pytestmark = pytest.mark.node
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory, real_node, registry):
+    """The dev stack brought up by ``periph up --cluster --no-forward``; taken down after."""
+    project = DevProject(tmp_path_factory.mktemp("cluster-backend"), real_node.cluster, registry)
+    up = project.periph("up", "--cluster", "--no-forward")
+    try:
+        assert up.returncode == 0, (up.stdout + up.stderr)[-4000:]
+        yield project
+    finally:
+        project.periph("down", "--cluster", timeout=300)
+
+
+def test_watch_cluster_without_a_stack_exits_1_naming_the_namespace(tmp_path, real_node, registry):
+    empty = DevProject(tmp_path, real_node.cluster, registry)  # nothing brought up
+    out = empty.periph("watch", "--cluster", timeout=300)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert f"no dev stack in namespace {empty.namespace}" in out.stderr
+    assert "`periph up --cluster`" in out.stderr
+
+
+def test_the_backend_lists_every_service_ready_and_watch_reloads_a_worker_edit(dev, monkeypatch):
+    from periph_env.cluster.backend import ClusterBackend
+
+    for key, value in dev.env.items():
+        monkeypatch.setenv(key, value)
+    backend = ClusterBackend.open(dev.root, None)
+    rows = {s.service: s for s in backend.statuses()}
+    assert {n: (s.state, s.health) for n, s in rows.items()} == {
+        "db": ("running", "healthy"), "cache": ("running", "healthy"),
+        "backend": ("running", "healthy"), "worker": ("running", "healthy"),
+        "frontend": ("running", "healthy"), "migrate": ("exited", None),
+    }  # fmt: skip
+    assert rows["migrate"].one_shot and rows["migrate"].exit_code == 0
+    assert backend.label.startswith(f"cluster {dev.namespace} (")
+
+    watch = subprocess.Popen(
+        [sys.executable, "-m", "periph_env", "watch", "--cluster", "worker"],
+        cwd=dev.root, env={**os.environ, **dev.env},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    seen: list[str] = []
+    reader = threading.Thread(target=lambda: seen.extend(watch.stdout), daemon=True)
+    reader.start()
+    source = dev.root / "services/worker/peripheral_worker/__init__.py"
+    line = f"# edited under periph watch --cluster {secrets.token_hex(4)}\n"
+    try:
+        wait_for(lambda: any("watching worker in" in ln for ln in seen), "watch to start", 300, 1)
+        source.write_text(source.read_text() + line)
+        reload = wait_for(
+            lambda: next((ln for ln in seen if ln.startswith("worker    sync ")), None),
+            "the worker's reload line",
+            timeout=300,
+            every=0.5,
+        )
+    finally:
+        watch.send_signal(signal.SIGINT)
+        watch.wait(timeout=120)
+        reader.join(timeout=10)
+    output = "".join(seen)
+    assert watch.returncode == 0, output[-3000:]
+    assert "seen → synced +" in reload and "→ serving +" in reload, reload
+    assert "FAILED" not in reload and "stopped watching" in output
+    pod = backend.cluster.ready_pod("worker")
+    inside = dev.cluster.kubectl(
+        "exec", "-n", dev.namespace, pod, "--", "cat", "/app/peripheral_worker/__init__.py"
+    ).stdout
+    assert inside.endswith(line)
+    assert_no_secret(output)
