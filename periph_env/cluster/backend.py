@@ -203,14 +203,23 @@ class ClusterBackend:
         from periph_env.cluster import logs
 
         refuse(self, verb)
-        if verb == "up":
-            self.cluster.up(progress=progress)
-        elif verb == "down":
-            self.cluster.down(progress=progress)
-        else:
-            every = [s.service for s in self.cluster.ps() if s.kind == "Deployment"]
-            wanted = logs.check_services(self.cluster, services or every, restartable=True)
-            logs.restart(self.cluster, wanted, progress)
+        mask = self.cluster.kube.mask
+
+        def say(line: str) -> None:  # a pod's words reach the screen: masked first
+            progress(mask(line))
+
+        try:
+            if verb == "up":
+                self.cluster.up(progress=say)
+            elif verb == "down":
+                self.cluster.down(progress=say)
+            else:
+                every = [s.service for s in self.cluster.ps() if s.kind == "Deployment"]
+                wanted = logs.check_services(self.cluster, services or every, restartable=True)
+                logs.restart(self.cluster, wanted, say)
+        except PeriphError as exc:
+            exc.message = mask(exc.message)
+            raise
 
     def remedy(self, error: BaseException) -> list[str]:
         """The error's hint, else how to look at the namespace."""

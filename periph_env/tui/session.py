@@ -230,7 +230,10 @@ class StackSession:
             # The events stream broke: the engine is gone. The model reconnects itself.
             self.connected = False
             error = getattr(model, "error", None) or "the Docker engine stopped answering"
-            self.app.post_message(EngineDown(error, list(DEFAULT_REMEDY), can_start_engine()))
+            if self.backend is not None and self.backend.kind != "compose":
+                self.app.post_message(self._down(PeriphError(error)))
+            else:
+                self.app.post_message(EngineDown(error, list(DEFAULT_REMEDY), can_start_engine()))
         elif up and not self.connected and model is not None:
             self.connected = True
             self.app.post_message(EngineReady(self.stack, self.api, list(statuses)))

@@ -152,3 +152,18 @@ def test_an_unreachable_cluster_is_said_once_masked_and_its_return_is_noticed():
     assert len(seen) == 2  # the drop once, with the last rows
     poller.poll()
     assert poller.connected and len(seen) == 3
+
+
+def test_what_an_action_says_and_its_failure_are_masked():
+    cluster = FakeCluster([state()])
+
+    def up(progress):
+        progress("db: Waiting: password hunter2 refused")
+        raise EngineError("db did not become Ready: hunter2")
+
+    cluster.up = up
+    said: list[str] = []
+    with pytest.raises(EngineError) as raised:
+        ClusterBackend(cluster).act("up", None, said.append)
+    assert said == ["db: Waiting: password **** refused"]
+    assert raised.value.message == "db did not become Ready: ****"

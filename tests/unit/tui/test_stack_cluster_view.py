@@ -90,7 +90,7 @@ class FakeClusterBackend:
         progress("rolled")
 
     def remedy(self, error):
-        return [f"→ {error.hint}"]
+        return [f"→ {error.hint}"] if error.hint else []
 
     def details(self, service):
         return [f"deployment {service}: Ready, pod {service}-7d9f-abc12",
@@ -220,3 +220,16 @@ async def test_e_names_kubectls_shell_for_a_pod(project):
             "`kubectl --context dev -n peripheral-dev-ann exec -it worker-1 -- sh`" in n.message
             for n in app._notifications
         )
+
+
+async def test_a_cluster_that_stops_answering_shows_the_clusters_banner_not_dockers(project):
+    backend = FakeClusterBackend()
+    app = cluster_app(project, backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        model = app.session._status_model
+        model.connected, model.error = False, "dial tcp 10.0.0.1:6443: i/o timeout"
+        app.session._post_status([])
+        text = await wait_text(app, pilot, "dial tcp 10.0.0.1:6443: i/o timeout")
+        assert "No answer from the cluster peripheral-dev-ann (dev)" in text
+        assert "Docker" not in text
