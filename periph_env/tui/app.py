@@ -472,6 +472,7 @@ class PeriphApp(App[int]):
     # -- engine messages ----------------------------------------------------------------
 
     def on_engine_down(self, message: EngineDown) -> None:
+        self._show_label()
         for area in ("stack", "logs"):
             self.tell(
                 area,
@@ -483,12 +484,16 @@ class PeriphApp(App[int]):
     def on_engine_ready(self, message: EngineReady) -> None:
         for area in ("stack", "logs"):
             self.tell(area, lambda view: view.engine_up())
-        if self.session is not None:
-            label = self.session.label
-            self.tell("stack", lambda view: view.show_backend(label))
+        self._show_label()
         self._show_statuses(message.statuses)
         if self.area == "stack" and not isinstance(self.focused, Input):
             self._focus_area()  # the table appears now; never steal a field being typed in
+
+    def _show_label(self) -> None:
+        """The Stack area's header: which stack (compose, or which cluster namespace)."""
+        if self.session is not None:
+            label = self.session.label
+            self.tell("stack", lambda view: view.show_backend(label))
 
     def on_status_changed(self, message: StatusChanged) -> None:
         self._show_statuses(message.statuses)

@@ -205,6 +205,7 @@ async def test_a_cluster_that_does_not_answer_says_so_with_its_remedy(project):
     async with app.run_test(size=(100, 30)) as pilot:
         text = await wait_text(app, pilot, "cannot reach dev: timed out")
         assert "No answer from the cluster peripheral-dev-ann (dev)" in text
+        assert "stack: cluster peripheral-dev-ann (dev)" in text  # the header, even now
         assert "is the VPN up?" in text
         assert "Start engine" not in text
 
