@@ -98,8 +98,10 @@ def _forward(cluster, forwards, say, watch: bool = False) -> int:
             shown[state.service] = state.state
             print(line, flush=True)
 
+    lock = (cluster.namespace, cluster.stack.compose_path)  # one watcher per namespace
+    # The watcher first: one refused (another watches this namespace) leaves no forward.
+    watcher = ClusterWatcher(cluster.pod_sync(), print_reload, lock=lock).start() if watch else None
     forwarder = Forwarder(cluster.kube, cluster.namespace, forwards, on_state=on_state).start()
-    watcher = ClusterWatcher(cluster.pod_sync(), print_reload).start() if watch else None
     doing = " and ".join(w for w, on in (("forwarding", forwards), ("watching", watch)) if on)
     say(f"{doing} (ctrl+c stops; the stack keeps running: `periph down --cluster` removes it)")
     stop = threading.Event()

@@ -194,7 +194,8 @@ class ClusterBackend:
                 "in compose/compose.yaml",
                 hint="add develop.watch rules to the service in the compose file",
             )
-        return ClusterWatcher(pod_sync, on_event, self.notice)
+        lock = (self.namespace, Path(self.cluster.stack.compose_path))
+        return ClusterWatcher(pod_sync, on_event, self.notice, lock=lock)
 
     # -- actions --------------------------------------------------------------------------
 

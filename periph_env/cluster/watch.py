@@ -5,6 +5,11 @@ root (recursive, flat) and one thread applying batches in order, so a batch neve
 overtakes the one before it. While no batch waits, that thread asks ``PodSync.catch_up``
 every ``CATCH_UP_EVERY`` seconds whether a service's pod was replaced (it then gets the
 session's synced files). ``stop()`` sets the event and joins every thread.
+
+With ``lock`` (namespace, compose file) it holds the local watch lock of that pair while
+it runs (``stack.reload.lock``): a second watcher into the same namespace from this
+machine (``watch --cluster`` next to the TUI's, or ``up --cluster --watch``) is refused,
+naming the first one's pid, instead of syncing every change twice.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from periph_env.cluster.sync import PodSync
 from periph_env.stack.models import ReloadEvent
@@ -31,9 +37,11 @@ class ClusterWatcher:
         pod_sync: PodSync,
         on_event: Callable[[ReloadEvent], None],
         notice: Callable[[str], None] | None = None,
+        lock: tuple[str, Path] | None = None,
     ) -> None:
         """``notice``: where a failed sync attempt is said (default: printed; the TUI
-        hands its own, as nothing may write around Textual)."""
+        hands its own, as nothing may write around Textual); ``lock``: see the module
+        docstring."""
         self.pod_sync = pod_sync
         self.on_event = on_event
         self.notice = notice or _print
@@ -43,9 +51,15 @@ class ClusterWatcher:
         self._stop = threading.Event()
         self._batches: queue.Queue[tuple[set[Path], float]] = queue.Queue(maxsize=100)
         self._threads: list[threading.Thread] = []
+        self._lock_key = lock
+        self._lock: Any = None
 
     def start(self) -> ClusterWatcher:
-        """Start watching and syncing."""
+        """Take the watch lock (``WatchLocked`` if held), then start watching and syncing."""
+        from periph_env.stack.reload import lock
+
+        if self._lock_key is not None:
+            self._lock = lock.acquire(*self._lock_key)
         recursive, flat = self.pod_sync.roots()
         for roots, deep in ((recursive, True), (flat, False)):
             if roots:
@@ -55,9 +69,14 @@ class ClusterWatcher:
 
     def stop(self) -> None:
         """Stop watching; a batch being synced finishes first."""
+        from periph_env.stack.reload import lock
+
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=30)
+        if self._lock is not None:
+            lock.release(self._lock)
+            self._lock = None
 
     def _spawn(self, target, *args) -> None:  # type: ignore[no-untyped-def]
         thread = threading.Thread(target=target, args=args, name="cluster-watch", daemon=True)

@@ -6,6 +6,7 @@ tests/integration/test_cluster_backend.py.
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import pytest
@@ -167,3 +168,21 @@ def test_what_an_action_says_and_its_failure_are_masked():
         ClusterBackend(cluster).act("up", None, said.append)
     assert said == ["db: Waiting: password **** refused"]
     assert raised.value.message == "db did not become Ready: ****"
+
+
+def test_a_second_watcher_into_the_same_namespace_is_refused_naming_the_first(
+    tmp_path, monkeypatch
+):
+    from periph_env.cluster.watch import ClusterWatcher
+    from periph_env.stack.errors import WatchLocked
+
+    monkeypatch.setenv("PERIPH_CACHE", str(tmp_path))
+    pod_sync = SimpleNamespace(rules=[], roots=lambda: ([], []), synced={}, kube=None)
+    key = ("peripheral-dev-ann", tmp_path / "compose.yaml")
+    first = ClusterWatcher(pod_sync, print, lock=key).start()
+    try:
+        with pytest.raises(WatchLocked, match=f"pid {os.getpid()}"):
+            ClusterWatcher(pod_sync, print, lock=key).start()
+    finally:
+        first.stop()
+    ClusterWatcher(pod_sync, print, lock=key).start().stop()  # free again once stopped

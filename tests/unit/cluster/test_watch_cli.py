@@ -81,7 +81,7 @@ class FakeClusterStack:
 class FakeWatcher:
     """Reports one reload, then presses ctrl+c once ``watch`` waits for it."""
 
-    def __init__(self, pod_sync, on_event, notice=None) -> None:
+    def __init__(self, pod_sync, on_event, notice=None, lock=None) -> None:
         self.services = sorted({r.rule.service for r in pod_sync.rules})
         self.on_event, self.stopped = on_event, False
 
