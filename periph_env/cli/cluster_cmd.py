@@ -54,20 +54,6 @@ def _progress(cluster):
     return say
 
 
-def _local_ports(forwards) -> list:
-    """``$PERIPH_CLUSTER_PORT_OFFSET`` moves every local port (a local stack holds the
-    usual ones); 0 ports mean any free port (tests)."""
-    import os
-    from dataclasses import replace
-
-    offset = os.environ.get("PERIPH_CLUSTER_PORT_OFFSET")
-    if not offset:
-        return forwards
-    if offset == "any":
-        return [replace(f, local=0) for f in forwards]
-    return [replace(f, local=f.local + int(offset)) for f in forwards]
-
-
 def run_up_cluster(args: argparse.Namespace, stack, notice) -> int:
     """``periph up --cluster [NAME] [--no-forward]``."""
     cluster = _cluster_stack(args, stack, notice)
@@ -82,7 +68,9 @@ def run_up_cluster(args: argparse.Namespace, stack, notice) -> int:
     )
     if args.no_forward and not args.watch:
         return 0
-    return _forward(cluster, [] if args.no_forward else _local_ports(forwards), say, args.watch)
+    from periph_env.cluster.forward import local_ports
+
+    return _forward(cluster, [] if args.no_forward else local_ports(forwards), say, args.watch)
 
 
 def _forward(cluster, forwards, say, watch: bool = False) -> int:

@@ -143,6 +143,18 @@ class ClusterBackend:
         context, namespace = self.cluster.settings.context, self.namespace
         return f"kubectl --context {context} -n {namespace} exec -it {pod} -c {service} -- sh"
 
+    def forward_feed(self) -> Any:
+        """The stack's port-forwards for the TUI (a ``Forwarder``, not started), or None
+        when another process (an ``up --cluster``) forwards them already: its forwards
+        keep working and their states show in the rows either way."""
+        from periph_env.cluster import translate as t
+        from periph_env.cluster.forward import Forwarder, local_ports, read_states
+
+        if read_states(self.namespace):
+            return None
+        forwards = local_ports(t.forwards(self.cluster.stack.config()))
+        return Forwarder(self.cluster.kube, self.namespace, forwards)
+
     def status_feed(self, on_change: Callable[[list[ServiceStatus]], None]) -> StatusPoller:
         """A ``StatusPoller`` (not started)."""
         return StatusPoller(self.statuses, on_change, self.cluster.kube.mask)

@@ -58,6 +58,19 @@ class ForwardState:
         return dict(self.__dict__)
 
 
+def local_ports(forwards: list[Forward]) -> list[Forward]:
+    """``$PERIPH_CLUSTER_PORT_OFFSET`` moves every local port (a local stack holds the
+    usual ones); ``any`` means any free port (tests)."""
+    from dataclasses import replace
+
+    offset = os.environ.get("PERIPH_CLUSTER_PORT_OFFSET")
+    if not offset:
+        return forwards
+    if offset == "any":
+        return [replace(f, local=0) for f in forwards]
+    return [replace(f, local=f.local + int(offset)) for f in forwards]
+
+
 def state_file(namespace: str) -> Path:
     """Where the forwarding process publishes its state for ``ps --cluster``."""
     return cache_dir() / "cluster" / namespace / "forwards.json"

@@ -105,6 +105,7 @@ class StackSession:
         self._status_model: Any = None
         self._follower: Any = None
         self._watcher: Any = None
+        self._forwarder: Any = None  # the cluster's port-forwards (none for compose)
         self._watched: set[str] = set()
         self._watch_lock = threading.Lock()
         self._batcher = LineBatcher(
@@ -222,6 +223,14 @@ class StackSession:
                 self._batcher.start()
                 self._follower = self.backend.log_feed(self._batcher.feed)
                 self._follower.start()
+            forward = getattr(self.backend, "forward_feed", None)
+            if self._forwarder is None and forward is not None:
+                try:
+                    self._forwarder = forward()
+                except PeriphError as exc:  # no ports to forward: the rest still works
+                    self._notice(f"no port-forwards: {exc.message}")
+                if self._forwarder is not None:
+                    self._forwarder.start()
 
     def _post_status(self, statuses: list[Any]) -> None:
         model = self._status_model
@@ -367,9 +376,9 @@ class StackSession:
         """Stop every thread this session started (watchers, follower, status, batcher)."""
         self._stopping.set()
         with self._lock:
-            parts = [self._watcher, self._follower, self._status_model]
+            parts = [self._watcher, self._follower, self._status_model, self._forwarder]
             self._watcher, self._watched = None, set()
-            self._follower = self._status_model = None
+            self._follower = self._status_model = self._forwarder = None
         for part in parts:
             if part is not None:
                 # Already dead with its engine, perhaps: quitting must not fail.

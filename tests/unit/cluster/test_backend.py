@@ -186,3 +186,18 @@ def test_a_second_watcher_into_the_same_namespace_is_refused_naming_the_first(
     finally:
         first.stop()
     ClusterWatcher(pod_sync, print, lock=key).start().stop()  # free again once stopped
+
+
+def test_the_tui_forwards_the_published_ports_unless_an_up_forwards_them(monkeypatch):
+    from periph_env.cluster import forward
+
+    cluster = FakeCluster()
+    config = {"services": {"backend": {"ports": [{"target": 5058, "published": "5058"}]}}}
+    cluster.stack = SimpleNamespace(config=lambda: config)
+    monkeypatch.setenv("PERIPH_CLUSTER_PORT_OFFSET", "10000")
+    monkeypatch.setattr(forward, "read_states", lambda namespace: [])
+    made = ClusterBackend(cluster).forward_feed()
+    assert [(s.service, s.local, s.remote) for s in made.states] == [("backend", 15058, 5058)]
+    up_forwards = [ForwardState("backend", 5058, 5058, "127.0.0.1", "listening")]
+    monkeypatch.setattr(forward, "read_states", lambda namespace: up_forwards)
+    assert ClusterBackend(cluster).forward_feed() is None

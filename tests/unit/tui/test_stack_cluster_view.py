@@ -234,3 +234,19 @@ async def test_a_cluster_that_stops_answering_shows_the_clusters_banner_not_dock
         text = await wait_text(app, pilot, "dial tcp 10.0.0.1:6443: i/o timeout")
         assert "No answer from the cluster peripheral-dev-ann (dev)" in text
         assert "Docker" not in text
+
+
+async def test_the_tui_forwards_the_clusters_ports_until_it_quits(project):
+    backend = FakeClusterBackend()
+    forwarding: list[str] = []
+
+    class Forwarder(Feed):
+        def stop(self) -> None:
+            forwarding.append("stopped")
+
+    backend.forward_feed = lambda: Forwarder(lambda: forwarding.append("started"))
+    app = cluster_app(project, backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        assert forwarding == ["started"]
+    assert forwarding == ["started", "stopped"]
