@@ -53,6 +53,8 @@ class ClusterWatcher:
         self._threads: list[threading.Thread] = []
         self._lock_key = lock
         self._lock: Any = None
+        # Released by each watching thread once its watches are in place.
+        self._watching = threading.Semaphore(0)
 
     def start(self) -> ClusterWatcher:
         """Take the watch lock (``WatchLocked`` if held), then start watching and syncing."""
@@ -61,9 +63,15 @@ class ClusterWatcher:
         if self._lock_key is not None:
             self._lock = lock.acquire(*self._lock_key)
         recursive, flat = self.pod_sync.roots()
+        pending = 0
         for roots, deep in ((recursive, True), (flat, False)):
             if roots:
                 self._spawn(self._watch, roots, deep)
+                pending += 1
+        # Back only once the file watches are in place (as the local watcher): an edit
+        # made right after "watching ..." is printed is not missed.
+        for _ in range(pending):
+            self._watching.acquire(timeout=10)
         self._spawn(self._apply)
         return self
 
@@ -88,7 +96,9 @@ class ClusterWatcher:
 
         existing = [str(r) for r in roots if r.exists()]
         if not existing:
+            self._watching.release()
             return
+        signalled = False
         for changes in watchfiles.watch(
             *existing,
             watch_filter=None,
@@ -100,10 +110,15 @@ class ClusterWatcher:
             rust_timeout=200,
             raise_interrupt=False,
         ):
+            if not signalled:  # the first (empty) yield: the watches are in place
+                signalled = True
+                self._watching.release()
             if changes:
                 # A full queue (the cluster is far slower than the edits) blocks the
                 # watcher: watchfiles keeps collecting, the next batch is just bigger.
                 self._batches.put(({Path(p) for _c, p in changes}, time.time()))
+        if not signalled:
+            self._watching.release()
 
     def _apply(self) -> None:
         next_check = time.monotonic() + CATCH_UP_EVERY

@@ -63,7 +63,12 @@ def test_the_backend_lists_every_service_ready_and_watch_reloads_a_worker_edit(d
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     seen: list[str] = []
-    reader = threading.Thread(target=lambda: seen.extend(watch.stdout), daemon=True)
+
+    def read() -> None:
+        for out_line in watch.stdout:
+            seen.append(out_line)
+
+    reader = threading.Thread(target=read, daemon=True)
     reader.start()
     source = dev.root / "services/worker/peripheral_worker/__init__.py"
     line = f"# edited under periph watch --cluster {secrets.token_hex(4)}\n"

@@ -201,3 +201,26 @@ def test_the_tui_forwards_the_published_ports_unless_an_up_forwards_them(monkeyp
     up_forwards = [ForwardState("backend", 5058, 5058, "127.0.0.1", "listening")]
     monkeypatch.setattr(forward, "read_states", lambda namespace: up_forwards)
     assert ClusterBackend(cluster).forward_feed() is None
+
+
+def test_an_edit_made_as_soon_as_the_watcher_started_is_synced(tmp_path):
+    import threading
+
+    from periph_env.cluster.watch import ClusterWatcher
+
+    applied: list[set] = []
+    done = threading.Event()
+
+    def apply(paths, seen_at):
+        applied.append(set(paths))
+        done.set()
+        return []
+
+    pod_sync = SimpleNamespace(rules=[], roots=lambda: ([tmp_path], []), synced={}, apply=apply)
+    watcher = ClusterWatcher(pod_sync, print).start()
+    try:
+        (tmp_path / "app.py").write_text("print('edited')\n")
+        assert done.wait(60), "the edit was never synced"
+    finally:
+        watcher.stop()
+    assert tmp_path / "app.py" in applied[0]
