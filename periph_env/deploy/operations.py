@@ -43,7 +43,7 @@ class RolloutStatusRun(OperationRun):
             return Ending("refused", "refused by context")
         names = deployments(kube, self.environment)
         if not names:
-            return Ending("failed", f"no Deployments in {target.namespace}")
+            return nothing_deployed(target.namespace, self.environment)
         yield Step("rollout")
         timeout = self.timeout or _timeout(kube, names)
         failed = []
@@ -103,6 +103,16 @@ def targets_for(
     return out
 
 
+
+def nothing_deployed(namespace: str, environment: str) -> Ending:
+    """The ending of a rollback or rollout status with nothing there: a failure (exit 1),
+    never a success a script would trust."""
+    return Ending(
+        "failed",
+        f"nothing deployed: no Deployments in {namespace}",
+        hint=f"periph deploy {environment}",
+    )
+
 class RollbackRun(OperationRun):
     """``periph rollback``: the Deployments back to their previous revision (or deploy #N),
     recorded in the history like a deploy."""
@@ -134,7 +144,7 @@ class RollbackRun(OperationRun):
         yield from self.hold_lock("rollback", wait=self.wait, create_namespace=False)
         names = deployments(kube, environment)
         if not names:
-            return Ending("failed", f"no Deployments in {kube.namespace}")
+            return nothing_deployed(kube.namespace, environment)
         targets = targets_for(kube, environment, names, self.to_revision)
         if not targets:
             yield Note("every Deployment already runs that revision; nothing to roll back")
