@@ -35,7 +35,6 @@ __all__ = [
 
 # Long unbroken runs in a message: the only places a pasted credential could hide.
 _LONG_TOKEN = re.compile(r"[^\s'\"(),;]{20,}")
-_URL_PASSWORD = re.compile(r"://[^/@\s]*:[^/@\s]*@")
 _PATH_PART = re.compile(r"[^/\\]+")
 
 
@@ -79,7 +78,7 @@ class Masker:
     def show(self, value: str) -> str:
         """A quotable form of ``value``: quoted when harmless, masked otherwise (``repr``
         writes control characters visibly)."""
-        if self.is_secret(value) or _URL_PASSWORD.search(value):
+        if self.is_secret(value) or has_url_password(value):
             return mask(value)
         shown = value if len(value) <= 60 else value[:57] + "..."
         return repr(shown)
