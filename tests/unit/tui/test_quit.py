@@ -124,3 +124,48 @@ async def test_quit_with_nothing_running_leaves_at_once_and_leaves_no_thread(pro
         assert "Stop it and quit?" not in screen_text(app)
     assert not app.is_running
     assert periph_threads() == []
+
+
+class EndlessBuild(FakeImages):
+    """A build that keeps building until its stream is closed (a quit closes it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = threading.Event()
+
+    def build(self, root, options):
+        from periph_env.images import models as im
+
+        try:
+            yield im.BuildStarted("backend", ["services/backend/main.go"])
+            step = 0
+            while True:
+                step += 1
+                yield im.StepStarted("backend", step, 1000, f"RUN step {step}")
+                time.sleep(0.05)
+        finally:
+            self.closed.set()
+
+
+async def test_quit_during_a_build_stops_it_closes_its_stream_and_leaves_no_thread(project):
+    images = EndlessBuild()
+    app = PeriphApp(
+        project, stack=FakeStack(), stack_api=fake_api(), images_api=images,
+        deploy_api=EndlessDeploy(), settings=settings(),
+    )  # fmt: skip
+    async with app.run_test(size=(110, 34)) as pilot:
+        await pilot.press("4")
+        await settle(app, pilot)
+        await pilot.press("B")
+        deadline = time.monotonic() + 30
+        while not any(r.running for r in app.runs.running()):
+            assert time.monotonic() < deadline, "the build never started"
+            await pilot.pause(0.05)
+        await pilot.press("ctrl+q")
+        deadline = time.monotonic() + 30
+        while app.is_running and time.monotonic() < deadline:
+            await pilot.pause(0.1)
+        assert "Stop it and quit?" not in screen_text(app)  # a build changes no cluster
+    assert not app.is_running and app.return_code == 0
+    assert images.closed.wait(10), "the build's stream was never closed"
+    assert periph_threads() == []
