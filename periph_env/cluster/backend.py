@@ -137,11 +137,24 @@ class ClusterBackend:
         return lines
 
     def shell(self, service: str) -> str:
-        """kubectl's command for a shell in ``service``'s pod (the TUI's ``e`` names it)."""
+        """kubectl's command for a shell in ``service``'s pod (what a hint names)."""
+        import shlex
+
+        return shlex.join(["kubectl", *self.shell_argv(service)[1:]])
+
+    def shell_argv(self, service: str) -> list[str]:
+        """The argv of an interactive session in ``service``'s pod: psql for db, redis-cli
+        for cache, sh otherwise, with the defaults read inside the pod (as ``periph exec``
+        does in a container: no password on a command line)."""
+        from periph_env.data.shell import DEFAULTS
+
         state = self._states.get(service)
         pod = state.pod if state is not None and state.pod else f"deploy/{service}"
-        context, namespace = self.cluster.settings.context, self.namespace
-        return f"kubectl --context {context} -n {namespace} exec -it {pod} -c {service} -- sh"
+        default, prelude = DEFAULTS.get(service, (["sh"], ""))
+        return self.cluster.kube.argv(
+            "exec", "-it", pod, "-c", service, "--",
+            "sh", "-c", prelude + 'exec "$@"', "sh", *default,
+        )  # fmt: skip
 
     def forward_feed(self) -> Any:
         """The stack's port-forwards for the TUI (a ``Forwarder``, not started), or None

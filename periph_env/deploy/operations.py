@@ -103,7 +103,6 @@ def targets_for(
     return out
 
 
-
 def nothing_deployed(namespace: str, environment: str) -> Ending:
     """The ending of a rollback or rollout status with nothing there: a failure (exit 1),
     never a success a script would trust."""
@@ -112,6 +111,7 @@ def nothing_deployed(namespace: str, environment: str) -> Ending:
         f"nothing deployed: no Deployments in {namespace}",
         hint=f"periph deploy {environment}",
     )
+
 
 class RollbackRun(OperationRun):
     """``periph rollback``: the Deployments back to their previous revision (or deploy #N),

@@ -196,6 +196,11 @@ class StackSession:
         details = getattr(self.backend, "details", None)
         return list(details(service)) if details is not None else []
 
+    def shell_argv(self, service: str) -> list[str] | None:
+        """The argv of a session in ``service``'s pod (a cluster backend), else None."""
+        argv = getattr(self.backend, "shell_argv", None)
+        return argv(service) if argv is not None else None
+
     def shell_hint(self, service: str) -> str | None:
         """The command that opens a shell in ``service`` where periph does not (a pod)."""
         shell = getattr(self.backend, "shell", None)

@@ -448,18 +448,20 @@ class StackView(Vertical):
     def action_shell(self) -> None:
         """Suspend the app and open the selected service's shell in its container (psql
         for db, redis-cli for cache, sh otherwise); the app comes back when it ends."""
-        import subprocess
-
-        from textual.app import SuspendNotSupported
-
         from periph_env.data.pg import docker_env
         from periph_env.data.shell import argv_for
+        from periph_env.tui.suspend import run_on_terminal
 
         service = self.query_one(ServiceTable).selected
         status = self.statuses.get(service) if service else None
-        hint = self.papp.session.shell_hint(service or "") if self.papp.session else None
-        if hint:  # a pod, not a container: the toast names kubectl's command
-            self.app.notify(f"a shell in its pod: `{hint}`", severity="warning")
+        session = self.papp.session
+        hint = session.shell_hint(service or "") if session else None
+        if hint:  # a pod, not a container: kubectl exec, or the toast names its command
+            argv = session.shell_argv(service or "") if session else None
+            if argv is None:
+                self.app.notify(f"a shell in its pod: `{hint}`", severity="warning")
+                return
+            run_on_terminal(self.app, service or "", argv, None, hint)
             return
         if status is None or status.state != "running" or not status.container_id:
             self.app.notify(
@@ -469,18 +471,7 @@ class StackView(Vertical):
         stack = getattr(self.papp.session, "stack", None)
         env = docker_env(getattr(getattr(stack, "api", None), "host", None))
         argv = argv_for(service, status.container_id, [], tty=True)
-        try:
-            with self.app.suspend():
-                code = subprocess.call(argv, env=env)
-        except SuspendNotSupported:
-            self.app.notify(
-                f"a shell needs a terminal: run `periph exec {service}`", severity="warning"
-            )
-            return
-        except OSError as exc:
-            self.app.notify(f"cannot run docker: {exc.strerror or exc}", severity="error")
-            return
-        self.app.notify(f"left the {service} shell (exit {code})")
+        run_on_terminal(self.app, service, argv, env, f"periph exec {service}")
 
     def action_sort(self) -> None:
         orders = ("compose", "cpu", "mem")

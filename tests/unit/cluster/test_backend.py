@@ -68,7 +68,10 @@ class FakeCluster:
     def __init__(self, states=(), failing=None) -> None:
         self.namespace = "peripheral-dev-ann"
         self.settings = SimpleNamespace(context="dev", name=None)
-        self.kube = SimpleNamespace(mask=lambda s: s.replace("hunter2", "****"))
+        self.kube = SimpleNamespace(
+            mask=lambda s: s.replace("hunter2", "****"),
+            argv=lambda *a: ["/opt/kubectl", "--context", "dev", "-n", "peripheral-dev-ann", *a],
+        )
         self.stack = SimpleNamespace(config=lambda: {"services": {"worker": {}, "db": {}}})
         self.states, self.failing = list(states), failing
         self.calls: list[tuple] = []
@@ -121,8 +124,23 @@ def test_the_detail_names_the_pod_and_its_state_and_the_shell_is_kubectl_exec():
     backend.statuses()
     assert backend.details("worker")[0] == "deployment worker: Ready, pod worker-7d9f-abc12"
     assert backend.shell("worker") == (
-        "kubectl --context dev -n peripheral-dev-ann exec -it worker-7d9f-abc12 -c worker -- sh"
+        "kubectl --context dev -n peripheral-dev-ann exec -it worker-7d9f-abc12 -c worker -- "
+        "sh -c 'exec \"$@\"' sh sh"
     )
+
+
+def test_the_shell_in_a_db_pod_is_psql_with_its_user_read_inside_the_pod():
+    backend = ClusterBackend(FakeCluster([state(service="db", kind="StatefulSet")]))
+    backend.statuses()
+
+    argv = backend.shell_argv("db")
+
+    assert argv[:10] == [
+        "/opt/kubectl", "--context", "dev", "-n", "peripheral-dev-ann",
+        "exec", "-it", "db-7d9f-abc12", "-c", "db",
+    ]  # fmt: skip
+    assert argv[-1] == "psql" and 'PGUSER="$POSTGRES_USER"' in argv[-3]
+    assert not any("hunter2" in word for word in argv)  # no value on a command line
 
 
 def test_the_poller_hands_rows_only_when_they_change():

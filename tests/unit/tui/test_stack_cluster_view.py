@@ -250,3 +250,24 @@ async def test_the_tui_forwards_the_clusters_ports_until_it_quits(project):
         await settle(app, pilot)
         assert forwarding == ["started"]
     assert forwarding == ["started", "stopped"]
+
+
+class ShellingClusterBackend(FakeClusterBackend):
+    """A cluster backend that opens a session in the pod (kubectl exec -it)."""
+
+    def shell_argv(self, service):
+        return ["kubectl", "--context", "dev", "exec", "-it", f"{service}-1", "--", "sh"]
+
+
+async def test_e_opens_a_shell_in_the_pod_or_names_kubectls_command_without_a_terminal(project):
+    app = cluster_app(project, ShellingClusterBackend())
+    async with app.run_test(size=(100, 30)) as pilot:  # headless: no terminal to give away
+        await settle(app, pilot)
+        await _select(app, pilot, "worker")
+        await pilot.press("e")
+        await settle(app, pilot)
+        assert any(
+            "a shell needs a terminal: run `kubectl --context dev -n peripheral-dev-ann exec"
+            in n.message
+            for n in app._notifications
+        )
