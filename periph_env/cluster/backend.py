@@ -4,9 +4,9 @@ An adapter over this package: rows are ``ClusterStack.ps()`` mapped onto the loc
 ``ServiceStatus`` (``status_of``, pure), so the Stack area draws them as it draws
 containers; logs are ``logs.Follower`` / ``logs.read`` (masked there); hot reload is a
 ``ClusterWatcher`` over ``ClusterStack.pod_sync()`` (the same ``ReloadEvent``s); the
-actions are ``up`` (build, push, apply, wait Ready), ``down`` (delete by label) and
-``restart`` (rollout restart). ``start``/``stop``/``rebuild`` have no cluster form: a
-rebuild rule rebuilds one Deployment while watching, and ``up`` rebuilds what changed.
+actions are ``up`` (build, push, apply, wait Ready), ``down`` (delete by label),
+``restart`` (rollout restart), and ``stop``/``start``/``rebuild`` of services
+(``periph_env.cluster.scale``: scaled to 0 and back; build, push, roll one Deployment).
 
 Statuses are polled (``StatusPoller``, every ``POLL_SECONDS``): the API server's watch
 would save a request a second, the poll is what ``ps --cluster`` does already and it
@@ -27,7 +27,7 @@ from periph_env.stack.backend import Progress, refuse
 from periph_env.stack.models import LogLine, ReloadEvent, ServiceStatus
 
 POLL_SECONDS = 2.0
-ACTIONS = frozenset({"up", "down", "restart"})
+ACTIONS = frozenset({"up", "down", "restart", "start", "stop", "rebuild"})
 
 
 class ClusterStackDown(EngineError):
@@ -61,6 +61,8 @@ def status_of(state: ServiceState, forward: ForwardState | None = None) -> Servi
         row.state = "created"  # scheduled or pulling: not running yet
     elif status == "Terminating":
         row.state = "removing"
+    elif status == "Stopped":
+        row.state = "exited"  # scaled to 0 by `stop`: what a stopped container shows
     else:  # "no pod" and anything else: nothing runs
         row.state = "missing"
     return row
@@ -225,8 +227,9 @@ class ClusterBackend:
     # -- actions --------------------------------------------------------------------------
 
     def act(self, verb: str, services: list[str] | None, progress: Progress) -> None:
-        """``up`` (the whole stack), ``down`` or ``restart`` (a rollout restart)."""
-        from periph_env.cluster import logs
+        """``up`` (the whole stack), ``down``, ``restart`` (a rollout restart), ``stop``,
+        ``start`` or ``rebuild`` (``periph_env.cluster.scale``)."""
+        from periph_env.cluster import logs, scale
 
         refuse(self, verb)
         mask = self.cluster.kube.mask
@@ -239,6 +242,9 @@ class ClusterBackend:
                 self.cluster.up(progress=say)
             elif verb == "down":
                 self.cluster.down(progress=say)
+            elif verb in ("stop", "start", "rebuild"):
+                wanted = scale.deployments(self.cluster, services)
+                getattr(scale, verb)(self.cluster, wanted, say)
             else:
                 every = [s.service for s in self.cluster.ps() if s.kind == "Deployment"]
                 wanted = logs.check_services(self.cluster, services or every, restartable=True)

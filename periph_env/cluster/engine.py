@@ -386,7 +386,9 @@ class ClusterStack:
                 )
                 continue
             ready = bool(pod) and _pod_ready(pod)
+            stopped = (obj.get("spec") or {}).get("replicas") == 0  # `stop` scaled it to 0
             status = "Ready" if ready else (_pod_status(pod) if pod else "no pod")
+            status = "Stopped" if stopped and not pod else status
             states.append(
                 ServiceState(name, "Deployment", ready, status, _name(pod), restarts, *_seen(pod))
             )

@@ -104,11 +104,11 @@ def test_an_empty_namespace_says_which_and_how_to_start_the_stack():
         backend.ensure_up()
 
 
-def test_stop_and_rebuild_are_refused_on_the_cluster_naming_what_it_can_do():
+def test_a_verb_the_cluster_has_no_form_for_is_refused_naming_what_it_can_do():
     backend = ClusterBackend(FakeCluster([state()]))
-    with pytest.raises(UsageError, match="stop is not available on the cluster") as raised:
-        backend.act("stop", ["worker"], print)
-    assert raised.value.hint == "it can: down, restart, up"
+    with pytest.raises(UsageError, match="exec is not available on the cluster") as raised:
+        backend.act("exec", ["worker"], print)
+    assert raised.value.hint == "it can: down, rebuild, restart, start, stop, up"
 
 
 def test_up_and_down_act_on_the_whole_cluster_stack():

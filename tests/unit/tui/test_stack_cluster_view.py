@@ -152,7 +152,7 @@ async def test_r_restarts_the_selected_service_on_the_cluster(project):
         assert "restart worker: done" in screen_text(app)
 
 
-async def test_stop_is_refused_on_the_cluster_naming_what_it_can_do(project):
+async def test_x_stops_and_s_starts_the_selected_service_on_the_cluster(project):
     backend = FakeClusterBackend()
     app = cluster_app(project, backend)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -160,10 +160,9 @@ async def test_stop_is_refused_on_the_cluster_naming_what_it_can_do(project):
         await _select(app, pilot, "worker")
         await pilot.press("x")
         await settle(app, pilot)
-        assert backend.calls == []
-        assert "stop worker failed: stop is not available on the cluster stack" in (
-            screen_text(app)
-        )
+        await pilot.press("s")
+        await settle(app, pilot)
+        assert backend.calls == [("stop", ["worker"]), ("start", ["worker"])]
 
 
 async def test_w_watches_into_the_pods_and_the_reload_line_shows(project):
