@@ -95,3 +95,29 @@ def test_the_backend_lists_every_service_ready_and_watch_reloads_a_worker_edit(d
     ).stdout
     assert inside.endswith(line)
     assert_no_secret(output)
+
+
+def test_stop_takes_the_workers_pod_away_and_start_brings_it_back_ready(dev, monkeypatch):
+    from periph_env.cluster.backend import ClusterBackend
+
+    for key, value in dev.env.items():
+        monkeypatch.setenv(key, value)
+    backend = ClusterBackend.open(dev.root, None)
+    said: list[str] = []
+
+    backend.act("stop", ["worker"], said.append)
+    stopped = wait_for(
+        lambda: next((s for s in backend.statuses() if s.service == "worker" and
+                      s.state == "exited"), None),
+        "the worker shown stopped", timeout=180, every=1,
+    )  # fmt: skip
+    backend.act("start", ["worker"], said.append)
+    rows = {s.service: s for s in backend.statuses()}
+
+    assert stopped.state == "exited"
+    assert (rows["worker"].state, rows["worker"].health) == ("running", "healthy")
+    dep = dev.cluster.kubectl("get", "deployment", "worker", "-n", dev.namespace, "-o",
+                              "jsonpath={.spec.replicas}").stdout  # fmt: skip
+    assert dep.strip() == "1"
+    assert any(line.startswith("worker: stopped (scaled to 0") for line in said)
+    assert_no_secret("\n".join(said))
