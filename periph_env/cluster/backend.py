@@ -47,6 +47,10 @@ def status_of(state: ServiceState, forward: ForwardState | None = None) -> Servi
         started_at=state.started_at,
         one_shot=state.kind == "Job",
         ports=ports,
+        # The pod stands for the container: a restart of it is the alerts' crash signal,
+        # a replaced pod (a new name, count from 0) is not.
+        container_id=state.pod,
+        oom_killed=state.oom_killed,
     )
     if state.kind == "Job" and status in ("Completed", "Failed"):
         row.state, row.exit_code = "exited", 0 if status == "Completed" else 1

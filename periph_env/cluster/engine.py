@@ -67,6 +67,7 @@ class ServiceState:
     # container started (epoch seconds), when known.
     image: str | None = None
     started_at: float | None = None
+    oom_killed: bool = False  # its container's last end was the kernel's OOM killer
 
     def to_json(self) -> dict[str, Any]:
         """The JSON ``ps --cluster --format json`` prints."""
@@ -386,11 +387,17 @@ class ClusterStack:
                 )
                 continue
             ready = bool(pod) and _pod_ready(pod)
+            oom = any(
+                ((cs.get("lastState") or {}).get("terminated") or {}).get("reason") == "OOMKilled"
+                for cs in ((pod or {}).get("status") or {}).get("containerStatuses") or []
+            )
             stopped = (obj.get("spec") or {}).get("replicas") == 0  # `stop` scaled it to 0
             status = "Ready" if ready else (_pod_status(pod) if pod else "no pod")
             status = "Stopped" if stopped and not pod else status
             states.append(
-                ServiceState(name, "Deployment", ready, status, _name(pod), restarts, *_seen(pod))
+                ServiceState(
+                    name, "Deployment", ready, status, _name(pod), restarts, *_seen(pod), oom
+                )
             )
         return states
 

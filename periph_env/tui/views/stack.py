@@ -115,6 +115,13 @@ class StackView(Vertical):
         tests, a broken compose file) is left out rather than breaking the view."""
         session = self.papp.session
         stack = getattr(session, "stack", None)
+        # On the cluster, alerts come from the pods' rows; the hint rules and the secrets
+        # to mask are the compose file's and the env file's the cluster stack is made
+        # from. Stats and the branch database are the local engine's: not for pods.
+        local = getattr(session, "kind", "compose") == "compose"
+        if not local:
+            backend = getattr(session, "backend", None)
+            stack = getattr(getattr(backend, "cluster", None), "stack", None)
         if self._feed is not None or stack is None:
             return
         from periph_env.common.config import load
@@ -139,14 +146,14 @@ class StackView(Vertical):
 
         self._feed = AlertFeed(stack, raised, settings, tail=tail)
         # Real stacks only (like the stats): the check runs psql in the db container.
-        if self.branch_db is None and isinstance(getattr(stack, "api", None), EngineAPI):
+        if local and self.branch_db is None and isinstance(getattr(stack, "api", None), EngineAPI):
             from periph_env.tui.branch_db import BranchDb
 
             try:
                 self.branch_db = BranchDb(stack)
             except (PeriphError, AttributeError, OSError):
                 self.branch_db = None
-        if isinstance(getattr(stack, "api", None), EngineAPI) and self.stats is None:
+        if local and isinstance(getattr(stack, "api", None), EngineAPI) and self.stats is None:
             self.stats = StatsModel(stack.api)
         try:
             depends = {n: s.depends_on for n, s in stack.model.services.items()}

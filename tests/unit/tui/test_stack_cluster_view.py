@@ -270,3 +270,43 @@ async def test_e_opens_a_shell_in_the_pod_or_names_kubectls_command_without_a_te
             in n.message
             for n in app._notifications
         )
+
+
+class AlertingClusterBackend(FakeClusterBackend):
+    """A cluster backend whose stack model (hint rules, secrets) is the local compose one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        stack = type("Model", (), {"compose_path": None, "services": lambda self: ["worker"],
+                                   "secrets": lambda self: ["hunter2"]})()  # fmt: skip
+        self.cluster = type("Cluster", (), {"stack": stack})()
+
+    def read_logs(self, services, tail):
+        return [LogLine("worker", NOW, "fatal: allocation failed, password hunter2")]
+
+
+async def test_a_pod_killed_for_memory_on_the_cluster_raises_the_alert_masked(project):
+    from dataclasses import replace
+
+    from periph_env.tui.messages import StatusChanged
+
+    backend = AlertingClusterBackend()
+    app = cluster_app(project, backend)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        rows = [status_of(s) for s in STATES]
+        app.post_message(StatusChanged(rows))
+        await settle(app, pilot)
+        killed = [replace(r, oom_killed=True) if r.service == "worker" else r for r in rows]
+        app.post_message(StatusChanged(killed))
+        view = app.query_one("StackView")
+        for _ in range(100):
+            if view.alerts:
+                break
+            await pilot.pause(0.05)
+        alert = view.alerts[-1]
+        assert alert.service == "worker" and "killed: out of memory" in alert.summary
+        assert any("allocation failed" in line for line in alert.lines)
+        assert all("hunter2" not in line for line in alert.lines)
+        toasts = [n.message for n in app._notifications]
+        assert any("out of memory" in t for t in toasts) and not any("hunter2" in t for t in toasts)
