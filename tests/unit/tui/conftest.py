@@ -102,8 +102,11 @@ async def settle(app: PeriphApp, pilot, delay: float = 0.0) -> None:
     await pilot.pause()
 
 
-async def wait_until(pilot, condition, what: str = "the condition", tries: int = 500) -> None:
-    """Pause (a frame at a time) until ``condition()`` holds; fail naming ``what`` if never."""
+async def wait_until(pilot, condition, what: str = "the condition", tries: int = 1500) -> None:
+    """Pause (a frame at a time) until ``condition()`` holds; fail naming ``what`` if never.
+
+    ``tries`` bounds the wait (at least 30 s): a bound for a test on a loaded CI machine,
+    never a timing assertion."""
     for _ in range(tries):
         if condition():
             return
@@ -118,7 +121,7 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-async def wait_text(app: PeriphApp, pilot, text: str, tries: int = 500) -> str:
+async def wait_text(app: PeriphApp, pilot, text: str, tries: int = 1500) -> str:
     """Pause until ``text`` is on screen (for flows that wait on threads); the screen."""
     from tests.unit.tui.screen import screen_text
 
