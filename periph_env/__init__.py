@@ -96,3 +96,16 @@ def stop_on_interrupt(stop: object) -> object:
             _signal.signal(_signal.SIGINT, before)
 
     return switched()
+
+
+def wait_for_ctrl_c() -> None:
+    """Block until ctrl+c (``stop_on_interrupt``: an event, never a lost interrupt); what
+    a command that runs until stopped (``watch``, ``logs -f``) waits on."""
+    import threading
+
+    stop = threading.Event()
+    try:
+        with stop_on_interrupt(stop):  # type: ignore[attr-defined]
+            stop.wait()
+    except KeyboardInterrupt:  # one that landed before the handler was in place
+        pass

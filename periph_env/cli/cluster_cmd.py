@@ -15,10 +15,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
 import time
 
-from periph_env import stop_on_interrupt
+from periph_env import wait_for_ctrl_c
 
 
 def _cluster_stack(args: argparse.Namespace, stack, notice):
@@ -92,12 +91,8 @@ def _forward(cluster, forwards, say, watch: bool = False) -> int:
     forwarder = Forwarder(cluster.kube, cluster.namespace, forwards, on_state=on_state).start()
     doing = " and ".join(w for w, on in (("forwarding", forwards), ("watching", watch)) if on)
     say(f"{doing} (ctrl+c stops; the stack keeps running: `periph down --cluster` removes it)")
-    stop = threading.Event()
     try:
-        with stop_on_interrupt(stop):
-            stop.wait()
-    except KeyboardInterrupt:
-        pass
+        wait_for_ctrl_c()
     finally:
         if watcher is not None:
             watcher.stop()
@@ -174,12 +169,8 @@ def run_logs_cluster(args: argparse.Namespace, stack, notice) -> int:
         since=since,
         grep=args.grep,
     ).start()
-    stop = threading.Event()
     try:
-        with stop_on_interrupt(stop):
-            stop.wait()
-    except KeyboardInterrupt:
-        pass
+        wait_for_ctrl_c()
     finally:
         follower.stop()
         if fold.summary():
@@ -226,12 +217,8 @@ def run_watch_cluster(args: argparse.Namespace, stack, notice) -> int:
     watcher.start()
     say(f"watching {', '.join(watcher.services)} in {cluster.namespace} "
         "(ctrl+c stops watching; the stack keeps running)")  # fmt: skip
-    stop = threading.Event()
     try:
-        with stop_on_interrupt(stop):
-            stop.wait()
-    except KeyboardInterrupt:
-        pass
+        wait_for_ctrl_c()
     finally:
         watcher.stop()
     say("stopped watching")

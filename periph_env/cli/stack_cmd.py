@@ -14,11 +14,10 @@ import argparse
 import json
 import os
 import sys
-import threading
 import time
 from datetime import datetime
 
-from periph_env import stop_on_interrupt
+from periph_env import wait_for_ctrl_c
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -298,12 +297,8 @@ def run_logs(args: argparse.Namespace) -> int:
         grep=args.grep,
         on_notice=_notice,
     ).start()
-    stop = threading.Event()
     try:
-        with stop_on_interrupt(stop):
-            stop.wait()
-        return 0
-    except KeyboardInterrupt:
+        wait_for_ctrl_c()
         return 0
     finally:
         follower.stop()
@@ -343,12 +338,8 @@ def _watch(stack, services) -> int:
         file=sys.stderr,
         flush=True,
     )
-    stop = threading.Event()
     try:
-        with stop_on_interrupt(stop):
-            stop.wait()
-    except KeyboardInterrupt:
-        pass
+        wait_for_ctrl_c()
     finally:
         watcher.stop()
     print("stopped watching", file=sys.stderr)
