@@ -132,21 +132,29 @@ def test_periph_never_leaves_through_os_exit():
     assert found == []
 
 
-def test_only_the_one_masker_replaces_secrets_with_the_mask():
-    # A hand-written `text.replace(secret, MASK)` masks the plain value only: the base64 a
-    # kubectl error echoes got through one (deploy/kube.py) after a merge. Every mask goes
-    # through common/redact (all forms of every secret).
-    found = [
+def _method_calls_outside_redact(method: str, matches) -> list[str]:
+    """``where:line`` of every ``x.<method>(...)`` call outside common/redact.py whose
+    arguments ``matches``."""
+    return [
         f"{where}:{node.lineno}"
         for where, tree in _sources()
         if not where.endswith("common/redact.py")
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "replace"
-        and any(isinstance(a, ast.Name) and a.id == "MASK" for a in node.args)
+        and node.func.attr == method
+        and matches(node.args)
     ]
-    assert found == []
+
+
+def test_only_the_one_masker_replaces_secrets_with_the_mask():
+    # A hand-written `text.replace(secret, MASK)` masks the plain value only: the base64 a
+    # kubectl error echoes got through one (deploy/kube.py) after a merge. Every mask goes
+    # through common/redact (all forms of every secret).
+    def with_mask(args) -> bool:
+        return any(isinstance(a, ast.Name) and a.id == "MASK" for a in args)
+
+    assert _method_calls_outside_redact("replace", with_mask) == []
 
 
 def _secret_rule(pattern: str) -> bool:
@@ -162,20 +170,15 @@ def _secret_rule(pattern: str) -> bool:
 def test_which_names_and_urls_hold_secrets_is_decided_in_one_place():
     # A second copy of the rule drifts: env/masking.py had its own URL-password pattern.
     # Any regex about secret-ish key names or URL credentials lives in common/redact.py.
-    found = [
-        f"{where}:{node.lineno}"
-        for where, tree in _sources()
-        if not where.endswith("common/redact.py")
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "compile"
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-        and isinstance(node.args[0].value, str)
-        and _secret_rule(node.args[0].value)
-    ]
-    assert found == []
+    def secret_pattern(args) -> bool:
+        first = args[0] if args else None
+        return (
+            isinstance(first, ast.Constant)
+            and isinstance(first.value, str)
+            and (_secret_rule(first.value))
+        )
+
+    assert _method_calls_outside_redact("compile", secret_pattern) == []
 
 
 def test_the_secret_rule_check_knows_a_url_password_pattern_from_a_url_validator():
