@@ -219,6 +219,7 @@ def _argv(process: str, binaries: Path, cluster: kube.ClusterInfo) -> list[str]:
             directory / "netpol.kubeconfig",
             ncfg.NODE_NAME,
             ncfg.SERVICE_CIDR,
+            node_netpol.restore_shims(directory),
         )
     return ncfg.kube_proxy_argv(binaries / "kube-proxy", directory)
 
@@ -464,7 +465,8 @@ def stop(log: Log) -> None:
             if netpol is not None:
                 terminate(netpol, 20)
             if node_netpol.binary().is_file():
-                run(node_netpol.cleanup_argv(node_netpol.binary()), check=False, timeout=60)
+                shims = node_netpol.restore_shims(_dir())
+                run(node_netpol.cleanup_argv(node_netpol.binary(), shims), check=False, timeout=60)
             _stop_processes(log)
             node_host.kill_pod_processes()
             node_host.kill_processes_using(str(ncfg.containerd_socket()), log)

@@ -24,6 +24,7 @@ from typing import Any
 
 from periph_env.errors import EngineError
 from periph_env.testenv import kube_config as kcfg
+from periph_env.testenv import netpol_restore
 from periph_env.testenv.state import Log
 
 KUBE_ROUTER_VERSION = "v2.1.0"
@@ -108,9 +109,25 @@ def ensure_binary(log: Log) -> Path:
     return binary()
 
 
-def argv(kube_router: Path, kubeconfig: Path, node_name: str, service_cidr: str) -> list[str]:
-    """kube-router with only its firewall: policies enforced, routes and Services untouched."""
+def restore_shims(node_dir: Path) -> Path:
+    """The directory whose ``iptables-restore`` confines kube-router's restores to its own
+    chains (``netpol_restore`` says why), written now; it logs under ``node_dir/logs``."""
+    return netpol_restore.write_shims(
+        node_dir / "netpol-shims", node_dir / "logs" / "netpol-restore.log"
+    )
+
+
+def _on_path(shims: Path) -> list[str]:
+    return ["env", f"PATH={shims}{os.pathsep}{os.environ.get('PATH', os.defpath)}"]
+
+
+def argv(
+    kube_router: Path, kubeconfig: Path, node_name: str, service_cidr: str, shims: Path
+) -> list[str]:
+    """kube-router with only its firewall: policies enforced, routes and Services untouched,
+    its ``iptables-restore`` the ``shims`` one."""
     return [
+        *_on_path(shims),
         str(kube_router),
         f"--kubeconfig={kubeconfig}",
         f"--hostname-override={node_name}",
@@ -127,9 +144,9 @@ def argv(kube_router: Path, kubeconfig: Path, node_name: str, service_cidr: str)
     ]
 
 
-def cleanup_argv(kube_router: Path) -> list[str]:
+def cleanup_argv(kube_router: Path, shims: Path) -> list[str]:
     """kube-router's own undo of its iptables chains and ipsets (run after it stops)."""
-    return [str(kube_router), "--cleanup-config"]
+    return [*_on_path(shims), str(kube_router), "--cleanup-config"]
 
 
 def health_url() -> str:

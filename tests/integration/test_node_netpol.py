@@ -216,3 +216,12 @@ def test_the_api_servers_pod_proxy_reaches_what_periph_verify_checks(real_node, 
         return proc.stdout if proc.returncode == 0 else None
 
     assert wait_for(through_proxy, f"GET {path}", SETTLE).strip() == "ok"
+
+
+def test_the_firewalls_restores_touch_only_its_own_chains(real_node, app):
+    # kube-router's own restore rewrites the whole filter table from a copy; the shim on its
+    # PATH (testenv/netpol_restore.py) narrows every restore to kube-router's chains.
+    log = ncfg.node_dir() / "logs" / "netpol-restore.log"
+    lines = log.read_text().splitlines()
+    assert lines, f"kube-router never restored through the shim ({log})"
+    assert all(": exit 0," in line for line in lines[-20:]), "\n".join(lines[-20:])

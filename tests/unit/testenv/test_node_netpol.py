@@ -9,7 +9,11 @@ from periph_env.testenv import node_netpol
 
 def _argv() -> list[str]:
     return node_netpol.argv(
-        Path("/bin/kube-router"), Path("/k/netpol.kubeconfig"), "n0", "10.0.0.0/24"
+        Path("/bin/kube-router"),
+        Path("/k/netpol.kubeconfig"),
+        "n0",
+        "10.0.0.0/24",
+        Path("/k/shims"),
     )
 
 
