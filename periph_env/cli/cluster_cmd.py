@@ -1,11 +1,12 @@
-"""``periph up|down|ps --cluster [NAME]``: the dev stack on a Kubernetes namespace.
+"""``periph <verb> --cluster [NAME]``: the dev stack on a Kubernetes namespace.
 
 Reached from ``stack_cmd`` when ``--cluster`` is given; the engine is
 ``periph_env.cluster``. ``up --cluster`` builds, pushes, applies and waits until every
 service is Ready, then forwards the published ports to localhost in the foreground until
 ctrl+c (the stack keeps running); ``--no-forward`` returns once Ready; ``--watch`` also
 hot reloads into the pods (``cluster.sync``), printing the local reload line.
-``logs --cluster`` and ``restart --cluster`` print and act as their compose forms do.
+``logs --cluster`` and ``start|stop|restart|rebuild --cluster`` print and act as their
+compose forms do (the actions through ``ClusterBackend.act``, the TUI's keys' path).
 ``watch --cluster`` hot reloads into a stack that is up (``ClusterBackend.watcher``, the
 TUI's too), printing the local reload lines; exit 1 when the namespace has no stack.
 """
@@ -178,23 +179,27 @@ def run_logs_cluster(args: argparse.Namespace, stack, notice) -> int:
     return 0
 
 
-def run_restart_cluster(args: argparse.Namespace, stack, notice) -> int:
-    """``periph restart --cluster [NAME] SERVICE...``: a rollout restart of each
-    Deployment, waiting until they are Ready again."""
-    from periph_env.cluster import logs
-    from periph_env.errors import UsageError
+DONE = {"start": "started", "stop": "stopped", "restart": "restarted", "rebuild": "rebuilt"}
+
+
+def run_control_cluster(args: argparse.Namespace, stack, notice) -> int:
+    """``periph start|stop|restart|rebuild --cluster [NAME] [SERVICE...]``: what the Stack
+    area's keys do on the cluster, through the same ``ClusterBackend.act`` (default: every
+    service, as locally). ``stop`` scales to 0 keeping the replica count, ``start`` brings
+    it back, ``restart`` is a rollout restart, ``rebuild`` builds, pushes and rolls; each
+    waits until its Deployments are settled. Exit 1 when the namespace has no stack."""
+    from periph_env.cluster.backend import ClusterBackend
 
     cluster = _cluster_stack(args, stack, notice)
-    if not args.services:
-        raise UsageError(
-            "periph restart --cluster needs the service(s) to restart",
-            hint="e.g. `periph restart --cluster worker`",
-        )
-    services = logs.check_services(cluster, args.services, restartable=True)
+    backend = ClusterBackend(cluster, notice)
+    states = backend.ensure_up()  # exit 1: no stack there
     say = _progress(cluster)
+    services = list(args.services or [])
     started = time.monotonic()
-    logs.restart(cluster, services, say)
-    say(f"restarted {', '.join(services)} in {time.monotonic() - started:.1f}s")
+    backend.act(args.verb, services or None, say)
+    every = [s.service for s in states if s.kind == "Deployment"]
+    say(f"{DONE[args.verb]} {', '.join(services or every)} in "
+        f"{time.monotonic() - started:.1f}s")  # fmt: skip
     return 0
 
 

@@ -75,8 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ):
         parser = subparsers.add_parser(verb, help=text)
         _services(parser)
-        if verb == "restart":
-            _cluster(parser)
+        _cluster(parser)
         parser.set_defaults(handler=run_control, verb=verb)
 
     watch = subparsers.add_parser(
@@ -168,9 +167,9 @@ def run_down(args: argparse.Namespace) -> int:
 def run_control(args: argparse.Namespace) -> int:
     """``periph start|stop|restart|rebuild [SERVICE...]``."""
     if getattr(args, "cluster", None) is not None:
-        from periph_env.cli.cluster_cmd import run_restart_cluster
+        from periph_env.cli.cluster_cmd import run_control_cluster
 
-        return run_restart_cluster(args, _stack(), _notice)
+        return run_control_cluster(args, _stack(), _notice)
     stack = _stack()
     getattr(stack, args.verb)(args.services, progress=_progress)
     return 0

@@ -52,7 +52,7 @@ def stop(cluster: Any, services: list[str], progress: Callable[[str], None]) -> 
         _patch(
             cluster, service, {"metadata": {"annotations": annotations}, "spec": {"replicas": 0}}
         )
-        progress(f"{service}: stopped (scaled to 0; `s` starts it with {replicas})")
+        progress(f"{service}: stopped (scaled to 0; start gives it its {replicas} back)")
 
 
 def start(cluster: Any, services: list[str], progress: Callable[[str], None]) -> None:

@@ -260,6 +260,23 @@ def test_restart_cluster_replaces_the_pod_and_logs_follow_the_new_one(dev):
     assert_no_secret("".join(seen) + out.stderr)
 
 
+def test_stop_and_start_cluster_take_the_worker_away_and_bring_it_back(dev):
+    stop = dev.periph("stop", "--cluster", "worker", timeout=300)
+    assert stop.returncode == 0, stop.stderr
+    assert "stopped worker in " in stop.stderr
+    wait_for(lambda: dev.ps()["worker"]["status"] == "Stopped", "the worker to stop", 180, 2)
+    start = dev.periph("start", "--cluster", "worker", timeout=600)
+    assert start.returncode == 0, start.stderr
+    assert "started worker in " in start.stderr
+    assert dev.ps()["worker"]["ready"]
+
+
+def test_stop_cluster_of_a_one_shot_is_a_usage_error_naming_the_services(dev):
+    out = dev.periph("stop", "--cluster", "migrate", timeout=120)
+    assert out.returncode == 2
+    assert "no long-running service 'migrate'" in out.stderr and "worker" in out.stderr
+
+
 def test_up_again_forwards_in_the_foreground_and_ps_shows_each_forward(dev):
     up = subprocess.Popen(
         [sys.executable, "-m", "periph_env", "up", "--cluster", "--watch"],

@@ -9,73 +9,13 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from types import SimpleNamespace
-from typing import ClassVar
 
 import pytest
 
 from periph_env.cli import main
-from periph_env.cluster import engine, watch
+from periph_env.cluster import watch
 from periph_env.cluster.engine import ServiceState
 from periph_env.stack.models import ReloadEvent
-
-COMPOSE = """\
-services:
-  db:
-    image: postgres:15
-  worker:
-    image: worker:dev
-    develop:
-      watch:
-        - action: sync
-          path: ../worker
-          target: /app
-"""
-TOML = """\
-[dev.cluster]
-context = "dev"
-registry = "reg:5000/dev"
-user = "ann"
-
-[dev.cluster.gpu]
-context = "gpu"
-"""
-
-
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    (tmp_path / "compose").mkdir()
-    (tmp_path / "compose" / "compose.yaml").write_text(COMPOSE)
-    (tmp_path / "worker").mkdir()
-    (tmp_path / ".env.example").write_text("")
-    (tmp_path / ".env").write_text("")
-    (tmp_path / "periph.toml").write_text(TOML)
-    for name in ("PERIPH_COMPOSE_FILE", "PERIPH_ENV_FILE", "PERIPH_DEV_CLUSTER_CONTEXT"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("PERIPH_PROJECT", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-class FakeClusterStack:
-    """Ann's cluster stack: ``STATES`` as ``ps()`` answers, rules for the worker only."""
-
-    STATES: ClassVar[list[ServiceState]] = []
-
-    def __init__(self, stack, settings, notice=None) -> None:
-        self.stack, self.settings = stack, settings
-        self.kube = SimpleNamespace(mask=lambda s: s)
-
-    @property
-    def namespace(self) -> str:
-        return self.settings.namespace
-
-    def ps(self):
-        return list(self.STATES)
-
-    def pod_sync(self):
-        rule = SimpleNamespace(rule=SimpleNamespace(service="worker"))
-        return SimpleNamespace(rules=[rule], kube=self.kube)
 
 
 class FakeWatcher:
@@ -105,14 +45,9 @@ class FakeWatcher:
         self.stopped = True
 
 
-@pytest.fixture
-def cluster(monkeypatch):
-    monkeypatch.setattr(engine, "ClusterStack", FakeClusterStack)
+@pytest.fixture(autouse=True)
+def watcher(monkeypatch):
     monkeypatch.setattr(watch, "ClusterWatcher", FakeWatcher)
-    up = [ServiceState("db", "Deployment", True, "Ready", "db-1", 0),
-          ServiceState("worker", "Deployment", True, "Ready", "worker-1", 0)]  # fmt: skip
-    monkeypatch.setattr(FakeClusterStack, "STATES", up)
-    return FakeClusterStack
 
 
 def test_watch_cluster_prints_the_reload_line_and_exits_0_on_ctrl_c(project, cluster, capsys):
@@ -126,7 +61,7 @@ def test_watch_cluster_prints_the_reload_line_and_exits_0_on_ctrl_c(project, clu
 def test_watch_cluster_without_a_stack_exits_1_naming_the_namespace_and_up(
     project, cluster, monkeypatch, capsys
 ):
-    monkeypatch.setattr(FakeClusterStack, "STATES", [])
+    monkeypatch.setattr(cluster, "STATES", [])
     assert main(["watch", "--cluster"]) == 1
     err = capsys.readouterr().err
     assert "no dev stack in namespace peripheral-dev-ann (dev)" in err
@@ -136,7 +71,7 @@ def test_watch_cluster_without_a_stack_exits_1_naming_the_namespace_and_up(
 def test_a_named_cluster_without_a_stack_names_itself_in_the_hint(
     project, cluster, monkeypatch, capsys
 ):
-    monkeypatch.setattr(FakeClusterStack, "STATES", [])
+    monkeypatch.setattr(cluster, "STATES", [])
     assert main(["watch", "--cluster", "gpu"]) == 1
     assert "`periph up --cluster gpu`" in capsys.readouterr().err
 
@@ -145,7 +80,7 @@ def test_a_service_that_is_not_ready_is_named_before_watching(
     project, cluster, monkeypatch, capsys
 ):
     states = [ServiceState("worker", "Deployment", False, "Waiting: CrashLoopBackOff", "w", 4)]
-    monkeypatch.setattr(FakeClusterStack, "STATES", states)
+    monkeypatch.setattr(cluster, "STATES", states)
     assert main(["watch", "worker", "--cluster"]) == 0
     assert "worker is not Ready (Waiting: CrashLoopBackOff)" in capsys.readouterr().err
 
