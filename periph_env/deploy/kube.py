@@ -30,6 +30,10 @@ Obj = dict[str, Any]
 NOTICE_AFTER = 2.0  # a wait longer than this says what it waits for
 FIRST_PROBE = 3.0  # kubectl running this long: check that the API server still answers,
 PROBE_EVERY = 5.0  # and again this often
+# A failed probe this recent answers for the next step of the same command (render, then
+# the guards): a silent API server is waited on once per command, not once per step.
+# Retries (``again``) always probe.
+FAILED_PROBE_HOLD = 2.0
 
 
 def kubectl_binary() -> str:
@@ -98,9 +102,14 @@ class Kube:
         ``ClusterUnreachable`` within a few seconds when it does not answer."""
         asked = time.monotonic()
         with self._probe_lock:
+            held = (
+                not again
+                and self._probe_failure is not None
+                and asked - self._probed_at < FAILED_PROBE_HOLD
+            )
             # A probe that ended while this call waited for the lock answers for it too:
             # threads starting together (the guards, the client warm-up) probe once.
-            if self._probed_at < asked:
+            if self._probed_at < asked and not held:
                 if self._reachable and not again:
                     return
                 limit = reach.PROBE_CONNECT + reach.PROBE_ANSWER
