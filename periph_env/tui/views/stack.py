@@ -117,7 +117,8 @@ class StackView(Vertical):
         stack = getattr(session, "stack", None)
         # On the cluster, alerts come from the pods' rows; the hint rules and the secrets
         # to mask are the compose file's and the env file's the cluster stack is made
-        # from. Stats and the branch database are the local engine's: not for pods.
+        # from. The branch database is the local engine's: not for pods; stats come from
+        # the backend's model on the cluster (the kubelet's numbers).
         local = getattr(session, "kind", "compose") == "compose"
         if not local:
             backend = getattr(session, "backend", None)
@@ -155,6 +156,9 @@ class StackView(Vertical):
                 self.branch_db = None
         if local and isinstance(getattr(stack, "api", None), EngineAPI) and self.stats is None:
             self.stats = StatsModel(stack.api)
+        stats_model = getattr(getattr(session, "backend", None), "stats_model", None)
+        if not local and stats_model is not None and self.stats is None:
+            self.stats = stats_model()  # the pods' CPU/MEM: the same interface
         try:
             depends = {n: s.depends_on for n, s in stack.model.services.items()}
         except (PeriphError, AttributeError):
