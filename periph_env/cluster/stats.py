@@ -319,9 +319,7 @@ class PodStatsModel:
                 del self._samples[service]
             for service, sample in samples.items():
                 if service in self._running:
-                    self._samples.setdefault(service, deque(maxlen=self._history)).append(
-                        sample
-                    )
+                    self._samples.setdefault(service, deque(maxlen=self._history)).append(sample)
 
     def _run(self) -> None:
         while not self._wake.is_set():

@@ -123,6 +123,9 @@ class StackView(Vertical):
         if not local:
             backend = getattr(session, "backend", None)
             stack = getattr(getattr(backend, "cluster", None), "stack", None)
+            stats_model = getattr(backend, "stats_model", None)
+            if stats_model is not None and self.stats is None:
+                self.stats = stats_model()  # the pods' CPU/MEM, StatsModel's interface
         if self._feed is not None or stack is None:
             return
         from periph_env.common.config import load
@@ -156,9 +159,6 @@ class StackView(Vertical):
                 self.branch_db = None
         if local and isinstance(getattr(stack, "api", None), EngineAPI) and self.stats is None:
             self.stats = StatsModel(stack.api)
-        stats_model = getattr(getattr(session, "backend", None), "stats_model", None)
-        if not local and stats_model is not None and self.stats is None:
-            self.stats = stats_model()  # the pods' CPU/MEM: the same interface
         try:
             depends = {n: s.depends_on for n, s in stack.model.services.items()}
         except (PeriphError, AttributeError):

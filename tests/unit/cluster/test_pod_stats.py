@@ -7,6 +7,7 @@ tests/integration/test_cluster_backend.py.
 
 from __future__ import annotations
 
+import json
 import threading
 from decimal import Decimal
 
@@ -72,7 +73,7 @@ def summary(*pods):
 def api_error(status, reason, message=""):
     """The error the ``Kube``'s client raises for an error status (``KubeApiError``)."""
     exc = ApiException(status=status, reason=reason)
-    exc.body = '{"kind":"Status","message":"%s"}' % message
+    exc.body = json.dumps({"kind": "Status", "message": message})
     return reach.api_error(exc, ENDPOINT, str)
 
 
@@ -258,8 +259,9 @@ def test_a_forbidden_node_proxy_leaves_the_cells_empty_and_says_so_once_naming_r
 
 def test_a_node_that_does_not_answer_is_said_once_and_its_neighbours_still_show():
     notices: list[str] = []
+    two_nodes = [pod("backend-1", "backend", "node-a"), pod("worker-1", "worker", "node-b")]
     answers = {
-        PODS: {"items": [pod("backend-1", "backend", "node-a"), pod("worker-1", "worker", "node-b")]},
+        PODS: {"items": two_nodes},
         METRICS: no_metrics(),
         SUMMARY.format("node-a"): reach.ClusterUnreachable(ENDPOINT, "did not answer within 1 s"),
         SUMMARY.format("node-b"): summary(summary_pod("worker-1", 1_000_000, 2048)),
