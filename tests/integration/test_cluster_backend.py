@@ -160,7 +160,7 @@ def test_every_running_pod_gets_cpu_and_memory_from_the_kubelet_and_ps_stats_pri
     assert "migrate" not in latest  # a finished Job has no running pod to measure
     assert all(s.cpu is not None and s.cpu >= 0 for s in latest.values()), latest
     assert not any(t.name == "periph-pod-stats" and t.is_alive() for t in threading.enumerate())
-    assert not any("show -" in line for line in said), said
+    assert not any("RBAC" in line for line in said), said  # the test user may read them
 
     table = dev.periph("ps", "--cluster", "--stats", timeout=120)
     assert table.returncode == 0, table.stderr
