@@ -113,32 +113,62 @@ def run_down_cluster(args: argparse.Namespace, stack, notice) -> int:
 
 
 def run_ps_cluster(args: argparse.Namespace, stack, notice) -> int:
-    """``periph ps --cluster [NAME] [--format json]``: services, pods and forwards."""
+    """``periph ps --cluster [NAME] [--stats] [--format json]``: services, pods and
+    forwards; ``--stats`` adds CPU and MEM from one reading of the pods
+    (``cluster.stats``: the metrics API, else the kubelets' Summary API)."""
     from periph_env.cluster.forward import read_states
 
     cluster = _cluster_stack(args, stack, notice)
     states = cluster.ps()
     forwards = {f.service: f for f in read_states(cluster.namespace)}
+    samples = _pod_samples(cluster, states, notice) if getattr(args, "stats", False) else None
     if args.format == "json":
         out = []
         for s in states:
             obj = s.to_json()
             f = forwards.get(s.service)
             obj["forward"] = f.to_json() if f else None
+            if samples is not None:
+                sample = samples.get(s.service)
+                empty = {"cpu_percent": None, "mem_bytes": None, "mem_limit_bytes": None}
+                obj.update(sample.to_json() if sample else empty)
             out.append(obj)
         print(json.dumps(out, indent=2))
         return 0
-    rows = [("SERVICE", "KIND", "STATUS", "RESTARTS", "POD", "FORWARD")]
+    from periph_env.stack.stats import cpu_text, human_bytes
+
+    head = ("SERVICE", "KIND", "STATUS", "RESTARTS", "POD", "FORWARD")
+    rows = [head + (("CPU", "MEM") if samples is not None else ())]
     for s in states:
         f = forwards.get(s.service)
         forward = f"127.0.0.1:{f.local}->{f.remote} {f.state}" if f else ""
-        rows.append((s.service, s.kind, s.status, str(s.restarts), s.pod or "", forward))
+        row = (s.service, s.kind, s.status, str(s.restarts), s.pod or "", forward)
+        if samples is not None:
+            sample = samples.get(s.service)
+            row += (cpu_text(sample.cpu), human_bytes(sample.mem)) if sample else ("-", "-")
+        rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
     if not states:
         print(f"no dev stack in {cluster.namespace} (`periph up --cluster`)", file=sys.stderr)
     return 0
+
+
+def _pod_samples(cluster, states, notice) -> dict:
+    """service -> ``Sample`` of its running pods (``ps --cluster --stats``); a reading
+    that failed says why on ``notice`` and leaves the columns at ``-``."""
+    from periph_env.cluster.backend import ClusterBackend
+    from periph_env.errors import PeriphError
+
+    running = [s.service for s in states if s.pod]  # the reader keeps Running pods only
+    if not running:
+        return {}
+    try:
+        return ClusterBackend(cluster, notice).stats_reader(one_off=True).read(running)
+    except PeriphError as exc:
+        notice(f"CPU/MEM not read: {cluster.kube.mask(exc.message)}")
+        return {}
 
 
 def run_logs_cluster(args: argparse.Namespace, stack, notice) -> int:

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ps.add_argument(
         "--stats",
         action="store_true",
-        help="add CPU and MEM per service (reads the engine's stats: 1-2 s more)",
+        help="add CPU and MEM per service (the engine's stats, the pods' with --cluster)",
     )
     _cluster(ps)
     ps.set_defaults(handler=run_ps)

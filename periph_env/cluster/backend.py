@@ -7,6 +7,7 @@ containers; logs are ``logs.Follower`` / ``logs.read`` (masked there); hot reloa
 actions are ``up`` (build, push, apply, wait Ready), ``down`` (delete by label),
 ``restart`` (rollout restart), and ``stop``/``start``/``rebuild`` of services
 (``periph_env.cluster.scale``: scaled to 0 and back; build, push, roll one Deployment).
+CPU and memory per service: ``stats_model()`` (``periph_env.cluster.stats``).
 
 Statuses are polled (``StatusPoller``, every ``POLL_SECONDS``): the API server's watch
 would save a request a second, the poll is what ``ps --cluster`` does already and it
@@ -173,6 +174,24 @@ class ClusterBackend:
             return None
         forwards = local_ports(t.forwards(self.cluster.stack.config()))
         return Forwarder(self.cluster.kube, self.namespace, forwards)
+
+    def stats_model(self) -> Any:
+        """CPU and memory of the stack's pods for the Stack area (a ``PodStatsModel``,
+        ``StatsModel``'s interface; it polls once a service runs, until ``stop()``)."""
+        from periph_env.cluster.stats import PodStatsModel
+
+        return PodStatsModel(self.stats_reader())
+
+    def stats_reader(self, one_off: bool = False) -> Any:
+        """The ``PodReader`` of this stack's pods. ``one_off`` (``ps --cluster --stats``):
+        the client's usual timeouts, as the rest of ``ps`` (a poll every 2 s keeps its
+        requests shorter than that)."""
+        from periph_env.cluster import stats
+        from periph_env.cluster import translate as t
+
+        timeout = None if one_off else stats.TIMEOUT
+        selector = t.selector(self.cluster.user)
+        return stats.PodReader(self.cluster.kube, self.namespace, selector, self.notice, timeout)
 
     def status_feed(self, on_change: Callable[[list[ServiceStatus]], None]) -> StatusPoller:
         """A ``StatusPoller`` (not started)."""

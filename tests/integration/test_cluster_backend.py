@@ -121,3 +121,56 @@ def test_stop_takes_the_workers_pod_away_and_start_brings_it_back_ready(dev, mon
     assert dep.strip() == "1"
     assert any(line.startswith("worker: stopped (scaled to 0") for line in said)
     assert_no_secret("\n".join(said))
+
+
+def test_every_running_pod_gets_cpu_and_memory_from_the_kubelet_and_ps_stats_prints_them(
+    dev, monkeypatch
+):
+    """No metrics API on the test cluster: the real kubelet's Summary API, through the
+    API server's node proxy, is the source (issue 26: one Stack area for both)."""
+    import json
+    import re
+    import threading
+
+    from periph_env.cluster.backend import ClusterBackend
+
+    for key, value in dev.env.items():
+        monkeypatch.setenv(key, value)
+    said: list[str] = []
+    backend = ClusterBackend.open(dev.root, None, said.append)
+    rows = backend.statuses()
+    running = {s.service for s in rows if s.state == "running"}
+    model = backend.stats_model()
+    try:
+        model.update(rows)
+
+        def measured() -> dict | None:
+            got = model.latest()
+            return got if all(s in got and got[s].mem > 0 for s in running) else None
+
+        latest = wait_for(
+            measured,
+            "a sample with memory for every running service",
+            timeout=180,
+            every=1,
+        )
+    finally:
+        model.stop()
+    assert running == {"db", "cache", "backend", "worker", "frontend"}
+    assert "migrate" not in latest  # a finished Job has no running pod to measure
+    assert all(s.cpu is not None and s.cpu >= 0 for s in latest.values()), latest
+    assert not any(t.name == "periph-pod-stats" and t.is_alive() for t in threading.enumerate())
+    assert not any("RBAC" in line for line in said), said  # the test user may read them
+
+    table = dev.periph("ps", "--cluster", "--stats", timeout=120)
+    assert table.returncode == 0, table.stderr
+    head, *lines = table.stdout.splitlines()
+    assert head.split()[-2:] == ["CPU", "MEM"]
+    backend_row = next(line.split() for line in lines if line.split()[0] == "backend")
+    assert re.fullmatch(r"\d+(\.\d)?[KMG]", backend_row[-1]), backend_row
+    assert re.fullmatch(r"\d+(\.\d)?%", backend_row[-2]), backend_row
+    objects = {o["service"]: o for o in json.loads(
+        dev.periph("ps", "--cluster", "--stats", "--format", "json", timeout=120).stdout
+    )}  # fmt: skip
+    assert objects["backend"]["mem_bytes"] > 0 and objects["migrate"]["mem_bytes"] is None
+    assert_no_secret(table.stdout + table.stderr)

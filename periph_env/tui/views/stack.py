@@ -117,11 +117,15 @@ class StackView(Vertical):
         stack = getattr(session, "stack", None)
         # On the cluster, alerts come from the pods' rows; the hint rules and the secrets
         # to mask are the compose file's and the env file's the cluster stack is made
-        # from. Stats and the branch database are the local engine's: not for pods.
+        # from. The branch database is the local engine's: not for pods; stats come from
+        # the backend's model on the cluster (the kubelet's numbers).
         local = getattr(session, "kind", "compose") == "compose"
         if not local:
             backend = getattr(session, "backend", None)
             stack = getattr(getattr(backend, "cluster", None), "stack", None)
+            stats_model = getattr(backend, "stats_model", None)
+            if stats_model is not None and self.stats is None:
+                self.stats = stats_model()  # the pods' CPU/MEM, StatsModel's interface
         if self._feed is not None or stack is None:
             return
         from periph_env.common.config import load

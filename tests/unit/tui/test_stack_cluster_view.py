@@ -310,3 +310,43 @@ async def test_a_pod_killed_for_memory_on_the_cluster_raises_the_alert_masked(pr
         assert all("hunter2" not in line for line in alert.lines)
         toasts = [n.message for n in app._notifications]
         assert any("out of memory" in t for t in toasts) and not any("hunter2" in t for t in toasts)
+
+
+class MeasuredClusterBackend(FakeClusterBackend):
+    """Ann's cluster stack whose pods' CPU/MEM come from a ``PodStatsModel`` (issue 26)
+    over a reader standing in for the kubelet's Summary API."""
+
+    def stats_model(self):
+        from periph_env.cluster.stats import PodStatsModel
+        from periph_env.stack.stats import Sample
+
+        class Reader:
+            def read(self, services):
+                measured = {"db": Sample(0.3, 38 * 2**20, None, NOW),
+                            "worker": Sample(112.0, 9_846_784, 256 * 2**20, NOW)}  # fmt: skip
+                return {s: v for s, v in measured.items() if s in services}
+
+            def say_once(self, key, line):
+                raise AssertionError(line)
+
+        self.model = PodStatsModel(Reader(), every=3600)
+        return self.model
+
+
+async def test_the_pods_cpu_and_memory_show_in_the_rows_as_on_compose(project):
+    import itertools
+
+    ticks = itertools.count(NOW, 5)  # each redraw a new stats window (not a frozen clock)
+    backend = MeasuredClusterBackend()
+    app = PeriphApp(project, stack_backend=backend, settings=settings(clock=lambda: next(ticks)))
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        shown = await wait_text(app, pilot, "112%")
+        rows: dict[str, str] = {}
+        for line in shown.splitlines():  # the table's row, not the detail under it
+            if line.split():
+                rows.setdefault(line.split()[0], line)
+        assert "0.3%" in rows["db"] and "38M" in rows["db"]
+        assert "112%" in rows["worker"] and "9M" in rows["worker"]
+        assert "cpu" in [str(c.label) for c in app.query_one(ServiceTable).columns.values()]
+    assert not any(t.name == "periph-pod-stats" and t.is_alive() for t in threading.enumerate())
