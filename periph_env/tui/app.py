@@ -28,6 +28,7 @@ from periph_env.tui.runs import RunRegistry
 from periph_env.tui.session import StackSession
 from periph_env.tui.stack_ops import StackOperations
 from periph_env.tui.views import AREAS
+from periph_env.tui.widgets.area_tabs import AreaTabs
 from periph_env.tui.widgets.footer import KeyFooter
 
 DARK, LIGHT = "textual-dark", "textual-light"
@@ -124,7 +125,7 @@ class PeriphApp(StackOperations, App[int]):
         self._leaving = False
 
     def compose(self) -> ComposeResult:
-        with TabbedContent(id="areas"):
+        with AreaTabs(id="areas"):
             for index, area in enumerate(AREAS):
                 with TabPane(area.title, id=area.id):
                     # No view is made before the first frame (tabs and footer): making
