@@ -32,14 +32,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from periph_env.cluster import translate as t
 from periph_env.errors import PeriphError
-from periph_env.stack.stats import HISTORY, Sample
+from periph_env.stack.stats import HISTORY, Sample, SampleHistory
 
 if TYPE_CHECKING:
     from periph_env.deploy.kube import Kube
@@ -258,7 +257,7 @@ class PodReader:
         return summary_usage(summary)
 
 
-class PodStatsModel:
+class PodStatsModel(SampleHistory):
     """The latest sample and recent history of every running service of a cluster dev
     stack (``StatsModel``'s interface; see the module docstring)."""
 
@@ -270,14 +269,12 @@ class PodStatsModel:
         autostart: bool = True,
     ) -> None:
         """``autostart`` False: no thread, ``poll()`` reads (tests, a one-off reader)."""
+        super().__init__(history)
         self.reader = reader
         self.autostart = autostart
         self.every = every
-        self._history = history
-        self._lock = threading.Lock()
         self._wake = threading.Event()
         self._running: set[str] = set()
-        self._samples: dict[str, deque[Sample]] = {}
         self._stopped = False
         self._thread: threading.Thread | None = None
 
@@ -319,7 +316,7 @@ class PodStatsModel:
                 del self._samples[service]
             for service, sample in samples.items():
                 if service in self._running:
-                    self._samples.setdefault(service, deque(maxlen=self._history)).append(sample)
+                    self._keep(service, sample)
 
     def _run(self) -> None:
         while not self._wake.is_set():
@@ -329,16 +326,6 @@ class PodStatsModel:
                 self.reader.say_once("bug", f"CPU/MEM of the pods stopped: {exc!r}")
                 return
             self._wake.wait(self.every)
-
-    def latest(self) -> dict[str, Sample]:
-        """Each followed service's newest sample."""
-        with self._lock:
-            return {s: d[-1] for s, d in self._samples.items() if d}
-
-    def history(self, service: str) -> list[Sample]:
-        """``service``'s recent samples, oldest first."""
-        with self._lock:
-            return list(self._samples.get(service, ()))
 
     def followed(self) -> set[str]:
         """The services the model reads now."""

@@ -184,15 +184,37 @@ class StatsStream:
                 conn.close()
 
 
-class StatsModel:
+class SampleHistory:
+    """Each service's newest samples (``history`` of them), what the Stack area reads:
+    the base of the local ``StatsModel`` and the cluster's ``PodStatsModel``."""
+
+    def __init__(self, history: int = HISTORY) -> None:
+        self._history = history
+        self._lock = threading.Lock()
+        self._samples: dict[str, deque[Sample]] = {}
+
+    def _keep(self, service: str, sample: Sample) -> None:
+        """Add ``sample`` to ``service``'s history (the caller holds ``_lock``)."""
+        self._samples.setdefault(service, deque(maxlen=self._history)).append(sample)
+
+    def latest(self) -> dict[str, Sample]:
+        """Each followed service's newest sample."""
+        with self._lock:
+            return {s: d[-1] for s, d in self._samples.items() if d}
+
+    def history(self, service: str) -> list[Sample]:
+        """``service``'s recent samples, oldest first."""
+        with self._lock:
+            return list(self._samples.get(service, ()))
+
+
+class StatsModel(SampleHistory):
     """The latest sample and recent history of every running service."""
 
     def __init__(self, api: EngineAPI, history: int = HISTORY) -> None:
+        super().__init__(history)
         self.api = api
-        self._history = history
-        self._lock = threading.Lock()
         self._streams: dict[str, tuple[str, StatsStream]] = {}  # service -> (id, stream)
-        self._samples: dict[str, deque[Sample]] = {}
         self._stopped = False
 
     def update(self, statuses: Iterable[ServiceStatus]) -> None:
@@ -224,19 +246,9 @@ class StatsModel:
             with self._lock:
                 if self._streams.get(service, ("",))[0] != cid:
                     return  # a late sample of a replaced container
-                self._samples.setdefault(service, deque(maxlen=self._history)).append(sample)
+                self._keep(service, sample)
 
         return collect
-
-    def latest(self) -> dict[str, Sample]:
-        """Each followed service's newest sample."""
-        with self._lock:
-            return {s: d[-1] for s, d in self._samples.items() if d}
-
-    def history(self, service: str) -> list[Sample]:
-        """``service``'s recent samples, oldest first."""
-        with self._lock:
-            return list(self._samples.get(service, ()))
 
     def followed(self) -> set[str]:
         """The services a stream follows now."""
