@@ -216,8 +216,9 @@ def run_control_cluster(args: argparse.Namespace, stack, notice) -> int:
     """``periph start|stop|restart|rebuild --cluster [NAME] [SERVICE...]``: what the Stack
     area's keys do on the cluster, through the same ``ClusterBackend.act`` (default: every
     service, as locally). ``stop`` scales to 0 keeping the replica count, ``start`` brings
-    it back, ``restart`` is a rollout restart, ``rebuild`` builds, pushes and rolls; each
-    waits until its Deployments are settled. Exit 1 when the namespace has no stack."""
+    it back, ``restart`` is a rollout restart, ``rebuild`` builds, pushes and rolls; all
+    but ``stop`` wait until Ready (a stopped pod ends within its grace period). Exit 1
+    when the namespace has no stack."""
     from periph_env.cluster.backend import ClusterBackend
 
     cluster = _cluster_stack(args, stack, notice)
