@@ -33,7 +33,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from periph_env.cluster import translate as t
@@ -51,31 +51,19 @@ EVERY = 2.0  # seconds between readings (the kubelet refreshes its numbers every
 TIMEOUT = (0.8, 1.2)
 JOIN_LIMIT = 10.0  # stop(): a reading in flight has at most a few TIMEOUT-bounded requests
 METRICS = "/apis/metrics.k8s.io/v1beta1"
-_SUFFIX = {
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-    "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12),
-    "P": Decimal(10**15), "E": Decimal(10**18),
-    "Ki": Decimal(2**10), "Mi": Decimal(2**20), "Gi": Decimal(2**30), "Ti": Decimal(2**40),
-    "Pi": Decimal(2**50), "Ei": Decimal(2**60),
-}  # fmt: skip
 
 
 def quantity(text: Any) -> Decimal | None:
     """A Kubernetes quantity (``250m``, ``512Mi``, ``1.5G``, ``12345n``, ``1e3``) as a
-    number; None when it is not one."""
-    if isinstance(text, int | float):
-        return Decimal(str(text))
-    if not isinstance(text, str) or not text.strip():
+    number (the client's own parser); None when it is not one."""
+    # Imported here: the kubernetes package costs ~0.3 s to load, and only a cluster has it.
+    from kubernetes.utils.quantity import parse_quantity
+
+    if text is None or (isinstance(text, str) and not text.strip()):
         return None
-    text = text.strip()
-    number, suffix = text, ""
-    for size in (2, 1):
-        if len(text) > size and text[-size:] in _SUFFIX and not text[-size:].isdigit():
-            number, suffix = text[:-size], text[-size:]
-            break
     try:
-        return Decimal(number) * _SUFFIX[suffix]
-    except InvalidOperation:
+        return parse_quantity(text.strip() if isinstance(text, str) else text)
+    except (ValueError, TypeError):
         return None
 
 
@@ -323,7 +311,8 @@ class PodStatsModel(SampleHistory):
             try:
                 self.poll()
             except Exception as exc:  # a bug must not end the stats silently in a thread
-                self.reader.say_once("bug", f"CPU/MEM of the pods stopped: {exc!r}")
+                stopped = self.reader.kube.mask(repr(exc))  # pods' words: masked first
+                self.reader.say_once("bug", f"CPU/MEM of the pods stopped: {stopped}")
                 return
             self._wake.wait(self.every)
 

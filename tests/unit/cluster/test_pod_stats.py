@@ -121,12 +121,18 @@ def row(service, state="running", pod_name=None):
 # -- what a reading shows --------------------------------------------------------------
 
 
+def without_metrics(pods: list, per_node: dict[str, list]) -> dict:
+    """A cluster with no metrics API: the stack's ``pods`` and each node's Summary API."""
+    answers = {PODS: {"items": pods}, METRICS: no_metrics()}
+    for node, entries in per_node.items():
+        answers[SUMMARY.format(node)] = summary(*entries)
+    return answers
+
+
 def test_without_a_metrics_api_the_kubelet_summary_gives_percent_of_one_core_and_working_set():
-    answers = {
-        PODS: {"items": [pod("backend-1", "backend")]},
-        METRICS: no_metrics(),
-        SUMMARY.format("node-a"): summary(summary_pod("backend-1", 3_163_150, 9_846_784)),
-    }
+    answers = without_metrics(
+        [pod("backend-1", "backend")], {"node-a": [summary_pod("backend-1", 3_163_150, 9_846_784)]}
+    )
     sample = reader(answers).read(["backend"])["backend"]
     assert cpu_text(sample.cpu) == "0.3%"  # 3.16 ms of CPU a second
     assert human_bytes(sample.mem) == "9M" and sample.mem == 9_846_784
@@ -137,11 +143,10 @@ def test_without_a_metrics_api_the_kubelet_summary_gives_percent_of_one_core_and
 
 
 def test_a_busy_pod_shows_over_100_percent_like_a_local_container_on_two_cores():
-    answers = {
-        PODS: {"items": [pod("worker-1", "worker")]},
-        METRICS: no_metrics(),
-        SUMMARY.format("node-a"): summary(summary_pod("worker-1", 1_500_000_000, 50 * 2**20)),
-    }
+    answers = without_metrics(
+        [pod("worker-1", "worker")],
+        {"node-a": [summary_pod("worker-1", 1_500_000_000, 50 * 2**20)]},
+    )
     assert cpu_text(reader(answers).read(["worker"])["worker"].cpu) == "150%"
 
 
@@ -161,11 +166,9 @@ def test_the_metrics_api_is_used_when_the_cluster_serves_it_and_no_node_is_asked
 
 
 def test_a_cluster_without_a_metrics_api_is_asked_for_it_once_then_only_the_kubelet():
-    answers = {
-        PODS: {"items": [pod("backend-1", "backend")]},
-        METRICS: no_metrics(),
-        SUMMARY.format("node-a"): summary(summary_pod("backend-1", 1, 1)),
-    }
+    answers = without_metrics(
+        [pod("backend-1", "backend")], {"node-a": [summary_pod("backend-1", 1, 1)]}
+    )
     got = reader(answers)
     got.read(["backend"])
     got.read(["backend"])
@@ -204,11 +207,10 @@ def test_a_container_without_a_memory_limit_makes_the_limit_unknown():
 
 def test_a_pod_the_kubelet_has_not_measured_yet_has_no_sample_and_no_notice():
     notices: list[str] = []
-    answers = {
-        PODS: {"items": [pod("backend-1", "backend"), pod("worker-1", "worker")]},
-        METRICS: no_metrics(),
-        SUMMARY.format("node-a"): summary(summary_pod("backend-1", 1, 1)),
-    }
+    answers = without_metrics(
+        [pod("backend-1", "backend"), pod("worker-1", "worker")],
+        {"node-a": [summary_pod("backend-1", 1, 1)]},
+    )
     assert set(reader(answers, notices).read(["backend", "worker"])) == {"backend"}
     assert notices == []
 
@@ -274,11 +276,9 @@ def test_a_node_that_does_not_answer_is_said_once_and_its_neighbours_still_show(
 
 
 def test_every_stats_request_of_the_poll_is_bounded_below_the_polling_period():
-    answers = {
-        PODS: {"items": [pod("backend-1", "backend")]},
-        METRICS: no_metrics(),
-        SUMMARY.format("node-a"): summary(summary_pod("backend-1", 1, 1)),
-    }
+    answers = without_metrics(
+        [pod("backend-1", "backend")], {"node-a": [summary_pod("backend-1", 1, 1)]}
+    )
     got = reader(answers)
     got.read(["backend"])
     assert all(t is not None and sum(t) <= 2.0 for _p, _q, t in got.kube.rest.calls)
