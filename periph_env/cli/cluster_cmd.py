@@ -66,6 +66,11 @@ def run_up_cluster(args: argparse.Namespace, stack, notice) -> int:
         f"stack ready in namespace {cluster.namespace} ({cluster.settings.context}) "
         f"in {time.monotonic() - started:.1f}s"
     )
+    from periph_env.cluster.db import cluster_database
+    from periph_env.data.migrations import up_notes  # the branch-switch note, as locally
+
+    for line in up_notes(*cluster_database(cluster)):
+        say(f"periph: note: {line}")
     if args.no_forward and not args.watch:
         return 0
     from periph_env.cluster.forward import local_ports

@@ -27,6 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     snap = verbs.add_parser("snapshot", help="copy the dev database (default name: the branch)")
     snap.add_argument("name", nargs="?", metavar="NAME", help="a-z 0-9 - _ (default: branch)")
     snap.add_argument("--replace", action="store_true", help="overwrite a snapshot of that name")
+    _cluster(snap)
     snap.set_defaults(handler=run_snapshot)
 
     restore = verbs.add_parser("restore", help="make the dev database a copy of a snapshot")
@@ -34,14 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     restore.add_argument(
         "--force", action="store_true", help="even if it has migrations this checkout lacks"
     )
+    _cluster(restore)
     restore.set_defaults(handler=run_restore)
 
     ls = verbs.add_parser("list", help="snapshots: name, time, branch, migrations, size")
     ls.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    _cluster(ls)
     ls.set_defaults(handler=run_list)
 
     rm = verbs.add_parser("rm", help="delete a snapshot")
     rm.add_argument("name", metavar="NAME")
+    _cluster(rm)
     rm.set_defaults(handler=run_rm)
 
     sw = verbs.add_parser(
@@ -49,15 +53,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="keep the dev database as its branch's snapshot; this branch's back (or fresh)",
     )
     sw.add_argument("--no-seed", action="store_true", help="a fresh database stays empty")
+    _cluster(sw)
     sw.set_defaults(handler=run_switch)
 
     clean = verbs.add_parser(
         "cleanup", help="remove what a killed snapshot/restore left (puts a missing dev db back)"
     )
+    _cluster(clean)
     clean.set_defaults(handler=run_cleanup)
 
     reset = verbs.add_parser("reset", help="drop the dev database, migrate, seed")
     reset.add_argument("--no-seed", action="store_true", help="migrate only, leave it empty")
+    _cluster(reset)
     reset.set_defaults(handler=run_reset)
 
     seed = verbs.add_parser("seed", help="load services/db/seed/ into the (empty) dev database")
@@ -66,10 +73,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ENV",
         help="seed ENV's in-cluster database through a Job instead (demo; never prod)",
     )
+    _cluster(seed)
     seed.set_defaults(handler=run_seed)
 
     status = verbs.add_parser("status", help="applied migrations against this checkout's")
     status.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    _cluster(status)
     status.set_defaults(handler=run_status)
 
     ex = subparsers.add_parser(
@@ -78,6 +87,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ex.add_argument("service", metavar="SERVICE")
     ex.add_argument("cmd", nargs=argparse.REMAINDER, metavar="CMD", help="default: a shell")
     ex.set_defaults(handler=run_exec)
+
+
+def _cluster(parser: argparse.ArgumentParser) -> None:
+    # The same flag as the stack commands': `--cluster` alone is [dev.cluster].
+    parser.add_argument(
+        "--cluster",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="NAME",
+        help="the dev database of the stack on a Kubernetes namespace (its db pod)",
+    )
 
 
 def _stack():
@@ -99,11 +120,20 @@ def _root(stack) -> Path:
     return project_root(stack)
 
 
-def _pg():
+def _pg(args: argparse.Namespace):
+    """(stack, Postgres): the local stack's db container, or with ``--cluster`` the db
+    pod of the dev stack on that cluster (the migrate one-shot is its Job)."""
     from periph_env.data.pg import Postgres
 
     stack = _stack()
-    return stack, Postgres(stack)
+    if getattr(args, "cluster", None) is None:
+        return stack, Postgres(stack)
+    from periph_env.cluster.config import load
+    from periph_env.cluster.db import cluster_database
+    from periph_env.cluster.engine import ClusterStack
+
+    cluster = ClusterStack(stack, load(stack.root, args.cluster or None), notice=_say)
+    return cluster_database(cluster, progress=lambda line: _say(cluster.kube.mask(line)))
 
 
 def _say(line: str) -> None:
@@ -124,7 +154,7 @@ def run_snapshot(args: argparse.Namespace) -> int:
 
     if args.name:
         names.validate(args.name)  # a bad name is exit 2 before any engine call
-    stack, pg = _pg()
+    stack, pg = _pg(args)
     started = time.monotonic()
     with pg.session():
         snap = snapshots.snapshot(pg, _root(stack), args.name, replace=args.replace)
@@ -141,7 +171,7 @@ def run_restore(args: argparse.Namespace) -> int:
     from periph_env.data import names, snapshots
 
     names.validate(args.name)
-    stack, pg = _pg()
+    stack, pg = _pg(args)
     started = time.monotonic()
     with pg.session():
         snap = snapshots.restore(pg, _root(stack), args.name, force=args.force)
@@ -156,7 +186,7 @@ def run_list(args: argparse.Namespace) -> int:
     """``periph db list [--format json]``."""
     from periph_env.data import leftovers, snapshots
 
-    pg = _pg()[1]
+    pg = _pg(args)[1]
     with pg.session():
         found = snapshots.list_snapshots(pg)
         left = leftovers.find(pg)
@@ -186,7 +216,7 @@ def run_rm(args: argparse.Namespace) -> int:
     from periph_env.data import names, snapshots
 
     names.validate(args.name)
-    pg = _pg()[1]
+    pg = _pg(args)[1]
     with pg.session():
         snapshots.remove(pg, args.name)
     _say(f"snapshot {args.name} removed")
@@ -197,7 +227,7 @@ def run_switch(args: argparse.Namespace) -> int:
     """``periph db switch [--no-seed]``: per-branch databases after a ``git checkout``."""
     from periph_env.data import branches
 
-    stack, pg = _pg()
+    stack, pg = _pg(args)
     started = time.monotonic()
     with pg.session():
         result = branches.switch(pg, stack, _root(stack), load_seed=not args.no_seed)
@@ -215,7 +245,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
     killed restore left renamed is put back, never dropped."""
     from periph_env.data import leftovers
 
-    pg = _pg()[1]
+    pg = _pg(args)[1]
     done = leftovers.cleanup(pg, pg.configured_db())
     for line in done:
         _say(line)
@@ -228,7 +258,7 @@ def run_reset(args: argparse.Namespace) -> int:
     """``periph db reset [--no-seed]``."""
     from periph_env.data import seed
 
-    stack, pg = _pg()
+    stack, pg = _pg(args)
     started = time.monotonic()
     with pg.session():
         counts = seed.reset(pg, stack, _root(stack), load_seed=not args.no_seed)
@@ -241,9 +271,13 @@ def run_seed(args: argparse.Namespace) -> int:
     from periph_env.data import seed
 
     if args.env:
+        if args.cluster is not None:
+            from periph_env.errors import UsageError
+
+            raise UsageError("--env seeds a deploy environment; --cluster your dev stack: one")
         return _seed_environment(args.env)
 
-    stack, pg = _pg()
+    stack, pg = _pg(args)
     with pg.session():
         counts = seed.seed(pg, _root(stack))
     _say(f"{pg.dev_db} seeded: {_counts(counts)}")
@@ -277,7 +311,7 @@ def run_status(args: argparse.Namespace) -> int:
     """``periph db status``: the dev database's migrations against the checkout's."""
     from periph_env.data import branches, migrations
 
-    stack, pg = _pg()
+    stack, pg = _pg(args)
     with pg.session():
         switch = branches.notice(pg, _root(stack))  # also records the database's branch
         report = migrations.report(pg, _root(stack))

@@ -234,11 +234,13 @@ class ClusterStack:
             self._wait_ready(wave, workloads, deadline, progress)
         return t.forwards(config)
 
-    def wait_rolled(self, services: list[str], progress: Progress = _quiet) -> None:
-        """Wait until each Deployment of ``services`` finished its rollout (a rebuild, a
-        restart), failing at once on a crash loop as ``up`` does."""
+    def wait_rolled(
+        self, services: list[str], progress: Progress = _quiet, kind: str = "Deployment"
+    ) -> None:
+        """Wait until each ``kind`` of ``services`` finished (a Deployment's rollout after
+        a rebuild or restart, a Job's run), failing at once on a crash loop as ``up`` does."""
         deadline = time.monotonic() + self.settings.timeout
-        workloads = {name: {"kind": "Deployment"} for name in services}
+        workloads = {name: {"kind": kind} for name in services}
         self._wait_ready(services, workloads, deadline, progress)
 
     def _wait_service_account(self) -> None:

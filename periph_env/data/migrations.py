@@ -100,10 +100,11 @@ def branch(root: Path) -> str:
     return name
 
 
-def hint(d: Drift, current_branch: str, branch_snapshot: str | None) -> list[str]:
+def hint(d: Drift, current_branch: str, branch_snapshot: str | None, flag: str = "") -> list[str]:
     """What to tell the developer about ``d`` (no lines when there is nothing to say).
 
-    ``branch_snapshot`` is a snapshot taken on ``current_branch``, if one exists.
+    ``branch_snapshot`` is a snapshot taken on ``current_branch``, if one exists; ``flag``
+    is what each named command needs to reach the database (``" --cluster"``).
     """
     from periph_env.data.names import from_branch
 
@@ -111,7 +112,7 @@ def hint(d: Drift, current_branch: str, branch_snapshot: str | None) -> list[str
         if d.pending:
             return [
                 f"the database has not applied {_names(d.pending)} yet; "
-                "`periph up` runs the migrate service"
+                f"`periph up{flag}` runs the migrate service"
             ]
         return []
     one = len(d.unknown) == 1
@@ -120,12 +121,13 @@ def hint(d: Drift, current_branch: str, branch_snapshot: str | None) -> list[str
         f"({'it was' if one else 'they were'} applied on another branch); "
         "the code here may not match its schema"
     ]
-    keep = "`periph db snapshot <old-branch>` keeps that data"
+    keep = f"`periph db snapshot <old-branch>{flag}` keeps that data"
     if branch_snapshot:
-        lines.append(f"{keep}; then `periph db restore {branch_snapshot}` (taken on this branch)")
+        restore = f"`periph db restore {branch_snapshot}{flag}`"
+        lines.append(f"{keep}; then {restore} (taken on this branch)")
     else:
         name = from_branch(current_branch) if current_branch else "<name>"
-        lines.append(f"{keep}; then `periph db reset` for a fresh database for {name}")
+        lines.append(f"{keep}; then `periph db reset{flag}` for a fresh database for {name}")
     return lines
 
 
@@ -171,19 +173,20 @@ def report(pg: Any, root: Path) -> Report:
             if snap.branch == current and not drift(snap.migrations, have).unknown:
                 mine = snap.name
                 break
-    return Report(current, done, have, d, hint(d, current, mine))
+    return Report(current, done, have, d, hint(d, current, mine, getattr(pg, "cli_flag", "")))
 
 
-def up_notes(stack: Any) -> list[str]:
+def up_notes(stack: Any, pg: Any = None) -> list[str]:
     """``periph up``'s migration note: lines to print, none when in step (the branch
     switch note of ``branches.notice`` first, then the foreign-migrations one). Best effort:
-    a db that is not up yet, or any engine error, gives no note and never fails ``up``."""
+    a db that is not up yet, or any engine error, gives no note and never fails ``up``.
+    ``pg`` is the database to read (default: the stack's db container)."""
     from periph_env.data import branches
     from periph_env.data.pg import Postgres
     from periph_env.errors import PeriphError
 
     try:
-        pg, root = Postgres(stack), project_root(stack)
+        pg, root = pg or Postgres(stack), project_root(stack)
         with pg.session():
             said = branches.notice(pg, root)
             r = report(pg, root)

@@ -41,6 +41,12 @@ class DbNotRunning(PeriphError):
     """The stack's db service has no running container."""
 
 
+def db_command(pg: Any, words: str) -> str:
+    """``periph WORDS`` as it reaches ``pg``'s database (``--cluster`` for a db pod), for
+    hints: ``db_command(pg, "db switch")``."""
+    return f"periph {words}{getattr(pg, 'cli_flag', '')}"
+
+
 def docker_env(host: str | None) -> dict[str, str]:
     """The process environment for the docker CLI, pointed at ``host``."""
     env = dict(os.environ)
@@ -50,7 +56,16 @@ def docker_env(host: str | None) -> dict[str, str]:
 
 
 class Postgres:
-    """The Postgres cluster of one compose project's ``db`` service."""
+    """The Postgres cluster of one compose project's ``db`` service.
+
+    Commands reach the container through ``exec_argv`` (``docker exec``); the cluster's
+    ``PodPostgres`` (``periph_env.cluster.db``) runs the same psql through ``kubectl
+    exec`` into the db pod, and everything above it (snapshots, branches, seed) is
+    unchanged."""
+
+    tool = "docker"  # the CLI that runs commands in the container (named when missing)
+    where = "container"
+    cli_flag = ""  # what a hint's command adds to reach this database (``--cluster``)
 
     def __init__(self, stack: Any, service: str = "db") -> None:
         self.stack = stack
@@ -84,7 +99,7 @@ class Postgres:
                     raise DatabaseError(
                         exc.message,
                         hint="a restore or reset was cut short (killed); "
-                        "`periph db cleanup` puts the dev database back",
+                        f"`{db_command(self, 'db cleanup')}` puts the dev database back",
                     ) from None
                 raise
             self._dev = (rows[0][0], rows[0][1], int(rows[0][2]))
@@ -94,15 +109,14 @@ class Postgres:
         """The dev database's name from the container's environment (``POSTGRES_DB``,
         else ``POSTGRES_USER`` as the image does), found without connecting to it: after
         a hard kill mid-restore it may not exist."""
-        argv = ["docker", "exec", self.container, "sh", "-c"]
-        argv.append('printf %s "${POSTGRES_DB:-$POSTGRES_USER}"')
+        argv = [*self.exec_argv(), "sh", "-c", 'printf %s "${POSTGRES_DB:-$POSTGRES_USER}"']
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=self._env())
         except (OSError, subprocess.TimeoutExpired) as exc:
-            what = f"cannot read the {self.service} container's settings: {exc}"
+            what = f"cannot read the {self.service} {self.where}'s settings: {exc}"
             raise DatabaseError(what) from None
         if proc.returncode != 0 or not proc.stdout:
-            raise DatabaseError(f"cannot read the {self.service} container's POSTGRES_DB")
+            raise DatabaseError(f"cannot read the {self.service} {self.where}'s POSTGRES_DB")
         return proc.stdout
 
     @property
@@ -131,7 +145,7 @@ class Postgres:
         if self._session is not None:
             yield self
             return
-        argv = ["docker", "exec", "-i", self.container, "sh", "-c", _PSQL, "psql", "", SEP]
+        argv = [*self.exec_argv(stdin=True), "sh", "-c", _PSQL, "psql", "", SEP]
         argv += ["-v", "ON_ERROR_STOP=0"]  # a failed statement is reported, psql goes on
         self._session = _Session(argv, self._env())
         try:
@@ -142,6 +156,10 @@ class Postgres:
         finally:
             self._session.close()
             self._session = None
+
+    def exec_argv(self, stdin: bool = False) -> list[str]:
+        """The argv prefix that runs a command in the db container (``stdin``: fed)."""
+        return ["docker", "exec", *(["-i"] if stdin else []), self.container]
 
     def _env(self) -> dict[str, str]:
         return docker_env(getattr(self.stack.api, "host", None))
@@ -160,7 +178,7 @@ class Postgres:
             except DatabaseError as exc:
                 raise DatabaseError(_message(self.stack, exc.message)) from None
         sql = "\n".join(statements)
-        argv = ["docker", "exec", "-i", self.container, "sh", "-c", _PSQL, "psql", db or "", SEP]
+        argv = [*self.exec_argv(stdin=True), "sh", "-c", _PSQL, "psql", db or "", SEP]
         if single_transaction:
             argv.append("--single-transaction")
         try:
@@ -174,11 +192,11 @@ class Postgres:
             )
         except subprocess.TimeoutExpired:
             raise DatabaseError(
-                f"psql in the {self.service} container took over {TIMEOUT:.0f}s"
+                f"psql in the {self.service} {self.where} took over {TIMEOUT:.0f}s"
             ) from None
         except FileNotFoundError:
             raise DatabaseError(
-                "the docker CLI is not installed (periph runs psql through it)"
+                f"the {self.tool} CLI is not installed (periph runs psql through it)"
             ) from None
         if proc.returncode != 0:
             raise DatabaseError(_message(self.stack, proc.stderr or proc.stdout))

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from periph_env.data import migrations
+from periph_env.data.pg import db_command
 from periph_env.data.snapshots import replace_dev
 from periph_env.errors import PeriphError
 
@@ -33,12 +34,13 @@ def seed(pg: Any, root: Path) -> dict[str, int]:
     if not migrations.applied(pg):
         raise SeedRefused(
             "the dev database has no migrations applied yet",
-            hint="`periph up` (runs migrate) or `periph db reset`",
+            hint=f"`{db_command(pg, 'up')}` (runs migrate) or `{db_command(pg, 'db reset')}`",
         )
     if pg.query("SELECT EXISTS (SELECT 1 FROM strategies)")[0][0] == "t":
         raise SeedRefused(
             "the dev database already has strategies; the seed loads into an empty one",
-            hint="`periph db snapshot` to keep this data, then `periph db reset`",
+            hint=f"`{db_command(pg, 'db snapshot')}` to keep this data, "
+            f"then `{db_command(pg, 'db reset')}`",
         )
     pg.run("\n".join(p.read_text() for p in files), single_transaction=True)
     return counts(pg)

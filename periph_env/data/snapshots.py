@@ -29,6 +29,7 @@ from typing import Any
 
 from periph_env.data import migrations, names
 from periph_env.data.names import ident, literal
+from periph_env.data.pg import db_command
 from periph_env.errors import PeriphError, UsageError
 
 META_VERSION = 1
@@ -206,7 +207,8 @@ def snapshot(
     if name in existing and not replace:
         raise SnapshotExists(
             f"a snapshot named {name!r} exists",
-            hint=f"`periph db snapshot {name} --replace` overwrites it, or pick another name",
+            hint=f"`{db_command(pg, f'db snapshot {name} --replace')}` overwrites it, "
+            "or pick another name",
         )
     dev = pg.dev_db
     meta = {
@@ -255,7 +257,7 @@ def restore(pg: Any, root: Path, name: str, *, force: bool = False) -> Snapshot:
             f"(taken on branch {snap.branch or 'unknown'}); "
             "the code here may not match its schema",
             hint=f"check out {snap.branch or 'that branch'} first, "
-            f"or `periph db restore {name} --force`",
+            f"or `{db_command(pg, f'db restore {name} --force')}`",
         )
     replace_dev(pg, names.database(name))
     return snap

@@ -277,6 +277,46 @@ def test_stop_cluster_of_a_one_shot_is_a_usage_error_naming_the_services(dev):
     assert "no long-running service 'migrate'" in out.stderr and "worker" in out.stderr
 
 
+def test_db_switch_on_the_cluster_keeps_each_branchs_data(dev, cluster_stack):
+    """`m` (BranchDb over the db pod) one way, `periph db switch --cluster` back."""
+    from periph_env.cluster.db import PodPostgres
+    from periph_env.tui.branch_db import BranchDb
+
+    def git(*args: str) -> None:
+        ident = ["-c", "user.name=c26", "-c", "user.email=c26@example.invalid"]
+        subprocess.run(["git", "-C", str(dev.root), *ident, *args], check=True, capture_output=True)
+
+    def tables() -> list[str]:
+        rows = PodPostgres(cluster_stack).query("SELECT tablename FROM pg_tables ORDER BY 1")
+        return [r[0] for r in rows]
+
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "c26")
+    status = dev.periph("db", "status", "--cluster", timeout=300)  # records main's data
+    assert status.returncode == 0, status.stderr
+    assert "in step with this checkout" in status.stdout
+    mark = "CREATE TABLE c26_mark (v text); INSERT INTO c26_mark VALUES ('m')"
+    PodPostgres(cluster_stack).run(mark)
+    git("checkout", "-q", "-b", "feature")
+
+    assert BranchDb(cluster_stack.stack, cluster_stack).switch() == [
+        "main's database kept as snapshot main",
+        "feature: a fresh database (migrated, seeded)",
+    ]
+    assert "c26_mark" not in tables() and "strategies" in tables()
+
+    git("checkout", "-q", "main")
+    back = dev.periph("db", "switch", "--cluster", timeout=600)
+    assert back.returncode == 0, back.stderr
+    assert "feature's database kept as snapshot feature" in back.stderr
+    assert "main: restored from snapshot main" in back.stderr
+    assert PodPostgres(cluster_stack).query("SELECT v FROM c26_mark") == [["m"]]
+    listed = dev.periph("db", "list", "--cluster", "--format", "json", timeout=300)
+    assert sorted(s["name"] for s in json.loads(listed.stdout)) == ["feature", "main"]
+    assert_no_secret(status.stdout + status.stderr + back.stdout + back.stderr)
+
+
 def test_up_again_forwards_in_the_foreground_and_ps_shows_each_forward(dev):
     up = subprocess.Popen(
         [sys.executable, "-m", "periph_env", "up", "--cluster", "--watch"],

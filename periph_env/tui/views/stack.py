@@ -117,12 +117,14 @@ class StackView(Vertical):
         stack = getattr(session, "stack", None)
         # On the cluster, alerts come from the pods' rows; the hint rules and the secrets
         # to mask are the compose file's and the env file's the cluster stack is made
-        # from. The branch database is the local engine's: not for pods; stats come from
-        # the backend's model on the cluster (the kubelet's numbers).
+        # from. The branch database is the db pod's (psql through kubectl exec); stats come
+        # from the backend's model on the cluster (the kubelet's numbers).
         local = getattr(session, "kind", "compose") == "compose"
+        cluster = None
         if not local:
             backend = getattr(session, "backend", None)
-            stack = getattr(getattr(backend, "cluster", None), "stack", None)
+            cluster = getattr(backend, "cluster", None)
+            stack = getattr(cluster, "stack", None)
             stats_model = getattr(backend, "stats_model", None)
             if stats_model is not None and self.stats is None:
                 self.stats = stats_model()  # the pods' CPU/MEM, StatsModel's interface
@@ -149,12 +151,12 @@ class StackView(Vertical):
             self.app.call_from_thread(self.show_alert, alert)
 
         self._feed = AlertFeed(stack, raised, settings, tail=tail)
-        # Real stacks only (like the stats): the check runs psql in the db container.
-        if local and self.branch_db is None and isinstance(getattr(stack, "api", None), EngineAPI):
+        # Real stacks only (like the stats): the check runs psql in the db container/pod.
+        if self.branch_db is None and isinstance(getattr(stack, "api", None), EngineAPI):
             from periph_env.tui.branch_db import BranchDb
 
             try:
-                self.branch_db = BranchDb(stack)
+                self.branch_db = BranchDb(stack, cluster)
             except (PeriphError, AttributeError, OSError):
                 self.branch_db = None
         if local and isinstance(getattr(stack, "api", None), EngineAPI) and self.stats is None:

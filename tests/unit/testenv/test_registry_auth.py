@@ -10,6 +10,7 @@ from periph_env.testenv.registry import (
     credentials,
     htpasswd_line,
     htpasswd_matches,
+    htpasswd_rounds,
     registry_config,
     write_htpasswd,
 )
@@ -72,3 +73,13 @@ def test_config_listens_on_loopback_with_htpasswd_auth(tmp_path: Path) -> None:
         "htpasswd": {"realm": "periph-registry", "path": str(tmp_path / "htpasswd")}
     }
     assert config["storage"]["filesystem"]["rootdirectory"] == str(tmp_path / "blobs")
+
+
+def test_an_htpasswd_file_of_another_bcrypt_cost_is_rewritten_at_apaches_default(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "htpasswd"
+    path.write_text(htpasswd_line("alice", "s3cret", rounds=10) + "\n")
+    write_htpasswd(path, "alice", "s3cret")
+    assert htpasswd_rounds(path.read_text()) == 5  # what `htpasswd -B` makes
+    assert htpasswd_matches(path.read_text(), "alice", "s3cret")
