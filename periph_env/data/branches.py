@@ -45,7 +45,7 @@ def owner(pg: Any) -> Owner | None:
     rows = pg.query(
         "SELECT coalesce(shobj_description(oid, 'pg_database'), '') FROM pg_database "
         f"WHERE datname = {literal(pg.dev_db)}",
-        "postgres",
+        pg.maintenance_db,
     )
     try:
         meta = json.loads(rows[0][0]) if rows and rows[0][0] else {}
@@ -60,7 +60,7 @@ def owner(pg: Any) -> Owner | None:
 def record(pg: Any, branch: str, checkout: list[str]) -> None:
     """Record ``branch`` (with ``checkout``'s migrations) as the dev database's owner."""
     meta = json.dumps({KEY: 1, "branch": branch, "migrations": checkout})
-    pg.run(f"COMMENT ON DATABASE {ident(pg.dev_db)} IS {literal(meta)};", "postgres")
+    pg.run(f"COMMENT ON DATABASE {ident(pg.dev_db)} IS {literal(meta)};", pg.maintenance_db)
 
 
 def previous_branch(root: Path) -> str:

@@ -65,11 +65,11 @@ def pid_alive(pid: int) -> bool:
 
 def find(pg: Any) -> list[Leftover]:
     """Leftovers of periph processes that no longer run, oldest pid first. Reads only
-    the ``postgres`` database, so it works while the dev database is missing."""
+    the maintenance database, so it works while the dev database is missing."""
     rows = pg.query(
         "SELECT datname, pg_database_size(oid) FROM pg_database "
         "WHERE datname ~ '^periph_(old|tmp)_[0-9]+$'",
-        "postgres",
+        pg.maintenance_db,
     )
     out = []
     for datname, size in rows:
@@ -86,7 +86,7 @@ def cleanup(pg: Any, dev: str) -> list[str]:
     done = []
     found = find(pg)
     exists = pg.query(
-        f"SELECT count(*) FROM pg_database WHERE datname = {literal(dev)}", "postgres"
+        f"SELECT count(*) FROM pg_database WHERE datname = {literal(dev)}", pg.maintenance_db
     )
     dev_missing = exists[0][0] == "0"
     olds = [x for x in found if x.kind == "old"]
@@ -97,13 +97,13 @@ def cleanup(pg: Any, dev: str) -> list[str]:
                 f"ALTER DATABASE {ident(back.database)} RENAME TO {ident(dev)};",
                 f"ALTER DATABASE {ident(dev)} ALLOW_CONNECTIONS true;",
             ],
-            "postgres",
+            pg.maintenance_db,
         )
         done.append(f"{back.database} renamed back to {dev} (the restore was cut before its copy)")
         found.remove(back)
     for left in found:
         # A leftover may refuse connections (it was taken exclusive first): DROP does not
         # need any, and nobody can be connected to it.
-        pg.run(f"DROP DATABASE IF EXISTS {ident(left.database)};", "postgres")
+        pg.run(f"DROP DATABASE IF EXISTS {ident(left.database)};", pg.maintenance_db)
         done.append(f"{left.database} dropped ({left.what})")
     return done

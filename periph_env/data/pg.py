@@ -23,6 +23,7 @@ from periph_env.errors import PeriphError
 
 _META_AT_END = re.compile(r"\\[a-z]+$")  # e.g. a query ending in \gexec runs without ";"
 SEP = "\x1f"  # unit separator: never in a database name, JSON comment or number
+MAINTENANCE_DB = "periph_maintenance"  # only when the dev database is named postgres
 TIMEOUT = 900.0  # a template copy of a large database is disk-bound; never hang forever
 
 # Connect to $1 (empty: $POSTGRES_DB) as $POSTGRES_USER; fields split by $2; the rest
@@ -73,6 +74,7 @@ class Postgres:
         self._container: str | None = None
         self._dev: tuple[str, str, int] | None = None
         self._session: _Session | None = None
+        self._maintenance: str | None = None
 
     @property
     def container(self) -> str:
@@ -118,6 +120,27 @@ class Postgres:
         if proc.returncode != 0 or not proc.stdout:
             raise DatabaseError(f"cannot read the {self.service} {self.where}'s POSTGRES_DB")
         return proc.stdout
+
+    @property
+    def maintenance_db(self) -> str:
+        """Where statements about the dev database run (copy, rename, close to
+        connections, drop): ``postgres``, unless the dev database is ``postgres`` itself
+        (``.env.example``'s ``POSTGRES_DB``): no session can rename or copy the database
+        it is on. Then periph's own empty ``periph_maintenance``, made once from
+        ``template0``. Decided from the container's settings, without connecting to the
+        dev database (after a killed restore it may be missing)."""
+        if self._maintenance is None:
+            if self.configured_db() != "postgres":
+                self._maintenance = "postgres"
+            else:
+                self.run(
+                    f"SELECT 'CREATE DATABASE {MAINTENANCE_DB} TEMPLATE template0' WHERE NOT "
+                    f"EXISTS (SELECT FROM pg_database WHERE datname = '{MAINTENANCE_DB}') "
+                    "\\gexec",
+                    "template1",
+                )
+                self._maintenance = MAINTENANCE_DB
+        return self._maintenance
 
     @property
     def dev_db(self) -> str:

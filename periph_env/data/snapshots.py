@@ -126,16 +126,15 @@ $$;""",
 def exclusive(pg: Any, db: str) -> Iterator[None]:
     """No sessions on ``db`` while inside (new ones refused, current ones ended); its
     connections are allowed again afterwards, whatever happened, if it still exists."""
-    pg.run(
-        [f"ALTER DATABASE {ident(db)} ALLOW_CONNECTIONS false;", *_wait_gone_sql(db)], "postgres"
-    )
+    closing = [f"ALTER DATABASE {ident(db)} ALLOW_CONNECTIONS false;", *_wait_gone_sql(db)]
+    pg.run(closing, pg.maintenance_db)
     try:
         yield
     finally:
         pg.run(
             f"SELECT format('ALTER DATABASE %I ALLOW_CONNECTIONS true', datname) "
             f"FROM pg_database WHERE datname = {literal(db)} \\gexec",
-            "postgres",
+            pg.maintenance_db,
         )
 
 
@@ -147,7 +146,7 @@ def settings(pg: Any, db: str) -> tuple[str, list[str]]:
         "FROM pg_database d LEFT JOIN pg_db_role_setting s "
         "ON s.setdatabase = d.oid AND s.setrole = 0 "
         f"WHERE d.datname = {literal(db)}",
-        "postgres",
+        pg.maintenance_db,
     )
     if not rows:
         raise PeriphError(f"database {db!r} does not exist in the db service")
@@ -172,14 +171,14 @@ def replace_dev(pg: Any, template: str | None) -> None:
     aside = f"periph_old_{os.getpid()}"[:63]
     source = f"TEMPLATE {ident(template)} {pg.copy_strategy}" if template else ""
     with exclusive(pg, dev):
-        pg.run(f"ALTER DATABASE {ident(dev)} RENAME TO {ident(aside)};", "postgres")
+        pg.run(f"ALTER DATABASE {ident(dev)} RENAME TO {ident(aside)};", pg.maintenance_db)
         try:
             pg.run(
                 [
                     f"CREATE DATABASE {ident(dev)} {source} OWNER {ident(owner)};",
                     *_apply_settings_sql(dev, entries),
                 ],
-                "postgres",
+                pg.maintenance_db,
             )
         except BaseException:
             pg.run(
@@ -188,10 +187,10 @@ def replace_dev(pg: Any, template: str | None) -> None:
                     f"ALTER DATABASE {ident(aside)} RENAME TO {ident(dev)};",
                     f"ALTER DATABASE {ident(dev)} ALLOW_CONNECTIONS true;",
                 ],
-                "postgres",
+                pg.maintenance_db,
             )
             raise
-    pg.run(f"DROP DATABASE {ident(aside)};", "postgres")
+    pg.run(f"DROP DATABASE {ident(aside)};", pg.maintenance_db)
 
 
 def snapshot(
@@ -226,7 +225,7 @@ def snapshot(
                 f"DROP DATABASE IF EXISTS {ident(staging)};",
                 f"CREATE DATABASE {ident(staging)} TEMPLATE {ident(dev)} {pg.copy_strategy};",
             ],
-            "postgres",
+            pg.maintenance_db,
         )
     try:
         pg.run(
@@ -237,10 +236,10 @@ def snapshot(
                 f"DROP DATABASE IF EXISTS {ident(target)};",
                 f"ALTER DATABASE {ident(staging)} RENAME TO {ident(target)};",
             ],
-            "postgres",
+            pg.maintenance_db,
         )
     except BaseException:
-        pg.run(f"DROP DATABASE IF EXISTS {ident(staging)};", "postgres")
+        pg.run(f"DROP DATABASE IF EXISTS {ident(staging)};", pg.maintenance_db)
         raise
     return get(pg, name)
 
@@ -266,4 +265,4 @@ def restore(pg: Any, root: Path, name: str, *, force: bool = False) -> Snapshot:
 def remove(pg: Any, name: str) -> None:
     """Drop snapshot ``name`` (``UnknownSnapshot``, exit 1, when there is none)."""
     get(pg, name)
-    pg.run(f"DROP DATABASE {ident(names.database(name))};", "postgres")
+    pg.run(f"DROP DATABASE {ident(names.database(name))};", pg.maintenance_db)

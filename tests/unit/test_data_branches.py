@@ -19,6 +19,7 @@ class FakePg:
     """The queries ``branches`` makes: the owner comment, applied migrations, snapshots."""
 
     dev_db = "app"
+    maintenance_db = "postgres"
 
     def __init__(self, owner: dict | None = None, applied=BASE, snapshots=()) -> None:
         self.comment = json.dumps(owner) if owner else ""

@@ -13,6 +13,8 @@ DEAD = 4194399  # above Linux's largest pid_max
 class FakePg:
     """The two queries ``leftovers`` makes, and the statements it runs."""
 
+    maintenance_db = "postgres"
+
     def __init__(self, databases: list[str]) -> None:
         self.databases = databases
         self.ran: list[str] = []

@@ -144,3 +144,31 @@ def test_seed_of_a_deploy_environment_and_of_the_cluster_stack_at_once_is_a_usag
 ):
     assert main(["db", "seed", "--env", "demo", "--cluster"]) == 2
     assert "--env seeds a deploy environment; --cluster your dev stack" in capsys.readouterr().err
+
+
+class SettingsOnly(Postgres):
+    """A Postgres whose container says ``POSTGRES_DB``; records what it runs where."""
+
+    def __init__(self, configured: str) -> None:
+        super().__init__(SimpleNamespace(mask=lambda s: s))
+        self.configured, self.ran = configured, []
+
+    def configured_db(self) -> str:
+        return self.configured
+
+    def run(self, sql, db=None, *, single_transaction=False) -> str:
+        self.ran.append((sql, db))
+        return ""
+
+
+def test_statements_about_the_dev_database_run_in_postgres_when_it_is_another_one():
+    pg = SettingsOnly("peripheral")
+    assert pg.maintenance_db == "postgres" and pg.ran == []
+
+
+def test_a_dev_database_named_postgres_is_maintained_from_periphs_own_database():
+    pg = SettingsOnly("postgres")  # .env.example's POSTGRES_DB
+    assert pg.maintenance_db == "periph_maintenance"
+    [(sql, db)] = pg.ran
+    assert db == "template1" and "CREATE DATABASE periph_maintenance TEMPLATE template0" in sql
+    assert pg.maintenance_db == "periph_maintenance" and len(pg.ran) == 1  # made once
