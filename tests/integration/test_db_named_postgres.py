@@ -30,6 +30,7 @@ def container(docker_engine, base_images) -> Iterator[str]:
         argv += ["-e", pair]
     run([*argv, "postgres:15-bookworm"])
     try:
+
         def logs() -> str:
             out = run(["docker", "logs", name], check=False)
             return out.stdout + out.stderr
