@@ -124,7 +124,7 @@ def notice(pg: Any, root: Path) -> list[str]:
     return [
         f"the dev database holds branch {p.old}'s data; {p.new or 'this checkout'} has other "
         f"migrations ({'; '.join(parts)})",
-        f"`{db_command(pg, 'db switch')}` (Stack area: m) keeps it as snapshot "
+        f"{db_command(pg, '`periph db switch`')} (Stack area: m) keeps it as snapshot "
         f"{names.from_branch(p.old)} and gives {p.new or 'this checkout'} its own database",
     ]
 
@@ -207,6 +207,6 @@ def _not_restored(pg: Any, branch: str, have: list[str]) -> str | None:
             shown = ", ".join(m.removesuffix(".sql") for m in missing)
             return (
                 f"snapshot {name} was kept, not restored: it has {shown}, which this checkout "
-                f"lacks (`{db_command(pg, f'db restore {name} --force')}` takes it anyway)"
+                f"lacks ({db_command(pg, f'`periph db restore {name} --force`')} takes it anyway)"
             )
     return None

@@ -107,12 +107,13 @@ def hint(d: Drift, current_branch: str, branch_snapshot: str | None, flag: str =
     is what each named command needs to reach the database (``" --cluster"``).
     """
     from periph_env.data.names import from_branch
+    from periph_env.data.pg import with_flag
 
     if not d.unknown:
         if d.pending:
             return [
                 f"the database has not applied {_names(d.pending)} yet; "
-                f"`periph up{flag}` runs the migrate service"
+                f"{with_flag('`periph up`', flag)} runs the migrate service"
             ]
         return []
     one = len(d.unknown) == 1
@@ -121,13 +122,14 @@ def hint(d: Drift, current_branch: str, branch_snapshot: str | None, flag: str =
         f"({'it was' if one else 'they were'} applied on another branch); "
         "the code here may not match its schema"
     ]
-    keep = f"`periph db snapshot <old-branch>{flag}` keeps that data"
+    keep = f"{with_flag('`periph db snapshot <old-branch>`', flag)} keeps that data"
     if branch_snapshot:
-        restore = f"`periph db restore {branch_snapshot}{flag}`"
+        restore = with_flag(f"`periph db restore {branch_snapshot}`", flag)
         lines.append(f"{keep}; then {restore} (taken on this branch)")
     else:
         name = from_branch(current_branch) if current_branch else "<name>"
-        lines.append(f"{keep}; then `periph db reset{flag}` for a fresh database for {name}")
+        reset = with_flag("`periph db reset`", flag)
+        lines.append(f"{keep}; then {reset} for a fresh database for {name}")
     return lines
 
 

@@ -42,10 +42,17 @@ class DbNotRunning(PeriphError):
     """The stack's db service has no running container."""
 
 
-def db_command(pg: Any, words: str) -> str:
-    """``periph WORDS`` as it reaches ``pg``'s database (``--cluster`` for a db pod), for
-    hints: ``db_command(pg, "db switch")``."""
-    return f"periph {words}{getattr(pg, 'cli_flag', '')}"
+def with_flag(span: str, flag: str) -> str:
+    """A backticked command with ``flag`` (e.g. `` --cluster``) added before its closing
+    backtick: the command stays one literal in the source, which test_hint_commands
+    parses with periph's own parser."""
+    return span[:-1] + flag + "`" if flag else span
+
+
+def db_command(pg: Any, span: str) -> str:
+    """A backticked ``periph`` command as it reaches ``pg``'s database (``--cluster``
+    for a db pod): ``db_command(pg, "`periph db switch`")``."""
+    return with_flag(span, getattr(pg, "cli_flag", ""))
 
 
 def docker_env(host: str | None) -> dict[str, str]:
@@ -101,7 +108,7 @@ class Postgres:
                     raise DatabaseError(
                         exc.message,
                         hint="a restore or reset was cut short (killed); "
-                        f"`{db_command(self, 'db cleanup')}` puts the dev database back",
+                        f"{db_command(self, '`periph db cleanup`')} puts the dev database back",
                     ) from None
                 raise
             self._dev = (rows[0][0], rows[0][1], int(rows[0][2]))

@@ -34,13 +34,14 @@ def seed(pg: Any, root: Path) -> dict[str, int]:
     if not migrations.applied(pg):
         raise SeedRefused(
             "the dev database has no migrations applied yet",
-            hint=f"`{db_command(pg, 'up')}` (runs migrate) or `{db_command(pg, 'db reset')}`",
+            hint=f"{db_command(pg, '`periph up`')} (runs migrate) or "
+            f"{db_command(pg, '`periph db reset`')}",
         )
     if pg.query("SELECT EXISTS (SELECT 1 FROM strategies)")[0][0] == "t":
         raise SeedRefused(
             "the dev database already has strategies; the seed loads into an empty one",
-            hint=f"`{db_command(pg, 'db snapshot')}` to keep this data, "
-            f"then `{db_command(pg, 'db reset')}`",
+            hint=f"{db_command(pg, '`periph db snapshot`')} to keep this data, "
+            f"then {db_command(pg, '`periph db reset`')}",
         )
     pg.run("\n".join(p.read_text() for p in files), single_transaction=True)
     return counts(pg)

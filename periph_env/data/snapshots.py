@@ -206,7 +206,7 @@ def snapshot(
     if name in existing and not replace:
         raise SnapshotExists(
             f"a snapshot named {name!r} exists",
-            hint=f"`{db_command(pg, f'db snapshot {name} --replace')}` overwrites it, "
+            hint=f"{db_command(pg, f'`periph db snapshot {name} --replace`')} overwrites it, "
             "or pick another name",
         )
     dev = pg.dev_db
@@ -256,7 +256,7 @@ def restore(pg: Any, root: Path, name: str, *, force: bool = False) -> Snapshot:
             f"(taken on branch {snap.branch or 'unknown'}); "
             "the code here may not match its schema",
             hint=f"check out {snap.branch or 'that branch'} first, "
-            f"or `{db_command(pg, f'db restore {name} --force')}`",
+            f"or {db_command(pg, f'`periph db restore {name} --force`')}",
         )
     replace_dev(pg, names.database(name))
     return snap

@@ -104,8 +104,8 @@ def test_a_one_shot_without_its_job_says_up_cluster_makes_it():
 def test_every_hint_about_a_db_pod_names_a_command_that_reaches_it(name):
     pg = PodPostgres(cluster(name))
     flag = " --cluster gpu" if name else " --cluster"
-    assert db_command(pg, "db switch") == f"periph db switch{flag}"
-    assert db_command(Postgres(SimpleNamespace()), "db switch") == "periph db switch"
+    assert db_command(pg, "`periph db switch`") == f"`periph db switch{flag}`"
+    assert db_command(Postgres(SimpleNamespace()), "`periph db switch`") == "`periph db switch`"
     lines = migrations.hint(Drift(unknown=["0005_x.sql"]), "feature", None, pg.cli_flag)
     lines += migrations.hint(Drift(pending=["0005_x.sql"]), "feature", None, pg.cli_flag)
     commands = [part for line in lines for part in line.split("`")[1::2]]
