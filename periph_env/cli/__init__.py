@@ -64,13 +64,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         description="Local-first dev environment manager for the Peripheral platform.",
     )
     parser.add_argument("--version", action="version", version=f"periph {__version__}")
-    parser.add_argument(
-        "--cluster",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="NAME",
-        help="without a command: the TUI's Stack area shows the dev stack on the cluster "
+    from periph_env.cli.cluster_cmd import add_cluster_flag
+
+    add_cluster_flag(
+        parser,
+        "without a command: the TUI's Stack area shows the dev stack on the cluster "
         "([dev.cluster] in periph.toml; NAME: [dev.cluster.NAME])",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

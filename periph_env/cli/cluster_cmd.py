@@ -21,6 +21,12 @@ import time
 from periph_env import wait_for_ctrl_c
 
 
+def add_cluster_flag(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--cluster [NAME]``: alone, [dev.cluster] of periph.toml; NAME, [dev.cluster.NAME]
+    (docs/stack.md). ``args.cluster`` is None without the flag."""
+    parser.add_argument("--cluster", nargs="?", const="", default=None, metavar="NAME", help=help)
+
+
 def _cluster_stack(args: argparse.Namespace, stack, notice):
     from periph_env.cluster.config import load
     from periph_env.cluster.engine import ClusterStack

@@ -90,15 +90,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cluster(parser: argparse.ArgumentParser) -> None:
-    # The same flag as the stack commands': `--cluster` alone is [dev.cluster].
-    parser.add_argument(
-        "--cluster",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="NAME",
-        help="the dev database of the stack on a Kubernetes namespace (its db pod)",
-    )
+    from periph_env.cli.cluster_cmd import add_cluster_flag
+
+    add_cluster_flag(parser, "the dev database of the stack on a Kubernetes namespace (its pod)")
 
 
 def _stack():

@@ -94,14 +94,10 @@ def _services(parser: argparse.ArgumentParser) -> None:
 
 
 def _cluster(parser: argparse.ArgumentParser) -> None:
-    # `--cluster` alone: [dev.cluster]; `--cluster NAME`: [dev.cluster.NAME] (docs/stack.md).
-    parser.add_argument(
-        "--cluster",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="NAME",
-        help="the dev stack on a Kubernetes namespace ([dev.cluster] in periph.toml)",
+    from periph_env.cli.cluster_cmd import add_cluster_flag
+
+    add_cluster_flag(
+        parser, "the dev stack on a Kubernetes namespace ([dev.cluster] in periph.toml)"
     )
 
 
