@@ -13,6 +13,7 @@ pod starts empty, as a local ``docker compose down -v`` would.
 from __future__ import annotations
 
 import copy
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -58,8 +59,6 @@ class PodPostgres(Postgres):
         return self.cluster.kube.argv("exec", *flags, self.container, "-c", self.service, "--")
 
     def _env(self) -> dict[str, str]:
-        import os
-
         return dict(os.environ)  # kubectl reads KUBECONFIG as periph's own client does
 
 
