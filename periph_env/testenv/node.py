@@ -36,7 +36,7 @@ import yaml
 
 from periph_env.common.process import run_streamed
 from periph_env.errors import EngineError
-from periph_env.testenv import kube, node_certs, node_host, node_netpol
+from periph_env.testenv import kube, node_certs, node_host, node_netpol, node_volumes
 from periph_env.testenv import kube_config as kcfg
 from periph_env.testenv import node_config as ncfg
 from periph_env.testenv.debian_host import ensure_packages
@@ -317,25 +317,6 @@ def _stop_processes(log: Log) -> None:
         clear_started(_component(process))
 
 
-def _recycle_released_volumes(cluster: kube.ClusterInfo) -> None:
-    """Local PVs whose claim is gone (Released, Failed) are emptied and made anew.
-
-    Their reclaim policy is Retain (no provisioner could delete them), so without this every
-    deleted test namespace would use up volumes for good.
-    """
-    out = cluster.kubectl("get", "pv", "-l", "periph.dev/local-pv=true", "-o", "json").stdout
-    done = {
-        pv["metadata"]["name"]: Path(pv["spec"]["local"]["path"])
-        for pv in json.loads(out).get("items", [])
-        if (pv.get("status") or {}).get("phase") in ("Released", "Failed")
-    }
-    if not done:
-        return
-    cluster.kubectl("delete", "pv", *done, "--wait=true", "--timeout=60s")
-    for directory in done.values():
-        shutil.rmtree(directory, ignore_errors=True)
-
-
 def recycle_local_volumes(cluster: kube.ClusterInfo) -> None:
     """Empty and recreate the local PVs whose claim is gone, and create any missing one.
 
@@ -348,14 +329,12 @@ def recycle_local_volumes(cluster: kube.ClusterInfo) -> None:
 def _apply_cluster_objects(cluster: kube.ClusterInfo) -> None:
     """CoreDNS's read access, the local StorageClass and its PVs (directories made first)."""
     volumes = _dir() / "volumes"
-    _recycle_released_volumes(cluster)
+    node_volumes.prepare(cluster, volumes)
     documents = [
         *ncfg.coredns_rbac_documents(),
         *node_netpol.rbac_documents(),
         *ncfg.storage_documents(volumes),
     ]
-    for i in range(ncfg.LOCAL_VOLUMES):
-        (volumes / f"pv-{i}").mkdir(parents=True, exist_ok=True)
     cluster.kubectl(
         "apply", "--server-side", "--field-manager=periph", "-f", "-",
         input=kcfg.dump_documents(documents),

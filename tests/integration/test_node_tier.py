@@ -78,3 +78,23 @@ def test_down_restores_the_host_and_up_brings_the_node_back(real_node):
 
     node.ensure(Log(stream=io.StringIO()))
     assert node.status().startswith("running")
+
+
+def test_a_local_volume_made_anew_starts_empty(real_node):
+    """`down` removes the PV objects, not their directories: a PV made again must not hand
+    an old run's data (a Postgres data directory) to the next claim."""
+    cluster = real_node.cluster
+    listing = json.loads(
+        cluster.kubectl("get", "pv", "-l", "periph.dev/local-pv=true", "-o", "json").stdout
+    )["items"]
+    free = next(pv for pv in listing if (pv.get("status") or {}).get("phase") == "Available")
+    name, directory = free["metadata"]["name"], Path(free["spec"]["local"]["path"])
+    cluster.kubectl("delete", "pv", name, "--wait=true", "--timeout=60s")
+    (directory / "pgdata").mkdir(parents=True, exist_ok=True)
+    (directory / "pgdata" / "PG_VERSION").write_text("15\n")
+
+    node.recycle_local_volumes(cluster)
+
+    again = json.loads(cluster.kubectl("get", "pv", name, "-o", "json").stdout)
+    assert again["status"]["phase"] == "Available"
+    assert directory.is_dir() and list(directory.iterdir()) == []
