@@ -48,7 +48,9 @@ services:
       POSTGRES_PASSWORD: ${DB_PASSWORD}
       POSTGRES_DB: app
     healthcheck:
-      test: ["CMD-SHELL", "pg_isready -U dev -d app"]
+      # Over TCP: the image's init server listens on the socket only, so a socket check
+      # passed before the real server had started ("the database system is starting up").
+      test: ["CMD-SHELL", "pg_isready -h 127.0.0.1 -U dev -d app"]
       interval: 1s
       retries: 60
   migrate:
