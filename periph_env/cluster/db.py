@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +104,6 @@ class ClusterOneShots:
     def root(self) -> Path:
         return Path(self.stack.root)
 
-    @property
-    def project(self) -> str:
-        return self.cluster.namespace
-
     def mask(self, text: str) -> str:
         """The local stack's masking (the env file's secrets are the pods' secrets)."""
         return self.stack.mask(text)
@@ -124,12 +119,7 @@ class ClusterOneShots:
                 hint="`periph up --cluster` creates it",
             )
         fresh = fresh_job(job)
-        if kube.delete("Job", service):
-            deadline = time.monotonic() + 60
-            while kube.get("Job", service) is not None:
-                if time.monotonic() > deadline:
-                    raise EngineError(f"Job {service} was not deleted within 60 s")
-                time.sleep(0.2)
+        self.cluster.delete_job(service)
         self.progress(f"{service}: running the Job again")
         kube.rest.apply([fresh])
         try:

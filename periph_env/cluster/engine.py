@@ -229,7 +229,7 @@ class ClusterStack:
                 if workloads[name]["kind"] == "Job":
                     # A Job's template cannot change: the one-shot runs again, as `up` does
                     # locally (migrations are idempotent).
-                    self._delete_job(name)
+                    self.delete_job(name)
             self.kube.rest.apply([workloads[n] for n in wave])
             self._wait_ready(wave, workloads, deadline, progress)
         return t.forwards(config)
@@ -251,10 +251,14 @@ class ClusterStack:
                 raise EngineError(f"namespace {self.namespace} got no default ServiceAccount")
             time.sleep(0.2)
 
-    def _delete_job(self, name: str) -> None:
+    def delete_job(self, name: str, timeout: float = 60) -> None:
+        """Delete Job ``name`` (if there is one) and wait until it is gone."""
         if not self.kube.delete("Job", name):
             return
+        deadline = time.monotonic() + timeout
         while self.kube.get("Job", name) is not None:
+            if time.monotonic() > deadline:
+                raise EngineError(f"Job {name} was not deleted within {timeout:.0f} s")
             time.sleep(0.2)
 
     def _wait_ready(

@@ -137,7 +137,9 @@ class Postgres:
         ``template0``. Decided from the container's settings, without connecting to the
         dev database (after a killed restore it may be missing)."""
         if self._maintenance is None:
-            if self.configured_db() != "postgres":
+            # A session already knows the dev database's name: no second exec for it.
+            dev = self._dev[0] if self._dev else self.configured_db()
+            if dev != "postgres":
                 self._maintenance = "postgres"
             else:
                 self.run(
