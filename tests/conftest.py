@@ -4,6 +4,7 @@
 - docker / registry / k8s / stack markers: real engines, brought up once per session by the
   fixtures in tests/fixtures (the same code as ``periph testenv up``).
 - frontend marker: the frontend's own Node tooling (svelte-check, vitest, vite build).
+- tui marker: pilot tests, the whole Textual app driven headless (``app.run_test``).
 
 An engine that cannot start makes its fixtures *error*, never skip. ``scripts/test --unit``
 deselects the engine tiers as a local opt-out; under CI (``CI=true``) deselecting an engine
@@ -27,8 +28,19 @@ pytest_plugins = ["tests.fixtures.engines", "tests.fixtures.kube", "tests.fixtur
 settings.load_profile(default_profile())
 
 # Every tier but unit: under CI none of them may be deselected (frontend: Node tooling,
-# not an engine, but as slow as one, so `--unit` leaves it out too).
-ENGINE_MARKERS = ("docker", "registry", "k8s", "stack", "tools", "node", "browser", "frontend")
+# and tui: the whole app driven headless by Textual's pilot; neither is an engine, but
+# each is as slow as one, so `--unit` leaves them out too).
+ENGINE_MARKERS = (
+    "docker",
+    "registry",
+    "k8s",
+    "stack",
+    "tools",
+    "node",
+    "browser",
+    "frontend",
+    "tui",
+)
 
 
 # A developer's shell after `eval "$(periph testenv env)"` points periph's environments at

@@ -37,7 +37,7 @@ def test_outside_ci_deselecting_a_tier_is_a_local_opt_out(monkeypatch):
 
 def test_unit_only_leaves_out_every_declared_tier():
     script = (REPO / "scripts" / "test").read_text()
-    expression = re.search(r'-m "([^"]+)"', script).group(1)
+    expression = re.search(r'^unit_tier="([^"]+)"', script, re.M).group(1)
     left_out = set(re.findall(r"not (\w+)", expression))
     assert left_out == set(conftest.ENGINE_MARKERS)
 
@@ -48,6 +48,19 @@ def test_every_tier_marker_is_declared():
     ]
     declared = {m.split(":", 1)[0] for m in markers}
     assert set(conftest.ENGINE_MARKERS) <= declared
+
+
+def test_every_pilot_test_file_is_in_the_tui_tier():
+    # A pilot test mounts the whole app (about a second of CPU): in the unit tier, a few
+    # dozen of them would take the on-save loop past a minute again.
+    pilot_files = [
+        path
+        for path in sorted((REPO / "tests" / "unit").rglob("test_*.py"))
+        if re.search(r"\.run_test\(", path.read_text())
+    ]
+    assert pilot_files
+    for path in pilot_files:
+        assert re.search(r"^pytestmark.*mark\.tui\b", path.read_text(), re.M), path
 
 
 def test_the_frontend_tooling_tests_are_in_the_frontend_tier():
@@ -70,7 +83,7 @@ def test_the_real_node_tests_are_whole_files_that_scripts_test_can_run_beside_th
 
 def test_the_unit_tier_spreads_over_every_core():
     script = (REPO / "scripts" / "test").read_text()
-    unit_line = next(line for line in script.splitlines() if '-m "not docker' in line)
+    unit_line = next(line for line in script.splitlines() if '-m "$selection"' in line)
     assert '-n "${PERIPH_TEST_WORKERS:-auto}"' in unit_line
     dev = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(dep.startswith("pytest-xdist==") for dep in dev["dev"])

@@ -9,7 +9,7 @@ from periph_env.tui.widgets.service_table import ServiceTable
 from tests.unit.tui.conftest import settle
 from tests.unit.tui.test_build_view import part2_app
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 
 async def test_a_focus_in_the_stack_area_landing_after_the_switch_keeps_the_deploy_area(

@@ -9,7 +9,7 @@ import pytest
 from periph_env.errors import PeriphError
 from tests.unit.tui.conftest import make_app, settle, wait_text, wait_until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 NOTE = [
     "the dev database holds branch main's data; feature has other migrations (+0005_notes)",

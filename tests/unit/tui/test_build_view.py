@@ -11,7 +11,7 @@ from tests.unit.tui.fakes import FakeStack, fake_api
 from tests.unit.tui.part2_fakes import DIGEST, FakeDeploy, FakeImages
 from tests.unit.tui.screen import screen_text
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 
 def part2_app(root, images=None, deploy=None) -> PeriphApp:

@@ -17,7 +17,7 @@ from tests.unit.tui.part2_fakes import FakeDeploy
 from tests.unit.tui.screen import screen_text
 from tests.unit.tui.test_build_view import part2_app
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 
 def sample(elapsed: float, canary: tuple[int, int], baseline: tuple[int, int], failed=False):

@@ -10,7 +10,7 @@ import pytest
 from tests.unit.tui.conftest import SECRET, make_app, settle, wait_text, workers_done, write_env
 from tests.unit.tui.screen import screen_text
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 
 async def _env(app, pilot, expect: str = "Diff against"):

@@ -11,7 +11,7 @@ from tests.unit.tui.conftest import make_app, settle, wait_until
 from tests.unit.tui.fakes import NOW, fake_api
 from tests.unit.tui.screen import screen_text
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 
 async def _logs(app, pilot):

@@ -20,7 +20,7 @@ from tests.unit.tui.fakes import FakeStack, fake_api
 from tests.unit.tui.part2_fakes import FakeDeploy, FakeImages
 from tests.unit.tui.screen import screen_text
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 
 class EndlessRolloutRun(OperationRun):

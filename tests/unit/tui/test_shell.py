@@ -8,7 +8,7 @@ from textual.widgets import TabbedContent
 from tests.unit.tui.conftest import make_app, settle
 from tests.unit.tui.screen import screen_text
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 
 async def test_the_first_screen_offers_every_area_as_a_tab(project):

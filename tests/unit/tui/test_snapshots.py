@@ -18,7 +18,7 @@ import pytest
 from periph_env.tui.widgets.service_table import ServiceTable
 from tests.unit.tui.conftest import make_app, settle, wait_text, wait_until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 SIZES = [(100, 30), (80, 24)]

@@ -12,7 +12,7 @@ from periph_env.tui.widgets.service_table import ServiceTable
 from tests.unit.tui.conftest import make_app, settle, wait_text, wait_until
 from tests.unit.tui.fakes import NOW, FakeStack
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 HINTS = """\
 services:

@@ -22,7 +22,7 @@ from tests.unit.tui.conftest import settings, settle, wait_text
 from tests.unit.tui.fakes import NOW
 from tests.unit.tui.screen import screen_text
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 STATES = [
     ServiceState("db", "Deployment", True, "Ready", "db-5c7d-x1", 0, "postgres:15", NOW - 3725),

@@ -13,7 +13,7 @@ from tests.unit.tui.conftest import make_app, settle, wait_text
 from tests.unit.tui.fakes import NOW, FakeStack, FakeWatcher
 from tests.unit.tui.screen import screen_text
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 
 async def _select(app, pilot, service: str) -> None:

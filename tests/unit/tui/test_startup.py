@@ -13,7 +13,7 @@ import pytest
 from periph_env.tui.views import AREAS
 from tests.unit.tui.conftest import make_app, settle, wait_until
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 ROOT = Path(__file__).resolve().parents[3]
 

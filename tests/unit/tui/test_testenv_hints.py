@@ -13,7 +13,7 @@ from tests.unit.tui.part2_fakes import FakeImages
 from tests.unit.tui.screen import screen_text
 from tests.unit.tui.test_build_view import part2_app
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 EVAL = 'eval "$(periph testenv env)"'
 NO_LOGIN = "registry 127.0.0.1:5000 requires credentials and none were found"
 

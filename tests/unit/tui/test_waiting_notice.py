@@ -11,7 +11,7 @@ from periph_env.tui.app import PeriphApp
 from tests.unit.tui.conftest import settings, wait_until
 from tests.unit.tui.fakes import FakeStack, fake_api
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.tui]
 
 
 async def test_a_slow_engine_call_shows_what_it_waits_for_as_plain_text(
