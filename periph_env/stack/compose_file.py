@@ -11,11 +11,15 @@ periph's own per-service extension (Compose ignores ``x-`` keys)::
     x-periph:
       reload_marker: "periph:reloaded"   # regex the service logs once new code serves
       reload_timeout: 15                 # seconds to wait for it (default 15)
+      sync_signal: SIGWINCH              # sent to the container after each sync, so an
+                                         # in-process reloader starts at once instead
+                                         # of at its next poll (optional)
 """
 
 from __future__ import annotations
 
 import re
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +55,7 @@ class ServiceSpec:
     reload_marker: str | None = None
     has_healthcheck: bool = False
     reload_timeout: float | None = None  # x-periph.reload_timeout, seconds
+    sync_signal: str | None = None  # x-periph.sync_signal, e.g. "SIGHUP"
     build_context: Path | None = None  # absolute; its .dockerignore also filters watch
     dockerfile: str | None = None
 
@@ -173,6 +178,23 @@ def _reload_timeout(value: Any, name: str, where: str) -> float | None:
     return seconds
 
 
+def _sync_signal(value: Any, name: str, where: str) -> str | None:
+    """``x-periph.sync_signal`` as the engine's kill API takes it (``SIGHUP``)."""
+    if value is None:
+        return None
+    text = str(value).strip().upper()
+    text = text if text.startswith("SIG") else f"SIG{text}"
+    # Signals that stop the process would turn every sync into a restart: refused.
+    stopping = {"SIGKILL", "SIGSTOP", "SIGTERM", "SIGINT", "SIGQUIT"}
+    if isinstance(value, bool) or text not in signal.Signals.__members__ or text in stopping:
+        raise ComposeFileError(
+            f"{where}: service {name!r}: x-periph.sync_signal must name a signal the "
+            f"service's reloader handles, got {value!r}",
+            hint="e.g. `sync_signal: SIGHUP` (to restart instead, use `action: sync+restart`)",
+        )
+    return text
+
+
 def _build(raw: Any, base: Path) -> tuple[Path | None, str | None]:
     """(absolute build context, dockerfile) as Compose resolves them."""
     if isinstance(raw, str):
@@ -197,6 +219,7 @@ def _service(name: str, raw: dict, base: Path, where: str) -> ServiceSpec:
         reload_marker=x_periph.get("reload_marker"),
         has_healthcheck=isinstance(health, dict) and not health.get("disable"),
         reload_timeout=_reload_timeout(x_periph.get("reload_timeout"), name, where),
+        sync_signal=_sync_signal(x_periph.get("sync_signal"), name, where),
         build_context=context,
         dockerfile=dockerfile,
     )

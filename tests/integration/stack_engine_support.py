@@ -5,7 +5,8 @@ Three services on the offline ``debian:bookworm-slim`` stand-in, built in a seco
 - ``once``: a one-shot the others depend on (``service_completed_successfully``);
 - ``app``: built from ``app/`` (a ``deps.txt`` rebuild rule; ``src/`` synced to
   ``/app/src``). Its loop prints the reload marker ``periph:reloaded version=<v>``
-  whenever anything under ``/app/src`` changes, like an in-process reloader;
+  whenever anything under ``/app/src`` changes, like an in-process reloader, and
+  ``periph:sync-signal`` for each ``x-periph.sync_signal`` (SIGWINCH) periph sends;
 - ``conf``: ``sync+restart`` of ``conf/`` to ``/conf``; prints the value at start; and
   ``sync+exec`` of ``hooks/`` (``initial_sync``) running ``cp /hooks/h.txt /tmp/exec-ran``.
 
@@ -39,6 +40,7 @@ services:
         condition: service_completed_successfully
     x-periph:
       reload_marker: "periph:reloaded"
+      sync_signal: winch
     develop:
       watch:
         - action: rebuild
@@ -78,6 +80,7 @@ CMD ["sh", "/run.sh"]
 
 RUN_SH = """\
 echo "app started deps=$(cat /app/deps.txt)"
+trap 'echo "periph:sync-signal"' WINCH
 last=""
 while true; do
   v=$(ls -lR --full-time /app/src 2>/dev/null | md5sum)

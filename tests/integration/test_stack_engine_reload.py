@@ -77,6 +77,24 @@ def test_a_source_edit_is_synced_and_ends_on_the_reload_marker(mini, watch):
     assert "serving +" in event.breakdown()
 
 
+def test_each_sync_is_followed_by_the_services_sync_signal(mini, watch):
+    _watcher, events = watch
+
+    def told() -> int:
+        return mini.sdk().api.logs(mini.container_id("app")).decode().count("periph:sync-signal")
+
+    before = told()
+    (mini.root / "app" / "src" / "version").write_text("v-signal\n")
+    (event,) = events.wait(1)
+    assert event.ok, event.error
+    wait_for(lambda: told() == before + 1, "the app to log the sync signal once")
+    # sync+restart and sync+exec rules of another service send nothing to app.
+    (mini.root / "conf" / "value").write_text("c-signal\n")
+    events.wait(2)
+    time.sleep(0.3)
+    assert told() == before + 1
+
+
 def test_deletes_propagate_and_editor_temp_files_are_ignored(mini, watch):
     _watcher, events = watch
     (mini.root / "app" / "src" / "gone.txt").write_text("x")

@@ -133,6 +133,39 @@ def test_a_worker_source_edit_reloads_in_process_and_ends_on_its_marker(stack):
     assert probe.name not in listing
 
 
+def test_a_go_edit_is_rebuilt_at_the_sync_signal_and_the_new_server_runs(stack):
+    done = []
+    cond = threading.Condition()
+
+    def on_event(event):
+        if event.done:
+            with cond:
+                done.append(event)
+                cond.notify_all()
+
+    before = stack.container_id("backend")
+    token = f"periph-go-probe-{secrets.token_hex(4)}"
+    probe = REPO / "services/backend/cmd/backend" / f"zz_periph_probe_{secrets.token_hex(3)}.go"
+    watcher = Watcher(stack, on_event, services=["backend"]).start()
+    try:
+        source = f'package main\n\nimport "fmt"\n\nfunc init() {{ fmt.Println("{token}") }}\n'
+        probe.write_text(source)
+        with cond:
+            assert cond.wait_for(lambda: done, timeout=120), "the Go reload never finished"
+        event = done[0]
+        assert event.ok, event.error
+        assert event.kind == "sync" and event.serving_at
+    finally:
+        probe.unlink(missing_ok=True)
+        watcher.stop()
+    logs = stack.sdk().api.logs(stack.container_id("backend")).decode()
+    assert token in logs  # the rebuilt server started, in the same container
+    assert stack.container_id("backend") == before
+    reloaded = [json.loads(line) for line in logs.splitlines() if '"msg":"reloaded"' in line]
+    # periph's sync_signal started the build, not devreload's next poll.
+    assert reloaded and reloaded[-1]["after"] == "sync signal"
+
+
 def test_a_rebuild_recreates_only_its_service(stack):
     def snapshot():
         return {s.service: (s.container_id, s.started_at, s.restart_count) for s in stack.ps()}

@@ -23,11 +23,12 @@ ends: a marker that does not come within the service's ``x-periph.reload_timeout
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from periph_env.errors import PeriphError, UsageError
 from periph_env.stack.compose_file import WatchRule
@@ -311,6 +312,8 @@ class Watcher:
         event.synced_at = time.time()
         self._emit(event)
         spec = self.stack.model.services[event.service]
+        if spec.sync_signal and plan.kind == "sync":
+            _tell(api, cid, spec.sync_signal)
         if plan.kind == "sync+restart":
             api.restart(cid, timeout=10)
             event.restarted_at = time.time()
@@ -359,6 +362,16 @@ class Watcher:
         self._emit(event)
         self.stack.recreate([service], wait=True)
         event.serving_at = time.time()
+
+
+def _tell(api: Any, container_id: str, signal_name: str) -> None:
+    """Signal the container that a sync landed (``x-periph.sync_signal``).
+
+    Best effort: the service's reloader polls too, so a lost signal costs a poll
+    interval, never the change."""
+    # The container stopping, an engine hiccup: the reloader's poll still sees the files.
+    with contextlib.suppress(Exception):
+        api.kill(container_id, signal=signal_name)
 
 
 def _shown(path: Path, root: Path) -> str:

@@ -111,3 +111,22 @@ def test_a_dependency_cycle_is_reported(tmp_path):
 def test_a_file_without_services_is_refused(tmp_path):
     with pytest.raises(ComposeFileError, match="no `services:`"):
         parse("version: '3'\n", tmp_path / "c.yaml")
+
+
+@pytest.mark.parametrize(("value", "expected"), [("SIGHUP", "SIGHUP"), ("winch", "SIGWINCH")])
+def test_a_sync_signal_is_read_as_the_engine_names_it(tmp_path, value, expected):
+    text = f"services:\n  web:\n    image: x\n    x-periph:\n      sync_signal: {value}\n"
+    assert parse(text, tmp_path / "compose.yaml").services["web"].sync_signal == expected
+
+
+@pytest.mark.parametrize("value", ["SIGKILL", "term", "SIGNOPE", "true", "9"])
+def test_a_sync_signal_that_stops_the_service_or_is_no_signal_is_refused(tmp_path, value):
+    text = f"services:\n  web:\n    image: x\n    x-periph:\n      sync_signal: {value}\n"
+    with pytest.raises(ComposeFileError, match=r"compose.yaml:2: service 'web'.*sync_signal"):
+        parse(text, tmp_path / "compose.yaml")
+
+
+def test_the_backend_tells_devreload_after_each_sync():
+    # devreload builds on SIGWINCH at once (services/backend/cmd/devreload); SIGWINCH is
+    # ignored by default, so an older devreload is not killed by it.
+    assert load(REPO / "compose" / "compose.yaml").services["backend"].sync_signal == "SIGWINCH"
