@@ -32,6 +32,10 @@ from periph_env.tui.widgets.area_tabs import AreaTabs
 from periph_env.tui.widgets.footer import KeyFooter
 
 DARK, LIGHT = "textual-dark", "textual-light"
+# Start-up work that freezes the event loop for a frame or more (mounting a hidden area,
+# the start-up collection) waits while log lines stream onto the screen, for at most this
+# long: a service that never stops talking must not keep the areas unmounted.
+DEFER_WHILE_DRAWING = 10.0  # seconds
 
 
 @dataclass
@@ -123,6 +127,7 @@ class PeriphApp(StackOperations, App[int]):
         # exit while a view mounts tore its children away under its on_mount (a traceback).
         self._in_flight: list[Any] = []
         self._leaving = False
+        self._deferring_since: float | None = None  # start-up work waiting for the logs
 
     def compose(self) -> ComposeResult:
         with AreaTabs(id="areas"):
@@ -251,12 +256,34 @@ class PeriphApp(StackOperations, App[int]):
         self._mounting.add(area)
         self._in_flight.append(pane.mount(made()))
 
+    def _defer_for_logs(self, then: Callable[[], None]) -> bool:
+        """Whether to put off a frame-long piece of start-up work (``then`` runs again in
+        0.1 s): while the visible Logs area draws a stream of lines, a 30-50 ms mount or
+        collection is a visible stutter in the scrolling, for at most
+        ``DEFER_WHILE_DRAWING`` seconds."""
+        now = time.monotonic()
+        try:
+            drawing = self.area == "logs" and self.view("logs").drawing()
+        except NoMatches:
+            drawing = False
+        if not drawing:
+            return False
+        self._deferring_since = self._deferring_since or now
+        if now - self._deferring_since >= DEFER_WHILE_DRAWING:
+            return False
+        self.set_timer(0.1, then)
+        return True
+
     def _mount_hidden(self) -> None:
         """After the first frame: mount the next hidden area, one per refresh (each
-        imports and lays out its view: one at a time keeps every frame short)."""
+        imports and lays out its view: one at a time keeps every frame short). While log
+        lines stream onto the screen, they wait (``_defer_for_logs``); an area shown
+        meanwhile mounts at once, as it is shown."""
         pending = [a.id for a in AREAS if a.id not in self._mounting and not self._leaving]
         if self.area in pending:  # the user may have switched already
             pending.insert(0, self.area)
+        elif pending and self._defer_for_logs(self._mount_hidden):
+            return
         if pending:
             self._mount_area(pending[0])
             self.call_after_refresh(self._mount_hidden)
@@ -275,7 +302,7 @@ class PeriphApp(StackOperations, App[int]):
         to 5,000 / 20 / 100 they made full collections rare, and the memory after a
         million log lines went from ~110 to 130-200 MB); ``on_unmount`` gives these
         back."""
-        if self._gc_frozen:
+        if self._gc_frozen or self._defer_for_logs(self._freeze_startup_objects):
             return
         gc.collect()
         gc.freeze()

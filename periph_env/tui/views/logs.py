@@ -48,6 +48,7 @@ class LogsView(Vertical):
         self.match_line: int | None = None
         self.problem = ""
         self._per_line: float | None = None  # seconds to draw one line (moving average)
+        self.drawn_at = 0.0  # time.monotonic() of the last batch drawn on screen
 
     @property
     def papp(self) -> PeriphApp:
@@ -135,6 +136,11 @@ class LogsView(Vertical):
             self._log.write_lines(shown)
         self._status()
         self._measure(len(lines), time.perf_counter() - started)
+        self.drawn_at = time.monotonic()
+
+    def drawing(self, within: float = 0.15) -> bool:
+        """Whether lines are streaming onto the screen (a batch drawn ``within`` s)."""
+        return self.is_on_screen and time.monotonic() - self.drawn_at < within
 
     def _measure(self, count: int, seconds: float) -> None:
         """Keep ``log_batch_limit`` at the lines one frame's budget draws (a moving

@@ -97,9 +97,12 @@ func (r *reloader) reload(after string) {
 		r.log.Error("build failed; keeping the running server", "error", err.Error())
 		return
 	}
+	built := time.Now()
 	r.stopChild()
+	stopped := time.Now()
 	r.start()
-	r.log.Info("reloaded", "build_and_restart_ms", time.Since(began).Milliseconds(), "after", after)
+	r.log.Info("reloaded", "build_and_restart_ms", time.Since(began).Milliseconds(), "after", after,
+		"build_ms", built.Sub(began).Milliseconds(), "stop_ms", stopped.Sub(built).Milliseconds())
 }
 
 // snapshot fingerprints every .go, go.mod and go.sum file by path, size and mtime.
