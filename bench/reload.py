@@ -394,10 +394,14 @@ def render(
             )
             lines.append(f"| {label} | {pct(c, 0.5):.2f} s | {pct(p, 0.5):.2f} s |")
         noticed = {
-            tool: ", ".join(sorted({row[3] for row in rows})) for tool, rows in go_builds.items()
+            tool: ", ".join(
+                f"{how} {sum(1 for row in rows if row[3] == how)}"
+                for how in sorted({row[3] for row in rows})
+            )
+            for tool, rows in go_builds.items()
         }
         lines.append(
-            f"| what started the build | {noticed.get('compose watch', '')} | "
+            f"| what started the build (reloads) | {noticed.get('compose watch', '')} | "
             f"{noticed.get('periph watch', '')} |"
         )
     lines += [

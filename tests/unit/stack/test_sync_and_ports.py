@@ -82,3 +82,20 @@ def test_a_listening_port_is_taken_and_its_holder_named():
         assert port_taken("127.0.0.1", port)
         assert "python" in (holder(port) or "")
     assert not port_taken("127.0.0.1", port)
+
+
+def test_a_sync_signal_the_engine_refuses_does_not_fail_the_reload():
+    # The reloader polls too: a lost signal costs its poll interval, never the change.
+    from periph_env.stack.reload import watcher
+
+    class RefusingApi:
+        def __init__(self) -> None:
+            self.asked: list[tuple[str, str]] = []
+
+        def kill(self, container_id: str, signal: str) -> None:
+            self.asked.append((container_id, signal))
+            raise RuntimeError("409 Conflict: container is not running")
+
+    api = RefusingApi()
+    watcher._tell(api, "c0ffee", "SIGWINCH")
+    assert api.asked == [("c0ffee", "SIGWINCH")]

@@ -81,10 +81,20 @@ func (r *reloader) run(ctx context.Context, every time.Duration, synced <-chan o
 			if cur == last {
 				continue
 			}
-			// Let a burst of synced files settle before building.
-			time.Sleep(every)
+			// Let a burst of synced files settle before building, unless periph says
+			// that its sync is complete (the poll can see its files a few ms before
+			// the signal arrives).
+			after := "poll"
+			select {
+			case <-time.After(every):
+			case <-synced:
+				after = "sync signal"
+			case <-ctx.Done():
+				r.stopChild()
+				return 0
+			}
 			last = snapshot(r.src)
-			r.reload("poll")
+			r.reload(after)
 		}
 	}
 }
