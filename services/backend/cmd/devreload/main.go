@@ -143,7 +143,7 @@ func snapshot(root string) string {
 func (r *reloader) build() error {
 	cmd := exec.Command("go", "build", "-ldflags="+r.ldflags, "-o", r.out+".next", r.pkg)
 	cmd.Dir = r.src
-	// Most of an incremental rebuild is the link, and the linker spends a fifth of it
+	// Most of an incremental rebuild is the link, and the linker spends about a sixth of it
 	// collecting garbage: a build is short-lived, so let its heap grow (the server itself
 	// runs with the default GOGC).
 	cmd.Env = append(os.Environ(), "GOGC=400")
