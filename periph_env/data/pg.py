@@ -298,6 +298,10 @@ class _Session:
 
     def _died(self) -> str:
         self.proc.wait(timeout=10)
+        # Its last words are the reason (and what the hints match): the drain thread may
+        # still be reading them when the process has already exited (it did, on a loaded
+        # machine, and the error said only "exited (2)").
+        self._drain.join(timeout=5)
         return "\n".join(self.errors) or f"psql in the db container exited ({self.proc.returncode})"
 
     def run(self, statement: str, db: str | None) -> str:

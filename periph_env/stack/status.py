@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from periph_env.errors import PeriphError
@@ -39,6 +40,7 @@ class StatusModel:
         self.connected = False  # False while the engine is unreachable
         self.error: str | None = None
         self._lock = threading.Lock()
+        self._publishing = threading.Lock()  # publishes go out one at a time, in order
         self._statuses: list[ServiceStatus] = []
         self._reloads: dict[str, ReloadEvent] = {}
         self._watched: set[str] = set()
@@ -71,31 +73,43 @@ class StatusModel:
         """Attach a reload's progress to its service's status and notify."""
         with self._lock:
             self._reloads[event.service] = event
-        self._publish(self._merge(self.snapshot()))
+        self._publish()
 
     def set_watched(self, services: set[str]) -> None:
         """Mark the services hot reload is on for."""
-        self._watched = set(services)
-        self._publish(self._merge(self.snapshot()))
+        with self._lock:
+            self._watched = set(services)
+        self._publish()
 
     def refresh(self) -> list[ServiceStatus]:
         """Re-read every container now and notify if anything changed."""
-        statuses = self._merge(self.stack.ps())
-        self._publish(statuses)
-        return statuses
+        return self._publish(self.stack.ps())
 
-    def _merge(self, statuses: list[ServiceStatus]) -> list[ServiceStatus]:
-        for status in statuses:
-            status.last_reload = self._reloads.get(status.service)
-            status.hot_reload = status.service in self._watched
-        return statuses
+    def _publish(self, fresh: list[ServiceStatus] | None = None) -> list[ServiceStatus]:
+        """Merge the reloads and the watched set into ``fresh`` (None: the latest
+        statuses) and notify when what the user sees changed.
 
-    def _publish(self, statuses: list[ServiceStatus]) -> None:
-        with self._lock:
-            changed = [s.to_json() for s in statuses] != [s.to_json() for s in self._statuses]
-            self._statuses = statuses
-        if changed:
-            self.on_change(list(statuses))
+        Merged into new objects: merging into the published ones changed them under the
+        comparison below, so a change (hot reload turned off) was never sent. And one
+        publish at a time, in order: a reload thread, a toggle and the events thread
+        publish concurrently, and one computed before another must not land after it
+        (the screen kept saying "hot reload: on")."""
+        with self._publishing:
+            with self._lock:
+                base = self._statuses if fresh is None else fresh
+                merged = [
+                    replace(
+                        status,
+                        last_reload=self._reloads.get(status.service),
+                        hot_reload=status.service in self._watched,
+                    )
+                    for status in base
+                ]
+                changed = [s.to_json() for s in merged] != [s.to_json() for s in self._statuses]
+                self._statuses = merged
+            if changed:
+                self.on_change(list(merged))
+        return merged
 
     def _run(self) -> None:
         backoff = 0.5

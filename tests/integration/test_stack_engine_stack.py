@@ -13,13 +13,13 @@ import os
 import secrets
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from periph_env.stack import Stack, Watcher, doctor, read_logs
 from tests.fixtures.engines import remove_project
+from tests.integration.stack_engine_support import Events
 from tests.integration.stack_support import (
     COMPOSE_FILE,
     PORT_VARS,
@@ -96,32 +96,19 @@ def test_doctor_passes_with_the_stack_holding_its_own_ports(stack):
 
 
 def test_a_worker_source_edit_reloads_in_process_and_ends_on_its_marker(stack):
-    done = []
-    cond = threading.Condition()
-
-    def on_event(event):
-        if event.done:
-            with cond:
-                done.append(event)
-                cond.notify_all()
-
-    def wait(count):
-        with cond:
-            assert cond.wait_for(lambda: len(done) >= count, timeout=90), done
-        return done[count - 1]
-
+    events = Events()
     before = stack.container_id("worker")
     probe = COMPOSE_FILE.parent.parent / "services/worker/peripheral_worker"
     probe = probe / f"_periph_probe_{secrets.token_hex(3)}.py"
-    watcher = Watcher(stack, on_event, services=["worker"]).start()
+    watcher = Watcher(stack, events, services=["worker"]).start()
     try:
         probe.write_text("PROBE = 1\n")
-        event = wait(1)
+        event = events.wait(1, timeout=90)[0]
         assert event.ok, event.error
         assert event.kind == "sync" and event.serving_at and event.note is None
         assert event.files == [probe.relative_to(REPO).as_posix()]
         probe.unlink()
-        event = wait(2)
+        event = events.wait(2, timeout=90)[1]
         assert event.ok, event.error
     finally:
         probe.unlink(missing_ok=True)
@@ -134,25 +121,15 @@ def test_a_worker_source_edit_reloads_in_process_and_ends_on_its_marker(stack):
 
 
 def test_a_go_edit_is_rebuilt_at_the_sync_signal_and_the_new_server_runs(stack):
-    done = []
-    cond = threading.Condition()
-
-    def on_event(event):
-        if event.done:
-            with cond:
-                done.append(event)
-                cond.notify_all()
-
+    events = Events()
     before = stack.container_id("backend")
     token = f"periph-go-probe-{secrets.token_hex(4)}"
     probe = REPO / "services/backend/cmd/backend" / f"zz_periph_probe_{secrets.token_hex(3)}.go"
-    watcher = Watcher(stack, on_event, services=["backend"]).start()
+    watcher = Watcher(stack, events, services=["backend"]).start()
     try:
         source = f'package main\n\nimport "fmt"\n\nfunc init() {{ fmt.Println("{token}") }}\n'
         probe.write_text(source)
-        with cond:
-            assert cond.wait_for(lambda: done, timeout=120), "the Go reload never finished"
-        event = done[0]
+        event = events.wait(1, timeout=120)[0]
         assert event.ok, event.error
         assert event.kind == "sync" and event.serving_at
     finally:
