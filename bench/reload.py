@@ -27,6 +27,7 @@ of docs/performance.md between the bench:reload markers.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -40,6 +41,7 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -99,6 +101,15 @@ def env_values() -> dict[str, str]:
     return values
 
 
+class GoBuild(NamedTuple):
+    """One Go reload as devreload's `reloaded` line reports it (seconds)."""
+
+    build_and_restart: float
+    build: float
+    stop: float
+    after: str  # what noticed the change: "poll" or "sync signal"
+
+
 class Logs:
     """Every line of the watched services, with a wait for a token."""
 
@@ -140,7 +151,7 @@ class Bench:
         self.tool = ""
         # devreload's own `build_and_restart_ms` per Go reload, by tool: the part of a Go
         # reload both tools wait for alike (and what noticed the change: poll or signal).
-        self.go_builds: dict[str, list[tuple[float, float, float, str]]] = {}
+        self.go_builds: dict[str, list[GoBuild]] = {}
 
     # --- edits: each returns the latency of one edit (None when it never served) --------
 
@@ -169,7 +180,7 @@ class Bench:
             fields = _json_fields(reloaded.text) if reloaded else {}
             if "build_and_restart_ms" in fields:
                 self.go_builds.setdefault(self.tool, []).append(
-                    (
+                    GoBuild(
                         fields["build_and_restart_ms"] / 1000,
                         fields.get("build_ms", float("nan")) / 1000,
                         fields.get("stop_ms", float("nan")) / 1000,
@@ -304,8 +315,6 @@ def stop(proc: subprocess.Popen) -> None:
 
 def _json_fields(text: str) -> dict:
     """The JSON object in a log line ({} when there is none)."""
-    import json
-
     start = text.find("{")
     try:
         found = json.loads(text[start:]) if start >= 0 else {}
@@ -349,7 +358,7 @@ def render(
     edits: int,
     rebuilds: int,
     load_at_start: tuple[float, ...],
-    go_builds: dict[str, list[tuple[float, float, float, str]]] | None = None,
+    go_builds: dict[str, list[GoBuild]] | None = None,
 ) -> str:
     lines = [
         START,
@@ -383,20 +392,20 @@ def render(
     if go_builds:
         lines += ["", "| Go reload, inside the container | compose watch | periph watch |"]
         lines += ["| --- | ---: | ---: |"]
-        for index, label in (
-            (0, "devreload's build + restart (`build_and_restart_ms`), p50"),
-            (1, "of which `go build` (`build_ms`), p50"),
-            (2, "of which stopping the old server (`stop_ms`), p50"),
+        for part, label in (
+            ("build_and_restart", "devreload's build + restart (`build_and_restart_ms`), p50"),
+            ("build", "of which `go build` (`build_ms`), p50"),
+            ("stop", "of which stopping the old server (`stop_ms`), p50"),
         ):
             c, p = (
-                [row[index] for row in go_builds.get(tool, [])]
+                [getattr(row, part) for row in go_builds.get(tool, [])]
                 for tool in ("compose watch", "periph watch")
             )
             lines.append(f"| {label} | {pct(c, 0.5):.2f} s | {pct(p, 0.5):.2f} s |")
         noticed = {
             tool: ", ".join(
-                f"{how} {sum(1 for row in rows if row[3] == how)}"
-                for how in sorted({row[3] for row in rows})
+                f"{how} {sum(1 for row in rows if row.after == how)}"
+                for how in sorted({row.after for row in rows})
             )
             for tool, rows in go_builds.items()
         }

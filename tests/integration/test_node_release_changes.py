@@ -386,15 +386,14 @@ def test_after_losing_the_db_claim_the_runbook_restore_brings_the_row_back(demo,
     url = service_url(
         project, "backend", 5058, f"/api/strategies/{backed_up['strategy']['id']}/jobs"
     )
+
     # The backend may still be restarting from the database's outage (its probes failed
     # while db-0 was gone): the runbook's "the backend reconnects" is waited for, bounded.
-    deadline = time.monotonic() + 180
-    while True:
+    def served() -> tuple[int, Any] | None:
         try:
-            status, body = http(url)
-            break
-        except urllib.error.URLError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(2)
+            return http(url)
+        except urllib.error.URLError:  # refused, or a 5xx while it restarts
+            return None
+
+    status, body = wait_for(served, "the backend to answer after the database's outage", 180, 2)
     assert status == 200 and body["jobs"][0]["status"] == "done"

@@ -90,8 +90,7 @@ func (r *reloader) run(ctx context.Context, every time.Duration, synced <-chan o
 			case <-synced:
 				after = "sync signal"
 			case <-ctx.Done():
-				r.stopChild()
-				return 0
+				continue // the loop's own ctx.Done case stops the server
 			}
 			last = snapshot(r.src)
 			r.reload(after)
